@@ -1,0 +1,62 @@
+# E-commerce operations warehouse. `make run` then `make test`; `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+
+export LANDING_DIR ?= data/landing
+export WAREHOUSE_PATH ?= data/warehouse.duckdb
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+SAMPLE_SCALE ?= 0.01
+SAMPLE_SEED ?= 42
+SAMPLE_DAYS ?= 365
+
+.PHONY: help install run sample pipeline prepare test lint ui clean lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the pinned dependencies
+
+lock: ## re-pin the dependency tree after editing pyproject.toml
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+prepare: install ## parse the dbt project once (manifest for Dagster)
+	$(BIN)/python -m orchestration.cli prepare
+
+sample: install ## generate the embedded sample into LANDING_DIR
+	$(BIN)/python -m orchestration.sample --scale $(SAMPLE_SCALE) --seed $(SAMPLE_SEED) \
+		--days $(SAMPLE_DAYS) --out $(LANDING_DIR) --clean
+
+pipeline: prepare ## run every asset and check over LANDING_DIR; non-zero exit on any failure
+	$(BIN)/python -m orchestration.cli pipeline
+
+run: install sample pipeline ## install, generate the sample, build and publish the marts
+	@$(BIN)/python -m orchestration.cli where
+
+test: prepare ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: install ## ruff and sqlfluff
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+
+ui: prepare ## open the Dagster UI (http://127.0.0.1:3000)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean: ## remove generated data and build output (keeps .venv)
+	rm -rf data dbt_project/target dbt_project/logs logs

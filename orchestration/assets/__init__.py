@@ -1,0 +1,1 @@
+"""Software-defined assets: landing ingest, the dbt project, and (later) publish."""

@@ -1,0 +1,244 @@
+"""Command line behind the Makefile: `prepare`, `pipeline` and `where`.
+
+`pipeline` runs the `full_pipeline` job in the persistent Dagster instance (DAGSTER_HOME), so the
+run shows in `make ui`, and exits non-zero naming every failed step and failed check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestration import settings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+DAGSTER_YAML = """\
+# Written by `python -m orchestration.cli`; edit freely, it is not overwritten.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # every writer of the working DuckDB file shares the pool `duckdb_warehouse`
+    default_limit: 1
+"""
+
+
+def _say(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------------------------ prepare
+
+
+def _newest_mtime(root: Path) -> float:
+    skip = {"target", "logs", "dbt_packages"}
+    newest = 0.0
+    for path in root.rglob("*"):
+        if path.is_file() and not skip.intersection(path.relative_to(root).parts):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def prepare(force: bool = False) -> None:
+    """`dbt parse` into dbt_project/target/manifest.json, unless it is newer than the project."""
+    project = settings.DBT_PROJECT_DIR
+    manifest = project / "target" / "manifest.json"
+    if not force and manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project):
+        _say(f"dbt manifest up to date: {manifest.relative_to(settings.REPO_ROOT)}")
+        return
+    settings.apply_env_defaults()
+    env = {**os.environ, "WAREHOUSE_PATH": str(settings.warehouse_path())}
+    dbt = Path(sys.executable).with_name("dbt")
+    cmd = [
+        str(dbt),
+        "parse",
+        "--quiet",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+    ]
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, cwd=project)
+    _say(f"dbt manifest parsed in {time.perf_counter() - started:.1f}s")
+
+
+# ------------------------------------------------------------------------------------ pipeline
+
+
+def ensure_dagster_home() -> Path:
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@dataclass
+class RunReport:
+    """What a pipeline run did, read from its event log."""
+
+    success: bool
+    run_id: str
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    failed_steps: dict[str, str] = field(default_factory=dict)
+    skipped_steps: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)  # severity ERROR
+    warned_checks: list[str] = field(default_factory=list)  # severity WARN
+    checks_passed: int = 0
+    materialized: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.success and not self.failed_steps and not self.failed_checks
+
+
+def stage_of(step_key: str) -> str:
+    """Which stage a step belongs to, for the ingest / dbt / GX time split."""
+    if step_key.startswith("raw__"):
+        return "ingest"
+    if step_key.startswith("dbt_"):
+        return "dbt"
+    if "gx" in step_key:
+        return "gx"
+    if step_key.startswith("serving__"):
+        return "publish"
+    return "other"
+
+
+def report_from_result(result) -> RunReport:
+    import dagster as dg
+
+    report = RunReport(success=result.success, run_id=result.run_id)
+    started: dict[str, float] = {}
+    for event in result.all_events:
+        step = event.step_key
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[step] = event.timestamp if hasattr(event, "timestamp") else time.time()
+        elif event.event_type in (
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        ):
+            duration = getattr(event.event_specific_data, "duration_ms", None)
+            if duration is not None:
+                report.step_seconds[step] = duration / 1000
+            if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                error = event.event_specific_data.error
+                report.failed_steps[step] = error.message.strip() if error else "failed"
+        elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
+            report.skipped_steps.append(step)
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            report.materialized += 1
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            if evaluation.passed:
+                report.checks_passed += 1
+            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                report.warned_checks.append(name)
+            else:
+                report.failed_checks.append(name)
+    return report
+
+
+def print_report(report: RunReport, wall_seconds: float) -> None:
+    by_stage: dict[str, float] = defaultdict(float)
+    for step, seconds in report.step_seconds.items():
+        by_stage[stage_of(step)] += seconds
+    split = ", ".join(f"{stage} {secs:.1f}s" for stage, secs in sorted(by_stage.items()))
+    _say(f"run {report.run_id}: {wall_seconds:.1f}s wall ({split})")
+    _say(
+        f"  {report.materialized} assets materialized, {report.checks_passed} checks passed, "
+        f"{len(report.warned_checks)} warnings, {len(report.failed_checks)} failed checks"
+    )
+    for name in report.warned_checks:
+        _say(f"  WARN  check {name}")
+    for name in report.failed_checks:
+        _say(f"  FAIL  check {name}")
+    for step, message in report.failed_steps.items():
+        _say(f"  FAIL  step {step}: {message.splitlines()[0] if message else ''}")
+    for step in report.skipped_steps:
+        _say(f"  SKIP  step {step} (an upstream step or blocking check failed)")
+
+
+def run_pipeline(instance: DagsterInstance | None = None) -> RunReport:
+    """Run `full_pipeline` in `instance` (default: the persistent one in DAGSTER_HOME)."""
+    settings.apply_env_defaults()
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    if instance is None:
+        ensure_dagster_home()
+        instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("full_pipeline")
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    report = report_from_result(result)
+    print_report(report, time.perf_counter() - started)
+    return report
+
+
+# ------------------------------------------------------------------------------------ where
+
+
+def where() -> None:
+    import duckdb
+
+    db = settings.warehouse_path()
+    serving = settings.serving_dir()
+    _say("")
+    _say(f"Published marts (BI tools read these): {serving / 'serving.duckdb'}")
+    _say(f"                 one Parquet per mart: {serving / 'parquet'}/")
+    _say(f"Working warehouse (the pipeline's):    {db}")
+    if db.exists():
+        conn = duckdb.connect(str(db), read_only=True)
+        try:
+            marts = conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'marts' ORDER BY 1"
+            ).fetchall()
+            for (name,) in marts:
+                rows = conn.execute(f'SELECT count(*) FROM marts."{name}"').fetchone()[0]
+                _say(f"  marts.{name:<28} {rows:>8} rows")
+        finally:
+            conn.close()
+    _say("Open the UI:        make ui   (then http://127.0.0.1:3000)")
+    _say(
+        'Query the marts:    .venv/bin/python -c "import duckdb; '
+        f"print(duckdb.connect('{serving / 'serving.duckdb'}', read_only=True)"
+        ".sql('from marts.daily_sales limit 5'))\""
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_prepare = sub.add_parser("prepare", help="parse the dbt project (manifest for Dagster)")
+    p_prepare.add_argument("--force", action="store_true")
+    sub.add_parser("pipeline", help="run every asset and check; non-zero exit on failure")
+    sub.add_parser("where", help="print where the marts are and how to open them")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        prepare(force=args.force)
+        return 0
+    if args.command == "pipeline":
+        return 0 if run_pipeline().ok else 1
+    where()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

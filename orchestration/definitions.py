@@ -1,0 +1,42 @@
+"""The single composition root: every asset, check, job, schedule and resource of the warehouse.
+
+Loaded by `workspace.yaml` (`dagster dev`), the `make pipeline` CLI and the tests. The dbt
+manifest must exist first (`make prepare` runs `dbt parse`).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration import settings
+from orchestration.assets.dbt import build_dbt_assets, dbt_resource
+from orchestration.assets.ingest import LandingResource, build_ingest_assets
+from orchestration.assets.publish import ServingResource, build_publish_asset
+from orchestration.checks.gx_checks import build_gx_checks
+from orchestration.jobs import FULL_PIPELINE_JOB
+from orchestration.resources import WarehouseResource
+from orchestration.schedules import SCHEDULES
+
+# EnvVar-configured resources need the variables set; the defaults are documented in README.
+settings.apply_env_defaults()
+
+_ingest_assets = build_ingest_assets()
+_dbt_assets = build_dbt_assets()
+_asset_keys = {key for assets_def in (*_ingest_assets, _dbt_assets) for key in assets_def.keys}
+_publish_asset = build_publish_asset(k for k in _dbt_assets.keys if k.path[0] == "marts")
+
+defs = dg.Definitions(
+    assets=[*_ingest_assets, _dbt_assets, _publish_asset],
+    asset_checks=build_gx_checks(asset_keys=_asset_keys),
+    jobs=[FULL_PIPELINE_JOB],
+    schedules=SCHEDULES,
+    resources={
+        "landing": LandingResource(root=dg.EnvVar("LANDING_DIR")),
+        "warehouse": WarehouseResource(path=dg.EnvVar("WAREHOUSE_PATH")),
+        "serving": ServingResource(dir=dg.EnvVar("SERVING_DIR")),
+        "dbt": dbt_resource(),
+    },
+    # One process runs every step: DuckDB allows a single writer, and a subprocess per step
+    # would cost seconds of start-up each for no parallelism we could use.
+    executor=dg.in_process_executor,
+)

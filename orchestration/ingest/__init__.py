@@ -1,0 +1,1 @@
+"""Landing → raw: discover landing files, read them with DuckDB's readers, type, dedupe, load."""

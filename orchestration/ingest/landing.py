@@ -1,0 +1,89 @@
+"""Discovery of landing files: `<root>/<feed>/dt=YYYY-MM-DD/<name>.<ext>`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+# Extension → DuckDB reader family. Longest suffix first so ".csv.gz" wins over ".gz".
+FORMATS: dict[str, str] = {
+    ".csv.gz": "csv",
+    ".csv": "csv",
+    ".jsonl.gz": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+}
+_PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+class LandingFileError(Exception):
+    """A landing file that cannot be loaded. Rejected whole: nothing of it reaches raw."""
+
+    def __init__(self, file: Path | str, reason: str, line: int | None = None) -> None:
+        self.file = str(file)
+        self.reason = reason
+        self.line = line
+        where = f"{self.file}, line {line}" if line is not None else self.file
+        super().__init__(f"rejected {where}: {reason}")
+
+
+@dataclass(frozen=True, order=True)
+class LandingFile:
+    """One delivered file of a feed's daily partition."""
+
+    partition_dt: date
+    path: Path
+    fmt: str  # csv | json | parquet
+
+    def relative_to(self, root: Path) -> str:
+        return self.path.relative_to(root).as_posix()
+
+
+def file_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, fmt in FORMATS.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def _is_hidden(path: Path) -> bool:
+    # Temp files of an export still being written, and our own manifests, are not data.
+    return path.name.startswith((".", "_", "~"))
+
+
+def discover_feed_files(landing_root: Path, feed: str) -> list[LandingFile]:
+    """All files of one feed, sorted by partition then name.
+
+    A partition folder not named `dt=YYYY-MM-DD`, an invalid date, or a file with an
+    unsupported extension is an error: silently skipping it would lose data.
+    """
+    feed_dir = landing_root / feed
+    if not feed_dir.is_dir():
+        return []
+    files: list[LandingFile] = []
+    for part_dir in sorted(p for p in feed_dir.iterdir() if not _is_hidden(p)):
+        match = _PARTITION_DIR.match(part_dir.name)
+        if not part_dir.is_dir() or not match:
+            raise LandingFileError(part_dir, "expected a partition folder named dt=YYYY-MM-DD")
+        try:
+            partition_dt = date.fromisoformat(match.group(1))
+        except ValueError:
+            raise LandingFileError(part_dir, f"invalid partition date {match.group(1)!r}") from None
+        for path in sorted(p for p in part_dir.iterdir() if not _is_hidden(p)):
+            fmt = file_format(path)
+            if fmt is None or not path.is_file():
+                supported = ", ".join(FORMATS)
+                raise LandingFileError(path, f"unsupported file type (expected one of {supported})")
+            files.append(LandingFile(partition_dt, path, fmt))
+    return files
+
+
+def group_by_format(files: Iterable[LandingFile]) -> dict[str, list[LandingFile]]:
+    groups: dict[str, list[LandingFile]] = {}
+    for f in files:
+        groups.setdefault(f.fmt, []).append(f)
+    return groups

@@ -1,0 +1,45 @@
+"""Dagster resources. Every path comes from an env var (see orchestration/settings.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration import settings
+
+# All pipeline steps that write the working DuckDB file share this pool: DuckDB allows one
+# writer process at a time.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The working DuckDB database (not the published copy BI tools read)."""
+
+    path: str = settings.DEFAULT_WAREHOUSE_PATH
+    memory_limit: str = "4GB"
+    threads: int = 2
+
+    @property
+    def resolved_path(self) -> Path:
+        p = Path(self.path)
+        return p if p.is_absolute() else settings.REPO_ROOT / p
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        db = self.resolved_path
+        db.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(
+            str(db),
+            read_only=read_only,
+            config={"memory_limit": self.memory_limit, "threads": self.threads},
+        )
+        try:
+            # Naive timestamps are UTC everywhere in the warehouse.
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+        finally:
+            conn.close()

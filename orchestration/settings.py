@@ -1,0 +1,63 @@
+"""Paths and run-time settings from the environment (documented in .env.example and the README).
+
+Relative paths are resolved against the repository root so that Dagster, dbt (which runs with
+its own working directory) and the tests all agree on one file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+DEFAULT_LANDING_DIR = "data/landing"
+DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
+DEFAULT_SERVING_DIR = "data/serving"
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (REPO_ROOT / p)
+
+
+def landing_dir() -> Path:
+    """Landing root: env LANDING_DIR, default data/landing."""
+    return _resolve(os.environ.get("LANDING_DIR") or DEFAULT_LANDING_DIR)
+
+
+def warehouse_path() -> Path:
+    """Working DuckDB database: env WAREHOUSE_PATH, default data/warehouse.duckdb."""
+    return _resolve(os.environ.get("WAREHOUSE_PATH") or DEFAULT_WAREHOUSE_PATH)
+
+
+def serving_dir() -> Path:
+    """Published serving database and Parquet files: env SERVING_DIR, default data/serving."""
+    return _resolve(os.environ.get("SERVING_DIR") or DEFAULT_SERVING_DIR)
+
+
+def dbt_vars() -> dict:
+    """dbt vars from env DBT_VARS, a YAML mapping such as `{business_timezone: UTC}`."""
+    raw = os.environ.get("DBT_VARS", "").strip()
+    if not raw:
+        return {}
+    parsed = yaml.safe_load(raw)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"DBT_VARS must be a YAML mapping, got: {raw!r}")
+    return parsed
+
+
+def apply_env_defaults() -> None:
+    """Set the documented defaults for unset env vars, so `dg.EnvVar` resources resolve."""
+    os.environ.setdefault("LANDING_DIR", DEFAULT_LANDING_DIR)
+    os.environ.setdefault("WAREHOUSE_PATH", DEFAULT_WAREHOUSE_PATH)
+    os.environ.setdefault("SERVING_DIR", DEFAULT_SERVING_DIR)
+
+
+def dagster_home() -> Path:
+    """Dagster instance folder: env DAGSTER_HOME, default data/dagster_home."""
+    return _resolve(os.environ.get("DAGSTER_HOME") or "data/dagster_home")

@@ -1,0 +1,171 @@
+"""Ingest of hand-written landing files into a real DuckDB file."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.contract import FEEDS
+from orchestration.ingest.landing import LandingFileError, discover_feed_files
+from orchestration.ingest.loader import load_feed
+
+ORDER_HEADER = (
+    "order_id,customer_id,order_ts,platform,status,coupon_code,discount_amount,shipping_fee,"
+    "promised_delivery_date,shipped_ts,delivered_ts,cancelled_ts,updated_ts"
+)
+
+
+def write(path: Path, text: str, gz: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return path
+
+
+@pytest.fixture
+def conn(tmp_path: Path):
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    c.execute("SET TimeZone = 'UTC'")
+    yield c
+    c.close()
+
+
+def load(conn, root: Path, feed: str):
+    return load_feed(conn, FEEDS[feed], discover_feed_files(root, feed), root, load_id="t")
+
+
+def orders_landing(root: Path) -> None:
+    write(
+        root / "orders/dt=2025-01-01/a.csv",
+        f"{ORDER_HEADER}\n"
+        "o1,c1,2025-01-01T23:30:00+08:00,web,created,,0,10,2025-01-04,,,,2025-01-01T15:30:00Z\n"
+        "o2,c2,2025-01-01 16:30:00,app,paid,X,5.5,0,2025-01-05,,,,2025-01-01 16:31:00\n",
+    )
+    write(
+        root / "orders/dt=2025-01-02/b.csv.gz",
+        f"{ORDER_HEADER}\n"
+        "o1,c1,2025-01-01T23:30:00+08:00,web,shipped,,0,10,2025-01-04,2025-01-02 10:00:00,,,"
+        "2025-01-02 10:00:00\n",
+        gz=True,
+    )
+
+
+def test_offsets_become_utc_and_newest_delivery_wins(conn, tmp_path):
+    orders_landing(tmp_path)
+    stats = load(conn, tmp_path, "orders")
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_superseded) == (3, 2, 1)
+    rows = conn.execute(
+        "SELECT order_id, order_ts, status, discount_amount, _source_file, _source_row, "
+        "_partition_dt FROM raw.orders ORDER BY order_id"
+    ).fetchall()
+    # 23:30 at +08:00 is 15:30 UTC; the re-delivered (newer updated_ts) version is kept.
+    assert rows[0][:3] == ("o1", datetime(2025, 1, 1, 15, 30), "shipped")
+    assert rows[0][4:6] == ("orders/dt=2025-01-02/b.csv.gz", 1)
+    assert rows[1][1:4] == (datetime(2025, 1, 1, 16, 30), "paid", Decimal("5.50"))
+
+
+def test_rerun_changes_nothing(conn, tmp_path):
+    orders_landing(tmp_path)
+    load(conn, tmp_path, "orders")
+    first = conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY 1").fetchall()
+    load(conn, tmp_path, "orders")
+    assert (
+        conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY 1").fetchall() == first
+    )
+
+
+def test_unparseable_value_is_quarantined_and_siblings_load(conn, tmp_path):
+    write(
+        tmp_path / "orders/dt=2025-01-01/a.csv",
+        f"{ORDER_HEADER}\n"
+        "o1,c1,2025-01-01 10:00:00,web,paid,,0,0,,,,,2025-01-01 10:00:00\n"
+        "o2,c1,not-a-time,web,paid,,0,0,,,,,2025-01-01 10:00:00\n"
+        "o3,c1,2025-01-01 10:00:00,web,paid,,abc,0,,,,,2025-01-01 10:00:00\n"
+        ",c1,2025-01-01 10:00:00,web,paid,,0,0,,,,,2025-01-01 10:00:00\n",
+    )
+    stats = load(conn, tmp_path, "orders")
+    assert stats.rows_read == stats.rows_loaded + stats.rows_quarantined + stats.rows_superseded
+    assert (stats.rows_loaded, stats.rows_quarantined) == (1, 3)
+    reasons = conn.execute(
+        "SELECT _source_row, _reason FROM raw_quarantine.orders ORDER BY 1"
+    ).fetchall()
+    assert reasons == [
+        (2, "order_ts: cannot parse 'not-a-time' as TIMESTAMP"),
+        (3, "discount_amount: cannot parse 'abc' as DECIMAL(18,2)"),
+        (4, "order_id: missing"),
+    ]
+
+
+def test_parquet_and_jsonl_are_read(conn, tmp_path):
+    part = tmp_path / "payments/dt=2025-01-01"
+    part.mkdir(parents=True)
+    pq.write_table(
+        pa.table(
+            {
+                "payment_id": ["p1"],
+                "order_id": ["o1"],
+                "attempt_ts": [datetime(2025, 1, 1, 16)],
+                "method": ["card"],
+                "amount": [10.25],
+                "status": ["success"],
+            }
+        ),
+        part / "p.parquet",
+    )
+    write(
+        tmp_path / "payments/dt=2025-01-02/p.jsonl",
+        '{"payment_id":"p2","order_id":"o1","attempt_ts":"2025-01-02T01:00:00Z",'
+        '"method":"card","amount":3,"status":"failed"}\n',
+    )
+    stats = load(conn, tmp_path, "payments")
+    assert stats.files_by_format == {"parquet": 1, "json": 1}
+    assert conn.execute("SELECT payment_id, amount FROM raw.payments ORDER BY 1").fetchall() == [
+        ("p1", Decimal("10.25")),
+        ("p2", Decimal("3.00")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("relative", "content", "gz", "expected"),
+    [
+        ("orders/dt=2025-01-02/x.csv", "order_id,customer_id\no9,c9\n", False, "missing required"),
+        ("orders/dt=2025-01-02/x.csv", "", False, "empty file"),
+        ("orders/dt=2025-01-02/x.txt", "hello", False, "unsupported file type"),
+        ("orders/2025-01-02/x.csv", f"{ORDER_HEADER}\n", False, "dt=YYYY-MM-DD"),
+    ],
+)
+def test_bad_file_is_rejected_and_raw_is_unchanged(conn, tmp_path, relative, content, gz, expected):
+    orders_landing(tmp_path)
+    load(conn, tmp_path, "orders")
+    before = conn.execute("SELECT * FROM raw.orders ORDER BY 1").fetchall()
+    write(tmp_path / relative, content, gz=gz)
+    with pytest.raises(LandingFileError, match=expected) as info:
+        load(conn, tmp_path, "orders")
+    assert info.value.file.endswith(Path(relative).name) or "2025-01-02" in info.value.file
+    assert conn.execute("SELECT * FROM raw.orders ORDER BY 1").fetchall() == before
+
+
+def test_truncated_gzip_names_the_file(conn, tmp_path):
+    orders_landing(tmp_path)
+    body = ORDER_HEADER + "\n" + "o5,c5,2025-01-02 01:00:00,web,paid,,0,0,,,,,2025-01-02 01:00:00\n"
+    full = gzip.compress(body.encode() * 200, mtime=0)
+    bad = tmp_path / "orders/dt=2025-01-03/t.csv.gz"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(full[: len(full) // 2 + 20])
+    with pytest.raises(LandingFileError) as info:
+        load(conn, tmp_path, "orders")
+    assert info.value.file == str(bad)
+
+
+def test_feed_without_files_is_an_empty_contract_table(conn, tmp_path):
+    stats = load(conn, tmp_path, "reviews")
+    assert stats.rows_loaded == 0
+    cols = [r[0] for r in conn.execute("DESCRIBE raw.reviews").fetchall()]
+    assert cols[: len(FEEDS["reviews"].columns)] == list(FEEDS["reviews"].columns)
