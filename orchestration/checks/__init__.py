@@ -1,0 +1,1 @@
+"""Asset checks: the Great Expectations suites in expectations/ as Dagster checks."""

@@ -1,0 +1,290 @@
+"""Dagster asset checks that run the Great Expectations suites in `expectations/`.
+
+Design: two checks per suite, one op
+-----------------------------------
+Every expectation has `meta.severity` `critical` or `warning`. One `@multi_asset_check` op per
+suite reads the table once, runs the suite once and reports two checks on the asset:
+
+- `<schema>_<table>_critical` — `blocking=True`; fails with `AssetCheckSeverity.ERROR` when a
+  critical expectation fails, and then the assets downstream do not run.
+- `<schema>_<table>_warning` — `blocking=False`; fails with `AssetCheckSeverity.WARN` when a
+  warning expectation fails, and downstream still runs.
+
+(A suite without expectations of one severity gets only the other check.)
+
+Why not one blocking check that fails with WARN for warning-only failures? Within a run that
+would not block: Dagster raises only for `not passed and severity == ERROR and blocking`
+(`dagster/_core/execution/plan/execute_step.py`; the `AssetCheckSpec.blocking` docstring and
+the `@asset_check` API docs say "If the check fails with severity AssetCheckSeverity.ERROR, then
+the downstream assets won't execute"). But declarative automation's
+`AutomationCondition.all_deps_blocking_checks_passed()` counts any failed result of a blocking
+check as not passed, whatever its severity (`CheckResultCondition` asks for status `SUCCEEDED`),
+so a WARN failure would still hold back automated downstream materializations. Nor do we report
+`passed=True` with a warning in the metadata: the UI would show green for bad data. Two checks
+keep both the run gate and the UI honest: red/ERROR means "stopped", yellow/WARN means "look".
+
+The connection
+--------------
+The checks run in the same run process as the assets that write the DuckDB file (the
+definitions use the in-process executor), and the op is in the warehouse pool like every
+writer. A read-only connection would be refused if any connection with another configuration
+is open on the file in this process, so the default is the same read-write connection the
+writers use; connections in one process are opened one after another, which DuckDB allows.
+
+(No `from __future__ import annotations` here: Dagster inspects the check function's `context`
+annotation at definition time and rejects it as a string.)
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.quality.gx_validation import (
+    BACKENDS,
+    SEVERITIES,
+    ExpectationOutcome,
+    Severity,
+    SuiteFile,
+    SuiteResult,
+    TableReadError,
+    discover_suite_files,
+    validate_table,
+)
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.settings import EXPECTATIONS_DIR
+
+_DAGSTER_SEVERITY: dict[Severity, dg.AssetCheckSeverity] = {
+    "critical": dg.AssetCheckSeverity.ERROR,
+    "warning": dg.AssetCheckSeverity.WARN,
+}
+_MAX_DESCRIPTION_FAILURES = 5  # the description lists this many; the metadata has them all
+_MAX_CELL_CHARS = 300
+
+
+def check_name(suite: SuiteFile, severity: Severity) -> str:
+    """`raw.orders` + `critical` -> `raw_orders_critical`."""
+    return f"{suite.schema}_{suite.table}_{severity}"
+
+
+def _spec(suite: SuiteFile, key: dg.AssetKey, severity: Severity) -> dg.AssetCheckSpec:
+    count = suite.count(severity)
+    effect = (
+        "a failure blocks the downstream assets"
+        if severity == "critical"
+        else "a failure is reported as a warning; downstream assets still run"
+    )
+    return dg.AssetCheckSpec(
+        name=check_name(suite, severity),
+        asset=key,
+        description=(
+            f"Great Expectations suite `{suite.name}` ({suite.path.name}): its {count} "
+            f"{severity} expectations; {effect}."
+        ),
+        blocking=severity == "critical",
+        metadata={
+            "suite": suite.name,
+            "suite_file": dg.MetadataValue.path(str(suite.path)),
+            "severity": severity,
+            "expectations": count,
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering a result
+# --------------------------------------------------------------------------------------------
+
+
+def _values_text(outcome: ExpectationOutcome) -> str:
+    if outcome.exception_message:
+        return f"error: {outcome.exception_message}"
+    if outcome.unexpected_values:
+        return "values " + json.dumps(outcome.unexpected_values, ensure_ascii=False, default=str)
+    if outcome.observed_value is not None:
+        return f"observed {json.dumps(outcome.observed_value, default=str)}"
+    return ""
+
+
+def _failure_line(outcome: ExpectationOutcome) -> str:
+    """`expect_column_values_to_be_in_set(status): 1 unexpected, values ["bogus"]`."""
+    if outcome.exception_message:
+        return f"{outcome.label}: raised {outcome.exception_message}"
+    details = []
+    if outcome.unexpected_count is not None:
+        details.append(f"{outcome.unexpected_count} unexpected")
+    if outcome.unexpected_values or outcome.observed_value is not None:
+        details.append(_values_text(outcome))
+    return f"{outcome.label}: {', '.join(details)}" if details else outcome.label
+
+
+def _md_cell(value: object) -> str:
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= _MAX_CELL_CHARS else text[:_MAX_CELL_CHARS] + "…"
+
+
+def failures_markdown(failures: Sequence[ExpectationOutcome]) -> str:
+    """A markdown table of failed expectations with their bad values."""
+    rows = [
+        "| expectation | column | kwargs | unexpected | bad values / observed / error |",
+        "|---|---|---|---|---|",
+    ]
+    for o in failures:
+        kwargs = {k: v for k, v in o.kwargs.items() if k not in ("column", "column_list")}
+        rows.append(
+            "| "
+            + " | ".join(
+                _md_cell(cell)
+                for cell in (
+                    o.type,
+                    o.column or "",
+                    json.dumps(kwargs, default=str),
+                    "" if o.unexpected_count is None else o.unexpected_count,
+                    _values_text(o),
+                )
+            )
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def _failure_record(o: ExpectationOutcome) -> dict[str, object]:
+    return {
+        "expectation": o.type,
+        "column": o.column,
+        "kwargs": o.kwargs,
+        "unexpected_count": o.unexpected_count,
+        "unexpected_percent": o.unexpected_percent,
+        "unexpected_values": o.unexpected_values,
+        "observed_value": o.observed_value,
+        "exception": o.exception_message,
+    }
+
+
+def check_result(
+    suite: SuiteFile, key: dg.AssetKey, severity: Severity, result: SuiteResult
+) -> dg.AssetCheckResult:
+    """The `AssetCheckResult` of one severity of a suite run."""
+    evaluated = result.outcomes_for(severity)
+    failures = result.failed(severity)
+    if failures:
+        shown = "; ".join(_failure_line(o) for o in failures[:_MAX_DESCRIPTION_FAILURES])
+        more = len(failures) - _MAX_DESCRIPTION_FAILURES
+        description = (
+            f"{len(failures)} of {len(evaluated)} {severity} expectations of suite "
+            f"`{suite.name}` failed on {result.row_count} rows: {shown}"
+            + (f"; and {more} more (see metadata)" if more > 0 else "")
+        )
+    else:
+        description = (
+            f"All {len(evaluated)} {severity} expectations of suite `{suite.name}` passed "
+            f"on {result.row_count} rows."
+        )
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "suite": suite.name,
+        "suite_file": dg.MetadataValue.path(str(suite.path)),
+        "table": result.table,
+        "backend": result.backend,
+        "row_count": result.row_count,
+        "evaluated_expectations": len(evaluated),
+        "failed_expectations": len(failures),
+        "failed_expectation_names": dg.MetadataValue.json([o.label for o in failures]),
+        "duration_s": result.duration_s,
+    }
+    if failures:
+        metadata["failures"] = dg.MetadataValue.md(failures_markdown(failures))
+        metadata["failures_json"] = dg.MetadataValue.json([_failure_record(o) for o in failures])
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check_name(suite, severity),
+        passed=not failures,
+        severity=_DAGSTER_SEVERITY[severity],
+        description=description,
+        metadata=metadata,
+    )
+
+
+def _unreadable_result(
+    suite: SuiteFile, key: dg.AssetKey, error: TableReadError
+) -> dg.AssetCheckResult:
+    """The critical check's result when the table cannot be read: nothing vouches for it."""
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check_name(suite, "critical"),
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"Suite `{suite.name}` not evaluated: {error}",
+        metadata={"suite": suite.name, "table": suite.name, "error": str(error)},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Building the checks
+# --------------------------------------------------------------------------------------------
+
+
+def build_suite_checks(
+    suite: SuiteFile, *, backend: str = "pandas", read_only: bool = False
+) -> dg.AssetChecksDefinition:
+    """One op that runs `suite` on its table and reports its critical and warning checks."""
+    key = dg.AssetKey(list(suite.asset_key_path))
+    severities = [s for s in SEVERITIES if suite.count(s)]
+    specs = [_spec(suite, key, s) for s in severities]
+
+    @dg.multi_asset_check(
+        name=f"gx_{suite.schema}__{suite.table}",
+        specs=specs,
+        description=f"Runs Great Expectations suite `{suite.name}` on table {suite.name}.",
+        can_subset=True,  # a UI run may select only one of the two checks
+        compute_kind="great_expectations",
+        pool=WAREHOUSE_POOL,
+    )
+    def _gx_suite_check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        selected = [
+            s
+            for s in severities
+            if dg.AssetCheckKey(key, check_name(suite, s)) in context.selected_asset_check_keys
+        ]
+        try:
+            with warehouse.connect(read_only=read_only) as conn:
+                result = validate_table(conn, suite.name, suite, backend=backend)
+        except TableReadError as exc:
+            context.log.error(str(exc))
+            if "critical" in selected:
+                yield _unreadable_result(suite, key, exc)
+            # The warning check yields nothing: it was not evaluated, which is what the UI shows.
+            return
+        context.log.info(
+            f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
+            f"failed on {result.row_count} rows in {result.duration_s} s"
+        )
+        for severity in selected:
+            yield check_result(suite, key, severity, result)
+
+    return _gx_suite_check
+
+
+def build_gx_checks(
+    suite_dir: Path = EXPECTATIONS_DIR,
+    asset_keys: set[dg.AssetKey] | None = None,
+    *,
+    backend: str = "pandas",
+    read_only: bool = False,
+) -> list[dg.AssetChecksDefinition]:
+    """The checks of every suite in `suite_dir` whose asset is in `asset_keys` (None: all).
+
+    The file `raw.orders.json` checks the asset `AssetKey(["raw", "orders"])` (table
+    `raw.orders`). Suite files are format-checked here, so a malformed suite fails the
+    definitions load with an error naming the file; GX itself is imported only when a check runs.
+    `backend` is a key of `gx_validation.BACKENDS` (`pandas`, or `sql` to compute in DuckDB).
+    """
+    if backend not in BACKENDS:
+        raise KeyError(f"unknown GX backend {backend!r}; known: {sorted(BACKENDS)}")
+    return [
+        build_suite_checks(suite, backend=backend, read_only=read_only)
+        for suite in discover_suite_files(suite_dir)
+        if asset_keys is None or dg.AssetKey(list(suite.asset_key_path)) in asset_keys
+    ]

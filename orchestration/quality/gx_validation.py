@@ -1,0 +1,620 @@
+"""Great Expectations 1.x suites run against DuckDB tables, without `dagster-ge`.
+
+`dagster-ge` pins GX < 1.0 and pandas < 3, so this is our own thin glue:
+
+- A suite lives in `expectations/<schema>.<table>.json` in the GX 1.x format (`name`,
+  `expectations: [{type, kwargs, meta}]`, `meta`). Every expectation carries
+  `meta.severity`, `critical` or `warning`; `read_suite_file` checks the file format without
+  importing GX (Dagster definitions stay fast to load), `load_suite` builds the
+  `gx.ExpectationSuite` and fails with an error naming the file and the expectation.
+- `validate_table` runs a suite through a `gx.ValidationDefinition` on ONE ephemeral GX context
+  per process (GX takes ~5 s to import and keeps its state in the context, so both are lazy and
+  cached) and returns a plain `SuiteResult` that callers (the Dagster checks) can render.
+- The data reaches GX through a *backend* (`BACKENDS`). `pandas` (the default) reads the table
+  with DuckDB's native reader into a DataFrame and validates it with GX's pandas datasource.
+  `sql` lets GX's SQL execution engine compute the metrics inside DuckDB; out of the box GX's
+  SQL datasource over duckdb-engine 0.17 returns empty results (GX reads rows after the
+  connection went back to the pool, GX issues #10738, #11579), so it goes through the
+  fully buffered dialect in `gx_sql`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import duckdb
+    import great_expectations as gx
+    import pandas as pd
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.data_context import AbstractDataContext
+
+Severity = Literal["critical", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
+
+MAX_UNEXPECTED_VALUES = 20  # per expectation, in results and Dagster metadata
+_MAX_VALUE_CHARS = 200  # a single bad value longer than this is cut (free-text columns)
+
+# A suite name is `<schema>.<table>`: it names the DuckDB table and the Dagster asset key, and is
+# interpolated into SQL, so it is restricted to plain identifiers.
+_SUITE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_SUITE_KEYS = frozenset({"name", "id", "expectations", "suite_parameters", "meta", "notes"})
+_EXPECTATION_KEYS = frozenset(
+    {"type", "kwargs", "meta", "id", "notes", "description", "severity", "rendered_content"}
+)
+# 0.x keys: a clear hint beats "unknown key" for the most common copy-paste mistake.
+_LEGACY_KEYS = {"expectation_suite_name": "name", "expectation_type": "type"}
+
+_DATASOURCE_NAME = "dagster_pandas"
+_BATCH_DEFINITION_NAME = "whole"  # the whole DataFrame / the whole table
+# BASIC gives unexpected_count and partial_unexpected_list (what the checks show) without the
+# per-value counts and index lists of SUMMARY, which cost a group-by per expectation.
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": MAX_UNEXPECTED_VALUES}
+
+# GX's context and stores are not thread-safe; the suite/definition registration and the run
+# happen under this lock (Dagster runs our checks one at a time per process anyway).
+_GX_LOCK = threading.Lock()
+
+
+class SuiteFormatError(ValueError):
+    """A suite file that is not a valid GX 1.x suite with our severity convention."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"expectation suite {path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class TableReadError(RuntimeError):
+    """The table a suite targets could not be read (missing table, schema, database...)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Suite files
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SuiteFile:
+    """A suite file whose format has been checked; GX is not imported to build it."""
+
+    path: Path
+    name: str  # `<schema>.<table>`, equal to the file name without `.json`
+    expectations: tuple[dict[str, Any], ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+    notes: str | list[str] | None = None
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".")[1]
+
+    @property
+    def asset_key_path(self) -> tuple[str, str]:
+        """The Dagster asset key path the suite belongs to: `("raw", "orders")`."""
+        return (self.schema, self.table)
+
+    def count(self, severity: Severity) -> int:
+        """Number of expectations with this severity."""
+        return sum(1 for e in self.expectations if e["meta"]["severity"] == severity)
+
+
+def _check_expectation(path: Path, index: int, exp: Any) -> dict[str, Any]:
+    """Check one expectation entry's shape; return it unchanged."""
+    where = f"expectations[{index}]"
+    if not isinstance(exp, dict):
+        raise SuiteFormatError(path, f"{where} must be an object, got {type(exp).__name__}")
+    for legacy, current in _LEGACY_KEYS.items():
+        if legacy in exp:
+            raise SuiteFormatError(
+                path, f"{where} uses the GX 0.x key {legacy!r}; GX 1.x calls it {current!r}"
+            )
+    unknown = sorted(set(exp) - _EXPECTATION_KEYS)
+    if unknown:
+        raise SuiteFormatError(path, f"{where} has unknown keys {unknown}")
+    exp_type = exp.get("type")
+    if not isinstance(exp_type, str) or not exp_type.startswith("expect_"):
+        raise SuiteFormatError(
+            path, f"{where} needs a 'type' such as 'expect_column_values_to_not_be_null'"
+        )
+    where = f"{where} ({exp_type})"
+    if not isinstance(exp.get("kwargs"), dict):
+        raise SuiteFormatError(path, f"{where} needs a 'kwargs' object")
+    meta = exp.get("meta")
+    severity = meta.get("severity") if isinstance(meta, dict) else None
+    if severity not in SEVERITIES:
+        raise SuiteFormatError(
+            path, f"{where} needs meta.severity in {list(SEVERITIES)}, got {severity!r}"
+        )
+    # GX 1.24 expectations also have a `severity` field; we mirror meta.severity into it, so a
+    # file that sets both must agree.
+    if "severity" in exp and exp["severity"] != severity:
+        raise SuiteFormatError(
+            path, f"{where} has severity {exp['severity']!r} but meta.severity {severity!r}"
+        )
+    return exp
+
+
+def read_suite_file(path: Path | str) -> SuiteFile:
+    """Read and check a suite file's format (JSON, keys, severities) without importing GX.
+
+    Raises:
+        SuiteFormatError: naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteFormatError(path, f"cannot be read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise SuiteFormatError(path, f"is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SuiteFormatError(path, "must hold a JSON object")
+    if "expectation_suite_name" in raw:
+        raise SuiteFormatError(
+            path, "uses the GX 0.x key 'expectation_suite_name'; GX 1.x calls it 'name'"
+        )
+    unknown = sorted(set(raw) - _SUITE_KEYS)
+    if unknown:
+        raise SuiteFormatError(path, f"has unknown top-level keys {unknown}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _SUITE_NAME.match(name):
+        raise SuiteFormatError(
+            path, f"'name' must be '<schema>.<table>' in lower case, got {name!r}"
+        )
+    if name != path.stem:
+        raise SuiteFormatError(path, f"'name' is {name!r} but the file name says {path.stem!r}")
+    expectations = raw.get("expectations")
+    if not isinstance(expectations, list) or not expectations:
+        raise SuiteFormatError(path, "'expectations' must be a non-empty list")
+    meta = raw.get("meta", {})
+    if not isinstance(meta, dict):
+        raise SuiteFormatError(path, "'meta' must be an object")
+    checked = tuple(_check_expectation(path, i, e) for i, e in enumerate(expectations))
+    return SuiteFile(path=path, name=name, expectations=checked, meta=meta, notes=raw.get("notes"))
+
+
+def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
+    """Every `*.json` suite in `suite_dir`, checked and sorted by name."""
+    return [read_suite_file(p) for p in sorted(Path(suite_dir).glob("*.json"))]
+
+
+def load_suite(suite: SuiteFile | Path | str) -> gx.ExpectationSuite:
+    """Build the `gx.ExpectationSuite` of a suite file.
+
+    Every expectation is built on its own first: `gx.ExpectationSuite(expectations=[...])` only
+    logs and drops an expectation it cannot build, which would silently shrink the gate.
+
+    Raises:
+        SuiteFormatError: naming the file and the expectation GX rejected (unknown type, bad
+            kwargs...).
+    """
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    suite_file = suite if isinstance(suite, SuiteFile) else read_suite_file(suite)
+    configs = []
+    for index, exp in enumerate(suite_file.expectations):
+        kwargs = {k: v for k, v in exp.items() if k != "id"}  # GX assigns ids when registering
+        kwargs["severity"] = exp["meta"]["severity"]
+        try:
+            config = ExpectationConfiguration(**kwargs)
+            config.to_domain_obj()  # unknown types and invalid kwargs raise here
+        except Exception as exc:
+            raise SuiteFormatError(
+                suite_file.path, f"expectations[{index}] ({exp['type']}) is invalid: {exc}"
+            ) from exc
+        configs.append(config)
+    return gx.ExpectationSuite(
+        name=suite_file.name,
+        expectations=configs,
+        meta=dict(suite_file.meta),
+        notes=suite_file.notes,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result, JSON-safe and independent of GX's classes."""
+
+    type: str
+    column: str | None  # the column, or the columns of a pair/compound expectation, joined
+    kwargs: dict[str, Any]  # the expectation's arguments (JSON-safe)
+    severity: Severity
+    success: bool  # False also when GX raised while evaluating it
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    unexpected_values: list[Any] = field(default_factory=list)  # distinct, <= 20, JSON-safe
+    observed_value: Any = None  # for aggregate expectations (row count, mean...)
+    exception_message: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`type(column)`, the short name used in messages."""
+        return f"{self.type}({self.column})" if self.column else self.type
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """A suite run against one table."""
+
+    suite_name: str
+    table: str
+    backend: str
+    row_count: int | None
+    outcomes: tuple[ExpectationOutcome, ...]
+    duration_s: float
+
+    @property
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    def outcomes_for(self, severity: Severity) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if o.severity == severity]
+
+    def failed(self, severity: Severity | None = None) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and severity in (None, o.severity)]
+
+
+def to_json_safe(value: Any) -> Any:
+    """Convert a value from a DataFrame or a GX result into plain JSON types.
+
+    NaN/NaT/NA become None (GX reports the nulls of a not-null expectation as NaN), timestamps
+    become ISO strings, numpy scalars become Python numbers, long strings are cut.
+    """
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_VALUE_CHARS else value[:_MAX_VALUE_CHARS] + "…"
+    if isinstance(value, Decimal):
+        return None if value.is_nan() else float(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json_safe(v) for v in value]
+    if _is_missing(value):
+        return None
+    if isinstance(value, datetime | date | dt_time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if hasattr(value, "item"):  # numpy scalars
+        return to_json_safe(value.item())
+    if hasattr(value, "isoformat"):  # pandas Timestamp subclasses datetime; others
+        return value.isoformat()
+    return to_json_safe(str(value))
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # arrays and other non-scalars
+        return False
+
+
+def _distinct(values: Iterable[Any], limit: int) -> list[Any]:
+    """Distinct JSON-safe values in first-seen order (uniqueness failures repeat each value)."""
+    seen: set[str] = set()
+    out: list[Any] = []
+    for value in values:
+        safe = to_json_safe(value)
+        marker = json.dumps(safe, sort_keys=True, default=str)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(safe)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _column_of(kwargs: Mapping[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return str(kwargs["column"])
+    if "column_list" in kwargs:
+        return ", ".join(map(str, kwargs["column_list"]))
+    if "column_A" in kwargs and "column_B" in kwargs:
+        return f"{kwargs['column_A']}, {kwargs['column_B']}"
+    return None
+
+
+def _exception_message(exception_info: Any) -> str | None:
+    """The first exception message in GX's exception_info.
+
+    GX reports either one flat `{raised_exception, exception_message, ...}` dict or, when a
+    metric failed to resolve, a dict of those keyed by metric id.
+    """
+    if not isinstance(exception_info, Mapping):
+        return None
+    if "raised_exception" in exception_info:
+        if exception_info.get("raised_exception"):
+            return str(exception_info.get("exception_message") or "exception raised")
+        return None
+    for info in exception_info.values():
+        message = _exception_message(info)
+        if message:
+            return message
+    return None
+
+
+def _outcome(gx_result: Any) -> ExpectationOutcome:
+    """Turn one `ExpectationValidationResult` into an `ExpectationOutcome`."""
+    config = gx_result.expectation_config
+    kwargs = {k: v for k, v in dict(config.kwargs).items() if k not in ("batch_id",)}
+    result = gx_result.result or {}
+    message = _exception_message(gx_result.exception_info)
+    unexpected_count = result.get("unexpected_count")
+    unexpected_percent = result.get("unexpected_percent")
+    return ExpectationOutcome(
+        type=config.type,
+        column=_column_of(kwargs),
+        kwargs=to_json_safe(kwargs),
+        severity=(config.meta or {}).get("severity", "critical"),
+        # An expectation GX could not evaluate has not shown the data is good.
+        success=bool(gx_result.success) and message is None,
+        unexpected_count=None if unexpected_count is None else int(unexpected_count),
+        unexpected_percent=to_json_safe(unexpected_percent),
+        unexpected_values=_distinct(
+            result.get("partial_unexpected_list") or [], MAX_UNEXPECTED_VALUES
+        ),
+        observed_value=to_json_safe(result.get("observed_value")),
+        exception_message=message,
+    )
+
+
+def _suite_result(
+    gx_suite: gx.ExpectationSuite,
+    gx_result: ExpectationSuiteValidationResult,
+    *,
+    table: str,
+    backend: str,
+    row_count: int | None,
+    started: float,
+) -> SuiteResult:
+    # GX returns results in metric-resolution order, not suite order; restore the file's order
+    # so reports read like the suite.
+    order = {e.id: i for i, e in enumerate(gx_suite.expectations)}
+    results = sorted(
+        gx_result.results, key=lambda r: order.get(r.expectation_config.id, len(order))
+    )
+    return SuiteResult(
+        suite_name=gx_suite.name,
+        table=table,
+        backend=backend,
+        row_count=row_count,
+        outcomes=tuple(_outcome(r) for r in results),
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# GX context and backends
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def gx_context() -> AbstractDataContext:
+    """The process's one ephemeral GX context, quiet: no progress bars, analytics or INFO logs."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX logs every datasource/asset registration at INFO and tqdm-draws metric progress on
+    # stderr; inside Dagster both only bury the check's own messages.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    context.data_sources.add_pandas(_DATASOURCE_NAME)
+    return context
+
+
+def _pandas_validation_definition(
+    context: AbstractDataContext, suite: gx.ExpectationSuite
+) -> gx.ValidationDefinition:
+    """Register (or refresh) the suite and its whole-DataFrame validation definition.
+
+    One DataFrame asset per suite, named after it; re-running a suite in the same process
+    replaces the registered suite, so edits of the JSON file are picked up.
+    """
+    import great_expectations as gx
+
+    datasource = context.data_sources.get(_DATASOURCE_NAME)
+    try:
+        asset = datasource.get_asset(suite.name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(suite.name)
+        asset.add_batch_definition_whole_dataframe(_BATCH_DEFINITION_NAME)
+    batch_definition = asset.get_batch_definition(_BATCH_DEFINITION_NAME)
+    registered = context.suites.add_or_update(suite)
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=registered)
+    )
+
+
+def validate_dataframe(
+    df: pd.DataFrame, suite: gx.ExpectationSuite, *, table: str = "<dataframe>"
+) -> SuiteResult:
+    """Validate an in-memory DataFrame with the suite."""
+    started = time.perf_counter()
+    with _GX_LOCK:
+        context = gx_context()
+        definition = _pandas_validation_definition(context, suite)
+        gx_result = definition.run(batch_parameters={"dataframe": df}, result_format=_RESULT_FORMAT)
+    # The registered suite carries the expectation ids that the results refer to.
+    return _suite_result(
+        definition.suite,
+        gx_result,
+        table=table,
+        backend="pandas",
+        row_count=len(df),
+        started=started,
+    )
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def quoted_table(name: str) -> str:
+    """`raw.orders` -> `"raw"."orders"` (names are checked identifiers; quoting is for keywords)."""
+    return ".".join(_quote(part) for part in name.split("."))
+
+
+def _columns_to_read(suite: gx.ExpectationSuite, table_columns: list[str]) -> list[str]:
+    """The table's columns that the suite's expectations name, in table order.
+
+    Reading only those keeps the DataFrame small. Every column is read when an expectation is
+    about the table's columns themselves (`expect_table_column...`) or when no column is named
+    (the DataFrame must still have the table's rows). A named column the table lacks is left
+    to GX, which fails that expectation with "column does not exist".
+    """
+    named: set[str] = set()
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        if config.type.startswith("expect_table_column"):
+            return table_columns
+        kwargs = config.kwargs
+        named.update(str(kwargs[k]) for k in ("column", "column_A", "column_B") if k in kwargs)
+        named.update(str(c) for c in kwargs.get("column_list") or ())
+    chosen = [c for c in table_columns if c in named]
+    return chosen or table_columns
+
+
+def _validate_pandas(
+    conn: duckdb.DuckDBPyConnection, table: str, suite: gx.ExpectationSuite
+) -> SuiteResult:
+    """Read the table with DuckDB's native reader and validate the DataFrame."""
+    import duckdb
+
+    started = time.perf_counter()
+    try:
+        table_columns = [c[0] for c in conn.execute(f"describe {quoted_table(table)}").fetchall()]
+        columns = ", ".join(_quote(c) for c in _columns_to_read(suite, table_columns))
+        df = conn.sql(f"select {columns} from {quoted_table(table)}").df()
+    except duckdb.Error as exc:
+        raise TableReadError(f"cannot read table {table}: {exc}") from exc
+    result = validate_dataframe(df, suite, table=table)
+    # Report the time including the read: that is what the check costs.
+    return dataclasses.replace(result, duration_s=round(time.perf_counter() - started, 3))
+
+
+def _sql_validation_definition(
+    context: AbstractDataContext, suite: gx.ExpectationSuite, table: str
+) -> gx.ValidationDefinition:
+    """Register the table as a GX table asset on a `duckdb+buffered` SQL datasource.
+
+    One datasource per schema: its connections use that schema as the default (see gx_sql).
+    Datasource and asset creation test the connection, so this runs inside
+    `gx_sql.active_connection`.
+    """
+    import great_expectations as gx
+
+    from orchestration.quality import gx_sql
+
+    schema, table_name = table.split(".")
+    datasource_name = f"dagster_duckdb_{schema}"
+    try:
+        datasource = context.data_sources.get(datasource_name)
+    except KeyError:
+        datasource = context.data_sources.add_sql(
+            datasource_name,
+            connection_string=gx_sql.DIALECT_URL,
+            kwargs=gx_sql.engine_kwargs(schema),
+        )
+    try:
+        asset = datasource.get_asset(table)
+    except LookupError:
+        asset = datasource.add_table_asset(table, table_name=table_name)
+        asset.add_batch_definition_whole_table(_BATCH_DEFINITION_NAME)
+    batch_definition = asset.get_batch_definition(_BATCH_DEFINITION_NAME)
+    registered = context.suites.add_or_update(suite)
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(
+            name=f"{suite.name} on {table} (sql)", data=batch_definition, suite=registered
+        )
+    )
+
+
+def _validate_sql(
+    conn: duckdb.DuckDBPyConnection, table: str, suite: gx.ExpectationSuite
+) -> SuiteResult:
+    """Let GX compute the metrics in DuckDB (SQL execution engine over `conn`)."""
+    import duckdb
+
+    from orchestration.quality import gx_sql
+
+    started = time.perf_counter()
+    try:
+        (row_count,) = conn.execute(f"select count(*) from {quoted_table(table)}").fetchone()
+    except duckdb.Error as exc:
+        raise TableReadError(f"cannot read table {table}: {exc}") from exc
+    with _GX_LOCK, gx_sql.active_connection(conn):
+        context = gx_context()
+        definition = _sql_validation_definition(context, suite, table)
+        gx_result = definition.run(result_format=_RESULT_FORMAT)
+    return _suite_result(
+        definition.suite,
+        gx_result,
+        table=table,
+        backend="sql",
+        row_count=row_count,
+        started=started,
+    )
+
+
+Backend = Callable[["duckdb.DuckDBPyConnection", str, "gx.ExpectationSuite"], SuiteResult]
+
+# name -> function(conn, table, suite).
+# - pandas: the table is read into memory (simple; memory grows with the table).
+# - sql: GX computes the metrics in DuckDB through the buffered dialect of gx_sql (much faster
+#   and lighter on big tables; relies on our workaround of two duckdb-engine defects).
+BACKENDS: dict[str, Backend] = {"pandas": _validate_pandas, "sql": _validate_sql}
+
+
+def validate_table(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    suite: gx.ExpectationSuite | SuiteFile | Path | str,
+    *,
+    backend: str = "pandas",
+) -> SuiteResult:
+    """Run a suite against a DuckDB table (`<schema>.<table>`) and return a plain result.
+
+    Raises:
+        SuiteFormatError: the suite file is malformed.
+        TableReadError: the table cannot be read.
+        KeyError: unknown backend.
+    """
+    if backend not in BACKENDS:
+        raise KeyError(f"unknown GX backend {backend!r}; known: {sorted(BACKENDS)}")
+    if not _SUITE_NAME.match(table):
+        raise ValueError(f"table must be '<schema>.<table>', got {table!r}")
+    gx_suite = load_suite(suite) if isinstance(suite, SuiteFile | Path | str) else suite
+    return BACKENDS[backend](conn, table, gx_suite)

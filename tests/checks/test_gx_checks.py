@@ -1,0 +1,180 @@
+"""The GX suites as Dagster checks: a real DuckDB file, real `dg.materialize`, the real suite.
+
+Two toy assets stand in for the pipeline: `raw/orders` writes the table with the contract's
+columns, `order_report` depends on it. The raw.orders suite in expectations/ gates them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from orchestration.checks.gx_checks import build_gx_checks
+from orchestration.contract import FEEDS, raw_table_ddl
+from orchestration.resources import WarehouseResource
+from orchestration.settings import EXPECTATIONS_DIR
+
+ORDERS = dg.AssetKey(["raw", "orders"])
+CRITICAL = "raw_orders_critical"
+WARNING = "raw_orders_warning"
+
+GOOD_ROWS = [
+    # order_id, customer_id, order_ts, status, discount_amount, shipping_fee, shipped_ts
+    ("o1", "c1", "2024-03-01 10:00:00", "paid", 0, 5, None),
+    ("o2", "c2", "2024-03-01 11:00:00", "shipped", 3, 0, "2024-03-02 08:00:00"),
+    ("o3", "c1", "2024-03-02 09:30:00", "cancelled", 0, 5, None),
+]
+
+
+def _toy_assets(rows: Sequence[tuple[Any, ...]] | None) -> list[dg.AssetsDefinition]:
+    """`raw/orders` writing `rows` (None: writes no table), and a downstream report."""
+
+    @dg.asset(key=ORDERS)
+    def raw_orders(warehouse: WarehouseResource) -> None:
+        if rows is None:
+            return
+        with warehouse.connect() as conn:
+            conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
+            conn.execute(raw_table_ddl(FEEDS["orders"]))
+            conn.executemany(
+                "INSERT INTO raw.orders (order_id, customer_id, order_ts, status, "
+                "discount_amount, shipping_fee, shipped_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                list(rows),
+            )
+
+    @dg.asset(deps=[ORDERS])
+    def order_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as conn:
+            (count,) = conn.execute("SELECT count(*) FROM raw.orders").fetchone()
+        return dg.MaterializeResult(metadata={"orders": count})
+
+    return [raw_orders, order_report]
+
+
+def _run(
+    tmp_path: Path, rows: Sequence[tuple[Any, ...]] | None, backend: str = "pandas"
+) -> dg.ExecuteInProcessResult:
+    checks = build_gx_checks(asset_keys={ORDERS}, backend=backend)
+    return dg.materialize(
+        [*_toy_assets(rows), *checks],
+        resources={"warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb"))},
+        raise_on_error=False,
+    )
+
+
+def _evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _materialized(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
+    return {e.asset_key for e in result.get_asset_materialization_events()}
+
+
+def _meta(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
+    return evaluation.metadata[key].value
+
+
+def test_build_gx_checks_one_op_per_suite_with_blocking_critical_check() -> None:
+    (checks,) = build_gx_checks(asset_keys={ORDERS})
+    specs = {spec.name: spec for spec in checks.check_specs}
+    assert set(specs) == {CRITICAL, WARNING}
+    assert specs[CRITICAL].blocking and not specs[WARNING].blocking
+    assert all(spec.asset_key == ORDERS for spec in specs.values())
+    assert "raw.orders" in (specs[CRITICAL].description or "")
+    assert "warehouse" in checks.required_resource_keys
+
+
+def test_build_gx_checks_skips_suites_of_unknown_assets() -> None:
+    assert build_gx_checks(asset_keys=set()) == []
+    assert len(build_gx_checks()) == len(list(EXPECTATIONS_DIR.glob("*.json")))
+
+
+def test_build_gx_checks_rejects_unknown_backend() -> None:
+    with pytest.raises(KeyError, match="spark"):
+        build_gx_checks(backend="spark")
+
+
+def test_build_gx_checks_names_a_malformed_suite(tmp_path: Path) -> None:
+    (tmp_path / "raw.orders.json").write_text(
+        json.dumps({"name": "raw.orders", "expectations": [{"type": "expect_x", "kwargs": {}}]})
+    )
+    with pytest.raises(ValueError, match=r"raw\.orders\.json.*meta\.severity"):
+        build_gx_checks(suite_dir=tmp_path)
+
+
+def test_good_data_passes_and_downstream_materializes(tmp_path: Path) -> None:
+    result = _run(tmp_path, GOOD_ROWS)
+
+    assert result.success
+    evaluations = _evaluations(result)
+    assert evaluations[CRITICAL].passed and evaluations[WARNING].passed
+    assert _meta(evaluations[CRITICAL], "row_count") == 3
+    assert _meta(evaluations[CRITICAL], "failed_expectations") == 0
+    assert _meta(evaluations[CRITICAL], "suite") == "raw.orders"
+    assert _materialized(result) == {ORDERS, dg.AssetKey("order_report")}
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_critical_failure_blocks_downstream_and_names_the_bad_values(
+    tmp_path: Path, backend: str
+) -> None:
+    bad_rows = [
+        *GOOD_ROWS,
+        (None, "c3", "2024-03-03 10:00:00", "paid", 0, 5, None),  # null key
+        ("o5", "c3", "2024-03-03 11:00:00", "teleported", 0, 5, None),  # status outside domain
+    ]
+    result = _run(tmp_path, bad_rows, backend)
+
+    assert not result.success
+    critical = _evaluations(result)[CRITICAL]
+    assert not critical.passed
+    assert critical.severity == dg.AssetCheckSeverity.ERROR
+    assert critical.blocking
+    # The message names the expectations and the bad values, in the description and metadata.
+    assert "expect_column_values_to_not_be_null(order_id)" in (critical.description or "")
+    assert '"teleported"' in (critical.description or "")
+    table = _meta(critical, "failures")
+    assert "expect_column_values_to_be_in_set" in table and "teleported" in table
+    records = {r["expectation"]: r for r in _meta(critical, "failures_json")}
+    assert records["expect_column_values_to_be_in_set"]["unexpected_values"] == ["teleported"]
+    assert records["expect_column_values_to_not_be_null"]["unexpected_count"] == 1
+    assert _meta(critical, "failed_expectations") == 2
+    assert _meta(critical, "backend") == backend
+    # raw/orders itself materialized; the downstream asset was blocked.
+    assert _materialized(result) == {ORDERS}
+    assert result.get_failed_step_keys() == {"gx_raw__orders"}  # the gate, not the report
+    assert not result.is_node_success("order_report")
+
+
+def test_warning_failure_is_reported_but_does_not_block(tmp_path: Path) -> None:
+    rows = [
+        *GOOD_ROWS,
+        # Shipped an hour before it was ordered: a warning rule (clock skew), not bad data.
+        ("o4", "c2", "2024-03-03 10:00:00", "shipped", 0, 5, "2024-03-03 09:00:00"),
+    ]
+    result = _run(tmp_path, rows)
+
+    assert result.success
+    evaluations = _evaluations(result)
+    assert evaluations[CRITICAL].passed
+    warning = evaluations[WARNING]
+    assert not warning.passed
+    assert warning.severity == dg.AssetCheckSeverity.WARN
+    assert "(shipped_ts, order_ts)" in (warning.description or "")
+    assert "2024-03-03T09:00:00" in _meta(warning, "failures")
+    assert _materialized(result) == {ORDERS, dg.AssetKey("order_report")}
+
+
+def test_missing_table_fails_the_critical_check(tmp_path: Path) -> None:
+    result = _run(tmp_path, rows=None)
+
+    evaluations = _evaluations(result)
+    assert set(evaluations) == {CRITICAL}  # the warning check was not evaluated
+    assert not evaluations[CRITICAL].passed
+    assert "cannot read table raw.orders" in (evaluations[CRITICAL].description or "")
+    assert not result.is_node_success("order_report")

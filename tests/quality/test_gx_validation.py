@@ -1,0 +1,310 @@
+"""The suite files and the GX glue: format checks, contract coverage, results from a real table."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchestration.contract import (
+    DEVICES,
+    EVENT_TYPES,
+    FEEDS,
+    ORDER_STATUSES,
+    PAGE_TYPES,
+    PAYMENT_STATUSES,
+    raw_table_ddl,
+)
+from orchestration.quality.gx_validation import (
+    MAX_UNEXPECTED_VALUES,
+    SEVERITIES,
+    SuiteFile,
+    SuiteFormatError,
+    TableReadError,
+    discover_suite_files,
+    load_suite,
+    read_suite_file,
+    to_json_safe,
+    validate_table,
+)
+from orchestration.settings import EXPECTATIONS_DIR
+
+SUITES = discover_suite_files(EXPECTATIONS_DIR)
+RAW_SUITES = [s for s in SUITES if s.schema == "raw"]
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def _columns(suite: SuiteFile) -> set[str]:
+    """Every column an expectation of the suite names."""
+    cols: set[str] = set()
+    for exp in suite.expectations:
+        kwargs = exp["kwargs"]
+        cols.update(kwargs[k] for k in _COLUMN_KWARGS if k in kwargs)
+        cols.update(kwargs.get("column_list", []))
+    return cols
+
+
+def _has(suite: SuiteFile, exp_type: str, severity: str = "critical", **kwargs: Any) -> bool:
+    return any(
+        e["type"] == exp_type
+        and e["meta"]["severity"] == severity
+        and all(e["kwargs"].get(k) == v for k, v in kwargs.items())
+        for e in suite.expectations
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The suite files in expectations/
+# --------------------------------------------------------------------------------------------
+
+
+def test_expected_suites_exist() -> None:
+    names = {s.name for s in SUITES}
+    assert {f"raw.{f}" for f in ("orders", "order_items", "payments", "events")} <= names
+    assert {"marts.daily_sales", "marts.daily_traffic"} <= names
+
+
+@pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
+def test_suite_loads_as_gx_suite_with_severities(suite: SuiteFile) -> None:
+    import great_expectations as gx
+
+    gx_suite = load_suite(suite)
+    assert isinstance(gx_suite, gx.ExpectationSuite)
+    assert gx_suite.name == suite.name == suite.path.stem
+    # Nothing dropped: GX silently skips expectations it cannot build.
+    assert len(gx_suite.expectations) == len(suite.expectations)
+    assert all(e.meta["severity"] in SEVERITIES for e in gx_suite.expectations)
+    # Every suite can stop bad data: at least one critical expectation.
+    assert suite.count("critical") >= 1
+
+
+@pytest.mark.parametrize("suite", RAW_SUITES, ids=lambda s: s.name)
+def test_raw_suite_columns_exist_in_contract(suite: SuiteFile) -> None:
+    feed = FEEDS[suite.table]
+    assert _columns(suite) <= set(feed.columns), "a raw suite names a column the contract lacks"
+
+
+@pytest.mark.parametrize("suite", RAW_SUITES, ids=lambda s: s.name)
+def test_raw_suite_covers_key_and_required_columns(suite: SuiteFile) -> None:
+    feed = FEEDS[suite.table]
+    for col in (*feed.key, *feed.required):
+        assert _has(suite, "expect_column_values_to_not_be_null", column=col), col
+    if len(feed.key) == 1:
+        assert _has(suite, "expect_column_values_to_be_unique", column=feed.key[0])
+    else:
+        assert _has(suite, "expect_compound_columns_to_be_unique", column_list=list(feed.key))
+    assert any(e["type"] == "expect_table_row_count_to_be_between" for e in suite.expectations)
+
+
+@pytest.mark.parametrize(
+    ("suite_name", "column", "domain"),
+    [
+        ("raw.orders", "status", ORDER_STATUSES),
+        ("raw.payments", "status", PAYMENT_STATUSES),
+        ("raw.events", "event_type", EVENT_TYPES),
+        ("raw.events", "page_type", PAGE_TYPES),
+        ("raw.events", "device", DEVICES),
+    ],
+)
+def test_domains_follow_the_contract(suite_name: str, column: str, domain: tuple[str, ...]) -> None:
+    (suite,) = (s for s in SUITES if s.name == suite_name)
+    assert _has(suite, "expect_column_values_to_be_in_set", column=column, value_set=list(domain))
+
+
+# --------------------------------------------------------------------------------------------
+# Malformed suites
+# --------------------------------------------------------------------------------------------
+
+_OK_EXPECTATION = {
+    "type": "expect_column_values_to_not_be_null",
+    "kwargs": {"column": "a"},
+    "meta": {"severity": "critical"},
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        (["a list"], "JSON object"),
+        ({"expectation_suite_name": "raw.t", "expectations": []}, "GX 0.x key"),
+        ({"name": "raw.other", "expectations": [_OK_EXPECTATION]}, "file name says"),
+        ({"name": "raw.t", "expectations": []}, "non-empty list"),
+        ({"name": "raw.t", "expectations": [_OK_EXPECTATION], "extra": 1}, "unknown top-level"),
+        (
+            {"name": "raw.t", "expectations": [{**_OK_EXPECTATION, "meta": {}}]},
+            r"expectations\[0\] \(expect_column_values_to_not_be_null\) needs meta\.severity",
+        ),
+        (
+            {"name": "raw.t", "expectations": [{**_OK_EXPECTATION, "meta": {"severity": "high"}}]},
+            "meta.severity",
+        ),
+        (
+            {"name": "raw.t", "expectations": [{"expectation_type": "x", "kwargs": {}}]},
+            "GX 0.x key 'expectation_type'",
+        ),
+    ],
+)
+def test_malformed_suite_file_names_file_and_problem(
+    tmp_path: Path, content: Any, problem: str
+) -> None:
+    path = tmp_path / "raw.t.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(SuiteFormatError, match=problem) as info:
+        read_suite_file(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("expectation", "problem"),
+    [
+        ({**_OK_EXPECTATION, "type": "expect_column_to_be_fancy"}, "expect_column_to_be_fancy"),
+        (
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "a", "minimum": 0},
+                "meta": {"severity": "warning"},
+            },
+            "minimum",
+        ),
+    ],
+)
+def test_suite_gx_rejects_names_file_and_expectation(
+    tmp_path: Path, expectation: dict[str, Any], problem: str
+) -> None:
+    path = tmp_path / "raw.t.json"
+    path.write_text(json.dumps({"name": "raw.t", "expectations": [_OK_EXPECTATION, expectation]}))
+    with pytest.raises(SuiteFormatError, match=problem) as info:
+        load_suite(path)
+    assert "raw.t.json" in str(info.value) and "expectations[1]" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# Validating a DuckDB table
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orders_db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    conn.execute("CREATE SCHEMA raw")
+    conn.execute(raw_table_ddl(FEEDS["orders"]))
+    conn.execute(
+        """INSERT INTO raw.orders (order_id, customer_id, order_ts, status, discount_amount)
+        VALUES ('o1', 'c1', '2024-01-01 10:00', 'paid', 0),
+               ('o2', 'c1', '2024-01-01 11:00', 'lost', 0),
+               ('o2', 'c2', '2024-01-01 12:00', 'paid', -2.50),
+               (NULL, 'c3', '2024-01-01 13:00', 'paid', 0)"""
+    )
+    yield conn
+    conn.close()
+
+
+def _write_suite(tmp_path: Path, expectations: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "raw.orders.json"
+    path.write_text(json.dumps({"name": "raw.orders", "expectations": expectations}))
+    return path
+
+
+def _exp(exp_type: str, severity: str = "critical", **kwargs: Any) -> dict[str, Any]:
+    return {"type": exp_type, "kwargs": kwargs, "meta": {"severity": severity}}
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_validate_table_reports_each_expectation(
+    tmp_path: Path, orders_db: duckdb.DuckDBPyConnection, backend: str
+) -> None:
+    suite = _write_suite(
+        tmp_path,
+        [
+            _exp("expect_column_values_to_not_be_null", column="order_id"),
+            _exp("expect_column_values_to_be_unique", column="order_id"),
+            _exp("expect_column_values_to_be_in_set", column="status", value_set=["paid"]),
+            _exp(
+                "expect_column_values_to_be_between",
+                "warning",
+                column="discount_amount",
+                min_value=0,
+            ),
+            _exp("expect_table_row_count_to_be_between", min_value=1),
+            _exp("expect_column_values_to_not_be_null", column="no_such_column"),
+        ],
+    )
+    result = validate_table(orders_db, "raw.orders", suite, backend=backend)
+
+    assert not result.success
+    assert result.row_count == 4 and result.backend == backend and result.duration_s >= 0
+    # Results come back in the file's order.
+    not_null, unique, in_set, between, row_count, missing = result.outcomes
+    assert (not_null.column, not_null.success, not_null.unexpected_count) == ("order_id", False, 1)
+    assert not_null.unexpected_values == [None]  # GX's NaN made JSON-safe
+    assert (unique.success, unique.unexpected_values) == (False, ["o2"])
+    assert (in_set.severity, in_set.unexpected_values) == ("critical", ["lost"])
+    assert (between.severity, between.success, between.unexpected_values) == (
+        "warning",
+        False,
+        [-2.5],
+    )
+    assert (row_count.success, row_count.observed_value) == (True, 4)
+    # An expectation GX could not evaluate counts as failed, with GX's message.
+    assert not missing.success and "no_such_column" in (missing.exception_message or "")
+    assert [o.label for o in result.failed("warning")] == [
+        "expect_column_values_to_be_between(discount_amount)"
+    ]
+    json.dumps([o.__dict__ for o in result.outcomes])  # everything is JSON-safe
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_unexpected_values_are_capped(tmp_path: Path, backend: str) -> None:
+    conn = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    conn.execute("CREATE SCHEMA raw")
+    conn.execute("CREATE TABLE raw.orders AS SELECT 'bad' || i AS status FROM range(100) t(i)")
+    suite = _write_suite(
+        tmp_path, [_exp("expect_column_values_to_be_in_set", column="status", value_set=["ok"])]
+    )
+    (outcome,) = validate_table(conn, "raw.orders", suite, backend=backend).outcomes
+    assert outcome.unexpected_count == 100
+    assert len(outcome.unexpected_values) == MAX_UNEXPECTED_VALUES
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_validate_table_errors(
+    tmp_path: Path, orders_db: duckdb.DuckDBPyConnection, backend: str
+) -> None:
+    suite = _write_suite(tmp_path, [_exp("expect_table_row_count_to_be_between", min_value=1)])
+    with pytest.raises(TableReadError, match=r"raw\.missing"):
+        validate_table(orders_db, "raw.missing", suite, backend=backend)
+    with pytest.raises(KeyError, match="spark"):
+        validate_table(orders_db, "raw.orders", suite, backend="spark")
+    with pytest.raises(ValueError, match="schema"):
+        validate_table(orders_db, "orders; drop table x", suite)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (float("nan"), None),
+        (pd.NA, None),
+        (pd.NaT, None),
+        (np.int64(3), 3),
+        (np.float64(1.5), 1.5),
+        (Decimal("2.50"), 2.5),
+        (pd.Timestamp("2024-01-02 03:04:05"), "2024-01-02T03:04:05"),
+        (datetime(2024, 1, 2), "2024-01-02T00:00:00"),
+        (("a", None), ["a", None]),
+        ({"k": np.int32(1)}, {"k": 1}),
+        ("x" * 500, "x" * 200 + "…"),
+    ],
+)
+def test_to_json_safe(value: Any, expected: Any) -> None:
+    safe = to_json_safe(value)
+    assert safe == expected or (isinstance(expected, float) and math.isclose(safe, expected))
+    json.dumps(safe)
