@@ -1,0 +1,77 @@
+{{ config(materialized='table') }}
+
+-- One row per session (see int_events_sessionized). A session's day, channel, device, UTM
+-- campaign are those of its first event; its landing page is the page_type of its first
+-- page_view. Bounce is the catalog's classic definition: exactly one page_view and no event
+-- other than page_view and impression.
+
+with
+
+events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+aggregated as (
+
+    select
+        session_id,
+        visitor_id,
+        max(customer_id) as customer_id,
+        min(event_ts) as started_at,
+        max(event_ts) as ended_at,
+        max(case when event_seq = 1 then device end) as device,
+        max(case when event_seq = 1 then utm_source end) as utm_source,
+        max(case when event_seq = 1 then utm_medium end) as utm_medium,
+        max(case when event_seq = 1 then utm_campaign end) as utm_campaign,
+        max(case when event_seq = 1 then referrer end) as referrer,
+        max(case when page_view_seq = 1 then page_type end) as landing_page_type,
+        count(*) as events,
+        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+        sum(case when is_product_view then 1 else 0 end) as product_views,
+        sum(
+            case when event_type not in ('page_view', 'impression') then 1 else 0 end
+        ) as interaction_events,
+        sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
+        sum(case when event_type = 'begin_checkout' then 1 else 0 end) as checkouts,
+        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases
+    from events
+    group by session_id, visitor_id
+
+),
+
+final as (
+
+    select
+        session_id,
+        visitor_id,
+        customer_id,
+        started_at,
+        ended_at,
+        {{ to_business_ts('started_at') }} as started_at_local,
+        {{ to_business_ts('ended_at') }} as ended_at_local,
+        {{ to_business_date('started_at') }} as business_date,
+        {{ channel_group('utm_source', 'utm_medium', 'referrer') }} as channel,
+        device,
+        landing_page_type,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        referrer,
+        cast(events as {{ dbt.type_bigint() }}) as events,
+        cast(page_views as {{ dbt.type_bigint() }}) as page_views,
+        cast(product_views as {{ dbt.type_bigint() }}) as product_views,
+        cast(interaction_events as {{ dbt.type_bigint() }}) as interaction_events,
+        cast(purchases as {{ dbt.type_bigint() }}) as purchases,
+        product_views > 0 as has_product_view,
+        add_to_carts > 0 as has_add_to_cart,
+        checkouts > 0 as has_begin_checkout,
+        purchases > 0 as has_purchase,
+        page_views = 1 and interaction_events = 0 as is_bounce,
+        {{ seconds_between('started_at', 'ended_at') }} as duration_s
+    from aggregated
+
+)
+
+select * from final

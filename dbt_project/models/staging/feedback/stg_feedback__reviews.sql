@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('feedback', 'reviews') }}
+
+),
+
+renamed as (
+
+    select
+        review_id,
+        order_id,
+        product_id,
+        customer_id,
+        rating,
+        review_text,
+        review_ts,
+        {{ to_business_date('review_ts') }} as review_date
+    from source
+
+)
+
+select * from renamed

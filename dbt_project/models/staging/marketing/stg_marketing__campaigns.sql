@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('marketing', 'campaigns') }}
+
+),
+
+renamed as (
+
+    select
+        campaign_id,
+        campaign_name,
+        campaign_type,
+        channel,
+        start_date,
+        end_date,
+        budget
+    from source
+
+)
+
+select * from renamed

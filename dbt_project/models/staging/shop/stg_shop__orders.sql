@@ -1,0 +1,32 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        order_id,
+        customer_id,
+        order_ts,
+        {{ to_business_date('order_ts') }} as order_date,
+        platform,
+        status,
+        nullif(trim(coupon_code), '') as coupon_code,
+        nullif(trim(coupon_code), '') is not null as has_coupon,
+        coalesce(discount_amount, 0) as discount_amount,
+        coalesce(shipping_fee, 0) as shipping_fee,
+        promised_delivery_date,
+        shipped_ts,
+        delivered_ts,
+        {{ to_business_date('delivered_ts') }} as delivered_date,
+        cancelled_ts,
+        updated_ts
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'refunds') }}
+
+),
+
+renamed as (
+
+    select
+        refund_id,
+        order_id,
+        refund_ts,
+        {{ to_business_date('refund_ts') }} as refund_date,
+        amount,
+        reason,
+        is_return
+    from source
+
+)
+
+select * from renamed
