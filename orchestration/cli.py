@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from orchestration import settings
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, ExecuteInProcessResult
+    from dagster._core.execution.plan.objects import StepFailureData
 
 DAGSTER_YAML = """\
 # Written by `python -m orchestration.cli`; edit freely, it is not overwritten.
@@ -118,7 +119,20 @@ def stage_of(step_key: str) -> str:
     return "other"
 
 
-def report_from_result(result) -> RunReport:
+def failure_reason(failure_data: StepFailureData) -> str:
+    """The root cause of a step failure: a `dg.Failure` description, else the innermost error."""
+    user = getattr(failure_data, "user_failure_data", None)
+    if user is not None and user.description:
+        return user.description
+    error = failure_data.error
+    if error is None:
+        return "failed"
+    while error.cause is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}"
+
+
+def report_from_result(result: ExecuteInProcessResult) -> RunReport:
     import dagster as dg
 
     report = RunReport(success=result.success, run_id=result.run_id)
@@ -135,8 +149,7 @@ def report_from_result(result) -> RunReport:
             if duration is not None:
                 report.step_seconds[step] = duration / 1000
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                error = event.event_specific_data.error
-                report.failed_steps[step] = error.message.strip() if error else "failed"
+                report.failed_steps[step] = failure_reason(event.event_specific_data)
         elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
             report.skipped_steps.append(step)
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:

@@ -4,7 +4,6 @@ dbt starts in ~5 s, so the whole project builds in one invocation instead of one
 manifest is parsed once at build time (`make prepare`), not at every definitions load.
 """
 
-
 import json
 import os
 import sys

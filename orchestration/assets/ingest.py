@@ -6,7 +6,6 @@ work (discovery, header checks, typing, quarantine) lives in `orchestration.inge
 Dagster, so a daily-partitioned variant can reuse it.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -7,7 +7,6 @@ The copy is written to a temporary name in the serving folder, fsynced and renam
 file, so a reader sees either the previous publish or the new one, never a mix.
 """
 
-
 import os
 import shutil
 from collections.abc import Iterable

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -80,10 +79,3 @@ def discover_feed_files(landing_root: Path, feed: str) -> list[LandingFile]:
                 raise LandingFileError(path, f"unsupported file type (expected one of {supported})")
             files.append(LandingFile(partition_dt, path, fmt))
     return files
-
-
-def group_by_format(files: Iterable[LandingFile]) -> dict[str, list[LandingFile]]:
-    groups: dict[str, list[LandingFile]] = {}
-    for f in files:
-        groups.setdefault(f.fmt, []).append(f)
-    return groups

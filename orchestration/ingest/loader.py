@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.contract import Feed
-from orchestration.ingest.landing import LandingFile, LandingFileError, group_by_format
+from orchestration.ingest.landing import LandingFile, LandingFileError
 
 RAW_SCHEMA = "raw"
 QUARANTINE_SCHEMA = "raw_quarantine"
@@ -97,13 +97,20 @@ def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
 
 def check_file_headers(
     conn: duckdb.DuckDBPyConnection, feed: Feed, files: list[LandingFile]
-) -> None:
-    """Reject a file that is empty or lacks a contract column, before anything is read."""
+) -> dict[Path, tuple[str, ...]]:
+    """Reject a file that is empty or lacks a contract column, before anything is read.
+
+    Returns each file's columns (JSON lines: the contract's, as they are read by name).
+    """
+    headers: dict[Path, tuple[str, ...]] = {}
     for f in files:
         if f.path.stat().st_size == 0:
             raise LandingFileError(f.path, "empty file (0 bytes)")
+        headers[f.path] = tuple(feed.columns)
     for f in (f for f in files if f.fmt == "csv"):
-        _check_columns(f.path, [c.strip() for c in _csv_header(f.path)], feed)
+        found = [c.strip() for c in _csv_header(f.path)]
+        _check_columns(f.path, found, feed)
+        headers[f.path] = tuple(found)
     parquet = [f for f in files if f.fmt == "parquet"]
     if parquet:
         by_file: dict[str, list[str]] = {str(f.path): [] for f in parquet}
@@ -118,7 +125,23 @@ def check_file_headers(
             by_file.setdefault(file_name, []).append(name)
         for f in parquet:
             _check_columns(f.path, by_file[str(f.path)], feed)
+            headers[f.path] = tuple(by_file[str(f.path)])
     # JSON lines omit null keys, so a key absent from a file is read as NULL, not an error.
+    return headers
+
+
+def group_by_layout(
+    files: list[LandingFile], headers: dict[Path, tuple[str, ...]]
+) -> list[list[LandingFile]]:
+    """Files of one format and one column layout, read together in one reader call.
+
+    One call per layout, not `union_by_name` over all files: DuckDB's union_by_name keeps a
+    ~30 MiB buffer per compressed file, which runs out of memory at a few hundred partitions.
+    """
+    groups: dict[tuple[str, tuple[str, ...]], list[LandingFile]] = {}
+    for f in files:
+        groups.setdefault((f.fmt, headers[f.path]), []).append(f)
+    return list(groups.values())
 
 
 # ---------------------------------------------------------------- reading and typing
@@ -130,7 +153,7 @@ def _reader(fmt: str, files: list[LandingFile], feed: Feed) -> tuple[str, str]:
     if fmt == "csv":
         src = (
             f"read_csv({paths}, header=true, all_varchar=true, delim=',', quote='\"', "
-            "escape='\"', filename=true, union_by_name=true, auto_detect=true) WITH ORDINALITY"
+            "escape='\"', filename=true, auto_detect=true) WITH ORDINALITY"
         )
     elif fmt == "json":
         cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in feed.columns)
@@ -140,7 +163,7 @@ def _reader(fmt: str, files: list[LandingFile], feed: Feed) -> tuple[str, str]:
         )
     else:
         return (
-            f"read_parquet({paths}, filename=true, file_row_number=true, union_by_name=true)",
+            f"read_parquet({paths}, filename=true, file_row_number=true)",
             "file_row_number + 1",
         )
     # ordinality numbers rows across all files in scan order; rebase it per file.
@@ -228,11 +251,11 @@ def load_feed(
     if dts:
         stats.first_partition, stats.last_partition = dts[0].isoformat(), dts[-1].isoformat()
 
-    check_file_headers(conn, feed, files)
+    headers = check_file_headers(conn, feed, files)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     staged = f"_staged_{feed.name}"
-    groups = group_by_format(files)
-    select_parts = [_format_select(fmt, fs, feed, landing_root) for fmt, fs in groups.items()]
+    groups = group_by_layout(files, headers)
+    select_parts = [_format_select(fs[0].fmt, fs, feed, landing_root) for fs in groups]
     contract_cols = ", ".join(_ident(c) for c in feed.columns)
     if not select_parts:  # a feed with no files yet: an empty table of the contract's schema
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {_ident(c)}" for c, t in feed.columns.items())
@@ -249,7 +272,7 @@ def load_feed(
             SELECT *, {_reason_expr(feed)} AS _reason FROM ({body})"""
         )
     except duckdb.Error:
-        for fs in groups.values():
+        for fs in groups:
             _raise_for_bad_file(conn, feed, fs)
         raise
 

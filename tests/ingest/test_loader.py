@@ -169,3 +169,39 @@ def test_feed_without_files_is_an_empty_contract_table(conn, tmp_path):
     assert stats.rows_loaded == 0
     cols = [r[0] for r in conn.execute("DESCRIBE raw.reviews").fetchall()]
     assert cols[: len(FEEDS["reviews"].columns)] == list(FEEDS["reviews"].columns)
+
+
+def test_column_order_and_extra_columns_may_differ_between_files(conn, tmp_path):
+    write(
+        tmp_path / "payments/dt=2025-01-01/a.csv.gz",
+        "payment_id,order_id,attempt_ts,method,amount,status\n"
+        "p1,o1,2025-01-01 10:00:00,card,10.00,success\n",
+        gz=True,
+    )
+    write(
+        tmp_path / "payments/dt=2025-01-02/b.csv.gz",
+        "status,amount,method,attempt_ts,order_id,payment_id,gateway_ref\n"
+        "failed,5.00,alipay,2025-01-02 10:00:00,o2,p2,GW-77\n",
+        gz=True,
+    )
+    stats = load(conn, tmp_path, "payments")
+    assert stats.rows_loaded == 2
+    assert conn.execute(
+        "SELECT payment_id, order_id, method, amount, status FROM raw.payments ORDER BY 1"
+    ).fetchall() == [
+        ("p1", "o1", "card", Decimal("10.00"), "success"),
+        ("p2", "o2", "alipay", Decimal("5.00"), "failed"),
+    ]
+
+
+def test_hundreds_of_gzip_partitions_load(conn, tmp_path):
+    # union_by_name over this many compressed files ran DuckDB out of memory; layouts don't.
+    header = "payment_id,order_id,attempt_ts,method,amount,status\n"
+    for day in range(400):
+        write(
+            tmp_path
+            / f"payments/dt=2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}/p{day}.csv.gz",
+            header + f"p{day},o{day},2024-01-01 00:00:00,card,1.00,success\n",
+            gz=True,
+        )
+    assert load(conn, tmp_path, "payments").rows_loaded == 400
