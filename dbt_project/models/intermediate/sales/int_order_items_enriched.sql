@@ -1,0 +1,116 @@
+-- One row per order line with its product's category, the order's facts (business day, month,
+-- platform, paid / cancelled flags, from int_order_facts) and the line's share of the order
+-- value. allocated_order_value spreads order_value (merchandise - discount + shipping) over the
+-- lines in proportion to their line_amount, rounded to cents so that the lines of an order add
+-- up to its order_value exactly: each line gets the rounded cumulative share up to it minus the
+-- rounded cumulative share before it. Category and product revenue therefore add up to the
+-- paid_revenue of daily_sales.
+
+with
+
+order_items as (
+
+    select * from {{ ref('stg_shop__order_items') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_order_facts') }}
+
+),
+
+joined as (
+
+    select
+        order_items.order_item_id,
+        order_items.order_id,
+        order_items.line_number,
+        order_items.product_id,
+        coalesce(products.category, 'unknown') as category,
+        order_items.quantity,
+        order_items.unit_price,
+        order_items.line_amount,
+        orders.customer_id,
+        orders.order_date,
+        orders.platform,
+        orders.is_paid,
+        orders.is_cancelled,
+        orders.line_count,
+        orders.merchandise_value,
+        orders.order_value,
+        sum(order_items.line_amount) over (
+            partition by order_items.order_id
+            order by order_items.line_number
+            rows between unbounded preceding and current row
+        ) as cumulative_line_amount,
+        row_number() over (
+            partition by order_items.order_id
+            order by order_items.line_number
+        ) as cumulative_line_count
+    from order_items
+    inner join orders
+        on order_items.order_id = orders.order_id
+    left join products
+        on order_items.product_id = products.product_id
+
+),
+
+cumulated as (
+
+    select
+        joined.*,
+        -- Rounded order value allocated to this line and the ones before it; by line count
+        -- when the order's merchandise value is 0 (free items only).
+        cast(
+            round(
+                cast(joined.order_value as double) * coalesce(
+                    {{ safe_divide('joined.cumulative_line_amount', 'joined.merchandise_value') }},
+                    {{ safe_divide('joined.cumulative_line_count', 'joined.line_count') }}
+                ),
+                2
+            ) as {{ type_money() }}
+        ) as cumulative_allocated_value
+    from joined
+
+),
+
+final as (
+
+    select
+        order_item_id,
+        order_id,
+        line_number,
+        product_id,
+        category,
+        quantity,
+        unit_price,
+        cast(line_amount as {{ type_money() }}) as line_amount,
+        cast(
+            cumulative_allocated_value
+            - coalesce(
+                lag(cumulative_allocated_value) over (
+                    partition by order_id
+                    order by line_number
+                ),
+                0
+            )
+            as {{ type_money() }}
+        ) as allocated_order_value,
+        customer_id,
+        order_date,
+        cast({{ dbt.date_trunc('month', 'order_date') }} as date) as order_month,
+        platform,
+        is_paid,
+        is_cancelled
+    from cumulated
+
+)
+
+select * from final

@@ -1,0 +1,70 @@
+-- One row per order (every order, any status) with the tracked session that holds its purchase
+-- event: last-touch attribution (kpi-catalog section 5: an order belongs to the channel and
+-- campaign of the session holding its purchase event). When an order has several purchase
+-- events the first one (event_ts, then event_id) wins. Orders without a tracked purchase event
+-- (marketplace orders, untracked checkouts) get channel and device 'unattributed', so that the
+-- channel and device marts add up to daily_sales.
+
+with
+
+orders as (
+
+    select * from {{ ref('int_order_facts') }}
+
+),
+
+events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('int_sessions') }}
+
+),
+
+purchase_events as (
+
+    select
+        order_id,
+        session_id,
+        event_id as purchase_event_id,
+        event_ts as purchase_event_ts,
+        row_number() over (
+            partition by order_id
+            order by event_ts, event_id
+        ) as purchase_rank
+    from events
+    where event_type = 'purchase' and order_id is not null
+
+),
+
+final as (
+
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.order_date,
+        orders.is_paid,
+        orders.order_value,
+        purchase_events.purchase_event_id is not null as is_attributed,
+        purchase_events.purchase_event_id,
+        purchase_events.purchase_event_ts,
+        purchase_events.session_id,
+        sessions.business_date as session_date,
+        coalesce(sessions.channel, 'unattributed') as channel,
+        coalesce(sessions.device, 'unattributed') as device,
+        sessions.utm_campaign
+    from orders
+    left join purchase_events
+        on
+            orders.order_id = purchase_events.order_id
+            and purchase_events.purchase_rank = 1
+    left join sessions
+        on purchase_events.session_id = sessions.session_id
+
+)
+
+select * from final
