@@ -86,7 +86,7 @@ paid_to_date as (
     inner join orders
         on
             customer_months.customer_id = orders.customer_id
-            and orders.order_date <= customer_months.month_end_date
+            and customer_months.month_end_date >= orders.order_date
     where orders.is_paid
     group by customer_months.customer_id, customer_months.month_start
 

@@ -14,9 +14,9 @@ final as (
 
     select
         {% if var('as_of_date') -%}
-            cast('{{ var("as_of_date") }}' as date)
+        cast('{{ var("as_of_date") }}' as date)
         {%- else -%}
-            max(business_date)
+        max(business_date)
         {%- endif %} as as_of_date,
         min(business_date) as data_start_date,
         max(business_date) as data_end_date

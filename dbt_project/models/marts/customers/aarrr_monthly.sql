@@ -21,7 +21,7 @@ cohorts as (
 cohorts_monthly as (
 
     select
-        cast({{ dbt.date_trunc('month', 'signup_date') }} as date) as month,
+        cast({{ dbt.date_trunc('month', 'signup_date') }} as date) as month_start,
         sum(cohort_size) as signups,
         count(*) as cohort_days,
         count(activated_customers) as activation_observed_days,
@@ -36,7 +36,7 @@ cohorts_monthly as (
 pooled as (
 
     select
-        month,
+        month_start,
         signups,
         case
             when activation_observed_days = cohort_days then activated_customers
@@ -49,7 +49,7 @@ pooled as (
 final as (
 
     select
-        monthly.month,
+        monthly.month,  -- noqa: RF04
         monthly.new_customers as acquisition,
         {{ safe_divide('pooled.activated_customers', 'pooled.signups') }} as activation_rate,
         {{ safe_divide('pooled.retained_d30', 'pooled.signups') }} as retention_d30,
@@ -64,7 +64,7 @@ final as (
         monthly.referrals_per_referrer
     from monthly
     left join pooled
-        on monthly.month = pooled.month
+        on monthly.month = pooled.month_start  -- noqa: RF04
 
 )
 

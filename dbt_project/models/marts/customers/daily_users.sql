@@ -65,7 +65,7 @@ active_windows as (
     from spine
     inner join activity
         on
-            activity.business_date <= spine.business_date
+            spine.business_date >= activity.business_date
             and activity.business_date
             > cast({{ dbt.dateadd('day', -30, 'spine.business_date') }} as date)
     group by spine.business_date

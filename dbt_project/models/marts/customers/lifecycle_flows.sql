@@ -25,7 +25,7 @@ snapshot_date as (
 
 spine_months as (
 
-    select distinct month_start as month from spine
+    select distinct month_start from spine
 
 ),
 
@@ -33,13 +33,13 @@ stage_pairs as (
 
     {%- set stages = ['prospect', 'new', 'active', 'dormant', 'churned'] %}
     {%- for from_stage in ['none'] + stages %}
-        {%- for to_stage in stages %}
-            select
-                '{{ from_stage }}' as from_stage,
-                '{{ to_stage }}' as to_stage
-            {% if not loop.last %}union all{% endif %}
-        {%- endfor %}
-        {% if not loop.last %}union all{% endif %}
+    {%- for to_stage in stages %}
+    select
+        '{{ from_stage }}' as from_stage,
+        '{{ to_stage }}' as to_stage
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+    {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
@@ -47,7 +47,7 @@ stage_pairs as (
 moves as (
 
     select
-        current_stage.month_start as month,
+        current_stage.month_start,
         coalesce(previous_stage.lifecycle_stage, 'none') as from_stage,
         current_stage.lifecycle_stage as to_stage,
         count(*) as customers
@@ -67,17 +67,17 @@ moves as (
 months as (
 
     -- months of the data that start on or before the snapshot date
-    select spine_months.month
+    select spine_months.month_start
     from spine_months
     cross join snapshot_date
-    where spine_months.month <= snapshot_date.as_of_date
+    where spine_months.month_start <= snapshot_date.as_of_date
 
 ),
 
 final as (
 
     select
-        months.month,
+        months.month_start as month,  -- noqa: RF04
         stage_pairs.from_stage,
         stage_pairs.to_stage,
         cast(coalesce(moves.customers, 0) as {{ dbt.type_bigint() }}) as customers
@@ -85,7 +85,7 @@ final as (
     cross join stage_pairs
     left join moves
         on
-            months.month = moves.month
+            months.month_start = moves.month_start
             and stage_pairs.from_stage = moves.from_stage
             and stage_pairs.to_stage = moves.to_stage
 

@@ -37,27 +37,32 @@ months as (
 
 ),
 
-customer_ltv as (
+customer_events as (
 
     select
         customers.customer_id,
         customers.first_paid_month as cohort_month,
-        {% for n in [30, 90, 180, 365] -%}
-            sum(
-                case
-                    when
-                        {{ dbt.datediff('customers.first_paid_order_date', 'revenue_events.event_date', 'day') }}
-                        <= {{ n }}
-                        then revenue_events.amount
-                    else 0
-                end
-            ) as net_revenue_{{ n }}d{{ "," if not loop.last }}
-        {% endfor %}
+        revenue_events.amount,
+        {{ dbt.datediff('customers.first_paid_order_date', 'revenue_events.event_date', 'day') }}
+            as days_after_first
     from customers
     inner join revenue_events
         on customers.customer_id = revenue_events.customer_id
     where customers.first_paid_month is not null
-    group by customers.customer_id, customers.first_paid_month
+
+),
+
+customer_ltv as (
+
+    select
+        customer_id,
+        cohort_month,
+        sum(case when days_after_first <= 30 then amount else 0 end) as net_revenue_30d,
+        sum(case when days_after_first <= 90 then amount else 0 end) as net_revenue_90d,
+        sum(case when days_after_first <= 180 then amount else 0 end) as net_revenue_180d,
+        sum(case when days_after_first <= 365 then amount else 0 end) as net_revenue_365d
+    from customer_events
+    group by customer_id, cohort_month
 
 ),
 
@@ -75,26 +80,60 @@ cohorts as (
 
 ),
 
-final as (
+observed as (
 
+    -- days observed after the cohort month's last day (its youngest first purchase)
     select
         months.cohort_month,
-        cast(coalesce(cohorts.cohort_size, 0) as {{ dbt.type_bigint() }}) as cohort_size,
-        {% for n in [30, 90, 180, 365] -%}
-            cast(
-                case
-                    when
-                        {{ dbt.dateadd('day', n, dbt.last_day('months.cohort_month', 'month')) }}
-                        <= snapshot_date.as_of_date
-                        then {{ safe_divide('cohorts.net_revenue_' ~ n ~ 'd', 'cohorts.cohort_size') }}
-                end
-                as {{ type_money() }}
-            ) as ltv_{{ n }}d{{ "," if not loop.last }}
-        {% endfor %}
+        coalesce(cohorts.cohort_size, 0) as cohort_size,
+        cohorts.net_revenue_30d,
+        cohorts.net_revenue_90d,
+        cohorts.net_revenue_180d,
+        cohorts.net_revenue_365d,
+        {{ dbt.datediff(
+            dbt.last_day('months.cohort_month', 'month'), 'snapshot_date.as_of_date', 'day'
+        ) }} as days_observed
     from months
     cross join snapshot_date
     left join cohorts
         on months.cohort_month = cohorts.cohort_month
+
+),
+
+final as (
+
+    select
+        cohort_month,
+        cast(cohort_size as {{ dbt.type_bigint() }}) as cohort_size,
+        cast(
+            case
+                when days_observed >= 30
+                    then {{ safe_divide('net_revenue_30d', 'cohort_size') }}
+            end
+            as {{ type_money() }}
+        ) as ltv_30d,
+        cast(
+            case
+                when days_observed >= 90
+                    then {{ safe_divide('net_revenue_90d', 'cohort_size') }}
+            end
+            as {{ type_money() }}
+        ) as ltv_90d,
+        cast(
+            case
+                when days_observed >= 180
+                    then {{ safe_divide('net_revenue_180d', 'cohort_size') }}
+            end
+            as {{ type_money() }}
+        ) as ltv_180d,
+        cast(
+            case
+                when days_observed >= 365
+                    then {{ safe_divide('net_revenue_365d', 'cohort_size') }}
+            end
+            as {{ type_money() }}
+        ) as ltv_365d
+    from observed
 
 )
 

@@ -31,7 +31,7 @@ activity as (
 
 months as (
 
-    select distinct month_start as month from spine
+    select distinct month_start from spine
 
 ),
 
@@ -39,7 +39,7 @@ customer_months as (
 
     select
         customer_id,
-        cast({{ dbt.date_trunc('month', 'order_date') }} as date) as month,
+        cast({{ dbt.date_trunc('month', 'order_date') }} as date) as month_start,
         count(*) as paid_orders,
         sum(order_value) as paid_revenue
     from orders
@@ -51,20 +51,20 @@ customer_months as (
 buyers_monthly as (
 
     select
-        month,
+        month_start,
         count(*) as buyers,
         sum(case when paid_orders >= 2 then 1 else 0 end) as repeat_buyers,
         sum(paid_orders) as paid_orders,
         sum(paid_revenue) as paid_revenue
     from customer_months
-    group by month
+    group by month_start
 
 ),
 
 active_monthly as (
 
     select
-        cast({{ dbt.date_trunc('month', 'business_date') }} as date) as month,
+        cast({{ dbt.date_trunc('month', 'business_date') }} as date) as month_start,
         count(distinct customer_id) as mau
     from activity
     group by cast({{ dbt.date_trunc('month', 'business_date') }} as date)
@@ -74,7 +74,7 @@ active_monthly as (
 signups_monthly as (
 
     select
-        signup_month as month,
+        signup_month as month_start,
         count(*) as new_customers,
         sum(case when is_referred then 1 else 0 end) as referred_signups,
         count(distinct referrer_customer_id) as referring_customers
@@ -88,29 +88,29 @@ cumulative as (
     -- all-time repurchase up to the month end: customers whose first / second paid order
     -- (business date) falls on or before the month end
     select
-        months.month,
+        months.month_start,
         sum(
-            case when customers.first_paid_month <= months.month then 1 else 0 end
+            case when customers.first_paid_month <= months.month_start then 1 else 0 end
         ) as cumulative_buyers,
         sum(
             case
                 when
                     cast({{ dbt.date_trunc('month', 'customers.second_paid_order_date') }} as date)
-                    <= months.month
+                    <= months.month_start
                     then 1
                 else 0
             end
         ) as cumulative_repeat_buyers
     from months
     cross join customers
-    group by months.month
+    group by months.month_start
 
 ),
 
 monthly as (
 
     select
-        months.month,
+        months.month_start,
         coalesce(buyers_monthly.buyers, 0) as buyers,
         coalesce(buyers_monthly.repeat_buyers, 0) as repeat_buyers,
         coalesce(buyers_monthly.paid_orders, 0) as paid_orders,
@@ -123,20 +123,20 @@ monthly as (
         coalesce(cumulative.cumulative_repeat_buyers, 0) as cumulative_repeat_buyers
     from months
     left join buyers_monthly
-        on months.month = buyers_monthly.month
+        on months.month_start = buyers_monthly.month_start
     left join active_monthly
-        on months.month = active_monthly.month
+        on months.month_start = active_monthly.month_start
     left join signups_monthly
-        on months.month = signups_monthly.month
+        on months.month_start = signups_monthly.month_start
     left join cumulative
-        on months.month = cumulative.month
+        on months.month_start = cumulative.month_start
 
 ),
 
 final as (
 
     select
-        month,
+        month_start as month,  -- noqa: RF04
         cast(buyers as {{ dbt.type_bigint() }}) as buyers,
         cast(repeat_buyers as {{ dbt.type_bigint() }}) as repeat_buyers,
         {{ safe_divide('repeat_buyers', 'buyers') }} as repurchase_rate,

@@ -26,20 +26,20 @@ orders as (
 
 months as (
 
-    select distinct month_start as month from spine
+    select distinct month_start from spine
 
 ),
 
 grid as (
 
     select
-        cohort_months.month as cohort_month,
-        activity_months.month as activity_month,
-        {{ dbt.datediff('cohort_months.month', 'activity_months.month', 'month') }}
+        cohort_months.month_start as cohort_month,
+        activity_months.month_start as activity_month,
+        {{ dbt.datediff('cohort_months.month_start', 'activity_months.month_start', 'month') }}
             as months_since_first
     from months as cohort_months
     inner join months as activity_months
-        on cohort_months.month <= activity_months.month
+        on cohort_months.month_start <= activity_months.month_start
 
 ),
 

@@ -28,14 +28,14 @@ segments as (
         'member_tier': ['platinum', 'gold', 'silver', 'regular']
     } %}
     {%- for dimension, values in segments.items() %}
-        {%- for value in values %}
-            select
-                '{{ dimension }}' as dimension,
-                '{{ value }}' as segment,
-                {{ loop.index }} as segment_order
-            {% if not loop.last %}union all{% endif %}
-        {%- endfor %}
-        {% if not loop.last %}union all{% endif %}
+    {%- for value in values %}
+    select
+        '{{ dimension }}' as dimension,
+        '{{ value }}' as segment,
+        {{ loop.index }} as segment_order
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+    {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
@@ -43,14 +43,14 @@ segments as (
 long as (
 
     {%- for dimension in ['rfm_segment', 'lifecycle_stage', 'member_tier'] %}
-        select
-            '{{ dimension }}' as dimension,
-            {{ dimension }} as segment,
-            frequency,
-            monetary,
-            paid_revenue_window
-        from snapshot
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ dimension }}' as dimension,
+        {{ dimension }} as segment,
+        frequency,
+        monetary,
+        paid_revenue_window
+    from snapshot
+    {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),

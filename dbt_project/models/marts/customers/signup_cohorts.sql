@@ -31,26 +31,27 @@ activity as (
 
 ),
 
-retention_days as (
+activity_days as (
 
     select
         customers.customer_id,
-        max(
-            case when {{ dbt.datediff('customers.signup_date', 'activity.business_date', 'day') }} = 1
-                then 1 else 0 end
-        ) as is_active_d1,
-        max(
-            case when {{ dbt.datediff('customers.signup_date', 'activity.business_date', 'day') }} = 7
-                then 1 else 0 end
-        ) as is_active_d7,
-        max(
-            case when {{ dbt.datediff('customers.signup_date', 'activity.business_date', 'day') }} = 30
-                then 1 else 0 end
-        ) as is_active_d30
+        {{ dbt.datediff('customers.signup_date', 'activity.business_date', 'day') }}
+            as days_since_signup
     from customers
     inner join activity
         on customers.customer_id = activity.customer_id
-    group by customers.customer_id
+
+),
+
+retention_days as (
+
+    select
+        customer_id,
+        max(case when days_since_signup = 1 then 1 else 0 end) as is_active_d1,
+        max(case when days_since_signup = 7 then 1 else 0 end) as is_active_d7,
+        max(case when days_since_signup = 30 then 1 else 0 end) as is_active_d30
+    from activity_days
+    group by customer_id
 
 ),
 

@@ -38,14 +38,14 @@ buyers as (
 long as (
 
     {%- for dimension in ['age_band', 'gender', 'region', 'device', 'preferred_category'] %}
-        select
-            '{{ dimension }}' as dimension,
-            {{ dimension }} as segment,
-            paid_orders,
-            paid_revenue,
-            net_revenue
-        from buyers
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ dimension }}' as dimension,
+        {{ dimension }} as segment,
+        paid_orders,
+        paid_revenue,
+        net_revenue
+    from buyers
+    {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
