@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- Customer activity per business day: one row per (customer_id, business_date) on which the
 -- customer had a logged-in event (an event carrying the customer_id, on the event's business
 -- date) or placed an order (any status, on the order's business date). Anonymous events of a
