@@ -3,7 +3,8 @@
 --   point forecast of day t made at origin o (h = t - o days ahead) = median of the metric on
 --   the same weekday over the most recent var('forecast_season_weeks', 4) weeks available at o,
 --   i.e. the days t - 7k for k = ceil(h / 7) .. ceil(h / 7) + weeks - 1 (days before the data
---   are skipped). The median keeps one-off spikes and outages out of the forecast.
+--   are skipped; no such day -> NULL forecast, the row is kept). The median keeps one-off
+--   spikes and outages out of the forecast.
 -- Back-test: the same forecast is made from every origin of the last
 -- var('forecast_backtest_days', 56) days for every horizon 1..H whose target is in the data;
 -- backtest_mape = mean |actual - forecast| / actual over those points (actual > 0). The
@@ -110,20 +111,29 @@ targets_with_window as (
 
 ),
 
+metrics as (
+
+    select distinct metric from series
+
+),
+
 forecasts as (
 
+    -- left join: a target without any same-weekday history keeps its row (NULL forecast)
     select
-        series.metric,
+        metrics.metric,
         targets_with_window.origin_date,
         targets_with_window.target_date,
         targets_with_window.horizon_days,
         targets_with_window.is_future,
         {{ quantile_cont('series.metric_value', 0.5) }} as point_forecast,
-        count(*) as baseline_points
+        count(series.metric_value) as baseline_points
     from targets_with_window
-    inner join series
+    cross join metrics
+    left join series
         on
-            series.business_date <= {{ dbt.dateadd(
+            metrics.metric = series.metric
+            and series.business_date <= {{ dbt.dateadd(
                 'day',
                 '-7 * targets_with_window.first_lag_week',
                 'targets_with_window.target_date'
@@ -141,7 +151,7 @@ forecasts as (
                 7
             ) = 0
     group by
-        series.metric,
+        metrics.metric,
         targets_with_window.origin_date,
         targets_with_window.target_date,
         targets_with_window.horizon_days,
