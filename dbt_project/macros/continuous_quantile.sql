@@ -1,8 +1,10 @@
 {#
     Continuous (linearly interpolated) quantile of a numeric expression as an aggregate, e.g.
     the p90 of delivery_days: continuous_quantile('delivery_days', 0.9). NULLs are ignored; NULL
-    when the group has no non-NULL value. Named continuous_quantile (not quantile_cont /
-    percentile_cont) so that it cannot clash with a built-in or another project macro.
+    when the group has no non-NULL value. fraction is a literal or a constant SQL expression.
+    Used by fulfillment_daily, service_daily and gmv_forecast. Named continuous_quantile (not
+    quantile_cont / percentile_cont) so that it cannot clash with a built-in or another project
+    macro.
 #}
 
 {% macro continuous_quantile(expression, fraction) -%}

@@ -1,5 +1,6 @@
 -- New customers (registered accounts) per signup business day and signup channel: the
--- catalog's new_customers / acquisition. Read by marketing_daily (cac) and campaign_lift.
+-- catalog's new_customers / acquisition. Read by marketing_daily (cac), campaign_lift
+-- and daily_users (summed over channels).
 
 with
 

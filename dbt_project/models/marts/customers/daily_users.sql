@@ -1,7 +1,8 @@
 -- Daily user KPIs (kpi-catalog section 4), one row per business date of int_date_spine.
 -- Active = a logged-in event or an order on the day (int_customer_daily_activity); wau / mau
 -- count distinct active customers over the 7 / 30 days ending on the day (inclusive), the
--- windows truncated at the start of the data.
+-- windows truncated at the start of the data. new_customers is int_customer_signups_daily (the
+-- marketing marts' acquisition count) summed over signup channels.
 
 with
 
@@ -23,12 +24,18 @@ activity as (
 
 ),
 
+signups as (
+
+    select * from {{ ref('int_customer_signups_daily') }}
+
+),
+
 signups_daily as (
 
     select
         signup_date as business_date,
-        count(*) as new_customers
-    from customers
+        sum(new_customers) as new_customers
+    from signups
     group by signup_date
 
 ),

@@ -126,7 +126,7 @@ forecasts as (
         targets_with_window.target_date,
         targets_with_window.horizon_days,
         targets_with_window.is_future,
-        {{ quantile_cont('series.metric_value', 0.5) }} as point_forecast,
+        {{ continuous_quantile('series.metric_value', 0.5) }} as point_forecast,
         count(series.metric_value) as baseline_points
     from targets_with_window
     cross join metrics
@@ -182,10 +182,10 @@ backtest_stats as (
     select
         metric,
         avg(abs(actual - point_forecast) / actual) as backtest_mape,
-        {{ quantile_cont(
+        {{ continuous_quantile(
             'actual / point_forecast', '(1 - ' ~ var('forecast_interval') ~ ') / 2'
         ) }} as lower_ratio,
-        {{ quantile_cont(
+        {{ continuous_quantile(
             'actual / point_forecast', '(1 + ' ~ var('forecast_interval') ~ ') / 2'
         ) }} as upper_ratio,
         count(*) as backtest_points

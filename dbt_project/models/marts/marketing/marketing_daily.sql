@@ -1,11 +1,13 @@
 -- Marketing effectiveness per business day, channel and campaign (kpi-catalog section 5).
 -- Spend, impressions and clicks come from the spend feed (spend_date). Orders are attributed by
--- last touch (int_orders_attributed) to the day of the order (order_date); attributed_orders /
--- attributed_revenue count paid orders only (count and sum of order_value), so roas = paid
--- revenue / spend. Sessions without utm_campaign have campaign_id '(none)'. Every channel also
--- has a row campaign_id = 'all' holding the channel's totals; only those rows carry
--- new_customers (signups by signup_channel, which has no campaign) and cac = spend /
--- new_customers (NULL when the channel has no spend: its acquisition cost is unknown, not 0).
+-- last touch (int_order_purchase_sessions, shared with the traffic marts; orders without a
+-- tracked purchase event, is_attributed false, are left out) to the day of the order
+-- (order_date); attributed_orders / attributed_revenue count paid orders only (count and sum
+-- of order_value), so roas = paid revenue / spend. Sessions without utm_campaign have
+-- campaign_id '(none)'. Every channel also has a row campaign_id = 'all' holding the
+-- channel's totals; only those rows carry new_customers (signups by signup_channel, which has
+-- no campaign) and cac = spend / new_customers (NULL when the channel has no spend: its
+-- acquisition cost is unknown, not 0).
 -- Every (channel, campaign_id) seen in the data gets a row on every day of
 -- int_date_spine (zeros and NULL ratios on inactive days).
 
@@ -23,15 +25,16 @@ spend as (
 
 ),
 
-orders as (
+attributed_paid_orders as (
 
-    select * from {{ ref('int_order_facts') }}
-
-),
-
-attribution as (
-
-    select * from {{ ref('int_orders_attributed') }}
+    select
+        order_id,
+        order_date,
+        order_value,
+        channel,
+        utm_campaign as campaign_id
+    from {{ ref('int_order_purchase_sessions') }}
+    where is_attributed and is_paid
 
 ),
 
@@ -58,16 +61,13 @@ spend_daily as (
 attributed_daily as (
 
     select
-        orders.order_date as business_date,
-        attribution.channel,
-        coalesce(attribution.campaign_id, '(none)') as campaign_id,
+        order_date as business_date,
+        channel,
+        coalesce(campaign_id, '(none)') as campaign_id,
         count(*) as attributed_orders,
-        sum(orders.order_value) as attributed_revenue
-    from orders
-    inner join attribution
-        on orders.order_id = attribution.order_id
-    where orders.is_paid
-    group by orders.order_date, attribution.channel, coalesce(attribution.campaign_id, '(none)')
+        sum(order_value) as attributed_revenue
+    from attributed_paid_orders
+    group by order_date, channel, coalesce(campaign_id, '(none)')
 
 ),
 
