@@ -186,7 +186,7 @@ def print_report(report: RunReport, wall_seconds: float) -> None:
         _say(f"  SKIP  step {step} (an upstream step or blocking check failed)")
 
 
-def run_pipeline(instance: DagsterInstance | None = None) -> RunReport:
+def run_pipeline(instance: DagsterInstance | None = None, log_level: str = "INFO") -> RunReport:
     """Run `full_pipeline` in `instance` (default: the persistent one in DAGSTER_HOME)."""
     settings.apply_env_defaults()
     import dagster as dg
@@ -198,7 +198,12 @@ def run_pipeline(instance: DagsterInstance | None = None) -> RunReport:
         instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("full_pipeline")
     started = time.perf_counter()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        # Step-level DEBUG events go to the event log (and the UI), not the terminal.
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
     report = report_from_result(result)
     print_report(report, time.perf_counter() - started)
     return report
