@@ -503,8 +503,28 @@ def _columns_to_read(suite: gx.ExpectationSuite, table_columns: list[str]) -> li
         kwargs = config.kwargs
         named.update(str(kwargs[k]) for k in ("column", "column_A", "column_B") if k in kwargs)
         named.update(str(c) for c in kwargs.get("column_list") or ())
+        condition = kwargs.get("row_condition")
+        if condition is not None and not isinstance(condition, dict):
+            return table_columns  # a condition string may name any column: read them all
+        named.update(_condition_columns(condition))
     chosen = [c for c in table_columns if c in named]
     return chosen or table_columns
+
+
+def _condition_columns(condition: object) -> set[str]:
+    """Columns a GX 1.x condition object (`{"type": "comparison", "column": {"name": …}}`,
+    possibly nested in and/or groups) refers to: they must be read for the condition to work."""
+    if isinstance(condition, dict):
+        found = set()
+        column = condition.get("column")
+        if isinstance(column, dict) and "name" in column:
+            found.add(str(column["name"]))
+        for value in condition.values():
+            found |= _condition_columns(value)
+        return found
+    if isinstance(condition, list):
+        return set().union(*(_condition_columns(item) for item in condition))
+    return set()
 
 
 def _validate_pandas(

@@ -308,3 +308,45 @@ def test_to_json_safe(value: Any, expected: Any) -> None:
     safe = to_json_safe(value)
     assert safe == expected or (isinstance(expected, float) and math.isclose(safe, expected))
     json.dumps(safe)
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_row_condition_on_a_column_named_nowhere_else(tmp_path: Path, backend: str) -> None:
+    """The pandas backend reads only the columns a suite names; a row_condition names one too."""
+    suite_path = tmp_path / "main.scores.json"
+    suite_path.write_text(
+        json.dumps(
+            {
+                "name": "main.scores",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_between",
+                        "kwargs": {
+                            "column": "score",
+                            "min_value": 1,
+                            "max_value": 5,
+                            "row_condition": {
+                                "type": "comparison",
+                                "column": {"name": "kind"},
+                                "operator": "==",
+                                "parameter": "csat",
+                            },
+                        },
+                        "meta": {"severity": "critical"},
+                    }
+                ],
+                "meta": {},
+            }
+        )
+    )
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute(
+        "CREATE TABLE scores AS SELECT * FROM (VALUES ('csat', 5), ('nps', 9), ('csat', 0)) "
+        "AS t(kind, score)"
+    )
+    result = validate_table(conn, "main.scores", read_suite_file(suite_path), backend=backend)
+    conn.close()
+    [outcome] = result.outcomes
+    assert outcome.exception_message is None
+    assert not outcome.success
+    assert outcome.unexpected_values == [0]
