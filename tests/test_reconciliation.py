@@ -109,46 +109,51 @@ def expected(sample_run: SampleRun) -> dict[str, pd.DataFrame]:
     return {"daily": daily, "traffic": traffic, "monthly": monthly, "ratings": ratings}
 
 
+def assert_mart_matches(
+    mart: pd.DataFrame, want: pd.DataFrame, exact: list[str], close: dict[str, float]
+) -> pd.DataFrame:
+    """Compare the mart's rows for `want`'s keys: `exact` columns equal, `close` ones within an
+    absolute tolerance. Returns the mart's other rows (days the landing has no activity on)."""
+    got = mart.loc[want.index]
+    for column in exact:
+        assert (got[column].to_numpy() == want[column].to_numpy()).all(), column
+    for column, atol in close.items():
+        np.testing.assert_allclose(
+            got[column].astype(float), want[column], rtol=1e-12, atol=atol, err_msg=column
+        )
+    return mart.drop(want.index)
+
+
 def test_daily_gmv_paid_revenue_and_paid_orders(sample_run: SampleRun, expected):
     mart = sample_run.df(
         "SELECT business_date AS day, gmv, paid_revenue, paid_orders FROM marts.daily_sales"
     ).set_index("day")
-    want = expected["daily"]
-    got = mart.loc[want.index]
-    assert (mart.drop(want.index)[["gmv", "paid_revenue", "paid_orders"]] == 0).all().all()
-    np.testing.assert_allclose(got["gmv"].astype(float), want["gmv"], atol=0.005)
-    np.testing.assert_allclose(got["paid_revenue"].astype(float), want["paid_revenue"], atol=0.005)
-    assert (got["paid_orders"].to_numpy() == want["paid_orders"].to_numpy()).all()
+    others = assert_mart_matches(
+        mart, expected["daily"], ["paid_orders"], {"gmv": 0.005, "paid_revenue": 0.005}
+    )
+    assert (others[["gmv", "paid_revenue", "paid_orders"]] == 0).all().all()
 
 
 def test_daily_sessions_and_session_conversion_rate(sample_run: SampleRun, expected):
     mart = sample_run.df(
         "SELECT business_date AS day, sessions, session_conversion_rate FROM marts.daily_traffic"
     ).set_index("day")
-    want = expected["traffic"]
-    got = mart.loc[want.index]
-    assert (got["sessions"].to_numpy() == want["sessions"].to_numpy()).all()
-    np.testing.assert_allclose(
-        got["session_conversion_rate"].astype(float), want["session_conversion_rate"], rtol=1e-12
+    others = assert_mart_matches(
+        mart, expected["traffic"], ["sessions"], {"session_conversion_rate": 0.0}
     )
-    assert (mart.drop(want.index)["sessions"] == 0).all()
+    assert (others["sessions"] == 0).all()
 
 
 def test_monthly_repurchase_rate(sample_run: SampleRun, expected):
     mart = sample_run.df(
         "SELECT month, buyers, repurchase_rate FROM marts.monthly_customers"
     ).set_index("month")
-    want = expected["monthly"]
-    got = mart.loc[want.index]
-    assert (got["buyers"].to_numpy() == want["buyers"].to_numpy()).all()
-    np.testing.assert_allclose(got["repurchase_rate"].astype(float), want["repurchase_rate"])
+    assert_mart_matches(mart, expected["monthly"], ["buyers"], {"repurchase_rate": 0.0})
 
 
 def test_daily_avg_rating(sample_run: SampleRun, expected):
     mart = sample_run.df(
         "SELECT business_date AS day, review_count, avg_rating FROM marts.daily_satisfaction"
     ).set_index("day")
-    want = expected["ratings"]
-    got = mart.loc[want.index]
-    np.testing.assert_allclose(got["avg_rating"].astype(float), want["avg_rating"], rtol=1e-12)
-    assert mart.drop(want.index)["avg_rating"].isna().all()
+    others = assert_mart_matches(mart, expected["ratings"], [], {"avg_rating": 0.0})
+    assert others["avg_rating"].isna().all()
