@@ -16,7 +16,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install run sample pipeline prepare test lint ui clean lock
+.PHONY: help install run sample pipeline prepare test lint ui docs clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,12 @@ lint: install ## ruff and sqlfluff
 ui: prepare ## open the Dagster UI (http://127.0.0.1:3000)
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+docs: prepare ## build the dbt docs (every mart and column) and serve them on :8080
+	cd dbt_project && WAREHOUSE_PATH=$(abspath $(WAREHOUSE_PATH)) ../$(BIN)/dbt docs generate \
+		--profiles-dir . --project-dir . --quiet
+	@echo "dbt docs: http://127.0.0.1:8080 (Ctrl-C to stop)"
+	cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --project-dir . --port 8080 --no-browser
 
 clean: ## remove generated data and build output (keeps .venv)
 	rm -rf data dbt_project/target dbt_project/logs logs
