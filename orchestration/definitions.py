@@ -12,7 +12,7 @@ from orchestration import settings
 from orchestration.assets.dbt import build_dbt_assets, dbt_resource
 from orchestration.assets.ingest import LandingResource, build_ingest_assets
 from orchestration.assets.publish import ServingResource, build_publish_asset
-from orchestration.checks.gx_checks import build_gx_checks
+from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
 from orchestration.jobs import FULL_PIPELINE_JOB
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import SCHEDULES
@@ -27,7 +27,7 @@ _publish_asset = build_publish_asset(k for k in _dbt_assets.keys if k.path[0] ==
 
 defs = dg.Definitions(
     assets=[*_ingest_assets, _dbt_assets, _publish_asset],
-    asset_checks=build_gx_checks(asset_keys=_asset_keys),
+    asset_checks=build_gx_checks(asset_keys=_asset_keys, backend=settings.gx_backend()),
     jobs=[FULL_PIPELINE_JOB],
     schedules=SCHEDULES,
     resources={
@@ -35,6 +35,7 @@ defs = dg.Definitions(
         "warehouse": WarehouseResource(path=dg.EnvVar("WAREHOUSE_PATH")),
         "serving": ServingResource(dir=dg.EnvVar("SERVING_DIR")),
         "dbt": dbt_resource(),
+        "gx": GreatExpectationsResource(docs_dir=str(settings.gx_docs_dir())),
     },
     # One process runs every step: DuckDB allows a single writer, and a subprocess per step
     # would cost seconds of start-up each for no parallelism we could use.

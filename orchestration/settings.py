@@ -18,6 +18,8 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
+DEFAULT_GX_DOCS_DIR = "data/docs"
+DEFAULT_GX_BACKEND = "sql"
 
 
 def _resolve(path: str) -> Path:
@@ -38,6 +40,16 @@ def warehouse_path() -> Path:
 def serving_dir() -> Path:
     """Published serving database and Parquet files: env SERVING_DIR, default data/serving."""
     return _resolve(os.environ.get("SERVING_DIR") or DEFAULT_SERVING_DIR)
+
+
+def gx_docs_dir() -> Path:
+    """GX Data Docs site built by the checks: env GX_DOCS_DIR, default data/docs."""
+    return _resolve(os.environ.get("GX_DOCS_DIR") or DEFAULT_GX_DOCS_DIR)
+
+
+def gx_backend() -> str:
+    """How the GX checks reach the data: env GX_BACKEND, `sql` (default) or `pandas`."""
+    return (os.environ.get("GX_BACKEND") or DEFAULT_GX_BACKEND).strip().lower()
 
 
 def dbt_vars() -> dict:

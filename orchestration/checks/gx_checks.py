@@ -31,16 +31,27 @@ writer. A read-only connection would be refused if any connection with another c
 is open on the file in this process, so the default is the same read-write connection the
 writers use; connections in one process are opened one after another, which DuckDB allows.
 
+Data Docs and warm-up
+---------------------
+The `gx` resource (`GreatExpectationsResource`) says where the GX Data Docs go (GX_DOCS_DIR).
+Each check links its suite's page (and, when an expectation failed, the validation result page)
+in its metadata as `data_docs`; see `quality/gx_docs` for what is rendered when. When a run
+initializes the resource it starts a background warm-up (GX import, context, stale suite pages),
+which overlaps the ingest and dbt steps.
+
 (No `from __future__ import annotations` here: Dagster inspects the check function's `context`
 annotation at definition time and rejects it as a string.)
 """
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import dagster as dg
 
+from orchestration import settings
+from orchestration.quality import gx_docs
 from orchestration.quality.gx_validation import (
     BACKENDS,
     SEVERITIES,
@@ -50,10 +61,31 @@ from orchestration.quality.gx_validation import (
     SuiteResult,
     TableReadError,
     discover_suite_files,
+    start_warm_up,
     validate_table,
 )
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
+
+
+class GreatExpectationsResource(dg.ConfigurableResource):
+    """Where the GX Data Docs go (env GX_DOCS_DIR; empty: none), and the run-start warm-up."""
+
+    docs_dir: str = settings.DEFAULT_GX_DOCS_DIR
+    suite_dir: str = str(EXPECTATIONS_DIR)  # whose suite pages the warm-up renders
+    warm_up: bool = True
+
+    @property
+    def resolved_docs_dir(self) -> Path | None:
+        if not self.docs_dir:
+            return None
+        p = Path(self.docs_dir).expanduser()
+        return p if p.is_absolute() else settings.REPO_ROOT / p
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.warm_up:
+            start_warm_up(discover_suite_files(self.suite_dir), self.resolved_docs_dir)
+
 
 _DAGSTER_SEVERITY: dict[Severity, dg.AssetCheckSeverity] = {
     "critical": dg.AssetCheckSeverity.ERROR,
@@ -162,8 +194,25 @@ def _failure_record(o: ExpectationOutcome) -> dict[str, object]:
     }
 
 
+def docs_metadata(pages: gx_docs.DocsPages | None) -> dict[str, dg.MetadataValue]:
+    """Links to the GX Data Docs of a check run: the suite page, the index, the failed run."""
+    if pages is None:
+        return {}
+    metadata: dict[str, dg.MetadataValue] = {
+        "data_docs": dg.MetadataValue.path(str(pages.suite_page)),
+        "data_docs_index": dg.MetadataValue.path(str(pages.index)),
+    }
+    if pages.validation_page is not None:
+        metadata["data_docs_validation"] = dg.MetadataValue.path(str(pages.validation_page))
+    return metadata
+
+
 def check_result(
-    suite: SuiteFile, key: dg.AssetKey, severity: Severity, result: SuiteResult
+    suite: SuiteFile,
+    key: dg.AssetKey,
+    severity: Severity,
+    result: SuiteResult,
+    docs: gx_docs.DocsPages | None = None,
 ) -> dg.AssetCheckResult:
     """The `AssetCheckResult` of one severity of a suite run."""
     evaluated = result.outcomes_for(severity)
@@ -191,6 +240,7 @@ def check_result(
         "failed_expectations": len(failures),
         "failed_expectation_names": dg.MetadataValue.json([o.label for o in failures]),
         "duration_s": result.duration_s,
+        **docs_metadata(docs),
     }
     if failures:
         metadata["failures"] = dg.MetadataValue.md(failures_markdown(failures))
@@ -241,7 +291,9 @@ def build_suite_checks(
         pool=WAREHOUSE_POOL,
     )
     def _gx_suite_check(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        gx: GreatExpectationsResource,
     ) -> Iterator[dg.AssetCheckResult]:
         selected = [
             s
@@ -257,12 +309,20 @@ def build_suite_checks(
                 yield _unreadable_result(suite, key, exc)
             # The warning check yields nothing: it was not evaluated, which is what the UI shows.
             return
+        docs, docs_s = None, 0.0
+        if gx.resolved_docs_dir is not None:
+            started = time.perf_counter()
+            try:
+                docs = gx_docs.build_docs(gx.resolved_docs_dir, result.gx_suite, result.gx_result)
+            except Exception as exc:  # docs are a convenience; never fail the gate over them
+                context.log.warning(f"GX Data Docs for suite {suite.name} not written: {exc}")
+            docs_s = time.perf_counter() - started
         context.log.info(
             f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
-            f"failed on {result.row_count} rows in {result.duration_s} s"
+            f"failed on {result.row_count} rows in {result.duration_s} s (docs {docs_s:.2f} s)"
         )
         for severity in selected:
-            yield check_result(suite, key, severity, result)
+            yield check_result(suite, key, severity, result, docs)
 
     return _gx_suite_check
 

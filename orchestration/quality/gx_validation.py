@@ -7,9 +7,13 @@
   `meta.severity`, `critical` or `warning`; `read_suite_file` checks the file format without
   importing GX (Dagster definitions stay fast to load), `load_suite` builds the
   `gx.ExpectationSuite` and fails with an error naming the file and the expectation.
-- `validate_table` runs a suite through a `gx.ValidationDefinition` on ONE ephemeral GX context
-  per process (GX takes ~5 s to import and keeps its state in the context, so both are lazy and
-  cached) and returns a plain `SuiteResult` that callers (the Dagster checks) can render.
+- `validate_table` runs a suite with GX's `Validator` on a batch of ONE ephemeral GX context per
+  process (GX takes ~5 s to import and keeps its state in the context, so both are lazy and
+  cached; `warm_up` does both ahead of time, in a background thread) and returns a plain
+  `SuiteResult` that callers (the Dagster checks) can render. The suite is not registered in the
+  context's stores and no `ValidationDefinition` is saved: registering costs 0.1-0.3 s per suite
+  (GX compares every expectation with every other one) and buys nothing in an ephemeral
+  context; the Data Docs (`gx_docs`) are rendered from the suite and the result directly.
 - The data reaches GX through a *backend* (`BACKENDS`). `pandas` (the default) reads the table
   with DuckDB's native reader into a DataFrame and validates it with GX's pandas datasource.
   `sql` lets GX's SQL execution engine compute the metrics inside DuckDB; out of the box GX's
@@ -28,9 +32,10 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
 from pathlib import Path
@@ -268,6 +273,9 @@ class SuiteResult:
     row_count: int | None
     outcomes: tuple[ExpectationOutcome, ...]
     duration_s: float
+    # GX's own suite and result objects, for the Data Docs pages; not part of the value.
+    gx_suite: Any = field(default=None, repr=False, compare=False)
+    gx_result: Any = field(default=None, repr=False, compare=False)
 
     @property
     def success(self) -> bool:
@@ -411,6 +419,8 @@ def _suite_result(
         row_count=row_count,
         outcomes=tuple(_outcome(r) for r in results),
         duration_s=round(time.perf_counter() - started, 3),
+        gx_suite=gx_suite,
+        gx_result=gx_result,
     )
 
 
@@ -435,27 +445,44 @@ def gx_context() -> AbstractDataContext:
     return context
 
 
-def _pandas_validation_definition(
-    context: AbstractDataContext, suite: gx.ExpectationSuite
-) -> gx.ValidationDefinition:
-    """Register (or refresh) the suite and its whole-DataFrame validation definition.
-
-    One DataFrame asset per suite, named after it; re-running a suite in the same process
-    replaces the registered suite, so edits of the JSON file are picked up.
-    """
-    import great_expectations as gx
-
+def _pandas_batch_definition(context: AbstractDataContext, name: str) -> Any:
+    """The whole-DataFrame batch definition of a DataFrame asset named after the suite."""
     datasource = context.data_sources.get(_DATASOURCE_NAME)
     try:
-        asset = datasource.get_asset(suite.name)
+        asset = datasource.get_asset(name)
     except LookupError:
-        asset = datasource.add_dataframe_asset(suite.name)
+        asset = datasource.add_dataframe_asset(name)
         asset.add_batch_definition_whole_dataframe(_BATCH_DEFINITION_NAME)
-    batch_definition = asset.get_batch_definition(_BATCH_DEFINITION_NAME)
-    registered = context.suites.add_or_update(suite)
-    return context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=registered)
+    return asset.get_batch_definition(_BATCH_DEFINITION_NAME)
+
+
+def _with_ids(suite: gx.ExpectationSuite) -> gx.ExpectationSuite:
+    """Give every expectation an id (a store would): results are matched to the suite by id."""
+    for expectation in suite.expectations:
+        if expectation.id is None:
+            expectation.id = str(uuid.uuid4())
+    return suite
+
+
+def _run_suite(
+    batch_definition: Any,
+    suite: gx.ExpectationSuite,
+    batch_parameters: dict[str, Any] | None = None,
+) -> ExpectationSuiteValidationResult:
+    """Validate the batch with GX's Validator, as `ValidationDefinition.run` does, minus stores."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.validator.v1_validator import Validator
+
+    validator = Validator(
+        batch_definition=batch_definition,
+        batch_parameters=batch_parameters,
+        result_format=_RESULT_FORMAT,
     )
+    result = validator.validate_expectation_suite(_with_ids(suite))
+    run_id = RunIdentifier(run_name=suite.name, run_time=datetime.now(UTC))
+    result.meta["run_id"] = run_id
+    result.meta["validation_time"] = run_id.run_time
+    return result
 
 
 def validate_dataframe(
@@ -465,11 +492,10 @@ def validate_dataframe(
     started = time.perf_counter()
     with _GX_LOCK:
         context = gx_context()
-        definition = _pandas_validation_definition(context, suite)
-        gx_result = definition.run(batch_parameters={"dataframe": df}, result_format=_RESULT_FORMAT)
-    # The registered suite carries the expectation ids that the results refer to.
+        batch_definition = _pandas_batch_definition(context, suite.name)
+        gx_result = _run_suite(batch_definition, suite, {"dataframe": df})
     return _suite_result(
-        definition.suite,
+        suite,
         gx_result,
         table=table,
         backend="pandas",
@@ -545,17 +571,13 @@ def _validate_pandas(
     return dataclasses.replace(result, duration_s=round(time.perf_counter() - started, 3))
 
 
-def _sql_validation_definition(
-    context: AbstractDataContext, suite: gx.ExpectationSuite, table: str
-) -> gx.ValidationDefinition:
-    """Register the table as a GX table asset on a `duckdb+buffered` SQL datasource.
+def _sql_batch_definition(context: AbstractDataContext, table: str) -> Any:
+    """The whole-table batch definition of a GX table asset on a `duckdb+buffered` datasource.
 
     One datasource per schema: its connections use that schema as the default (see gx_sql).
     Datasource and asset creation test the connection, so this runs inside
     `gx_sql.active_connection`.
     """
-    import great_expectations as gx
-
     from orchestration.quality import gx_sql
 
     schema, table_name = table.split(".")
@@ -573,13 +595,7 @@ def _sql_validation_definition(
     except LookupError:
         asset = datasource.add_table_asset(table, table_name=table_name)
         asset.add_batch_definition_whole_table(_BATCH_DEFINITION_NAME)
-    batch_definition = asset.get_batch_definition(_BATCH_DEFINITION_NAME)
-    registered = context.suites.add_or_update(suite)
-    return context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(
-            name=f"{suite.name} on {table} (sql)", data=batch_definition, suite=registered
-        )
-    )
+    return asset.get_batch_definition(_BATCH_DEFINITION_NAME)
 
 
 def _validate_sql(
@@ -597,10 +613,10 @@ def _validate_sql(
         raise TableReadError(f"cannot read table {table}: {exc}") from exc
     with _GX_LOCK, gx_sql.active_connection(conn):
         context = gx_context()
-        definition = _sql_validation_definition(context, suite, table)
-        gx_result = definition.run(result_format=_RESULT_FORMAT)
+        batch_definition = _sql_batch_definition(context, table)
+        gx_result = _run_suite(batch_definition, suite)
     return _suite_result(
-        definition.suite,
+        suite,
         gx_result,
         table=table,
         backend="sql",
@@ -638,3 +654,58 @@ def validate_table(
         raise ValueError(f"table must be '<schema>.<table>', got {table!r}")
     gx_suite = load_suite(suite) if isinstance(suite, SuiteFile | Path | str) else suite
     return BACKENDS[backend](conn, table, gx_suite)
+
+
+# --------------------------------------------------------------------------------------------
+# Warm-up
+# --------------------------------------------------------------------------------------------
+
+_WARM_UPS: dict[str, threading.Thread] = {}
+_WARM_UPS_LOCK = threading.Lock()
+_log = logging.getLogger(__name__)
+
+
+def warm_up(suites: Iterable[SuiteFile] = (), docs_dir: Path | None = None) -> None:
+    """Import GX, build the context and, with `docs_dir`, render the stale suite pages.
+
+    Everything here would otherwise happen in the first check (the import alone takes ~5 s).
+    """
+    with _GX_LOCK:
+        gx_context()
+        # The Validator and both execution engines are imported on first use; do it now.
+        import great_expectations.execution_engine
+        import great_expectations.validator.v1_validator  # noqa: F401
+
+        from orchestration.quality import gx_sql  # noqa: F401
+    if docs_dir is not None:
+        from orchestration.quality import gx_docs
+
+        gx_docs.ensure_suite_pages(docs_dir, [load_suite(s) for s in suites])
+
+
+def start_warm_up(
+    suites: Iterable[SuiteFile] = (), docs_dir: Path | None = None
+) -> threading.Thread:
+    """Run `warm_up` in a daemon thread, once per process and docs folder.
+
+    The Dagster checks start it when the run initializes its resources, so the GX import and the
+    suite pages overlap the ingest and dbt steps instead of delaying the first check. A check
+    that starts before the warm-up is done simply waits for GX's lock. A failed warm-up is
+    logged and costs nothing but time: the checks do the same work lazily.
+    """
+    key = str(docs_dir)
+    suites = list(suites)
+    with _WARM_UPS_LOCK:
+        thread = _WARM_UPS.get(key)
+        if thread is None:
+
+            def run() -> None:
+                try:
+                    warm_up(suites, docs_dir)
+                except Exception:  # the checks retry lazily and report real errors
+                    _log.warning("GX warm-up failed", exc_info=True)
+
+            thread = threading.Thread(target=run, name="gx-warm-up", daemon=True)
+            _WARM_UPS[key] = thread
+            thread.start()
+        return thread

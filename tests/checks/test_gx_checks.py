@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from orchestration.checks.gx_checks import build_gx_checks
+from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
 from orchestration.contract import FEEDS, raw_table_ddl
 from orchestration.resources import WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
@@ -62,7 +62,10 @@ def _run(
     checks = build_gx_checks(asset_keys={ORDERS}, backend=backend)
     return dg.materialize(
         [*_toy_assets(rows), *checks],
-        resources={"warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb"))},
+        resources={
+            "warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb")),
+            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs"), warm_up=False),
+        },
         raise_on_error=False,
     )
 
@@ -86,7 +89,7 @@ def test_build_gx_checks_one_op_per_suite_with_blocking_critical_check() -> None
     assert specs[CRITICAL].blocking and not specs[WARNING].blocking
     assert all(spec.asset_key == ORDERS for spec in specs.values())
     assert "raw.orders" in (specs[CRITICAL].description or "")
-    assert "warehouse" in checks.required_resource_keys
+    assert {"warehouse", "gx"} <= checks.required_resource_keys
 
 
 def test_build_gx_checks_skips_suites_of_unknown_assets() -> None:
@@ -117,6 +120,50 @@ def test_good_data_passes_and_downstream_materializes(tmp_path: Path) -> None:
     assert _meta(evaluations[CRITICAL], "failed_expectations") == 0
     assert _meta(evaluations[CRITICAL], "suite") == "raw.orders"
     assert _materialized(result) == {ORDERS, dg.AssetKey("order_report")}
+
+
+def test_check_links_the_gx_data_docs_of_its_suite(tmp_path: Path) -> None:
+    result = _run(tmp_path, GOOD_ROWS)
+
+    docs = tmp_path / "docs"
+    suite_page = docs / "expectations" / "raw" / "orders.html"
+    for name in (CRITICAL, WARNING):
+        evaluation = _evaluations(result)[name]
+        assert _meta(evaluation, "data_docs") == str(suite_page)
+        assert _meta(evaluation, "data_docs_index") == str(docs / "index.html")
+        assert "data_docs_validation" not in evaluation.metadata  # only for failed runs
+    page = suite_page.read_text(encoding="utf-8")
+    assert "raw.orders" in page and "order_id" in page
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert "expectations/raw/orders.html" in index
+    assert (docs / "static" / "styles").is_dir()  # the pages' stylesheets
+
+    # An unchanged suite is not rendered again.
+    before = suite_page.stat().st_mtime_ns
+    _run(tmp_path, GOOD_ROWS)
+    assert suite_page.stat().st_mtime_ns == before
+
+
+def test_failed_check_links_the_validation_result_page(tmp_path: Path) -> None:
+    bad_rows = [*GOOD_ROWS, ("o5", "c3", "2024-03-03 11:00:00", "teleported", 0, 5, None)]
+    result = _run(tmp_path, bad_rows)
+
+    critical = _evaluations(result)[CRITICAL]
+    page = Path(_meta(critical, "data_docs_validation"))
+    assert page.is_relative_to(tmp_path / "docs" / "validations" / "raw" / "orders")
+    assert "teleported" in page.read_text(encoding="utf-8")
+    index = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
+    assert page.relative_to(tmp_path / "docs").as_posix() in index
+
+
+def test_warm_up_renders_the_suite_pages_before_any_check(tmp_path: Path) -> None:
+    from orchestration.quality.gx_validation import discover_suite_files, warm_up
+
+    suites = [s for s in discover_suite_files(EXPECTATIONS_DIR) if s.schema == "raw"][:2]
+    warm_up(suites, tmp_path / "docs")
+    for suite in suites:
+        assert (tmp_path / "docs" / "expectations" / "raw" / f"{suite.table}.html").exists()
+    assert (tmp_path / "docs" / "index.html").exists()
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
