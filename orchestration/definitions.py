@@ -13,6 +13,7 @@ from orchestration.assets.dbt import build_dbt_assets, dbt_resource
 from orchestration.assets.ingest import LandingResource, build_ingest_assets
 from orchestration.assets.publish import ServingResource, build_publish_asset
 from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
+from orchestration.checks.publish_checks import build_publish_check
 from orchestration.jobs import FULL_PIPELINE_JOB
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import SCHEDULES
@@ -23,11 +24,15 @@ settings.apply_env_defaults()
 _ingest_assets = build_ingest_assets()
 _dbt_assets = build_dbt_assets()
 _asset_keys = {key for assets_def in (*_ingest_assets, _dbt_assets) for key in assets_def.keys}
-_publish_asset = build_publish_asset(k for k in _dbt_assets.keys if k.path[0] == "marts")
+_mart_keys = [k for k in _dbt_assets.keys if k.path[0] == "marts"]
+_publish_asset = build_publish_asset(_mart_keys)
 
 defs = dg.Definitions(
     assets=[*_ingest_assets, _dbt_assets, _publish_asset],
-    asset_checks=build_gx_checks(asset_keys=_asset_keys, backend=settings.gx_backend()),
+    asset_checks=[
+        *build_gx_checks(asset_keys=_asset_keys, backend=settings.gx_backend()),
+        build_publish_check(_mart_keys),
+    ],
     jobs=[FULL_PIPELINE_JOB],
     schedules=SCHEDULES,
     resources={

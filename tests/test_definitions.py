@@ -60,3 +60,20 @@ def test_dbt_translator_keys_name_the_relation():
     assert "staging/stg_shop__orders" in keys
     assert all(k.split("/")[0] in {"staging", "intermediate", "marts"} for k in keys)
     assert dg.AssetKey(["raw", "orders"]) in build_dbt_assets().dependency_keys
+
+
+def test_every_materializable_asset_has_a_blocking_check():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    blocking: dict[dg.AssetKey, list[str]] = {}
+    for key in graph.asset_check_keys:
+        if graph.get_check_spec(key).blocking:
+            blocking.setdefault(key.asset_key, []).append(key.name)
+    ungated = sorted(
+        key.to_user_string() for key in graph.materializable_asset_keys if key not in blocking
+    )
+    assert not ungated, f"assets without a blocking check: {ungated}"
+    # The two that had none before: a dbt data test and the serving check.
+    assert blocking[dg.AssetKey(["intermediate", "int_customer_snapshot_date"])]
+    assert blocking[dg.AssetKey(["serving", "marts"])] == ["serving_matches_publish_log"]
