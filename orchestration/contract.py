@@ -9,6 +9,7 @@ timestamps are naive UTC TIMESTAMPs after ingest (offsets are converted, naive m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,6 +47,79 @@ LINEAGE_COLUMNS: dict[str, str] = {
 }
 
 
+# ------------------------------------------------------------------------------- row rules
+# Declared as data; the loader renders each into one vectorized SQL CASE (orchestration/ingest/
+# loader.py) and a row breaking any of them goes to raw_quarantine.<feed> with the rule's reason.
+# A rule only judges a value that is present and parsed: a missing or unparseable value already
+# has its own reason.
+
+# A timestamp later than the load time plus this tolerance is "in the future" (clock skew between
+# exporting systems and time zones stay well inside a day). Override per load via load_feed().
+FUTURE_TOLERANCE = timedelta(days=1)
+# A timestamp (or spend date) before this is not a business event of this shop: a default value
+# such as 1970-01-01 or 0001-01-01 leaking from an export.
+OLDEST_VALID = date(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class InSet:
+    """`column` takes one of `values`."""
+
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Between:
+    """`min_value <= column <= max_value` (either bound optional), only where `when` holds.
+
+    `when` is (column, value): the rule applies to rows whose `column` equals `value`.
+    """
+
+    column: str
+    min_value: float | None = None
+    max_value: float | None = None
+    when: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """`later >= earlier` for two columns of the same row (skipped when either is missing)."""
+
+    later: str
+    earlier: str
+
+
+@dataclass(frozen=True)
+class InPast:
+    """Not after the load time + FUTURE_TOLERANCE, not before OLDEST_VALID (dates, timestamps)."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class References:
+    """`column` is a key of the `parent` feed as loaded in the same run (raw.<parent>).
+
+    The contract names these: an order item, payment, refund or review for an unknown order.
+    """
+
+    column: str
+    parent: str
+    parent_column: str
+
+
+Rule = InSet | Between | NotBefore | InPast | References
+
+
+def _money_ge_0(*columns: str) -> tuple[Rule, ...]:
+    return tuple(Between(c, min_value=0) for c in columns)
+
+
+def _in_past(*columns: str) -> tuple[Rule, ...]:
+    return tuple(InPast(c) for c in columns)
+
+
 @dataclass(frozen=True)
 class Feed:
     """One landing feed: its key, its minimum columns with warehouse types, and its source."""
@@ -56,10 +130,16 @@ class Feed:
     columns: dict[str, str]
     required: tuple[str, ...] = field(default=())  # non-nullable columns besides the key
     updated_column: str | None = None  # recency column for at-least-once dedupe
+    rules: tuple[Rule, ...] = field(default=())  # row rules beyond type, key and required
 
     @property
     def timestamp_columns(self) -> tuple[str, ...]:
         return tuple(c for c, t in self.columns.items() if t == "TIMESTAMP")
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """Feeds whose raw table this feed's References rules read (load those first)."""
+        return tuple(dict.fromkeys(r.parent for r in self.rules if isinstance(r, References)))
 
 
 FEEDS: dict[str, Feed] = {
@@ -82,6 +162,7 @@ FEEDS: dict[str, Feed] = {
             },
             required=("signup_ts",),
             updated_column="updated_ts",
+            rules=_in_past("signup_ts", "updated_ts"),
         ),
         Feed(
             "products",
@@ -98,6 +179,7 @@ FEEDS: dict[str, Feed] = {
             },
             required=("category",),
             updated_column="updated_ts",
+            rules=(*_money_ge_0("list_price"), *_in_past("updated_ts")),
         ),
         Feed(
             "orders",
@@ -120,6 +202,11 @@ FEEDS: dict[str, Feed] = {
             },
             required=("customer_id", "order_ts", "status"),
             updated_column="updated_ts",
+            rules=(
+                InSet("status", ORDER_STATUSES),
+                *_money_ge_0("discount_amount", "shipping_fee"),
+                *_in_past("order_ts", "shipped_ts", "delivered_ts", "cancelled_ts", "updated_ts"),
+            ),
         ),
         Feed(
             "order_items",
@@ -133,6 +220,11 @@ FEEDS: dict[str, Feed] = {
                 "unit_price": MONEY,
             },
             required=("product_id", "quantity", "unit_price"),
+            rules=(
+                Between("quantity", min_value=1),
+                *_money_ge_0("unit_price"),
+                References("order_id", "orders", "order_id"),
+            ),
         ),
         Feed(
             "payments",
@@ -147,6 +239,12 @@ FEEDS: dict[str, Feed] = {
                 "status": "VARCHAR",
             },
             required=("order_id", "attempt_ts", "amount", "status"),
+            rules=(
+                InSet("status", PAYMENT_STATUSES),
+                *_money_ge_0("amount"),
+                *_in_past("attempt_ts"),
+                References("order_id", "orders", "order_id"),
+            ),
         ),
         Feed(
             "refunds",
@@ -161,6 +259,11 @@ FEEDS: dict[str, Feed] = {
                 "is_return": "BOOLEAN",
             },
             required=("order_id", "refund_ts", "amount"),
+            rules=(
+                *_money_ge_0("amount"),
+                *_in_past("refund_ts"),
+                References("order_id", "orders", "order_id"),
+            ),
         ),
         Feed(
             "events",
@@ -183,6 +286,12 @@ FEEDS: dict[str, Feed] = {
                 "referrer": "VARCHAR",
             },
             required=("event_ts", "visitor_id", "event_type"),
+            rules=(
+                InSet("event_type", EVENT_TYPES),
+                InSet("page_type", PAGE_TYPES),
+                InSet("device", DEVICES),
+                *_in_past("event_ts"),
+            ),
         ),
         Feed(
             "experiment_assignments",
@@ -195,6 +304,7 @@ FEEDS: dict[str, Feed] = {
                 "assigned_ts": "TIMESTAMP",
             },
             required=("variant", "assigned_ts"),
+            rules=_in_past("assigned_ts"),
         ),
         Feed(
             "marketing_spend",
@@ -209,6 +319,12 @@ FEEDS: dict[str, Feed] = {
                 "spend": MONEY,
             },
             required=("spend",),
+            rules=(
+                *_money_ge_0("spend"),
+                Between("impressions", min_value=0),
+                Between("clicks", min_value=0),
+                InPast("spend_date"),
+            ),
         ),
         Feed(
             "campaigns",
@@ -224,6 +340,7 @@ FEEDS: dict[str, Feed] = {
                 "budget": MONEY,
             },
             required=("start_date", "end_date"),
+            rules=(*_money_ge_0("budget"), NotBefore("end_date", "start_date")),
         ),
         Feed(
             "reviews",
@@ -239,6 +356,11 @@ FEEDS: dict[str, Feed] = {
                 "review_ts": "TIMESTAMP",
             },
             required=("order_id", "rating", "review_ts"),
+            rules=(
+                Between("rating", 1, 5),
+                *_in_past("review_ts"),
+                References("order_id", "orders", "order_id"),
+            ),
         ),
         Feed(
             "surveys",
@@ -253,6 +375,12 @@ FEEDS: dict[str, Feed] = {
                 "comment": "VARCHAR",
             },
             required=("survey_type", "score", "response_ts"),
+            rules=(
+                InSet("survey_type", SURVEY_TYPES),
+                Between("score", 0, 10, when=("survey_type", "nps")),
+                Between("score", 1, 5, when=("survey_type", "csat")),
+                *_in_past("response_ts"),
+            ),
         ),
         Feed(
             "tickets",
@@ -270,6 +398,7 @@ FEEDS: dict[str, Feed] = {
                 "channel": "VARCHAR",
             },
             required=("opened_ts",),
+            rules=_in_past("opened_ts", "first_response_ts", "resolved_ts"),
         ),
     )
 }

@@ -1,7 +1,8 @@
 """End to end: a tiny generated sample → every asset and check in a real Dagster instance.
 
-Then one raw batch is corrupted: the GX gate must fail, stop dbt and the publish, and leave the
-marts (working and published) exactly as they were.
+Then a tenth of the payments is corrupted (negative amounts): ingest quarantines those rows, the
+share is above QUARANTINE_MAX_SHARE, so the blocking quarantine check on raw/payments must fail,
+stop dbt and the publish, and leave the marts (working and published) exactly as they were.
 """
 
 from __future__ import annotations
@@ -60,22 +61,31 @@ def test_corrupt_batch_is_blocked_and_marts_keep_their_contents(sample_run: Samp
     serving_db = sample_run.serving / "serving.duckdb"
     before = sample_run.query("SELECT * FROM marts.daily_sales ORDER BY business_date")
     published_before = serving_db.read_bytes()
-    # Copy the landing and corrupt one day of payments: negative amounts break a critical rule.
+    # Copy the landing and corrupt every tenth day of payments: negative amounts break a row rule,
+    # so ~10% of the rows are quarantined, far above the default max share of 1%.
     landing = tmp_path / "landing"
     shutil.copytree(sample_run.landing, landing)
-    part = sorted((landing / "payments").glob("dt=*"))[10]
-    for file in part.glob("*.parquet"):
-        table = pq.read_table(file)
-        negative = pc.negate(pc.abs(table.column("amount")))
-        idx = table.schema.get_field_index("amount")
-        pq.write_table(table.set_column(idx, table.schema.field(idx), negative), file)
+    corrupted = 0
+    for part in sorted((landing / "payments").glob("dt=*"))[::10]:
+        for file in part.glob("*.parquet"):
+            table = pq.read_table(file)
+            negative = pc.negate(pc.abs(table.column("amount")))
+            idx = table.schema.get_field_index("amount")
+            pq.write_table(table.set_column(idx, table.schema.field(idx), negative), file)
+            corrupted += pc.sum(pc.greater(table.column("amount"), 0)).as_py()
     sample_run.monkeypatch.setenv("LANDING_DIR", str(landing))
+    sample_run.monkeypatch.delenv("QUARANTINE_MAX_SHARE", raising=False)
     try:
         report = run_pipeline(instance=sample_run.instance)
     finally:
         sample_run.monkeypatch.setenv("LANDING_DIR", str(sample_run.landing))
     assert not report.ok
-    assert "raw/payments:raw_payments_critical" in report.failed_checks
+    assert "raw/payments:quarantine_share" in report.failed_checks
+    quarantined, loaded = sample_run.query(
+        "SELECT (SELECT count(*) FROM raw_quarantine.payments), (SELECT count(*) FROM raw.payments)"
+    )[0]
+    assert quarantined == corrupted > 0.01 * (quarantined + loaded)
+    assert sample_run.query("SELECT count(*) FROM raw.payments WHERE amount < 0") == [(0,)]
     assert "dbt_models" not in report.step_seconds  # dbt never ran
     assert "serving__marts" not in report.step_seconds  # nor the publish
     assert sample_run.query("SELECT * FROM marts.daily_sales ORDER BY business_date") == before

@@ -4,8 +4,18 @@ The assets read every delivered partition and replace the raw table in one trans
 re-run over the same files changes nothing and a rejected file leaves raw as it was. The per-file
 work (discovery, header checks, typing, quarantine) lives in `orchestration.ingest`, independent of
 Dagster, so a daily-partitioned variant can reuse it.
+
+Feeds with a referential rule (order items, payments, refunds and reviews must name a known
+order) depend on raw/orders: their loader checks each order_id against raw.orders as this run
+loaded it, so orders must be loaded first; a row for an unknown order is quarantined.
+
+Each ingest asset carries a blocking `quarantine_share` check: quarantined / read rows per feed.
+None → passed; up to QUARANTINE_MAX_SHARE (default 0.01; per feed QUARANTINE_MAX_SHARE_<FEED>)
+→ failed with severity WARN (reported, nothing stops); above → severity ERROR, which stops
+everything downstream, so the marts keep their previous contents.
 """
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -13,10 +23,24 @@ import dagster as dg
 from orchestration import settings
 from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
 from orchestration.ingest.landing import LandingFileError, discover_feed_files
-from orchestration.ingest.loader import LoadStats, load_feed
+from orchestration.ingest.loader import QUARANTINE_SCHEMA, RAW_SCHEMA, LoadStats, load_feed
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 RAW_GROUP = "raw"
+QUARANTINE_CHECK = "quarantine_share"
+DEFAULT_QUARANTINE_MAX_SHARE = 0.01
+
+
+def quarantine_max_share(feed: str) -> float:
+    """Env QUARANTINE_MAX_SHARE_<FEED>, else QUARANTINE_MAX_SHARE, else 0.01 (a share, 0–1)."""
+    for var in (f"QUARANTINE_MAX_SHARE_{feed.upper()}", "QUARANTINE_MAX_SHARE"):
+        raw = os.environ.get(var, "").strip()
+        if raw:
+            value = float(raw)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{var} must be a share between 0 and 1, got {raw!r}")
+            return value
+    return DEFAULT_QUARANTINE_MAX_SHARE
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -50,17 +74,62 @@ def _metadata(stats: LoadStats, feed: Feed) -> dict[str, object]:
         "partitions": stats.partitions,
         "first_partition": stats.first_partition or "",
         "last_partition": stats.last_partition or "",
+        # rows_read = rows_loaded + rows_quarantined + rows_superseded
         "rows_read": stats.rows_read,
+        "rows_loaded": stats.rows_loaded,
         "rows_quarantined": stats.rows_quarantined,
         "rows_superseded": stats.rows_superseded,
+        "quarantine_share": round(stats.rows_quarantined / stats.rows_read, 6)
+        if stats.rows_read
+        else 0.0,
         "quarantine_reasons": dg.MetadataValue.json(stats.quarantine_reasons),
         "seconds": stats.seconds,
     }
 
 
+def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheckResult:
+    """Pass with no quarantined row, WARN up to `max_share` of rows read, ERROR above."""
+    share = stats.rows_quarantined / stats.rows_read if stats.rows_read else 0.0
+    metadata = {
+        "rows_read": stats.rows_read,
+        "rows_loaded": stats.rows_loaded,
+        "rows_quarantined": stats.rows_quarantined,
+        "rows_superseded": stats.rows_superseded,
+        "quarantine_share": round(share, 6),
+        "max_share": max_share,
+        "top_reasons": dg.MetadataValue.json(dict(list(stats.quarantine_reasons.items())[:5])),
+        "quarantine_table": f"{QUARANTINE_SCHEMA}.{stats.feed}",
+    }
+    severity = dg.AssetCheckSeverity.ERROR if share > max_share else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        passed=stats.rows_quarantined == 0,
+        severity=severity,
+        metadata=metadata,
+        description=(
+            f"{stats.rows_quarantined} of {stats.rows_read} rows quarantined ({share:.2%}; "
+            f"max {max_share:.2%})"
+        ),
+    )
+
+
 def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
+    key = raw_asset_key(feed.name)
+
     @dg.asset(
-        key=raw_asset_key(feed.name),
+        key=key,
+        deps=[raw_asset_key(parent) for parent in feed.parents],
+        check_specs=[
+            dg.AssetCheckSpec(
+                QUARANTINE_CHECK,
+                asset=key,
+                blocking=True,
+                description=(
+                    f"Share of {feed.name} rows sent to {QUARANTINE_SCHEMA}.{feed.name}: "
+                    "WARN when any, ERROR (blocks downstream) above QUARANTINE_MAX_SHARE."
+                ),
+            )
+        ],
         group_name=RAW_GROUP,
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
@@ -81,7 +150,14 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             if not files:
                 context.log.warning(f"no landing files for feed {feed.name} under {root}")
             with warehouse.connect() as conn:
-                stats = load_feed(conn, feed, files, root, load_id=context.run_id)
+                stats = load_feed(
+                    conn,
+                    feed,
+                    files,
+                    root,
+                    load_id=context.run_id,
+                    references_schema=RAW_SCHEMA if feed.parents else None,
+                )
         except LandingFileError as exc:
             # Fail the step with a message that names the file, the line and the problem.
             raise dg.Failure(
@@ -93,7 +169,10 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             f"raw.{feed.name}: {stats.rows_loaded} rows from {stats.files} files "
             f"({stats.rows_quarantined} quarantined, {stats.rows_superseded} superseded)"
         )
-        return dg.MaterializeResult(metadata=_metadata(stats, feed))
+        return dg.MaterializeResult(
+            metadata=_metadata(stats, feed),
+            check_results=[quarantine_check_result(stats, quarantine_max_share(feed.name))],
+        )
 
     return _ingest
 

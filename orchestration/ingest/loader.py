@@ -12,16 +12,27 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import Feed
+from orchestration.contract import (
+    FUTURE_TOLERANCE,
+    OLDEST_VALID,
+    Between,
+    Feed,
+    InPast,
+    InSet,
+    NotBefore,
+    References,
+    Rule,
+)
 from orchestration.ingest.landing import LandingFile, LandingFileError
 
 RAW_SCHEMA = "raw"
@@ -71,18 +82,28 @@ def _path_list(files: list[LandingFile]) -> str:
 # ---------------------------------------------------------------- header checks (fail fast)
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _csv_header(path: Path) -> list[str]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    """The header row of a CSV file (UTF-8, BOM allowed), read without reading the rest."""
+    compressed = path.name.lower().endswith(".gz")
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        with (gzip.open if compressed else open)(path, "rb") as fh:
             first = fh.readline()
-    except UnicodeDecodeError as exc:
-        raise LandingFileError(path, f"not UTF-8 text: {exc.reason}", line=1) from None
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise LandingFileError(path, f"cannot read file: {exc}") from None
-    if not first.strip():
+    if not compressed and first.startswith(_GZIP_MAGIC):
+        raise LandingFileError(
+            path, "gzip-compressed data in a file not named .gz (expected .csv.gz)", line=1
+        )
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(path, f"not UTF-8 text: {exc.reason}", line=1) from None
+    if not text.strip():
         raise LandingFileError(path, "empty file: no header row", line=1)
-    return next(csv.reader(io.StringIO(first)))
+    return next(csv.reader(io.StringIO(text)))
 
 
 def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
@@ -93,6 +114,9 @@ def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
             f"missing required column(s) {', '.join(missing)} (found: {', '.join(found)})",
             line=1,
         )
+    duplicated = sorted({c for c in found if found.count(c) > 1})
+    if duplicated:
+        raise LandingFileError(path, f"duplicate column(s) {', '.join(duplicated)}", line=1)
 
 
 def check_file_headers(
@@ -147,13 +171,22 @@ def group_by_layout(
 # ---------------------------------------------------------------- reading and typing
 
 
-def _reader(fmt: str, files: list[LandingFile], feed: Feed) -> tuple[str, str]:
-    """(FROM clause, 1-based row-within-file expression) for one format group."""
+def _reader(
+    fmt: str, files: list[LandingFile], feed: Feed, header: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """(FROM clause, 1-based row-within-file expression) for one format-and-layout group.
+
+    CSV is read with the group's own header as explicit columns and strict RFC 4180 parsing,
+    not sniffed: a row with too many or too few fields, or an unterminated quote, is an error
+    naming its line instead of a guess.
+    """
     paths = _path_list(files)
     if fmt == "csv":
+        cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header or feed.columns)
         src = (
-            f"read_csv({paths}, header=true, all_varchar=true, delim=',', quote='\"', "
-            "escape='\"', filename=true, auto_detect=true) WITH ORDINALITY"
+            f"read_csv({paths}, header=true, auto_detect=false, columns={{{cols}}}, delim=',', "
+            "quote='\"', escape='\"', strict_mode=true, null_padding=false, filename=true)"
+            " WITH ORDINALITY"
         )
     elif fmt == "json":
         cols = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in feed.columns)
@@ -182,8 +215,10 @@ def _typed(column: str, sql_type: str, fmt: str) -> str:
     return f"TRY_CAST({value} AS {sql_type})"
 
 
-def _format_select(fmt: str, files: list[LandingFile], feed: Feed, landing_root: Path) -> str:
-    src, row_expr = _reader(fmt, files, feed)
+def _format_select(
+    fmt: str, files: list[LandingFile], feed: Feed, landing_root: Path, header: tuple[str, ...]
+) -> str:
+    src, row_expr = _reader(fmt, files, feed, header)
     root_len = len(str(landing_root).rstrip("/")) + 2
     raw_text = ", ".join(f"{_sql_str(c)}: CAST(src.{_ident(c)} AS VARCHAR)" for c in feed.columns)
     cols = ",\n        ".join(
@@ -200,39 +235,184 @@ def _format_select(fmt: str, files: list[LandingFile], feed: Feed, landing_root:
     FROM {src} AS src"""
 
 
-def _reason_expr(feed: Feed) -> str:
-    """Why a row is quarantined, or NULL: unparseable values, missing key or required value."""
+def _literal(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _rule_sql(
+    rule: Rule, s: str, now: datetime, tolerance: timedelta, references_schema: str | None
+) -> str | None:
+    """`CASE WHEN <row breaks the rule> THEN <reason> END` over the typed row `s`, or None."""
+    if isinstance(rule, References) and references_schema is None:
+        return None  # the caller did not ask for referential checks
+    name = rule.later if isinstance(rule, NotBefore) else rule.column
+    col = f"{s}.{_ident(name)}"
+    text = f"CAST({col} AS VARCHAR)"
+    if isinstance(rule, InSet):
+        allowed = ", ".join(_sql_str(v) for v in rule.values)
+        listed = _sql_str(f"' not in ({', '.join(rule.values)})")
+        return f"CASE WHEN {col} NOT IN ({allowed}) THEN '{name}: ''' || {text} || {listed} END"
+    if isinstance(rule, Between):
+        when, suffix = "", ""
+        if rule.when is not None:
+            when = f" AND {s}.{_ident(rule.when[0])} = {_sql_str(rule.when[1])}"
+            suffix = f" for {rule.when[0]} {rule.when[1]}"
+        cases = []
+        if rule.min_value is not None:
+            lo = _literal(rule.min_value)
+            cases.append(
+                f"WHEN {col} < {lo}{when} THEN '{name}: ' || {text} || "
+                f"' below minimum {lo}{suffix}'"
+            )
+        if rule.max_value is not None:
+            hi = _literal(rule.max_value)
+            cases.append(
+                f"WHEN {col} > {hi}{when} THEN '{name}: ' || {text} || "
+                f"' above maximum {hi}{suffix}'"
+            )
+        return "CASE " + " ".join(cases) + " END"
+    if isinstance(rule, NotBefore):
+        earlier = f"{s}.{_ident(rule.earlier)}"
+        return (
+            f"CASE WHEN {col} < {earlier} THEN '{name}: ' || {text} || "
+            f"' before {rule.earlier} ' || CAST({earlier} AS VARCHAR) END"
+        )
+    if isinstance(rule, InPast):
+        latest = (now + tolerance).replace(microsecond=0).isoformat(sep=" ")
+        oldest = OLDEST_VALID.isoformat()
+        ts = f"CAST({col} AS TIMESTAMP)"
+        return (
+            f"CASE WHEN {ts} > TIMESTAMP '{latest}' THEN '{name}: ' || {text} || "
+            f"' is in the future (after {latest})' "
+            f"WHEN {ts} < TIMESTAMP '{oldest}' THEN '{name}: ' || {text} || "
+            f"' is before {oldest}' END"
+        )
+    assert isinstance(rule, References)
+    parent = f"{references_schema}.{_ident(rule.parent)}"
+    where = f"{references_schema}.{rule.parent}.{rule.parent_column}"
+    return (
+        f"CASE WHEN {col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS _p "
+        f"WHERE _p.{_ident(rule.parent_column)} = {col}) "
+        f"THEN '{name}: ''' || {text} || ''' not found in {where}' END"
+    )
+
+
+def _reason_expr(
+    feed: Feed,
+    s: str = "s",
+    now: datetime | None = None,
+    tolerance: timedelta = FUTURE_TOLERANCE,
+    references_schema: str | None = None,
+) -> str:
+    """Why a row of the typed relation `s` is quarantined, or NULL.
+
+    Unparseable values, a missing key or required value, and the feed's row rules (domains,
+    ranges, dates not in the future, references to a parent feed): every reason that applies,
+    joined by "; ". One SQL expression over the whole staged relation, no Python row loop.
+    """
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     parts: list[str] = []
     for col, sql_type in feed.columns.items():
-        raw = f"_raw[{_sql_str(col)}]"
+        raw = f"{s}._raw[{_sql_str(col)}]"
         if sql_type != "VARCHAR":
             parts.append(
-                f"CASE WHEN nullif({raw}, '') IS NOT NULL AND {_ident(col)} IS NULL "
+                f"CASE WHEN nullif({raw}, '') IS NOT NULL AND {s}.{_ident(col)} IS NULL "
                 f"THEN '{col}: cannot parse ''' || {raw} || ''' as {sql_type}' END"
             )
     parts.extend(
-        f"CASE WHEN nullif(_raw[{_sql_str(col)}], '') IS NULL THEN '{col}: missing' END"
+        f"CASE WHEN nullif({s}._raw[{_sql_str(col)}], '') IS NULL THEN '{col}: missing' END"
         for col in (*feed.key, *feed.required)
     )
+    for rule in feed.rules:
+        sql = _rule_sql(rule, s, now, tolerance, references_schema)
+        if sql is not None:
+            parts.append(sql)
     return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
 
 
 _LINE_IN_ERROR = re.compile(r"[Ll]ine:?\s*(\d+)")
+_NOISE = re.compile(r"^(Invalid Input Error|IO Error|Conversion Error):\s*")
 
 
-def _raise_for_bad_file(conn: duckdb.DuckDBPyConnection, feed: Feed, files: list[LandingFile]):
-    """Find which file of a failed multi-file read is broken, and raise naming it."""
+def _first_bad_json_line(path: Path) -> tuple[int | None, str | None]:
+    """Line number and problem of the first line that is not a JSON object (error path only).
+
+    DuckDB's own line number for malformed JSON is off by one, so the file is scanned here.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    return number, f"not UTF-8 text: {exc.reason}"
+                except json.JSONDecodeError as exc:
+                    return number, f"malformed JSON: {exc.msg} at column {exc.colno}"
+                if not isinstance(value, dict):
+                    return number, "not a JSON object"
+    except (OSError, EOFError):
+        return None, None
+    return None, None
+
+
+def _describe_error(message: str) -> tuple[str, int | None]:
+    """A one-line reason and the line (if DuckDB names one) from a DuckDB read error."""
+    lines = [ln.strip() for ln in message.strip().splitlines()]
+    match = _LINE_IN_ERROR.search(lines[0]) if lines else None
+    kept: list[str] = []
+    for ln in lines[1:]:
+        if ln.startswith(("Possible fixes", "Possible Solution", "LINE ", "file =")):
+            break
+        if ln and not ln.startswith(("Original Line", "^")):
+            kept.append(ln)
+    first = _NOISE.sub("", lines[0]) if lines else "read error"
+    reason = "; ".join(kept) if match and kept else first
+    return reason, int(match.group(1)) if match else None
+
+
+def _raise_for_bad_file(
+    conn: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    files: list[LandingFile],
+    headers: dict[Path, tuple[str, ...]] | None = None,
+) -> None:
+    """Find which file of a failed multi-file read is broken, and raise naming it.
+
+    Each file is read on its own and in full (every column materialized, as the load does),
+    so an error DuckDB only meets deep in a file (bad UTF-8, a truncated gzip stream, a ragged
+    row) is found too.
+    """
     for f in files:
-        src, _ = _reader(f.fmt, [f], feed)
+        src, _ = _reader(f.fmt, [f], feed, (headers or {}).get(f.path, ()))
         try:
-            conn.execute(f"SELECT count(*) FROM {src}").fetchall()
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE _probe AS SELECT * FROM {src}")
         except duckdb.Error as exc:
-            message = str(exc).strip()
-            match = _LINE_IN_ERROR.search(message)
-            first_line = message.splitlines()[0]
-            raise LandingFileError(
-                f.path, first_line, line=int(match.group(1)) if match else None
-            ) from None
+            reason, line = _describe_error(str(exc))
+            if f.fmt == "json":
+                json_line, json_reason = _first_bad_json_line(f.path)
+                if json_line is not None:
+                    line, reason = json_line, json_reason or reason
+            raise LandingFileError(f.path, reason, line=line) from None
+        finally:
+            conn.execute("DROP TABLE IF EXISTS _probe")
+
+
+def _check_parents_loaded(conn: duckdb.DuckDBPyConnection, feed: Feed, schema: str) -> None:
+    loaded = {
+        name
+        for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+        ).fetchall()
+    }
+    missing = [p for p in feed.parents if p not in loaded]
+    if missing:
+        raise RuntimeError(
+            f"feed {feed.name} references {', '.join(f'{schema}.{p}' for p in missing)}, "
+            "which is not loaded yet: load the parent feed first"
+        )
 
 
 def load_feed(
@@ -241,8 +421,18 @@ def load_feed(
     files: list[LandingFile],
     landing_root: Path,
     load_id: str,
+    *,
+    references_schema: str | None = None,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
 ) -> LoadStats:
-    """Replace raw.<feed> and raw_quarantine.<feed> with what the landing files hold."""
+    """Replace raw.<feed> and raw_quarantine.<feed> with what the landing files hold.
+
+    `references_schema` is the parent-key lookup for the feed's `References` rules: with
+    "raw", an order item (payment, refund, review) whose order is not in raw.orders is
+    quarantined, so that parent table must already hold this load's orders (the ingest assets
+    depend on raw/orders for that). None skips referential rules (a feed loaded on its own).
+    A timestamp later than the load time + `future_tolerance` is quarantined as in the future.
+    """
     started = time.perf_counter()
     stats = LoadStats(feed=feed.name, files=len(files))
     stats.files_by_format = dict(Counter(f.fmt for f in files))
@@ -251,11 +441,15 @@ def load_feed(
     if dts:
         stats.first_partition, stats.last_partition = dts[0].isoformat(), dts[-1].isoformat()
 
+    if references_schema is not None:
+        _check_parents_loaded(conn, feed, references_schema)
     headers = check_file_headers(conn, feed, files)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     staged = f"_staged_{feed.name}"
     groups = group_by_layout(files, headers)
-    select_parts = [_format_select(fs[0].fmt, fs, feed, landing_root) for fs in groups]
+    select_parts = [
+        _format_select(fs[0].fmt, fs, feed, landing_root, headers[fs[0].path]) for fs in groups
+    ]
     contract_cols = ", ".join(_ident(c) for c in feed.columns)
     if not select_parts:  # a feed with no files yet: an empty table of the contract's schema
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {_ident(c)}" for c, t in feed.columns.items())
@@ -266,14 +460,15 @@ def load_feed(
             f"{{{raw_nulls}}} AS _raw LIMIT 0"
         ]
     body = " UNION ALL BY NAME ".join(select_parts)
+    reason = _reason_expr(feed, "s", loaded_at, future_tolerance, references_schema)
     try:
         conn.execute(
             f"""CREATE OR REPLACE TEMP TABLE {staged} AS
-            SELECT *, {_reason_expr(feed)} AS _reason FROM ({body})"""
+            SELECT s.*, {reason} AS _reason FROM ({body}) AS s"""
         )
     except duckdb.Error:
         for fs in groups:
-            _raise_for_bad_file(conn, feed, fs)
+            _raise_for_bad_file(conn, feed, fs, headers)
         raise
 
     order = [f"{_ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
