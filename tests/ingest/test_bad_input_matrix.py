@@ -1,0 +1,642 @@
+"""Bad-input matrix: one landing problem per case, on a copy of tests/fixtures/handwritten_landing.
+
+Each case changes one feed's files and loads that feed (after raw.orders, which the referential
+rules read). A rejected file must raise a LandingFileError naming the file (and the line where
+known) and leave raw.<feed> and raw_quarantine.<feed> exactly as they were; a row problem must
+put exactly the expected rows in quarantine with their reason while the siblings load. Every
+case checks the ingest invariant on rows counted independently from the files:
+
+    rows in = rows_read = rows_loaded + rows_quarantined + rows_superseded
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.assets.ingest import (
+    QUARANTINE_CHECK,
+    LandingResource,
+    build_ingest_asset,
+    raw_asset_key,
+)
+from orchestration.contract import FEEDS
+from orchestration.ingest.landing import LandingFileError, discover_feed_files
+from orchestration.ingest.loader import LoadStats, load_feed
+from orchestration.resources import WarehouseResource
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "handwritten_landing"
+
+ORDERS_03_02 = "orders/dt=2025-03-02/orders.csv"
+PAYMENTS_03_02 = "payments/dt=2025-03-02/payments.csv"
+REVIEWS = "reviews/dt=2025-03-03/reviews.csv"
+ITEMS_03_03 = "order_items/dt=2025-03-03/order_items.csv"
+EVENTS_03_02 = "events/dt=2025-03-02/events.csv"
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def copy_landing(tmp_path: Path) -> Path:
+    root = tmp_path / "landing"
+    shutil.copytree(FIXTURE, root)
+    return root
+
+
+def load(conn: duckdb.DuckDBPyConnection, root: Path, feed: str) -> LoadStats:
+    """Load raw.orders (the parent of the referential rules), then `feed`, as the assets do."""
+    stats = load_feed(conn, FEEDS["orders"], discover_feed_files(root, "orders"), root, "t")
+    if feed == "orders":
+        return stats
+    schema = "raw" if FEEDS[feed].parents else None
+    files = discover_feed_files(root, feed)
+    return load_feed(conn, FEEDS[feed], files, root, "t", references_schema=schema)
+
+
+def snapshot(conn: duckdb.DuckDBPyConnection, feed: str) -> tuple[list[tuple], list[tuple]]:
+    return (
+        conn.execute(f"SELECT * FROM raw.{feed} ORDER BY ALL").fetchall(),
+        conn.execute(f"SELECT * FROM raw_quarantine.{feed} ORDER BY ALL").fetchall(),
+    )
+
+
+def rows_in(root: Path, feed: str) -> int:
+    """Data rows delivered for `feed`, counted from the files without DuckDB."""
+    total = 0
+    for f in discover_feed_files(root, feed):
+        data = f.path.read_bytes()
+        if f.path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        if f.fmt == "csv":
+            total += sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig")))) - 1
+        elif f.fmt == "json":
+            total += sum(1 for line in data.splitlines() if line.strip())
+        else:
+            total += pq.read_metadata(f.path).num_rows
+    return total
+
+
+def write(rel: str, content: str | bytes) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+
+    return mutate
+
+
+def append(rel: str, text: str | bytes) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        path = root / rel
+        path.write_bytes(path.read_bytes() + (text.encode() if isinstance(text, str) else text))
+
+    return mutate
+
+
+def edit(rel: str, change: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        path = root / rel
+        path.write_bytes(change(path.read_bytes()))
+
+    return mutate
+
+
+def rewrite_csv(rel: str, change: Callable[[list[list[str]]], list[list[str]]]):
+    def mutate(root: Path) -> None:
+        path = root / rel
+        rows = change(list(csv.reader(io.StringIO(path.read_text()))))
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        path.write_text(out.getvalue())
+
+    return mutate
+
+
+def fixture_text(rel: str) -> str:
+    return (FIXTURE / rel).read_text()
+
+
+def truncated_gzip(root: Path) -> None:
+    header, line = fixture_text(ORDERS_03_02).split("\n")[:2]
+    body = header + "\n" + "\n".join(line.replace("o3", f"o3{i}") for i in range(300)) + "\n"
+    full = gzip.compress(body.encode(), mtime=0)
+    write("orders/dt=2025-03-04/batch.csv.gz", full[: len(full) // 2])(root)
+
+
+def orders_as_parquet_then_corrupt(root: Path) -> None:
+    path = root / "orders/dt=2025-03-04/orders.parquet"
+    path.parent.mkdir(parents=True)
+    table = pa.table({c: pa.array(["x"], pa.string()) for c in FEEDS["orders"].columns})
+    pq.write_table(table, path)
+    data = path.read_bytes()
+    path.write_bytes(data[:10] + b"\x00" * 40 + data[50:])  # pages overwritten, footer kept
+
+
+def file_named_like_sql(root: Path) -> None:
+    name = "payments/dt=2025-03-03/x'); DROP TABLE raw.orders; --.csv"
+    write(
+        name,
+        "payment_id,order_id,attempt_ts,method,amount,status\n"
+        "pay9,o4,2025-03-03 12:01:00,card,50.00,success\n",
+    )(root)
+
+
+# ------------------------------------------------------------------------------ cases
+
+
+@dataclass(frozen=True)
+class Case:
+    feed: str
+    mutate: Callable[[Path], None]
+    # rejected file: (file relative to the landing, line or None, reason regex)
+    reject: tuple[str, int | None, str] | None = None
+    # quarantined rows, exactly: (file relative to the landing, data row, reason regex)
+    quarantine: tuple[tuple[str, int, str], ...] = ()
+    superseded: int = 0
+    # SQL over the loaded tables → expected rows (siblings loaded, values as delivered)
+    expect: tuple[tuple[str, list[tuple]], ...] = field(default=())
+
+
+ORDER_ROW = "o5,c1,2025-03-02 12:00:00,web,paid,,0.00,0.00,2025-03-05,,,,2025-03-02 12:00:00\n"
+REVIEW_HEADER = "review_id,order_id,product_id,customer_id,rating,review_text,review_ts\n"
+TEXT = "SELECT review_id, review_text FROM raw.reviews ORDER BY 1"
+
+CASES = {
+    # ---- file-level: the file is rejected whole, raw stays as it was
+    "missing_column": Case(
+        "orders",
+        rewrite_csv(ORDERS_03_02, lambda rows: [r[:4] + r[5:] for r in rows]),
+        reject=(ORDERS_03_02, 1, r"missing required column\(s\) status"),
+    ),
+    "invalid_utf8": Case(
+        "reviews",
+        append(REVIEWS, b"rv2,o3,p1,c1,5,tr\xe8s bien,2025-03-03 19:00:00\n"),
+        reject=(REVIEWS, 3, r"(?i)invalid unicode.*not utf-8"),
+    ),
+    "empty_file": Case(
+        "orders",
+        write("orders/dt=2025-03-04/orders.csv", ""),
+        reject=("orders/dt=2025-03-04/orders.csv", None, "empty file"),
+    ),
+    "truncated_gzip": Case(
+        "orders",
+        truncated_gzip,
+        reject=("orders/dt=2025-03-04/batch.csv.gz", None, "(?i)end of gzip stream"),
+    ),
+    "wrong_compression_gzip_named_csv": Case(
+        "orders",
+        write(
+            "orders/dt=2025-03-04/orders.csv", gzip.compress(fixture_text(ORDERS_03_02).encode())
+        ),
+        reject=("orders/dt=2025-03-04/orders.csv", 1, "gzip-compressed data.*expected .csv.gz"),
+    ),
+    "wrong_compression_plain_named_gz": Case(
+        "orders",
+        write("orders/dt=2025-03-04/orders.csv.gz", fixture_text(ORDERS_03_02)),
+        reject=("orders/dt=2025-03-04/orders.csv.gz", None, "(?i)not a gzipped file"),
+    ),
+    "corrupt_parquet": Case(
+        "orders",
+        orders_as_parquet_then_corrupt,
+        reject=("orders/dt=2025-03-04/orders.parquet", None, "(?i)failed to read|footer|magic"),
+    ),
+    "malformed_json_line": Case(
+        "payments",
+        write(
+            "payments/dt=2025-03-03/p.jsonl",
+            '{"payment_id":"pay5","order_id":"o4","attempt_ts":"2025-03-03T12:01:00Z",'
+            '"method":"card","amount":50,"status":"failed"}\n'
+            '{"payment_id":"pay6","order_id":"o4", amount: 50}\n',
+        ),
+        reject=("payments/dt=2025-03-03/p.jsonl", 2, "malformed JSON"),
+    ),
+    "row_with_extra_field": Case(
+        "orders",
+        append(ORDERS_03_02, ORDER_ROW.rstrip("\n") + ",surplus\n"),
+        reject=(ORDERS_03_02, 4, "Expected Number of Columns: 13"),
+    ),
+    "unterminated_quote": Case(
+        "reviews",
+        append(REVIEWS, 'rv2,o3,p1,c1,5,"never closed,2025-03-03 19:00:00\n'),
+        reject=(REVIEWS, 3, "unterminated quote"),
+    ),
+    # ---- layout variations that are fine
+    "extra_column": Case(
+        "payments",
+        rewrite_csv(
+            PAYMENTS_03_02,
+            lambda rows: [[*r, "gw" if i else "gateway_ref"] for i, r in enumerate(rows)],
+        ),
+        expect=(
+            (
+                "SELECT payment_id, amount FROM raw.payments WHERE payment_id = 'pay4'",
+                [("pay4", Decimal("80.00"))],
+            ),
+        ),
+    ),
+    "column_order_changed": Case(
+        "payments",
+        rewrite_csv(PAYMENTS_03_02, lambda rows: [r[::-1] for r in rows]),
+        expect=(
+            (
+                "SELECT payment_id, order_id, method, amount, status FROM raw.payments "
+                "WHERE payment_id IN ('pay3', 'pay4') ORDER BY 1",
+                [
+                    ("pay3", "o3", "alipay", Decimal("80.00"), "failed"),
+                    ("pay4", "o3", "alipay", Decimal("80.00"), "success"),
+                ],
+            ),
+        ),
+    ),
+    "bom": Case(
+        "orders",
+        edit(ORDERS_03_02, lambda b: b"\xef\xbb\xbf" + b),
+        superseded=2,  # o1 and o2 are delivered twice in the fixture
+        expect=(
+            ("SELECT order_id, status FROM raw.orders WHERE order_id = 'o3'", [("o3", "paid")]),
+        ),
+    ),
+    "header_only": Case(
+        "payments",
+        write(
+            "payments/dt=2025-03-03/payments.csv",
+            "payment_id,order_id,attempt_ts,method,amount,status\n",
+        ),
+        expect=(("SELECT count(*) FROM raw.payments", [(4,)]),),
+    ),
+    "sql_injection_in_file_name": Case(
+        "payments",
+        file_named_like_sql,
+        expect=(
+            ("SELECT count(*) FROM raw.orders", [(4,)]),
+            (
+                "SELECT _source_file FROM raw.payments WHERE payment_id = 'pay9'",
+                [("payments/dt=2025-03-03/x'); DROP TABLE raw.orders; --.csv",)],
+            ),
+        ),
+    ),
+    # ---- values
+    "wrong_type": Case(
+        "order_items",
+        append(ITEMS_03_03, "o4,2,p1,two,10.00\n"),
+        quarantine=((ITEMS_03_03, 2, r"^quantity: cannot parse 'two' as INTEGER$"),),
+        expect=(("SELECT count(*) FROM raw.order_items", [(5,)]),),
+    ),
+    "unparseable_timestamp": Case(
+        "payments",
+        append(PAYMENTS_03_02, "pay5,o3,yesterday 9am,card,1.00,failed\n"),
+        quarantine=(
+            (PAYMENTS_03_02, 3, r"^attempt_ts: cannot parse 'yesterday 9am' as TIMESTAMP$"),
+        ),
+    ),
+    "timestamps_with_and_without_offset": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-03-02T17:05:00+08:00,card,1.00,failed\n"
+            "pay6,o3,2025-03-02 09:05:00,card,1.00,failed\n"
+            "pay7,o3,2025-03-02T09:05:00Z,card,1.00,failed\n"
+            "pay8,o3,2025-03-02T04:05:00-05:00,card,1.00,failed\n",
+        ),
+        expect=(
+            (
+                "SELECT DISTINCT attempt_ts FROM raw.payments WHERE payment_id >= 'pay5'",
+                [(datetime(2025, 3, 2, 9, 5),)],
+            ),
+        ),
+    ),
+    "missing_key": Case(
+        "orders",
+        append(ORDERS_03_02, "," + ORDER_ROW.split(",", 1)[1]),
+        quarantine=((ORDERS_03_02, 3, "^order_id: missing$"),),
+        superseded=2,
+    ),
+    "duplicate_keys_newer_and_older_updated_ts": Case(
+        "orders",
+        write(
+            "orders/dt=2025-03-04/orders.csv",
+            fixture_text(ORDERS_03_02).split("\n")[0] + "\n"
+            # o1: an older version delivered late (must not win); o4: a newer version (wins)
+            "o1,c1,2025-03-01 10:00:00,web,paid,,0.00,10.00,2025-03-04,,,,2025-03-01 10:01:00\n"
+            "o4,c2,2025-03-03 12:00:00,web,paid,,0.00,0.00,2025-03-06,,,,2025-03-04 08:00:00\n",
+        ),
+        superseded=4,
+        expect=(
+            (
+                "SELECT order_id, status, _source_file FROM raw.orders WHERE order_id IN "
+                "('o1', 'o4') ORDER BY 1",
+                [
+                    ("o1", "delivered", "orders/dt=2025-03-03/orders.csv"),
+                    ("o4", "paid", "orders/dt=2025-03-04/orders.csv"),
+                ],
+            ),
+        ),
+    ),
+    "orphan_order_item": Case(
+        "order_items",
+        append(ITEMS_03_03, "o99,1,p1,1,10.00\n"),
+        quarantine=((ITEMS_03_03, 2, r"^order_id: 'o99' not found in raw\.orders\.order_id$"),),
+    ),
+    "negative_amount": Case(
+        "payments",
+        append(PAYMENTS_03_02, "pay5,o3,2025-03-02 09:06:00,card,-80.00,success\n"),
+        quarantine=((PAYMENTS_03_02, 3, r"^amount: -80\.00 below minimum 0$"),),
+    ),
+    "rating_6": Case(
+        "reviews",
+        append(REVIEWS, "rv2,o3,p1,c1,6,great,2025-03-03 19:00:00\n"),
+        quarantine=((REVIEWS, 2, r"^rating: 6 above maximum 5$"),),
+    ),
+    "nps_11_and_csat_0": Case(
+        "surveys",
+        append(
+            "surveys/dt=2025-03-03/surveys.csv",
+            "s2,c1,nps,11,2025-03-03 19:00:00,\ns3,c1,csat,0,2025-03-03 19:00:00,\n"
+            "s4,c1,csat,5,2025-03-03 19:00:00,\ns5,c1,poll,3,2025-03-03 19:00:00,\n",
+        ),
+        quarantine=(
+            (
+                "surveys/dt=2025-03-03/surveys.csv",
+                2,
+                "^score: 11 above maximum 10 for survey_type nps$",
+            ),
+            (
+                "surveys/dt=2025-03-03/surveys.csv",
+                3,
+                "^score: 0 below minimum 1 for survey_type csat$",
+            ),
+            ("surveys/dt=2025-03-03/surveys.csv", 5, r"^survey_type: 'poll' not in \(nps, csat\)$"),
+        ),
+    ),
+    "status_outside_domain": Case(
+        "orders",
+        append(ORDERS_03_02, ORDER_ROW.replace(",paid,", ",shipping,")),
+        quarantine=(
+            (ORDERS_03_02, 3, r"^status: 'shipping' not in \(created, paid, .*returned\)$"),
+        ),
+        superseded=2,
+    ),
+    "future_date": Case(
+        "events",
+        append(
+            EVENTS_03_02,
+            "e99,2999-03-02 09:00:00,v1,c1,page_view,home,,,,desktop,,,,\n"
+            "e98,1970-01-01 00:00:00,v1,c1,page_view,home,,,,desktop,,,,\n",
+        ),
+        quarantine=(
+            (EVENTS_03_02, 3, r"^event_ts: 2999-03-02 09:00:00 is in the future \(after .*\)$"),
+            (EVENTS_03_02, 4, r"^event_ts: 1970-01-01 00:00:00 is before 2000-01-01$"),
+        ),
+    ),
+    "redelivered_partition": Case(
+        "orders",
+        # the shop re-exports 2025-03-02: o3 was cancelled; o2's row is no longer in it
+        write(
+            ORDERS_03_02,
+            fixture_text(ORDERS_03_02).split("\n")[0] + "\n"
+            "o3,c1,2025-03-02 09:00:00,web,cancelled,SAVE10,10.00,0.00,2025-03-05,,,"
+            "2025-03-02 11:00:00,2025-03-02 11:00:00\n",
+        ),
+        superseded=1,
+        expect=(
+            (
+                "SELECT order_id, status FROM raw.orders ORDER BY 1",
+                [("o1", "delivered"), ("o2", "created"), ("o3", "cancelled"), ("o4", "created")],
+            ),
+        ),
+    ),
+    "late_partition": Case(
+        "orders",
+        # dt=2025-02-28 arrives after 03-01..03-03: its new order loads, its older o1 does not win
+        write(
+            "orders/dt=2025-02-28/late.csv",
+            fixture_text(ORDERS_03_02).split("\n")[0] + "\n"
+            "o0,c1,2025-02-28 10:00:00,web,paid,,0.00,0.00,2025-03-03,,,,2025-02-28 10:00:00\n"
+            "o1,c1,2025-03-01 10:00:00,web,created,,0.00,10.00,2025-03-04,,,,2025-02-28 10:00:00\n",
+        ),
+        superseded=3,
+        expect=(
+            (
+                "SELECT order_id, status, _partition_dt FROM raw.orders WHERE order_id IN "
+                "('o0', 'o1') ORDER BY 1",
+                [
+                    ("o0", "paid", datetime(2025, 2, 28).date()),
+                    ("o1", "delivered", datetime(2025, 3, 3).date()),
+                ],
+            ),
+        ),
+    ),
+    "embedded_newlines_and_quotes": Case(
+        "reviews",
+        append(
+            REVIEWS, 'rv2,o3,p1,c1,5,"line one\nline ""two"", with comma",2025-03-03 19:00:00\n'
+        ),
+        expect=(
+            (
+                TEXT,
+                [("rv1", 'Nice, but "slow" shipping'), ("rv2", 'line one\nline "two", with comma')],
+            ),
+        ),
+    ),
+    "chinese_text": Case(
+        "reviews",
+        append(REVIEWS, "rv2,o3,p1,c1,5,质量很好，物流快！😀,2025-03-03 19:00:00\n"),
+        expect=((TEXT, [("rv1", 'Nice, but "slow" shipping'), ("rv2", "质量很好，物流快！😀")]),),
+    ),
+    "sql_injection_value": Case(
+        "reviews",
+        append(
+            REVIEWS,
+            'rv2,o3,p1,c1,5,"\'); DROP TABLE raw.orders; --",2025-03-03 19:00:00\n'
+            "rv3,o3,p1,c1,x'); DROP TABLE raw.orders; --,ok,2025-03-03 19:00:00\n",
+        ),
+        quarantine=(
+            (REVIEWS, 3, r"^rating: cannot parse 'x'\); DROP TABLE raw\.orders; --' as INTEGER$"),
+        ),
+        expect=(
+            ("SELECT count(*) FROM raw.orders", [(4,)]),
+            (
+                "SELECT review_text FROM raw.reviews WHERE review_id = 'rv2'",
+                [("'); DROP TABLE raw.orders; --",)],
+            ),
+        ),
+    ),
+}
+
+
+@pytest.fixture
+def conn(tmp_path: Path):
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    c.execute("SET TimeZone = 'UTC'")
+    yield c
+    c.close()
+
+
+def test_matrix_has_the_cases_the_issue_names():
+    assert len(CASES) >= 20
+
+
+def test_the_fixture_itself_loads_without_quarantine(conn, tmp_path):
+    root = copy_landing(tmp_path)
+    for feed in FEEDS:
+        stats = load(conn, root, feed)
+        assert stats.rows_quarantined == 0, (feed, stats.quarantine_reasons)
+        assert stats.rows_read == rows_in(root, feed) == stats.rows_loaded + stats.rows_superseded
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_bad_input(case: Case, conn, tmp_path):
+    root = copy_landing(tmp_path)
+    load(conn, root, case.feed)
+    before = snapshot(conn, case.feed)
+    case.mutate(root)
+
+    if case.reject is not None:
+        rel, line, reason = case.reject
+        with pytest.raises(LandingFileError) as info:
+            load(conn, root, case.feed)
+        error = info.value
+        assert error.file == str(root / rel)
+        assert error.line == line
+        assert re.search(reason, error.reason), error.reason
+        assert str(root / rel) in str(error)
+        assert snapshot(conn, case.feed) == before  # nothing of the file reached raw
+        return
+
+    stats = load(conn, root, case.feed)
+    delivered = rows_in(root, case.feed)
+    loaded, quarantined = (
+        conn.execute(f"SELECT count(*) FROM {schema}.{case.feed}").fetchone()[0]
+        for schema in ("raw", "raw_quarantine")
+    )
+    assert (stats.rows_loaded, stats.rows_quarantined) == (loaded, quarantined)
+    assert stats.rows_superseded == case.superseded
+    assert delivered == stats.rows_read == loaded + quarantined + stats.rows_superseded
+    got = conn.execute(
+        f"SELECT _source_file, _source_row, _reason, _load_id FROM raw_quarantine.{case.feed} "
+        "ORDER BY 1, 2"
+    ).fetchall()
+    assert [(f, r) for f, r, _, _ in got] == [(f, r) for f, r, _ in case.quarantine]
+    for (_, _, reason, load_id), (_, _, pattern) in zip(got, case.quarantine, strict=True):
+        assert re.search(pattern, reason), reason
+        assert load_id == "t"
+    for sql, expected in case.expect:
+        assert conn.execute(sql).fetchall() == expected, sql
+
+
+# ------------------------------------------------------------------ through the ingest asset
+
+
+def materialize(root: Path, db: Path, feed: str) -> dg.ExecuteInProcessResult:
+    resources = {
+        "landing": LandingResource(root=str(root)),
+        "warehouse": WarehouseResource(path=str(db)),
+    }
+    assets = [build_ingest_asset(FEEDS[name]) for name in dict.fromkeys(("orders", feed))]
+    return dg.materialize(assets, resources=resources, raise_on_error=False)
+
+
+def quarantine_check(result: dg.ExecuteInProcessResult, feed: str) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == raw_asset_key(feed) and e.check_name == QUARANTINE_CHECK
+    ]
+    return evaluation
+
+
+def test_asset_quarantine_check_passes_warns_and_errors(tmp_path, monkeypatch):
+    root = copy_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    monkeypatch.delenv("QUARANTINE_MAX_SHARE", raising=False)
+    clean = quarantine_check(materialize(root, db, "payments"), "payments")
+    assert clean.passed
+    assert clean.metadata["quarantine_share"].value == 0
+
+    append(PAYMENTS_03_02, "pay5,o3,2025-03-02 09:06:00,card,-1.00,success\n")(root)
+    monkeypatch.setenv("QUARANTINE_MAX_SHARE", "0.5")  # 1 of 5 rows: within the share → WARN
+    result = materialize(root, db, "payments")
+    warn = quarantine_check(result, "payments")
+    assert result.success
+    assert (warn.passed, warn.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert warn.metadata["rows_quarantined"].value == 1
+    assert warn.metadata["quarantine_share"].value == pytest.approx(0.2)
+    assert warn.metadata["top_reasons"].value == {"amount: -1.00 below minimum 0": 1}
+
+    monkeypatch.setenv("QUARANTINE_MAX_SHARE_PAYMENTS", "0.1")  # per-feed override → ERROR
+    error = quarantine_check(materialize(root, db, "payments"), "payments")
+    assert (error.passed, error.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    materialization = next(
+        e.event_specific_data.materialization
+        for e in materialize(root, db, "payments").get_asset_materialization_events()
+        if e.asset_key == raw_asset_key("payments")
+    )
+    meta = {k: v.value for k, v in materialization.metadata.items()}
+    assert (
+        meta["rows_read"]
+        == meta["rows_loaded"] + meta["rows_quarantined"] + meta["rows_superseded"]
+    )
+
+
+def test_asset_fails_naming_the_rejected_file(tmp_path):
+    root = copy_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    assert materialize(root, db, "reviews").success
+    append(REVIEWS, b"rv2,o3,p1,c1,5,\xff,2025-03-03 19:00:00\n")(root)
+    result = materialize(root, db, "reviews")
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.startswith(f"feed reviews: rejected {root / REVIEWS}, line 3: ")
+
+
+# ------------------------------------------------------------------ through the whole pipeline
+
+
+def all_marts(sample_run) -> dict[str, list[tuple]]:
+    names = sample_run.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
+    )
+    return {n: sample_run.query(f'SELECT * FROM marts."{n}" ORDER BY ALL') for (n,) in names}
+
+
+@pytest.mark.slow
+def test_rejected_file_fails_the_run_and_leaves_every_mart_unchanged(sample_run, tmp_path):
+    from orchestration.cli import run_pipeline
+
+    marts_before = all_marts(sample_run)
+    assert len(marts_before) >= 20
+    raw_before = sample_run.query("SELECT * FROM raw.orders ORDER BY ALL")
+    landing = tmp_path / "landing"
+    shutil.copytree(sample_run.landing, landing)
+    victim = sorted((landing / "orders").glob("dt=*/*"))[5]
+    data = victim.read_bytes()
+    victim.write_bytes(data + b"o_broken,c1\n")  # a ragged row at the end of the export
+    bad_line = data.count(b"\n") + 1
+    sample_run.monkeypatch.setenv("LANDING_DIR", str(landing))
+    try:
+        report = run_pipeline(instance=sample_run.instance)
+    finally:
+        sample_run.monkeypatch.setenv("LANDING_DIR", str(sample_run.landing))
+    assert not report.ok
+    assert list(report.failed_steps) == ["raw__orders"]
+    message = report.failed_steps["raw__orders"]
+    assert message.startswith(f"feed orders: rejected {victim}, line {bad_line}: "), message
+    assert "Expected Number of Columns" in message
+    assert "dbt_models" not in report.step_seconds  # dbt never ran
+    assert sample_run.query("SELECT * FROM raw.orders ORDER BY ALL") == raw_before
+    assert all_marts(sample_run) == marts_before
