@@ -3,99 +3,181 @@
 BI tools never open the working file (DuckDB allows one writer, and a half-built mart must not be
 seen). Publish runs last and verifies that every asset check of its run passed: a failed dbt test
 check does not by itself stop a downstream Python asset (dagster #25112), so the gate is here too.
-The copy is written to a temporary name in the serving folder, fsynced and renamed over the old
-file, so a reader sees either the previous publish or the new one, never a mix.
+
+Each publish is a numbered version (`orchestration.serving`): it is built complete under
+`versions/`, then swapped in at the top of SERVING_DIR file by file (temporary name in the same
+folder, fsync, rename), so a reader sees either the previous publish or the new one, never a mix.
+The last SERVING_KEEP versions stay for rollback, and `marts._publish_log` in every file holds one
+row per publish so far (version, time, run, row counts, checks passed, tool versions).
 """
 
-import os
-import shutil
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from orchestration import serving as serving_files
 from orchestration import settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 # DuckDB 2.x writes a format 1.x clients cannot open unless told otherwise; BI drivers lag.
+# tests/serving/test_old_client.py opens a published file with DuckDB 1.0.0.
 SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_KEY = dg.AssetKey(["serving", "marts"])
 
+# The columns of marts._publish_log, in order. Columns an older log lacks are carried as NULL.
+PUBLISH_LOG_COLUMNS = {
+    "version": "BIGINT",
+    "published_at": "TIMESTAMP",
+    "run_id": "VARCHAR",
+    "row_counts": "JSON",
+    "checks_passed": "INTEGER",
+    "dagster_version": "VARCHAR",
+    "duckdb_version": "VARCHAR",
+    "storage_version": "VARCHAR",
+}
+
 
 class ServingResource(dg.ConfigurableResource):
-    """Folder of the published serving database and Parquet files (env SERVING_DIR)."""
+    """Folder of the published serving database and Parquet files (env SERVING_DIR); `keep`
+    publishes are kept for rollback (default: env SERVING_KEEP, else 5)."""
 
     dir: str = settings.DEFAULT_SERVING_DIR
+    keep: int | None = None
 
     @property
     def resolved_dir(self) -> Path:
         p = Path(self.dir).expanduser()
         return p if p.is_absolute() else settings.REPO_ROOT / p
 
+    @property
+    def resolved_keep(self) -> int:
+        return self.keep if self.keep is not None else serving_files.keep_from_env()
 
-def failed_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """Checks evaluated in this run that failed with severity ERROR."""
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: int
+    row_counts: dict[str, int]
+    path: Path
+
+
+def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int, list[str]]:
+    """How many checks evaluated in this run passed, and those that failed with severity ERROR."""
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
+    passed = 0
     failed = []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+        if evaluation.passed:
+            passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
             failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
-    return failed
+    return passed, failed
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def failed_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Checks evaluated in this run that failed with severity ERROR."""
+    return check_results_of_run(instance, run_id)[1]
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
+    """Copy the publish log rows of `history` into serving_new.marts._publish_log."""
+    conn.execute(f"ATTACH {_sql_path(history)} AS serving_prev (READ_ONLY)")
     try:
-        os.fsync(fd)
+        old = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'serving_prev' "
+                "AND schema_name = 'marts' AND table_name = '_publish_log'"
+            ).fetchall()
+        }
+        if not old:
+            return
+        select = ", ".join(
+            f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
+            for c, t in PUBLISH_LOG_COLUMNS.items()
+        )
+        conn.execute(
+            f"INSERT INTO serving_new.marts._publish_log SELECT {select} "
+            "FROM serving_prev.marts._publish_log"
+        )
     finally:
-        os.close(fd)
+        conn.execute("DETACH serving_prev")
 
 
 def write_serving_copy(
-    conn: duckdb.DuckDBPyConnection, serving_dir: Path, run_id: str, marts: Iterable[str]
-) -> dict[str, int]:
-    """Copy the marts into `<serving_dir>/serving.duckdb` and `parquet/`, swapping atomically.
+    conn: duckdb.DuckDBPyConnection,
+    serving_dir: Path,
+    run_id: str,
+    marts: Iterable[str],
+    checks_passed: int = 0,
+    keep: int | None = None,
+) -> PublishResult:
+    """Publish the marts of `conn` as the next version of `serving_dir` and make it current.
 
     The file is not called `marts.duckdb`: DuckDB names the catalog after the file, and a catalog
     `marts` holding a schema `marts` makes every `marts.<table>` reference ambiguous.
+    If anything fails before the swap, `serving_dir` is left exactly as it was.
     """
     serving_dir.mkdir(parents=True, exist_ok=True)
-    target = serving_dir / "serving.duckdb"
-    tmp = serving_dir / f".serving.{run_id}.duckdb.tmp"
-    parquet_tmp = serving_dir / f".parquet.{run_id}.tmp"
-    tmp.unlink(missing_ok=True)
-    shutil.rmtree(parquet_tmp, ignore_errors=True)
-    parquet_tmp.mkdir()
-    counts: dict[str, int] = {}
-    conn.execute(f"ATTACH '{tmp}' AS serving (STORAGE_VERSION '{SERVING_STORAGE_VERSION}')")
-    try:
-        conn.execute("CREATE SCHEMA serving.marts")
-        for mart in sorted(marts):
-            conn.execute(f'CREATE TABLE serving.marts."{mart}" AS SELECT * FROM marts."{mart}"')
-            conn.execute(
-                f"COPY marts.\"{mart}\" TO '{parquet_tmp / (mart + '.parquet')}' (FORMAT parquet)"
-            )
-            counts[mart] = conn.execute(f'SELECT count(*) FROM marts."{mart}"').fetchone()[0]
+    keep = keep if keep is not None else serving_files.keep_from_env()
+    version = serving_files.next_version(serving_dir)
+    history = serving_files.history_database(serving_dir)
+    marts = sorted(marts)
+
+    def build(staging: Path) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        database = staging / serving_files.DATABASE
         conn.execute(
-            "CREATE TABLE serving.marts._publish_log AS SELECT "
-            "? AS run_id, CAST(? AS TIMESTAMP) AS published_at, CAST(? AS JSON) AS row_counts",
-            [run_id, datetime.now(UTC).replace(tzinfo=None), str(counts).replace("'", '"')],
+            f"ATTACH {_sql_path(database)} AS serving_new "
+            f"(STORAGE_VERSION '{SERVING_STORAGE_VERSION}')"
         )
-    finally:
-        conn.execute("DETACH serving")
-    _fsync(tmp)
-    os.replace(tmp, target)
-    parquet_dir = serving_dir / "parquet"
-    for file in parquet_tmp.iterdir():
-        parquet_dir.mkdir(exist_ok=True)
-        os.replace(file, parquet_dir / file.name)
-    parquet_tmp.rmdir()
-    return counts
+        try:
+            conn.execute("CREATE SCHEMA serving_new.marts")
+            for mart in marts:
+                conn.execute(
+                    f'CREATE TABLE serving_new.marts."{mart}" AS SELECT * FROM marts."{mart}"'
+                )
+                parquet = staging / serving_files.PARQUET / f"{mart}.parquet"
+                conn.execute(f'COPY marts."{mart}" TO {_sql_path(parquet)} (FORMAT parquet)')
+                counts[mart] = conn.execute(
+                    f'SELECT count(*) FROM serving_new.marts."{mart}"'
+                ).fetchone()[0]
+            columns = ", ".join(f"{c} {t}" for c, t in PUBLISH_LOG_COLUMNS.items())
+            conn.execute(f"CREATE TABLE serving_new.marts._publish_log ({columns})")
+            if history is not None:
+                _carry_log(conn, history)
+            conn.execute(
+                "INSERT INTO serving_new.marts._publish_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    version,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    run_id,
+                    json.dumps(counts, sort_keys=True),
+                    checks_passed,
+                    dg.__version__,
+                    duckdb.__version__,
+                    SERVING_STORAGE_VERSION,
+                ],
+            )
+        finally:
+            conn.execute("DETACH serving_new")
+        return counts
+
+    counts = serving_files.publish_version(serving_dir, version, build, keep)
+    path = serving_dir / serving_files.DATABASE
+    return PublishResult(version=version, row_counts=counts, path=path)
 
 
 def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -112,21 +194,28 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     def publish_marts(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
     ) -> dg.MaterializeResult:
-        failed = failed_checks_of_run(context.instance, context.run_id)
+        checks_passed, failed = check_results_of_run(context.instance, context.run_id)
         if failed:
             raise dg.Failure(
                 description="not published: checks failed in this run: " + ", ".join(failed),
                 allow_retries=False,
             )
         with warehouse.connect() as conn:
-            counts = write_serving_copy(
-                conn, serving.resolved_dir, context.run_id, [k.path[-1] for k in mart_keys]
+            result = write_serving_copy(
+                conn,
+                serving.resolved_dir,
+                context.run_id,
+                [k.path[-1] for k in mart_keys],
+                checks_passed=checks_passed,
+                keep=serving.resolved_keep,
             )
         return dg.MaterializeResult(
             metadata={
-                "serving_database": str(serving.resolved_dir / "serving.duckdb"),
+                "serving_database": str(result.path),
+                "version": result.version,
                 "storage_version": SERVING_STORAGE_VERSION,
-                "row_counts": dg.MetadataValue.json(counts),
+                "checks_passed": checks_passed,
+                "row_counts": dg.MetadataValue.json(result.row_counts),
             }
         )
 

@@ -2,9 +2,11 @@
 
 After the publish asset swapped in `serving.duckdb` and `parquet/`, this check opens the
 serving database **read-only** (as a BI tool does, so a file only the writer could open fails
-here) and verifies, against the `marts._publish_log` row the publish wrote:
+here) and verifies, against the newest `marts._publish_log` row (the current version; the rows
+before it are the earlier publishes, carried over):
 
-- the log belongs to this run (a failed swap would leave the previous publish in place);
+- the log's newest row belongs to this run (a failed swap would leave the previous publish);
+- that version is kept under `versions/v<N>/` (so a later rollback can come back to it);
 - every mart of the definitions is in the log, and the database holds each one as a table with
   the logged row count;
 - each `parquet/<mart>.parquet` has the logged row count and the table's column names.
@@ -20,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration import serving as serving_files
 from orchestration.assets.publish import PUBLISH_KEY, ServingResource
 
 CHECK_NAME = "serving_matches_publish_log"
@@ -34,7 +37,7 @@ def verify_serving(
 ) -> tuple[list[str], dict[str, int]]:
     """Problems found in the published serving copy (empty: it is sound), and the logged counts.
 
-    `run_id`: when given, the publish log must name this run.
+    `run_id`: when given, the newest publish log row must name this run.
     """
     database = serving_dir / "serving.duckdb"
     if not database.exists():
@@ -47,16 +50,23 @@ def verify_serving(
     try:
         try:
             log = conn.execute(
-                "SELECT run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log"
+                "SELECT version, run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log "
+                "ORDER BY version DESC NULLS LAST LIMIT 1"
             ).fetchall()
         except duckdb.Error as exc:
             return [f"marts._publish_log cannot be read: {exc}"], {}
-        if len(log) != 1:
-            return [f"marts._publish_log has {len(log)} rows, expected 1"], {}
-        logged_run, counts_json = log[0]
+        if not log or log[0][0] is None:
+            return ["marts._publish_log has no versioned row"], {}
+        version, logged_run, counts_json = log[0]
         counts = {str(k): int(v) for k, v in json.loads(counts_json).items()}
         if run_id is not None and logged_run != run_id:
-            problems.append(f"the publish log is from run {logged_run}, not this run {run_id}")
+            problems.append(
+                f"the publish log's version {version} is from run {logged_run}, "
+                f"not this run {run_id}"
+            )
+        kept = serving_files.version_dir(serving_dir, version) / serving_files.DATABASE
+        if not kept.is_file():
+            problems.append(f"version {version} is not kept: {kept} does not exist")
         for mart in sorted(set(marts)):
             if mart not in counts:
                 problems.append(f"marts.{mart} is not in the publish log")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -53,7 +54,30 @@ def test_a_sound_publish_passes(published: Path) -> None:
 
 def test_a_stale_publish_log_fails(published: Path) -> None:
     problems, _ = verify_serving(published, MARTS, "run-2")
-    assert problems == ["the publish log is from run run-1, not this run run-2"]
+    assert problems == ["the publish log's version 1 is from run run-1, not this run run-2"]
+
+
+def test_the_check_reads_the_newest_version_of_an_accumulated_log(tmp_path: Path) -> None:
+    conn = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        _create_marts(conn)
+        write_serving_copy(conn, tmp_path / "serving", "run-1", MARTS)
+        conn.execute("DELETE FROM marts.daily_sales WHERE gmv > 20")
+        write_serving_copy(conn, tmp_path / "serving", "run-2", MARTS)
+    finally:
+        conn.close()
+    problems, counts = verify_serving(tmp_path / "serving", MARTS, "run-2")
+    assert problems == []
+    assert counts == {"daily_sales": 3, "daily_traffic": 3}
+
+
+def test_a_current_version_that_is_not_kept_fails(published: Path) -> None:
+    shutil.rmtree(published / "versions" / "v000001")
+    problems, _ = verify_serving(published, MARTS, "run-1")
+    assert problems == [
+        f"version 1 is not kept: {published / 'versions' / 'v000001' / 'serving.duckdb'} "
+        "does not exist"
+    ]
 
 
 def test_a_mart_missing_from_the_publish_fails(published: Path) -> None:

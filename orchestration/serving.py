@@ -1,0 +1,251 @@
+"""The published serving folder: numbered versions, the atomic swap, pruning and rollback.
+
+Layout of `SERVING_DIR` (see docs/serving.md):
+
+    serving.duckdb              the current publish (a copy of versions/v<N>/serving.duckdb)
+    parquet/<mart>.parquet      the current publish, one file per mart
+    versions/v000012/           the last SERVING_KEEP publishes (default 5), each complete:
+        serving.duckdb          with marts.* and marts._publish_log (every publish up to 12)
+        parquet/<mart>.parquet
+
+A publish builds its version in a hidden staging folder under `versions/`, fsyncs it and renames
+it to `v<N>` (one atomic rename), then *promotes* it: each top-level file is copied to a temporary
+name in the same folder, fsynced and `os.replace`d over the old one, and the folder is fsynced. A
+reader that opens `serving.duckdb` sees either the previous file or the new one, never a mix, and
+keeps the file it opened until it closes it (the old inode lives on). Rollback promotes an older
+kept version the same way.
+
+CLI: `python -m orchestration.serving list` and `python -m orchestration.serving rollback
+[--to VERSION]` (default: the kept version before the current one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from orchestration import settings
+
+DATABASE = "serving.duckdb"
+PARQUET = "parquet"
+VERSIONS = "versions"
+LOG_TABLE = "marts._publish_log"
+DEFAULT_KEEP = 5
+_VERSION_DIR = re.compile(r"^v(\d{6,})$")
+
+T = TypeVar("T")
+
+
+def keep_from_env() -> int:
+    """How many publishes to keep under versions/: env SERVING_KEEP, default 5 (at least 1)."""
+    raw = os.environ.get("SERVING_KEEP", "").strip()
+    keep = int(raw) if raw else DEFAULT_KEEP
+    if keep < 1:
+        raise ValueError(f"SERVING_KEEP must be at least 1, got {keep}")
+    return keep
+
+
+def version_dir(serving_dir: Path, version: int) -> Path:
+    return serving_dir / VERSIONS / f"v{version:06d}"
+
+
+def kept_versions(serving_dir: Path) -> list[int]:
+    """The complete versions under versions/, oldest first (staging folders are hidden)."""
+    root = serving_dir / VERSIONS
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = _VERSION_DIR.match(child.name)
+        if match and (child / DATABASE).is_file():
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def read_log(database: Path) -> list[dict]:
+    """The rows of `marts._publish_log` in `database` (read-only), oldest version first."""
+    conn = duckdb.connect(str(database), read_only=True)
+    try:
+        cursor = conn.execute(f"SELECT * FROM {LOG_TABLE}")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+    return sorted(rows, key=lambda r: (r.get("version") is None, r.get("version") or 0))
+
+
+def _log_max_version(database: Path) -> int | None:
+    try:
+        versions = [r["version"] for r in read_log(database) if r.get("version") is not None]
+    except (duckdb.Error, KeyError):
+        return None
+    return max(versions, default=None)
+
+
+def current_version(serving_dir: Path) -> int | None:
+    """The version of the top-level serving.duckdb (its newest log row), None if none/unknown."""
+    database = serving_dir / DATABASE
+    return _log_max_version(database) if database.is_file() else None
+
+
+def next_version(serving_dir: Path) -> int:
+    """One more than any version kept or current: versions only ever increase."""
+    known = [*kept_versions(serving_dir), current_version(serving_dir) or 0]
+    return max(known) + 1
+
+
+def history_database(serving_dir: Path) -> Path | None:
+    """The file whose publish log the next publish carries on: the newest kept version (it has
+    the full history, also after a rollback), else the current top-level file, else none."""
+    kept = kept_versions(serving_dir)
+    if kept:
+        return version_dir(serving_dir, kept[-1]) / DATABASE
+    top = serving_dir / DATABASE
+    return top if top.is_file() else None
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_atomically(source: Path, target: Path) -> None:
+    """Copy `source` to a temporary name next to `target`, fsync it, rename it over `target`."""
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        shutil.copyfile(source, tmp)
+        fsync_file(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def promote(serving_dir: Path, version: int) -> None:
+    """Make kept `version` the current one: Parquet files first, then serving.duckdb.
+
+    Each file is swapped atomically; the database goes last, so once it shows version N the
+    Parquet files are N's too. (A reader that needs a set of Parquet files from one publish
+    reads them from versions/v<N>/parquet/.)
+    """
+    source = version_dir(serving_dir, version)
+    if not (source / DATABASE).is_file():
+        raise FileNotFoundError(f"version {version} is not kept: {source / DATABASE} is missing")
+    parquet = serving_dir / PARQUET
+    parquet.mkdir(parents=True, exist_ok=True)
+    wanted = {f.name for f in (source / PARQUET).glob("*.parquet")}
+    for name in sorted(wanted):
+        _replace_atomically(source / PARQUET / name, parquet / name)
+    for stale in parquet.glob("*.parquet"):
+        if stale.name not in wanted:
+            stale.unlink()
+    fsync_dir(parquet)
+    _replace_atomically(source / DATABASE, serving_dir / DATABASE)
+    fsync_dir(serving_dir)
+
+
+def prune(serving_dir: Path, keep: int) -> list[int]:
+    """Delete all but the newest `keep` versions (never the current one); returns the deleted."""
+    current = current_version(serving_dir)
+    kept = kept_versions(serving_dir)
+    doomed = [v for v in kept[: max(len(kept) - keep, 0)] if v != current]
+    for version in doomed:
+        shutil.rmtree(version_dir(serving_dir, version))
+    if doomed:
+        fsync_dir(serving_dir / VERSIONS)
+    return doomed
+
+
+def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T], keep: int) -> T:
+    """Build `version` with `build(staging_dir)`, seal it under versions/, promote it, prune.
+
+    `build` writes `serving.duckdb` and `parquet/` into the staging folder. If it raises, the
+    staging folder is removed and nothing visible has changed.
+    """
+    root = serving_dir / VERSIONS
+    root.mkdir(parents=True, exist_ok=True)
+    final = version_dir(serving_dir, version)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists")
+    staging = root / f".{final.name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir()
+    try:
+        (staging / PARQUET).mkdir()
+        result = build(staging)
+        for file in (staging / PARQUET).iterdir():
+            fsync_file(file)
+        fsync_file(staging / DATABASE)
+        fsync_dir(staging / PARQUET)
+        fsync_dir(staging)
+        os.rename(staging, final)
+        fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    promote(serving_dir, version)
+    prune(serving_dir, keep)
+    return result
+
+
+def rollback(serving_dir: Path, to: int | None = None) -> int:
+    """Promote kept version `to` (default: the newest kept one older than the current)."""
+    kept = kept_versions(serving_dir)
+    if to is None:
+        current = current_version(serving_dir)
+        older = [v for v in kept if current is None or v < current]
+        if not older:
+            raise ValueError(f"no kept version older than the current ({current}); kept: {kept}")
+        to = older[-1]
+    if to not in kept:
+        raise ValueError(f"version {to} is not kept; kept versions: {kept}")
+    promote(serving_dir, to)
+    return to
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.serving",
+        description="The published serving folder (SERVING_DIR): list versions, roll back.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the kept versions and which one is current")
+    back = sub.add_parser("rollback", help="swap a kept version back in atomically")
+    back.add_argument("--to", type=int, default=None, help="version (default: the previous one)")
+    args = parser.parse_args(argv)
+    serving_dir = settings.serving_dir()
+    if args.command == "list":
+        current = current_version(serving_dir)
+        for version in kept_versions(serving_dir):
+            mark = "  (current)" if version == current else ""
+            sys.stdout.write(f"v{version:06d}  {version_dir(serving_dir, version)}{mark}\n")
+        return 0
+    try:
+        version = rollback(serving_dir, args.to)
+    except (ValueError, FileNotFoundError) as exc:
+        sys.stderr.write(f"rollback failed: {exc}\n")
+        return 2
+    sys.stdout.write(f"serving is now version {version}: {serving_dir / DATABASE}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
