@@ -1,9 +1,9 @@
 """Dagster asset checks that run the Great Expectations suites in `expectations/`.
 
-Design: two checks per suite, one op
------------------------------------
-Every expectation has `meta.severity` `critical` or `warning`. One `@multi_asset_check` op per
-suite reads the table once, runs the suite once and reports two checks on the asset:
+Design: two checks per suite; one step per producing op
+------------------------------------------------------
+Every expectation has `meta.severity` `critical` or `warning`. A `@multi_asset_check` op runs
+each of its suites once on its table and reports two checks on the suite's asset:
 
 - `<schema>_<table>_critical` — `blocking=True`; fails with `AssetCheckSeverity.ERROR` when a
   critical expectation fails, and then the assets downstream do not run.
@@ -11,6 +11,15 @@ suite reads the table once, runs the suite once and reports two checks on the as
   warning expectation fails, and downstream still runs.
 
 (A suite without expectations of one severity gets only the other check.)
+
+Which suites share an op (a Dagster step, ~0.1 s of overhead each): those of the assets that ONE
+multi-asset op materializes — the dbt op, i.e. every mart — run in one step `gx_dbt_models`, on
+one DuckDB connection. All of them are written before any of their checks can start, and the
+only downstream of a mart is the publish step, which a failed critical check of any mart stops
+either way; so one step gates exactly what one step per suite did. Each ingest asset is its own
+op, so each raw suite keeps its own step `gx_raw__<feed>` and opens its feed's gate early. In the
+shared step a suite whose table cannot be read, or on which GX raises, fails its own critical
+check and the other suites are still checked and reported.
 
 Why not one blocking check that fails with WARN for warning-only failures? Within a run that
 would not block: Dagster raises only for `not passed and severity == ERROR and blocking`
@@ -49,6 +58,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from orchestration import settings
 from orchestration.quality import gx_docs
@@ -274,57 +284,130 @@ def _unreadable_result(
 # --------------------------------------------------------------------------------------------
 
 
-def build_suite_checks(
-    suite: SuiteFile, *, backend: str = "pandas", read_only: bool = False
+def _suite_key(suite: SuiteFile) -> dg.AssetKey:
+    return dg.AssetKey(list(suite.asset_key_path))
+
+
+def _suite_severities(suite: SuiteFile) -> list[Severity]:
+    return [s for s in SEVERITIES if suite.count(s)]
+
+
+def _error_result(suite: SuiteFile, key: dg.AssetKey, error: Exception) -> dg.AssetCheckResult:
+    """The critical check's result when GX raised on the suite: it has not vouched for the data."""
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check_name(suite, "critical"),
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"Suite `{suite.name}` not evaluated: {type(error).__name__}: {error}",
+        metadata={"suite": suite.name, "table": suite.name, "error": f"{error!r}"},
+    )
+
+
+def _run_suite_checks(
+    context: dg.AssetCheckExecutionContext,
+    conn: duckdb.DuckDBPyConnection,
+    gx: GreatExpectationsResource,
+    suite: SuiteFile,
+    *,
+    backend: str,
+    isolate_errors: bool,
+) -> Iterator[dg.AssetCheckResult]:
+    """Validate one suite on `conn` and yield its selected checks' results."""
+    key = _suite_key(suite)
+    selected = [
+        s
+        for s in _suite_severities(suite)
+        if dg.AssetCheckKey(key, check_name(suite, s)) in context.selected_asset_check_keys
+    ]
+    if not selected:
+        return
+    try:
+        result = validate_table(conn, suite.name, suite, backend=backend)
+    except TableReadError as exc:
+        context.log.error(str(exc))
+        if "critical" in selected:
+            yield _unreadable_result(suite, key, exc)
+        # The warning check yields nothing: it was not evaluated, which is what the UI shows.
+        return
+    except Exception as exc:
+        if not isolate_errors:
+            raise
+        # In a step shared by several suites one suite's error must not hide the others'
+        # results; its critical check fails (blocking), as the step failure would have.
+        context.log.exception(f"suite {suite.name} raised")
+        if "critical" in selected:
+            yield _error_result(suite, key, exc)
+        return
+    docs, docs_s = None, 0.0
+    if gx.resolved_docs_dir is not None:
+        started = time.perf_counter()
+        try:
+            docs = gx_docs.build_docs(gx.resolved_docs_dir, result.gx_suite, result.gx_result)
+        except Exception as exc:  # docs are a convenience; never fail the gate over them
+            context.log.warning(f"GX Data Docs for suite {suite.name} not written: {exc}")
+        docs_s = time.perf_counter() - started
+    context.log.info(
+        f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
+        f"failed on {result.row_count} rows in {result.duration_s} s (docs {docs_s:.2f} s)"
+    )
+    for severity in selected:
+        yield check_result(suite, key, severity, result, docs)
+
+
+def build_suites_checks(
+    suites: Sequence[SuiteFile],
+    *,
+    name: str,
+    description: str,
+    backend: str = "pandas",
+    read_only: bool = False,
 ) -> dg.AssetChecksDefinition:
-    """One op that runs `suite` on its table and reports its critical and warning checks."""
-    key = dg.AssetKey(list(suite.asset_key_path))
-    severities = [s for s in SEVERITIES if suite.count(s)]
-    specs = [_spec(suite, key, s) for s in severities]
+    """One op (one Dagster step) that runs every suite in `suites` on its table, one after the
+    other on one DuckDB connection, and reports each suite's critical and warning checks."""
+    specs = [_spec(s, _suite_key(s), sev) for s in suites for sev in _suite_severities(s)]
+    isolate_errors = len(suites) > 1
 
     @dg.multi_asset_check(
-        name=f"gx_{suite.schema}__{suite.table}",
+        name=name,
         specs=specs,
-        description=f"Runs Great Expectations suite `{suite.name}` on table {suite.name}.",
-        can_subset=True,  # a UI run may select only one of the two checks
+        description=description,
+        can_subset=True,  # a UI run may select only some of the checks
         compute_kind="great_expectations",
         pool=WAREHOUSE_POOL,
     )
-    def _gx_suite_check(
+    def _gx_suites_check(
         context: dg.AssetCheckExecutionContext,
         warehouse: WarehouseResource,
         gx: GreatExpectationsResource,
     ) -> Iterator[dg.AssetCheckResult]:
-        selected = [
-            s
-            for s in severities
-            if dg.AssetCheckKey(key, check_name(suite, s)) in context.selected_asset_check_keys
-        ]
-        try:
-            with warehouse.connect(read_only=read_only) as conn:
-                result = validate_table(conn, suite.name, suite, backend=backend)
-        except TableReadError as exc:
-            context.log.error(str(exc))
-            if "critical" in selected:
-                yield _unreadable_result(suite, key, exc)
-            # The warning check yields nothing: it was not evaluated, which is what the UI shows.
-            return
-        docs, docs_s = None, 0.0
-        if gx.resolved_docs_dir is not None:
-            started = time.perf_counter()
-            try:
-                docs = gx_docs.build_docs(gx.resolved_docs_dir, result.gx_suite, result.gx_result)
-            except Exception as exc:  # docs are a convenience; never fail the gate over them
-                context.log.warning(f"GX Data Docs for suite {suite.name} not written: {exc}")
-            docs_s = time.perf_counter() - started
-        context.log.info(
-            f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
-            f"failed on {result.row_count} rows in {result.duration_s} s (docs {docs_s:.2f} s)"
-        )
-        for severity in selected:
-            yield check_result(suite, key, severity, result, docs)
+        with warehouse.connect(read_only=read_only) as conn:
+            for suite in suites:
+                yield from _run_suite_checks(
+                    context, conn, gx, suite, backend=backend, isolate_errors=isolate_errors
+                )
 
-    return _gx_suite_check
+    return _gx_suites_check
+
+
+def build_suite_checks(
+    suite: SuiteFile, *, backend: str = "pandas", read_only: bool = False
+) -> dg.AssetChecksDefinition:
+    """One op that runs `suite` on its table and reports its critical and warning checks."""
+    return build_suites_checks(
+        [suite],
+        name=f"gx_{suite.schema}__{suite.table}",
+        description=f"Runs Great Expectations suite `{suite.name}` on table {suite.name}.",
+        backend=backend,
+        read_only=read_only,
+    )
+
+
+def default_shared_ops() -> list[dg.AssetsDefinition]:
+    """The multi-asset ops whose suites share one check step: the `dbt build` op."""
+    from orchestration.assets.dbt import build_dbt_assets
+
+    return [build_dbt_assets()]
 
 
 def build_gx_checks(
@@ -333,6 +416,7 @@ def build_gx_checks(
     *,
     backend: str = "pandas",
     read_only: bool = False,
+    shared_ops: Sequence[dg.AssetsDefinition] | None = None,
 ) -> list[dg.AssetChecksDefinition]:
     """The checks of every suite in `suite_dir` whose asset is in `asset_keys` (None: all).
 
@@ -340,11 +424,52 @@ def build_gx_checks(
     `raw.orders`). Suite files are format-checked here, so a malformed suite fails the
     definitions load with an error naming the file; GX itself is imported only when a check runs.
     `backend` is a key of `gx_validation.BACKENDS` (`pandas`, or `sql` to compute in DuckDB).
+
+    Steps: the suites of assets that one op of `shared_ops` materializes (default: the dbt op,
+    i.e. every mart) run in ONE check step named `gx_<op>`: all those assets are written before
+    any of their checks can start, so one step gates exactly what separate steps would, for one
+    step's overhead and one connection. Every other suite (the raw feeds, one ingest op each)
+    keeps its own step `gx_<schema>__<table>`, so each feed's gate opens as soon as it is checked.
     """
     if backend not in BACKENDS:
         raise KeyError(f"unknown GX backend {backend!r}; known: {sorted(BACKENDS)}")
-    return [
-        build_suite_checks(suite, backend=backend, read_only=read_only)
+    suites = [
+        suite
         for suite in discover_suite_files(suite_dir)
-        if asset_keys is None or dg.AssetKey(list(suite.asset_key_path)) in asset_keys
+        if asset_keys is None or _suite_key(suite) in asset_keys
     ]
+    if not suites:
+        return []
+    if shared_ops is None:
+        shared_ops = default_shared_ops()
+    op_of = {key: assets_def.node_def.name for assets_def in shared_ops for key in assets_def.keys}
+    groups: dict[str, list[SuiteFile]] = {}
+    singles: list[SuiteFile] = []
+    for suite in suites:
+        op_name = op_of.get(_suite_key(suite))
+        if op_name is None:
+            singles.append(suite)
+        else:
+            groups.setdefault(op_name, []).append(suite)
+    checks = []
+    for op_name, members in groups.items():
+        if len(members) == 1:
+            singles.append(members[0])
+            continue
+        checks.append(
+            build_suites_checks(
+                members,
+                name=f"gx_{op_name}",
+                description=(
+                    f"Runs the Great Expectations suites of the {len(members)} assets of op "
+                    f"`{op_name}` in one step: " + ", ".join(f"`{s.name}`" for s in members) + "."
+                ),
+                backend=backend,
+                read_only=read_only,
+            )
+        )
+    checks.extend(
+        build_suite_checks(s, backend=backend, read_only=read_only)
+        for s in sorted(singles, key=lambda s: s.name)
+    )
+    return checks

@@ -94,7 +94,27 @@ def test_build_gx_checks_one_op_per_suite_with_blocking_critical_check() -> None
 
 def test_build_gx_checks_skips_suites_of_unknown_assets() -> None:
     assert build_gx_checks(asset_keys=set()) == []
-    assert len(build_gx_checks()) == len(list(EXPECTATIONS_DIR.glob("*.json")))
+
+
+def test_mart_suites_share_one_step_and_raw_suites_keep_one_each() -> None:
+    from orchestration.assets.dbt import build_dbt_assets
+
+    suites = {p.stem for p in EXPECTATIONS_DIR.glob("*.json")}
+    marts = {s for s in suites if s.startswith("marts.")}
+    raw = suites - marts
+    checks = {c.node_def.name: c for c in build_gx_checks()}
+    assert set(checks) == {"gx_dbt_models"} | {f"gx_{s.replace('.', '__')}" for s in raw}
+    specs = list(checks["gx_dbt_models"].check_specs)
+    # Same check names, keys and blocking flags as one step per suite gave.
+    assert {s.asset_key for s in specs} == {dg.AssetKey(s.split(".")) for s in marts}
+    assert {s.asset_key for s in specs} <= set(build_dbt_assets().keys)
+    for spec in specs:
+        schema, table = spec.asset_key.path
+        assert spec.name in (f"{schema}_{table}_critical", f"{schema}_{table}_warning")
+        assert spec.blocking == spec.name.endswith("_critical")
+    assert {s.name for s in specs if s.blocking} == {
+        f"{s.replace('.', '_')}_critical" for s in marts
+    }
 
 
 def test_build_gx_checks_rejects_unknown_backend() -> None:
@@ -225,3 +245,141 @@ def test_missing_table_fails_the_critical_check(tmp_path: Path) -> None:
     assert not evaluations[CRITICAL].passed
     assert "cannot read table raw.orders" in (evaluations[CRITICAL].description or "")
     assert not result.is_node_success("order_report")
+
+
+# --------------------------------------------------------------------------------------------
+# Several suites in one step: the assets of one multi-asset op
+# --------------------------------------------------------------------------------------------
+
+MART_A = dg.AssetKey(["marts", "toy_a"])
+MART_B = dg.AssetKey(["marts", "toy_b"])
+
+
+def _mart_suite(dir_: Path, table: str, max_value: int) -> None:
+    """A suite with one critical (`n <= max_value`) and one warning expectation."""
+    expectations = [
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "n", "min_value": 0, "max_value": max_value},
+            "meta": {"severity": "critical"},
+        },
+        {
+            "type": "expect_column_values_to_not_be_null",
+            "kwargs": {"column": "n"},
+            "meta": {"severity": "warning"},
+        },
+    ]
+    (dir_ / f"marts.{table}.json").write_text(
+        json.dumps({"name": f"marts.{table}", "expectations": expectations})
+    )
+
+
+def _run_marts(tmp_path: Path, *, a_max: int, backend: str = "sql") -> dg.ExecuteInProcessResult:
+    """Two marts written by ONE multi-asset op, a publish asset downstream of both."""
+    suite_dir = tmp_path / "suites"
+    suite_dir.mkdir()
+    _mart_suite(suite_dir, "toy_a", a_max)
+    _mart_suite(suite_dir, "toy_b", 100)
+
+    @dg.multi_asset(specs=[dg.AssetSpec(MART_A), dg.AssetSpec(MART_B)], name="toy_dbt")
+    def toy_dbt(warehouse: WarehouseResource) -> Any:
+        with warehouse.connect() as conn:
+            conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
+            conn.execute("CREATE OR REPLACE TABLE marts.toy_a AS SELECT range AS n FROM range(5)")
+            conn.execute("CREATE OR REPLACE TABLE marts.toy_b AS SELECT range AS n FROM range(3)")
+        yield dg.MaterializeResult(asset_key=MART_A)
+        yield dg.MaterializeResult(asset_key=MART_B)
+
+    @dg.asset(key=["serving", "marts"], deps=[MART_A, MART_B])
+    def publish() -> None:
+        pass
+
+    checks = build_gx_checks(suite_dir, backend=backend, shared_ops=[toy_dbt])
+    assert [c.node_def.name for c in checks] == ["gx_toy_dbt"]
+    return dg.materialize(
+        [toy_dbt, publish, *checks],
+        resources={
+            "warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb")),
+            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs"), warm_up=False),
+        },
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_one_step_checks_every_mart_of_the_op(tmp_path: Path, backend: str) -> None:
+    result = _run_marts(tmp_path, a_max=100, backend=backend)
+
+    assert result.success
+    evaluations = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {
+        (MART_A, "marts_toy_a_critical"),
+        (MART_A, "marts_toy_a_warning"),
+        (MART_B, "marts_toy_b_critical"),
+        (MART_B, "marts_toy_b_warning"),
+    }
+    assert all(e.passed for e in evaluations.values())
+    a = evaluations[(MART_A, "marts_toy_a_critical")]
+    assert (_meta(a, "suite"), _meta(a, "row_count"), _meta(a, "backend")) == (
+        "marts.toy_a",
+        5,
+        backend,
+    )
+    assert _meta(evaluations[(MART_B, "marts_toy_b_critical")], "row_count") == 3
+    assert _meta(a, "data_docs").endswith("expectations/marts/toy_a.html")
+    assert dg.AssetKey(["serving", "marts"]) in _materialized(result)
+
+
+def test_failed_mart_in_the_shared_step_blocks_publish(tmp_path: Path) -> None:
+    result = _run_marts(tmp_path, a_max=2)  # toy_a holds 0..4: two values above 2
+
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = evaluations["marts_toy_a_critical"]
+    assert not failed.passed and failed.blocking
+    assert failed.severity == dg.AssetCheckSeverity.ERROR
+    assert _meta(failed, "failed_expectations") == 1
+    assert "expect_column_values_to_be_between(n)" in (failed.description or "")
+    assert _meta(failed, "failures_json")[0]["unexpected_values"] == [3, 4]
+    # The other mart's checks were still evaluated and reported in the same step.
+    assert evaluations["marts_toy_b_critical"].passed
+    assert evaluations["marts_toy_a_warning"].passed
+    assert result.get_failed_step_keys() == {"gx_toy_dbt"}
+    assert dg.AssetKey(["serving", "marts"]) not in _materialized(result)
+    assert not result.is_node_success("serving__marts")
+
+
+def test_a_missing_mart_fails_its_own_critical_check_only(tmp_path: Path) -> None:
+    suite_dir = tmp_path / "suites"
+    suite_dir.mkdir()
+    _mart_suite(suite_dir, "toy_a", 100)
+    _mart_suite(suite_dir, "toy_missing", 100)
+
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(MART_A), dg.AssetSpec(["marts", "toy_missing"])], name="toy_dbt"
+    )
+    def toy_dbt(warehouse: WarehouseResource) -> Any:
+        with warehouse.connect() as conn:
+            conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
+            conn.execute("CREATE OR REPLACE TABLE marts.toy_a AS SELECT range AS n FROM range(5)")
+        yield dg.MaterializeResult(asset_key=MART_A)
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["marts", "toy_missing"]))
+
+    result = dg.materialize(
+        [toy_dbt, *build_gx_checks(suite_dir, backend="sql", shared_ops=[toy_dbt])],
+        resources={
+            "warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb")),
+            "gx": GreatExpectationsResource(docs_dir="", warm_up=False),
+        },
+        raise_on_error=False,
+    )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {
+        "marts_toy_a_critical",
+        "marts_toy_a_warning",
+        "marts_toy_missing_critical",
+    }
+    assert evaluations["marts_toy_a_critical"].passed
+    missing = evaluations["marts_toy_missing_critical"]
+    assert not missing.passed
+    assert "cannot read table marts.toy_missing" in (missing.description or "")
