@@ -350,3 +350,19 @@ def test_row_condition_on_a_column_named_nowhere_else(tmp_path: Path, backend: s
     assert outcome.exception_message is None
     assert not outcome.success
     assert outcome.unexpected_values == [0]
+
+
+def test_configuration_memo_only_inside_a_validation() -> None:
+    """`Expectation.configuration` is memoized during a validation only (gx_validation)."""
+    import great_expectations as gx
+
+    from orchestration.quality import gx_validation
+
+    gx_validation._install_configuration_memo()
+    gx_validation._install_configuration_memo()  # idempotent
+    expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="a")
+    assert expectation.configuration is not expectation.configuration  # GX's own behaviour
+    with gx_validation._memoized():
+        assert expectation.configuration is expectation.configuration
+        assert expectation.configuration.kwargs["column"] == "a"
+    assert expectation.configuration is not expectation.configuration
