@@ -25,8 +25,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def resolved_path(self) -> Path:
-        p = Path(self.path)
-        return p if p.is_absolute() else settings.REPO_ROOT / p
+        return settings.resolve_path(self.path)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -22,29 +22,25 @@ DEFAULT_GX_DOCS_DIR = "data/docs"
 DEFAULT_GX_BACKEND = "sql"
 
 
-def _resolve(path: str) -> Path:
+def resolve_path(path: str) -> Path:
+    """`~` expanded; a relative path is relative to the repository root, not the cwd."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (REPO_ROOT / p)
 
 
-def landing_dir() -> Path:
-    """Landing root: env LANDING_DIR, default data/landing."""
-    return _resolve(os.environ.get("LANDING_DIR") or DEFAULT_LANDING_DIR)
-
-
 def warehouse_path() -> Path:
     """Working DuckDB database: env WAREHOUSE_PATH, default data/warehouse.duckdb."""
-    return _resolve(os.environ.get("WAREHOUSE_PATH") or DEFAULT_WAREHOUSE_PATH)
+    return resolve_path(os.environ.get("WAREHOUSE_PATH") or DEFAULT_WAREHOUSE_PATH)
 
 
 def serving_dir() -> Path:
     """Published serving database and Parquet files: env SERVING_DIR, default data/serving."""
-    return _resolve(os.environ.get("SERVING_DIR") or DEFAULT_SERVING_DIR)
+    return resolve_path(os.environ.get("SERVING_DIR") or DEFAULT_SERVING_DIR)
 
 
 def gx_docs_dir() -> Path:
     """GX Data Docs site built by the checks: env GX_DOCS_DIR, default data/docs."""
-    return _resolve(os.environ.get("GX_DOCS_DIR") or DEFAULT_GX_DOCS_DIR)
+    return resolve_path(os.environ.get("GX_DOCS_DIR") or DEFAULT_GX_DOCS_DIR)
 
 
 def gx_backend() -> str:
@@ -72,4 +68,4 @@ def apply_env_defaults() -> None:
 
 def dagster_home() -> Path:
     """Dagster instance folder: env DAGSTER_HOME, default data/dagster_home."""
-    return _resolve(os.environ.get("DAGSTER_HOME") or "data/dagster_home")
+    return resolve_path(os.environ.get("DAGSTER_HOME") or "data/dagster_home")

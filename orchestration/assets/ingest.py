@@ -50,8 +50,7 @@ class LandingResource(dg.ConfigurableResource):
 
     @property
     def resolved_root(self) -> Path:
-        p = Path(self.root).expanduser()
-        return p if p.is_absolute() else settings.REPO_ROOT / p
+        return settings.resolve_path(self.root)
 
 
 def raw_asset_key(feed: str) -> dg.AssetKey:

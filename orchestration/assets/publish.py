@@ -51,8 +51,7 @@ class ServingResource(dg.ConfigurableResource):
 
     @property
     def resolved_dir(self) -> Path:
-        p = Path(self.dir).expanduser()
-        return p if p.is_absolute() else settings.REPO_ROOT / p
+        return settings.resolve_path(self.dir)
 
     @property
     def resolved_keep(self) -> int:

@@ -89,8 +89,7 @@ class GreatExpectationsResource(dg.ConfigurableResource):
     def resolved_docs_dir(self) -> Path | None:
         if not self.docs_dir:
             return None
-        p = Path(self.docs_dir).expanduser()
-        return p if p.is_absolute() else settings.REPO_ROOT / p
+        return settings.resolve_path(self.docs_dir)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.warm_up:
