@@ -136,12 +136,9 @@ def report_from_result(result: ExecuteInProcessResult) -> RunReport:
     import dagster as dg
 
     report = RunReport(success=result.success, run_id=result.run_id)
-    started: dict[str, float] = {}
     for event in result.all_events:
         step = event.step_key
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[step] = event.timestamp if hasattr(event, "timestamp") else time.time()
-        elif event.event_type in (
+        if event.event_type in (
             dg.DagsterEventType.STEP_SUCCESS,
             dg.DagsterEventType.STEP_FAILURE,
         ):
