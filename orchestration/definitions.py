@@ -15,6 +15,7 @@ from orchestration.assets.publish import ServingResource, build_publish_asset
 from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
 from orchestration.checks.publish_checks import build_publish_check
 from orchestration.jobs import FULL_PIPELINE_JOB
+from orchestration.landing_sensor import landing_sensor
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import SCHEDULES
 
@@ -35,6 +36,7 @@ defs = dg.Definitions(
     ],
     jobs=[FULL_PIPELINE_JOB],
     schedules=SCHEDULES,
+    sensors=[landing_sensor],
     resources={
         "landing": LandingResource(root=dg.EnvVar("LANDING_DIR")),
         "warehouse": WarehouseResource(path=dg.EnvVar("WAREHOUSE_PATH")),
