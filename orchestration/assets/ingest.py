@@ -20,7 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import settings
+from orchestration import deployment, settings
 from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
 from orchestration.ingest.landing import LandingFileError, discover_feed_files
 from orchestration.ingest.loader import QUARANTINE_SCHEMA, RAW_SCHEMA, LoadStats, load_feed
@@ -40,7 +40,7 @@ def quarantine_max_share(feed: str) -> float:
             if not 0 <= value <= 1:
                 raise ValueError(f"{var} must be a share between 0 and 1, got {raw!r}")
             return value
-    return DEFAULT_QUARANTINE_MAX_SHARE
+    return deployment.quarantine_max_share(feed)  # the config's, default 0.01
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -146,8 +146,12 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         root = landing.resolved_root
         try:
             files = discover_feed_files(root, feed.name)
-            if not files:
-                context.log.warning(f"no landing files for feed {feed.name} under {root}")
+            # not delivered (config): an empty table; delivered without files: rejected
+            delivered = deployment.check_feed_files(feed.name, files, root)
+            if not delivered:
+                if files:
+                    context.log.warning(f"feed {feed.name} is not delivered: files ignored")
+                files = []
             with warehouse.connect() as conn:
                 stats = load_feed(
                     conn,
@@ -169,7 +173,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             f"({stats.rows_quarantined} quarantined, {stats.rows_superseded} superseded)"
         )
         return dg.MaterializeResult(
-            metadata=_metadata(stats, feed),
+            metadata={**_metadata(stats, feed), "delivered": delivered},
             check_results=[quarantine_check_result(stats, quarantine_max_share(feed.name))],
         )
 
