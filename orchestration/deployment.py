@@ -140,13 +140,13 @@ def _timezone(source: str, value: Any) -> str:
 
 
 def _var_type_ok(default: Any, value: Any) -> bool:
-    """A var keeps the type of its dbt_project.yml default (ints are fine where floats are)."""
+    """A var keeps the kind of its dbt_project.yml default: number, text, boolean, list."""
     if default is None or value is None:
         return True  # e.g. as_of_date: null by default, a date string when set
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, int | float):
-        return isinstance(value, int | float) and (isinstance(default, float) or type(value) is int)
+        return isinstance(value, int | float)  # anomaly_z: 3 may well become 2.5
     return isinstance(value, type(default))
 
 
@@ -168,7 +168,7 @@ def _dbt_overrides(source: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         if not _var_type_ok(known[name], value):
             raise DeploymentConfigError(
                 source,
-                f"dbt_vars.{name} must be a {type(known[name]).__name__} like its default "
+                f"dbt_vars.{name} must be of the kind of its default "
                 f"{known[name]!r}, got {value!r}",
             )
         overrides[name] = value

@@ -525,16 +525,16 @@ def render(report: LandingReport, console: Any) -> None:
         ("status", "left"),
         ("files", "left"),
         ("rows", "right"),
-        ("partitions", "right"),
+        ("dt", "right"),
         ("dt range", "left"),
         ("quarantined", "right"),
         ("dup keys", "right"),
         ("conflicts", "right"),
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for fr in report.feeds.values():
         files = " ".join(f"{n} {fmt}" for fmt, n in sorted(fr.files_by_format.items())) or "-"
-        dt_range = f"{fr.first_dt} … {fr.last_dt}" if fr.first_dt else "-"
+        dt_range = f"{fr.first_dt}..{fr.last_dt}" if fr.first_dt else "-"
         table.add_row(
             fr.feed,
             f"[{_STATUS_STYLE.get(fr.status, '')}]{fr.status}[/]",
@@ -550,8 +550,10 @@ def render(report: LandingReport, console: Any) -> None:
     shown = [p for p in report.problems if p.severity != "info"]
     if shown:
         problems = Table(title="Problems", title_justify="left")
-        for col in ("severity", "feed", "kind", "where", "problem"):
-            problems.add_column(col, overflow="fold")
+        for col in ("severity", "feed", "kind"):
+            problems.add_column(col, no_wrap=True)
+        problems.add_column("where", overflow="fold", max_width=48)
+        problems.add_column("problem", overflow="fold", ratio=1)
         for p in shown:
             where = (p.file or "") + (f":{p.line}" if p.line is not None else "")
             problems.add_row(
@@ -596,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
+        console = Console(width=160)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
