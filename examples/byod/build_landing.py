@@ -166,7 +166,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exports", type=Path, default=HERE / "exports")
     parser.add_argument("--out", type=Path, default=Path("data/byod_landing"))
-    parser.add_argument("--dt", default="2025-03-03", help="the last business date the exports cover")
+    parser.add_argument(
+        "--dt", default="2025-03-03", help="the last business date the exports cover"
+    )
     args = parser.parse_args()
     counts = build(args.exports, args.out, args.dt)
     for feed, rows in counts.items():

@@ -227,4 +227,6 @@ def test_undelivered_feed_is_an_empty_table_with_delivered_false(tmp_path, monke
         assert columns[: len(FEEDS["surveys"].columns)] == list(FEEDS["surveys"].columns)
     finally:
         conn.close()
-    assert raw_asset_key("surveys") in {e.asset_key for e in result.get_asset_materialization_events()}
+    assert raw_asset_key("surveys") in {
+        e.asset_key for e in result.get_asset_materialization_events()
+    }

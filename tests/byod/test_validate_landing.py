@@ -11,7 +11,7 @@ listed, in the terminal table and in the `--json` report):
 | bad domain value | orders o5 status `teleported` | warning quarantine "not in (created, …)" |
 | file outside dt= layout | customers/2025-03-05/customers.csv | error layout |
 | corrupt gzip | reviews/dt=2025-03-04/reviews.csv.gz, cut in the middle | error unreadable |
-| same key, same updated_ts, other content | orders o3 again in dt=2025-03-04, shipping 7.00 | warning conflict |
+| same key + updated_ts, other content | o3 again in dt=2025-03-04, shipping 7 | warning conflict |
 | delivered feed without files | tickets configured, folder removed | error undelivered |
 | feed not delivered | surveys neither configured nor landed | info, status "not delivered" |
 | files of an unconfigured feed | campaigns landed, not configured | warning unconfigured |
@@ -62,16 +62,12 @@ def plant(root: Path) -> None:
         "\n".join([lines[0] + ",color"] + [line + ",red" for line in lines[1:]]) + "\n"
     )
     payments = root / "payments" / "dt=2025-03-02" / "payments.csv"
-    payments.write_text(
-        payments.read_text() + 'pay5,o3,2025-03-02 09:06:00,card,"12,50",success\n'
-    )
+    payments.write_text(payments.read_text() + 'pay5,o3,2025-03-02 09:06:00,card,"12,50",success\n')
     outside = root / "customers" / "2025-03-05"
     outside.mkdir()
     shutil.copy(root / "customers" / "dt=2025-03-01" / "customers.csv", outside)
     good = (root / "reviews" / "dt=2025-03-03" / "reviews.csv").read_text()
-    body = good + "".join(
-        f"rv{i},o1,p1,c1,4,fine,2025-03-03 18:00:00\n" for i in range(100, 3000)
-    )
+    body = good + "".join(f"rv{i},o1,p1,c1,4,fine,2025-03-03 18:00:00\n" for i in range(100, 3000))
     compressed = gzip.compress(body.encode())
     (root / "reviews" / "dt=2025-03-04").mkdir()
     (root / "reviews" / "dt=2025-03-04" / "reviews.csv.gz").write_bytes(
