@@ -250,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         prepare(force=args.force)
         return 0
     if args.command == "pipeline":
+        from orchestration import deployment
+
+        try:  # an invalid deployment config stops here, naming the file and key, not in 13 steps
+            deployment.current()
+        except deployment.DeploymentConfigError as exc:
+            _say(f"invalid deployment config: {exc}")
+            return 1
         return 0 if run_pipeline().ok else 1
     where()
     return 0

@@ -278,6 +278,9 @@ def quarantine_max_share(feed: str) -> float:
 def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) -> bool:
     """Whether `feed` is delivered; raise if it is but the landing holds no file of it.
 
+    `files` are all the feed's files in the landing (not one partition's: a delivered feed may
+    well skip a day).
+
     A feed that is not delivered loads as an empty raw table even if files turn up (the config
     is the authority: a new feed is switched on there, after `make validate-landing`).
     """

@@ -230,3 +230,12 @@ def test_undelivered_feed_is_an_empty_table_with_delivered_false(tmp_path, monke
     assert raw_asset_key("surveys") in {
         e.asset_key for e in result.get_asset_materialization_events()
     }
+
+
+def test_pipeline_cli_stops_on_an_invalid_config(tmp_path, monkeypatch, capsys) -> None:
+    from orchestration import cli
+
+    write_config(tmp_path, "business_timezone: Europe/Berlinn\n", monkeypatch)
+    assert cli.main(["pipeline"]) == 1
+    out = capsys.readouterr().out
+    assert "invalid deployment config" in out and "'Europe/Berlinn' is not an IANA" in out
