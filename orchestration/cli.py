@@ -287,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         prepare(force=args.force)
         return 0
     if args.command == "pipeline":
+        from orchestration import deployment
+
+        try:  # an invalid deployment config stops here, naming the file and key, not in 13 steps
+            deployment.current()
+        except deployment.DeploymentConfigError as exc:
+            _say(f"invalid deployment config: {exc}")
+            return 1
         dates = pipeline_dates(args.first, args.last)
         return 0 if run_pipeline(dates=dates).ok else 1
     where()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import settings
+from orchestration import deployment, settings
 from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
 from orchestration.ingest.landing import LandingFileError, discover_feed_files
 from orchestration.ingest.loader import QUARANTINE_SCHEMA, RAW_SCHEMA, LoadStats, load_feed
@@ -44,7 +44,7 @@ def quarantine_max_share(feed: str) -> float:
             if not 0 <= value <= 1:
                 raise ValueError(f"{var} must be a share between 0 and 1, got {raw!r}")
             return value
-    return DEFAULT_QUARANTINE_MAX_SHARE
+    return deployment.quarantine_max_share(feed)  # the config's, default 0.01
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -160,8 +160,17 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         root = landing.resolved_root
         dates = context_dates(context)
         try:
+            # "delivered" judges the whole landing, not the range: a feed may skip a day.
+            # Not delivered (config): an empty table; delivered without any file: rejected.
+            delivered = deployment.check_feed_files(
+                feed.name, discover_feed_files(root, feed.name), root
+            )
             files = discover_feed_files(root, feed.name, dates.first, dates.last)
-            if not files:
+            if not delivered:
+                if files:
+                    context.log.warning(f"feed {feed.name} is not delivered: files ignored")
+                files = []
+            elif not files:
                 context.log.warning(f"no files for feed {feed.name}, dt {dates}, under {root}")
             with warehouse.connect() as conn:
                 stats = load_feed(
@@ -185,7 +194,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             f"{stats.rows_replaced} replaced, {stats.rows_quarantined} quarantined)"
         )
         return dg.MaterializeResult(
-            metadata=_metadata(stats, feed, dates),
+            metadata={**_metadata(stats, feed, dates), "delivered": delivered},
             check_results=[quarantine_check_result(stats, quarantine_max_share(feed.name))],
         )
 
