@@ -23,6 +23,7 @@ from orchestration.assets.ingest import (
 )
 from orchestration.contract import FEEDS
 from orchestration.deployment import DeploymentConfigError, load_config, parse_config
+from orchestration.partitions import landing_range
 from orchestration.quality.gx_validation import read_suite_file
 from orchestration.resources import WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
@@ -186,7 +187,9 @@ def materialize(root: Path, db: Path, feeds: list[str]) -> dg.ExecuteInProcessRe
         "warehouse": WarehouseResource(path=str(db)),
     }
     assets = [build_ingest_asset(FEEDS[name]) for name in feeds]
-    return dg.materialize(assets, resources=resources, raise_on_error=False)
+    dates = landing_range(root)
+    assert dates is not None
+    return dg.materialize(assets, resources=resources, raise_on_error=False, tags=dates.tags())
 
 
 def test_delivered_feed_without_files_is_a_clear_error(tmp_path, monkeypatch) -> None:
@@ -217,7 +220,8 @@ def test_undelivered_feed_is_an_empty_table_with_delivered_false(tmp_path, monke
         + result.asset_materializations_for_node("raw__reviews")
         + result.asset_materializations_for_node("raw__surveys")
     }
-    assert (meta["orders"]["delivered"], meta["orders"]["rows_loaded"]) == (True, 4)
+    # 6 rows delivered (4 orders, two of them delivered again on a later dt: raw keeps both)
+    assert (meta["orders"]["delivered"], meta["orders"]["rows_loaded"]) == (True, 6)
     assert (meta["reviews"]["delivered"], meta["reviews"]["rows_loaded"]) == (False, 0)
     assert (meta["surveys"]["delivered"], meta["surveys"]["files"]) == (False, 0)
     conn = duckdb.connect(str(db), read_only=True)
