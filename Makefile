@@ -16,7 +16,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing
+.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ validate-landing: install ## check LANDING_DIR against the contract (writes noth
 
 run: install sample pipeline ## install, generate the sample, build and publish the marts
 	@$(BIN)/python -m orchestration.cli where
+
+# The report's browser test drives the system Chromium (Debian/Ubuntu package; root or sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser: ## install Chromium for the report's headless-browser test (apt-get, once per machine)
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+	@chromium --version 2>/dev/null | head -1
 
 test: prepare ## run the test suite
 	$(BIN)/python -m pytest

@@ -4,9 +4,11 @@ Layout of `SERVING_DIR` (see docs/serving.md):
 
     serving.duckdb              the current publish (a copy of versions/v<N>/serving.duckdb)
     parquet/<mart>.parquet      the current publish, one file per mart
+    report.html                 the current publish's daily KPI report (orchestration/report)
     versions/v000012/           the last SERVING_KEEP publishes (default 5), each complete:
         serving.duckdb          with marts.* and marts._publish_log (every publish up to 12)
         parquet/<mart>.parquet
+        report.html             when the report could be drawn
 
 A publish builds its version in a hidden staging folder under `versions/`, fsyncs it and renames
 it to `v<N>` (one atomic rename), then *promotes* it: each top-level file is copied to a temporary
@@ -37,6 +39,7 @@ from orchestration import settings
 
 DATABASE = "serving.duckdb"
 PARQUET = "parquet"
+REPORT = "report.html"
 VERSIONS = "versions"
 LOG_TABLE = "marts._publish_log"
 DEFAULT_KEEP = 5
@@ -141,7 +144,7 @@ def _replace_atomically(source: Path, target: Path) -> None:
 
 
 def promote(serving_dir: Path, version: int) -> None:
-    """Make kept `version` the current one: Parquet files first, then serving.duckdb.
+    """Make kept `version` the current one: Parquet files first, the report, then serving.duckdb.
 
     Each file is swapped atomically; the database goes last, so once it shows version N the
     Parquet files are N's too. (A reader that needs a set of Parquet files from one publish
@@ -159,6 +162,11 @@ def promote(serving_dir: Path, version: int) -> None:
         if stale.name not in wanted:
             stale.unlink()
     fsync_dir(parquet)
+    # A version without a report (its drawing failed) must not show another version's report.
+    if (source / REPORT).is_file():
+        _replace_atomically(source / REPORT, serving_dir / REPORT)
+    else:
+        (serving_dir / REPORT).unlink(missing_ok=True)
     _replace_atomically(source / DATABASE, serving_dir / DATABASE)
     fsync_dir(serving_dir)
 
@@ -193,7 +201,9 @@ def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T],
         result = build(staging)
         for file in (staging / PARQUET).iterdir():
             fsync_file(file)
-        fsync_file(staging / DATABASE)
+        for file in staging.iterdir():  # serving.duckdb and report.html
+            if file.is_file():
+                fsync_file(file)
         fsync_dir(staging / PARQUET)
         fsync_dir(staging)
         os.rename(staging, final)

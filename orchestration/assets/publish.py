@@ -63,6 +63,20 @@ class PublishResult:
     version: int
     row_counts: dict[str, int]
     path: Path
+    report: Path | None = None  # the current report.html, when it was drawn
+    report_error: str | None = None  # why it was not (the publish went ahead regardless)
+
+
+def _draw_report(staging: Path) -> str | None:
+    """Write the daily KPI report of the staged publish next to it; the error text if that
+    failed. A report is a view of the marts, not part of them: it never stops a publish."""
+    from orchestration.report import write_report  # Altair and the Vega bundle: only here
+
+    try:
+        write_report(staging / serving_files.DATABASE, staging / serving_files.REPORT)
+    except Exception as exc:  # any failure of the drawing: reported, not raised
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int, list[str]]:
@@ -122,18 +136,21 @@ def write_serving_copy(
     marts: Iterable[str],
     checks_passed: int = 0,
     keep: int | None = None,
+    report: bool = False,
 ) -> PublishResult:
     """Publish the marts of `conn` as the next version of `serving_dir` and make it current.
 
     The file is not called `marts.duckdb`: DuckDB names the catalog after the file, and a catalog
     `marts` holding a schema `marts` makes every `marts.<table>` reference ambiguous.
-    If anything fails before the swap, `serving_dir` is left exactly as it was.
+    If anything fails before the swap, `serving_dir` is left exactly as it was. With `report`,
+    the daily KPI report is drawn from the staged file and swapped in with it.
     """
     serving_dir.mkdir(parents=True, exist_ok=True)
     keep = keep if keep is not None else serving_files.keep_from_env()
     version = serving_files.next_version(serving_dir)
     history = serving_files.history_database(serving_dir)
     marts = sorted(marts)
+    report_errors: list[str] = []
 
     def build(staging: Path) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -172,11 +189,20 @@ def write_serving_copy(
             )
         finally:
             conn.execute("DETACH serving_new")
+        if report and (error := _draw_report(staging)) is not None:
+            report_errors.append(error)
         return counts
 
     counts = serving_files.publish_version(serving_dir, version, build, keep)
     path = serving_dir / serving_files.DATABASE
-    return PublishResult(version=version, row_counts=counts, path=path)
+    drawn = report and not report_errors
+    return PublishResult(
+        version=version,
+        row_counts=counts,
+        path=path,
+        report=serving_dir / serving_files.REPORT if drawn else None,
+        report_error=report_errors[0] if report_errors else None,
+    )
 
 
 def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -207,15 +233,20 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
                 [k.path[-1] for k in mart_keys],
                 checks_passed=checks_passed,
                 keep=serving.resolved_keep,
+                report=True,
             )
-        return dg.MaterializeResult(
-            metadata={
-                "serving_database": str(result.path),
-                "version": result.version,
-                "storage_version": SERVING_STORAGE_VERSION,
-                "checks_passed": checks_passed,
-                "row_counts": dg.MetadataValue.json(result.row_counts),
-            }
-        )
+        metadata = {
+            "serving_database": str(result.path),
+            "version": result.version,
+            "storage_version": SERVING_STORAGE_VERSION,
+            "checks_passed": checks_passed,
+            "row_counts": dg.MetadataValue.json(result.row_counts),
+        }
+        if result.report is not None:
+            metadata["report"] = dg.MetadataValue.path(str(result.report))
+        else:
+            context.log.warning(f"published without a KPI report: {result.report_error}")
+            metadata["report_error"] = result.report_error
+        return dg.MaterializeResult(metadata=metadata)
 
     return publish_marts

@@ -1,0 +1,202 @@
+"""The report's charts as Vega-Lite specs (Altair), with their data inlined in the spec.
+
+Every chart is a plain dict ready for `vegaEmbed`; the page (orchestration/report/page.py) embeds
+them with the Vega libraries inlined, so nothing is fetched when the page is viewed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import altair as alt
+import pandas as pd
+
+from orchestration.report.data import ReportData
+
+WIDTH = 520
+HEIGHT = 220
+FUNNEL_DAYS = 28
+ANOMALY_COLOR = "#d62728"
+TIER_ORDER = ["regular", "silver", "gold", "platinum"]
+STAGE_ORDER = ["new", "active", "dormant", "churned", "prospect"]
+STAGE_COLORS = ["#59a14f", "#4e79a7", "#f28e2b", "#e15759", "#bab0ac"]
+
+
+def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Dates as ISO strings: Vega-Lite parses them, and JSON has no date type."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
+    return out
+
+
+def _anomalies_of(data: ReportData, kpi: str, value_column: str) -> pd.DataFrame:
+    flagged = data.anomalies[data.anomalies["kpi"] == kpi]
+    frame = flagged[["business_date", "value", "z_score"]].rename(columns={"value": value_column})
+    return _iso(frame, "business_date")
+
+
+def _series_with_anomalies(
+    series: pd.DataFrame, anomalies: pd.DataFrame, column: str, title: str, axis_format: str
+) -> dict:
+    """A daily line of `column`, with the flagged anomaly days as red points on it."""
+    x = alt.X("business_date:T", title=None)
+    y = alt.Y(f"{column}:Q", title=title, axis=alt.Axis(format=axis_format))
+    line = (
+        alt.Chart(series)
+        .mark_line(strokeWidth=1.5)
+        .encode(
+            x=x,
+            y=y,
+            tooltip=[
+                alt.Tooltip("business_date:T"),
+                alt.Tooltip(f"{column}:Q", format=axis_format),
+            ],
+        )
+    )
+    points = (
+        alt.Chart(anomalies)
+        .mark_point(color=ANOMALY_COLOR, filled=True, size=90, shape="diamond")
+        .encode(x=x, y=y, tooltip=[
+            "business_date:T", f"{column}:Q", alt.Tooltip("z_score:Q", format=".1f")])
+    )  # fmt: skip
+    return (line + points).properties(width=WIDTH, height=HEIGHT).to_dict()
+
+
+def gmv_chart(data: ReportData) -> dict:
+    series = _iso(data.sales[["business_date", "gmv"]], "business_date")
+    return _series_with_anomalies(series, _anomalies_of(data, "gmv", "gmv"), "gmv", "GMV", ",.0f")
+
+
+def conversion_chart(data: ReportData) -> dict:
+    column = "session_conversion_rate"
+    series = _iso(data.traffic[["business_date", column]], "business_date")
+    anomalies = _anomalies_of(data, column, column)
+    return _series_with_anomalies(series, anomalies, column, "Session conversion", ".1%")
+
+
+def funnel_chart(data: ReportData, end: date) -> dict:
+    """Sessions reaching each step over the last FUNNEL_DAYS days, with the share of sessions."""
+    dates = pd.to_datetime(data.funnel["business_date"]).dt.date
+    recent = data.funnel[dates > end - timedelta(days=FUNNEL_DAYS)]
+    steps = recent.groupby(["step_order", "step"], as_index=False)["sessions_reached"].sum()
+    top = steps["sessions_reached"].max() if not steps.empty else 0
+    steps["share"] = steps["sessions_reached"] / top if top else None
+    base = alt.Chart(steps).encode(
+        # An explicit list: a sort *field* cannot be unioned across the two layers.
+        y=alt.Y("step:N", sort=steps.sort_values("step_order")["step"].tolist(), title=None),
+        x=alt.X("sessions_reached:Q", title=f"sessions reaching the step, last {FUNNEL_DAYS} days"),
+    )
+    bars = base.mark_bar(color="#4c78a8").encode(
+        tooltip=["step:N", "sessions_reached:Q", alt.Tooltip("share:Q", format=".1%")]
+    )
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("share:Q", format=".1%"))
+    return (bars + labels).properties(width=WIDTH, height=HEIGHT).to_dict()
+
+
+def retention_chart(data: ReportData) -> dict:
+    """Purchase cohorts: share of each first-purchase month active k months later."""
+    cohorts = data.cohorts.assign(
+        cohort=pd.to_datetime(data.cohorts["cohort_month"]).dt.strftime("%Y-%m")
+    )[["cohort", "months_since_first", "cohort_size", "active_share"]]
+    base = alt.Chart(cohorts).encode(
+        x=alt.X("months_since_first:O", title="months since first purchase"),
+        y=alt.Y("cohort:O", title="first-purchase month"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("active_share:Q", title="active share", scale=alt.Scale(scheme="blues")),
+        tooltip=["cohort:O", "months_since_first:O", "cohort_size:Q",
+                 alt.Tooltip("active_share:Q", format=".1%")],
+    )  # fmt: skip
+    text = base.mark_text(fontSize=9).encode(
+        text=alt.Text("active_share:Q", format=".0%"),
+        color=alt.condition("datum.active_share > 0.5", alt.value("white"), alt.value("black")),
+    )
+    return (cells + text).properties(width=WIDTH, height=HEIGHT + 60).to_dict()
+
+
+def tier_chart(data: ReportData) -> dict:
+    """Customers and revenue share per member tier, as of the snapshot date."""
+    tiers = data.segments[data.segments["dimension"] == "member_tier"]
+    return (
+        alt.Chart(tiers)
+        .mark_bar()
+        .encode(
+            x=alt.X("segment:N", sort=TIER_ORDER, title="member tier"),
+            y=alt.Y("customers:Q", title="customers"),
+            color=alt.Color("segment:N", sort=TIER_ORDER, legend=None),
+            tooltip=["segment:N", "customers:Q", alt.Tooltip("revenue_share:Q", format=".1%")],
+        )
+        .properties(width=WIDTH // 2 - 20, height=HEIGHT)
+        .to_dict()
+    )
+
+
+def lifecycle_chart(data: ReportData) -> dict:
+    """Customers per lifecycle stage at each month end (lifecycle_flows' to_stage)."""
+    flows = _iso(data.flows, "month")
+    return (
+        alt.Chart(flows)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonth(month):O", title=None),
+            y=alt.Y(
+                "customers:Q",
+                stack="normalize",
+                title="share of customers",
+                axis=alt.Axis(format="%"),
+            ),
+            color=alt.Color(
+                "stage:N", title="stage", scale=alt.Scale(domain=STAGE_ORDER, range=STAGE_COLORS)
+            ),
+            tooltip=[alt.Tooltip("yearmonth(month):O", title="month"), "stage:N", "customers:Q"],
+        )
+        .properties(width=WIDTH, height=HEIGHT)
+        .to_dict()
+    )
+
+
+def anomaly_chart(data: ReportData) -> dict:
+    """Every flagged KPI anomaly on one time line, one row per KPI, red above / blue below."""
+    flagged = _iso(data.anomalies, "business_date").assign(
+        direction=lambda f: f["z_score"].map(
+            lambda z: "above baseline" if z > 0 else "below baseline"
+        )
+    )
+    return (
+        alt.Chart(flagged)
+        .mark_point(filled=True, size=110, shape="diamond")
+        .encode(
+            x=alt.X("business_date:T", title=None),
+            y=alt.Y("kpi:N", title=None),
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(
+                    domain=["above baseline", "below baseline"], range=[ANOMALY_COLOR, "#1f77b4"]
+                ),
+                title=None,
+            ),
+            tooltip=[
+                "business_date:T",
+                "kpi:N",
+                alt.Tooltip("value:Q", format=",.4~f"),
+                alt.Tooltip("baseline_mean:Q", format=",.4~f"),
+                alt.Tooltip("z_score:Q", format=".1f"),
+            ],
+        )
+        .properties(width=WIDTH, height=HEIGHT // 2 + 40)
+        .to_dict()
+    )
+
+
+def all_charts(data: ReportData, end: date) -> dict[str, dict]:
+    """Chart id -> Vega-Lite spec, in page order."""
+    return {
+        "gmv": gmv_chart(data),
+        "conversion": conversion_chart(data),
+        "funnel": funnel_chart(data, end),
+        "retention": retention_chart(data),
+        "tiers": tier_chart(data),
+        "lifecycle": lifecycle_chart(data),
+        "anomalies": anomaly_chart(data),
+    }

@@ -1,0 +1,93 @@
+"""Read what the report shows from a published serving.duckdb, read-only.
+
+Only mart-contract columns are used (shared/mart-contract.md), so the report keeps working when
+marts gain columns. Money is cast to DOUBLE here: the charts are JSON, and a chart needs no
+cents-exact sum (the headline sums stay DECIMAL until they are formatted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+# The queries, one per frame of ReportData. `channel = 'all'` is the funnel's total row.
+QUERIES = {
+    "sales": """
+        SELECT business_date, CAST(gmv AS DOUBLE) AS gmv, paid_orders,
+               CAST(paid_revenue AS DOUBLE) AS paid_revenue
+        FROM marts.daily_sales ORDER BY business_date""",
+    "traffic": """
+        SELECT business_date, sessions, session_conversion_rate
+        FROM marts.daily_traffic ORDER BY business_date""",
+    "funnel": """
+        SELECT business_date, step, step_order, sessions_reached
+        FROM marts.daily_funnel WHERE channel = 'all' ORDER BY business_date, step_order""",
+    "cohorts": """
+        SELECT cohort_month, months_since_first, cohort_size, active_share
+        FROM marts.purchase_cohorts ORDER BY cohort_month, months_since_first""",
+    "segments": """
+        SELECT as_of_date, dimension, segment, customers, revenue_share
+        FROM marts.segment_summary
+        WHERE as_of_date = (SELECT max(as_of_date) FROM marts.segment_summary)
+        ORDER BY dimension, segment""",
+    "flows": """
+        SELECT month, to_stage AS stage, sum(customers) AS customers
+        FROM marts.lifecycle_flows GROUP BY ALL ORDER BY month, stage""",
+    "monthly": """
+        SELECT month, buyers, repeat_buyers, repurchase_rate
+        FROM marts.monthly_customers ORDER BY month""",
+    "satisfaction": """
+        SELECT business_date, review_count, avg_rating
+        FROM marts.daily_satisfaction ORDER BY business_date""",
+    "anomalies": """
+        SELECT business_date, kpi, value, baseline_mean, baseline_std, z_score
+        FROM marts.kpi_anomalies WHERE is_anomaly ORDER BY business_date DESC, kpi""",
+}
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The frames the report is drawn from, and which publish they came from."""
+
+    version: int | None
+    published_at: datetime | None
+    run_id: str | None
+    sales: pd.DataFrame
+    traffic: pd.DataFrame
+    funnel: pd.DataFrame
+    cohorts: pd.DataFrame
+    segments: pd.DataFrame
+    flows: pd.DataFrame
+    monthly: pd.DataFrame
+    satisfaction: pd.DataFrame
+    anomalies: pd.DataFrame
+
+    @property
+    def last_date(self) -> date | None:
+        """The newest business date with sales: the report's "today"."""
+        if self.sales.empty:
+            return None
+        return pd.Timestamp(self.sales["business_date"].max()).date()
+
+
+def _newest_log_row(conn: duckdb.DuckDBPyConnection) -> tuple:
+    row = conn.execute(
+        "SELECT version, published_at, run_id FROM marts._publish_log "
+        "ORDER BY version DESC NULLS LAST LIMIT 1"
+    ).fetchone()
+    return row or (None, None, None)
+
+
+def load(database: Path) -> ReportData:
+    """All report frames from `database`, opened read-only in one connection (one publish)."""
+    conn = duckdb.connect(str(database), read_only=True)
+    try:
+        version, published_at, run_id = _newest_log_row(conn)
+        frames = {name: conn.execute(sql).df() for name, sql in QUERIES.items()}
+    finally:
+        conn.close()
+    return ReportData(version=version, published_at=published_at, run_id=run_id, **frames)

@@ -1,0 +1,126 @@
+"""Headline KPIs: the last 7 business days against the 7 before (repurchase: month over month).
+
+Ratios over a period are recomputed from their parts (sums of numerators and denominators),
+never averaged day by day, as the KPI catalog defines them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from orchestration.report.data import ReportData
+
+PERIOD_DAYS = 7
+# A change smaller than this share of the previous value is drawn as flat.
+FLAT_BAND = 0.005
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline tile: the value of the current period, the previous one, how to print it."""
+
+    key: str
+    label: str
+    current: float | None
+    previous: float | None
+    unit: str  # "money", "count", "percent", "rating"
+    period: str
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous period; None when it is undefined."""
+        if self.current is None or self.previous in (None, 0):
+            return None
+        return (self.current - self.previous) / abs(self.previous)
+
+    @property
+    def trend(self) -> str:
+        """`up`, `down`, `flat` or `none` (no previous period to compare with)."""
+        change = self.change
+        if change is None:
+            return "none"
+        if abs(change) < FLAT_BAND:
+            return "flat"
+        return "up" if change > 0 else "down"
+
+
+def _window(
+    frame: pd.DataFrame, end: date, days: int, column: str = "business_date"
+) -> pd.DataFrame:
+    """Rows of `frame` whose `column` is in the `days` days ending on `end` (inclusive)."""
+    dates = pd.to_datetime(frame[column]).dt.date
+    start = end - timedelta(days=days - 1)
+    return frame[(dates >= start) & (dates <= end)]
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else float(numerator) / float(denominator)
+
+
+def _two_periods(frame: pd.DataFrame, end: date, func) -> tuple[float | None, float | None]:
+    """`func` applied to the period ending on `end` and to the one before it."""
+    current = _window(frame, end, PERIOD_DAYS)
+    previous = _window(frame, end - timedelta(days=PERIOD_DAYS), PERIOD_DAYS)
+    return (
+        func(current) if not current.empty else None,
+        func(previous) if not previous.empty else None,
+    )
+
+
+def _repurchase(monthly: pd.DataFrame) -> tuple[float | None, float | None, str]:
+    """Repurchase rate of the newest month with buyers and of the month before it."""
+    months = monthly[monthly["buyers"] > 0].sort_values("month")
+    rates = [_ratio(r.repeat_buyers, r.buyers) for r in months.itertuples()]
+    if not rates:
+        return None, None, "month"
+    label = f"{pd.Timestamp(months['month'].iloc[-1]):%b %Y} vs previous month"
+    return rates[-1], (rates[-2] if len(rates) > 1 else None), label
+
+
+def headlines(data: ReportData) -> list[Headline]:
+    """The six headline KPIs, in display order."""
+    end = data.last_date
+    if end is None:
+        return []
+    period = f"{PERIOD_DAYS} days to {end:%Y-%m-%d} vs the {PERIOD_DAYS} days before"
+
+    def tile(key: str, label: str, unit: str, values: tuple) -> Headline:
+        return Headline(key, label, values[0], values[1], unit, period)
+
+    sales, traffic, satisfaction = data.sales, data.traffic, data.satisfaction
+    weighted_rating = satisfaction.assign(
+        points=satisfaction["avg_rating"].fillna(0) * satisfaction["review_count"]
+    )
+    repurchase_now, repurchase_before, repurchase_period = _repurchase(data.monthly)
+    return [
+        tile("gmv", "GMV", "money", _two_periods(sales, end, lambda f: f["gmv"].sum())),
+        tile("paid_orders", "Paid orders", "count",
+             _two_periods(sales, end, lambda f: f["paid_orders"].sum())),
+        tile("session_conversion_rate", "Conversion rate", "percent", _two_periods(
+            traffic, end,
+            lambda f: _ratio((f["session_conversion_rate"].fillna(0) * f["sessions"]).sum(),
+                             f["sessions"].sum()))),
+        tile("aov", "AOV", "money", _two_periods(
+            sales, end, lambda f: _ratio(f["paid_revenue"].sum(), f["paid_orders"].sum()))),
+        Headline("repurchase_rate", "Repurchase rate", repurchase_now, repurchase_before,
+                 "percent", repurchase_period),
+        tile("avg_rating", "Avg rating", "rating", _two_periods(
+            weighted_rating, end,
+            lambda f: _ratio(f["points"].sum(), f["review_count"].sum()))),
+    ]  # fmt: skip
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """How a headline value is printed."""
+    if value is None:
+        return "n/a"
+    if unit == "money":
+        return f"{value:,.2f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "percent":
+        return f"{value:.2%}"
+    return f"{value:.2f}"

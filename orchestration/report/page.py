@@ -1,0 +1,150 @@
+"""The report page: one self-contained HTML file.
+
+The Vega, Vega-Lite and Vega-Embed libraries are inlined from the `vl-convert-python` wheel
+(`vl_convert.javascript_bundle`, built offline from the JS it ships), so the page draws with no
+network at all: no CDN, nothing fetched when it is opened from a file share or a mail attachment.
+Charts render as SVG; `window.reportReady` resolves when every chart has drawn (the headless
+browser test waits on it) and `window.reportErrors` collects any chart that failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from datetime import UTC, datetime
+
+import altair as alt
+import pandas as pd
+import vl_convert
+
+from orchestration.report.data import ReportData
+from orchestration.report.kpis import Headline, format_value
+
+ARROWS = {"up": "▲", "down": "▼", "flat": "▶", "none": "–"}
+
+CHART_TITLES = {
+    "gmv": ("GMV per day", "Red diamonds: days kpi_anomalies flags for gmv."),
+    "conversion": (
+        "Session conversion rate",
+        "Sessions with a purchase / sessions; red diamonds: flagged anomaly days.",
+    ),
+    "funnel": ("Funnel", "Sessions reaching each step (all channels); label: share of sessions."),
+    "retention": (
+        "Purchase cohort retention",
+        "Share of each first-purchase month's customers with a paid order k months later.",
+    ),
+    "tiers": ("Member tiers", "Customers per tier as of the snapshot date."),
+    "lifecycle": ("Lifecycle mix", "Customers per lifecycle stage at each month end."),
+    "anomalies": ("KPI anomalies", "Every day whose |z| against its weekday baseline is above 3."),
+}
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; }
+header p { color: #666; margin: 4px 0 16px; }
+.tiles { display: grid; grid-template-columns: repeat(6, minmax(140px, 1fr)); gap: 12px; }
+.tile { border: 1px solid #ddd; border-radius: 8px; padding: 12px; }
+.tile .label { font-size: 13px; color: #555; }
+.tile .value { font-size: 24px; font-weight: 600; margin: 6px 0; }
+.tile .trend { font-size: 13px; }
+.trend.up { color: #2ca02c; } .trend.down { color: #d62728; }
+.trend.flat, .trend.none { color: #777; }
+.charts { display: grid; grid-template-columns: repeat(2, minmax(560px, 1fr)); gap: 20px;
+          margin-top: 24px; }
+figure { margin: 0; border: 1px solid #eee; border-radius: 8px; padding: 12px; }
+figcaption { font-size: 12px; color: #666; }
+h2 { font-size: 16px; margin: 0 0 6px; }
+table { border-collapse: collapse; margin-top: 8px; font-size: 13px; }
+th, td { border-bottom: 1px solid #eee; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
+tr.anomaly td { background: #fdecea; }
+"""
+
+
+@functools.cache
+def vega_bundle() -> str:
+    """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script; seconds to build,
+    so built once per process."""
+    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    bundle = vl_convert.javascript_bundle(vl_version=f"v{major_minor}")
+    if "</script" in bundle.lower():  # would end the inline <script> early
+        raise ValueError("the Vega bundle contains '</script'; cannot inline it")
+    return bundle
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, default=str).replace("</", "<\\/")
+
+
+def _tile(headline: Headline) -> str:
+    change = headline.change
+    change_text = f"{change:+.1%}" if change is not None else "no previous period"
+    previous = format_value(headline.previous, headline.unit)
+    return (
+        f'<div class="tile" data-kpi="{headline.key}" data-trend="{headline.trend}">'
+        f'<div class="label">{html.escape(headline.label)}</div>'
+        f'<div class="value">{format_value(headline.current, headline.unit)}</div>'
+        f'<div class="trend {headline.trend}" title="{html.escape(headline.period)}">'
+        f"{ARROWS[headline.trend]} {change_text} <span>(was {previous})</span></div></div>"
+    )
+
+
+def _anomaly_table(anomalies: pd.DataFrame) -> str:
+    if anomalies.empty:
+        return "<p>No KPI anomaly is flagged in the published data.</p>"
+    rows = []
+    for r in anomalies.itertuples():
+        cells = [
+            f"{pd.Timestamp(r.business_date):%Y-%m-%d}",
+            html.escape(str(r.kpi)),
+            f"{r.value:,.4g}",
+            f"{r.baseline_mean:,.4g}",
+            f"{r.z_score:+.1f}",
+        ]
+        rows.append('<tr class="anomaly">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("date", "kpi", "value", "baseline mean", "z"))
+    return f'<table id="anomaly-table"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def _figure(chart_id: str) -> str:
+    title, caption = CHART_TITLES[chart_id]
+    return (
+        f'<figure><h2>{html.escape(title)}</h2><div class="chart" id="chart-{chart_id}"></div>'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+EMBED_SCRIPT = """
+window.reportErrors = [];
+window.reportReady = Promise.all(Object.entries(REPORT_SPECS).map(([id, spec]) =>
+  vegaEmbed("#chart-" + id, spec, {renderer: "svg", actions: false})
+    .then(() => document.getElementById("chart-" + id).setAttribute("data-rendered", "true"))
+    .catch((error) => { window.reportErrors.push(id + ": " + error); console.error(error); })
+));
+"""
+
+
+def render(data: ReportData, headlines: list[Headline], charts: dict[str, dict]) -> str:
+    """The whole page as one string."""
+    published = f"{data.published_at:%Y-%m-%d %H:%M} UTC" if data.published_at else "unknown"
+    subtitle = (
+        f"Data to {data.last_date} · publish version {data.version} · published {published} · "
+        f"run {html.escape(str(data.run_id))} · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    period = html.escape(headlines[0].period) if headlines else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Daily KPI report {data.last_date}</title>
+<style>{STYLE}</style>
+</head><body>
+<header><h1>Daily KPI report</h1><p>{subtitle}</p></header>
+<section class="tiles" id="headlines">{"".join(_tile(h) for h in headlines)}</section>
+<p><small>Arrows: {period}; repurchase rate: month over month.</small></p>
+<section class="charts">{"".join(_figure(c) for c in charts)}</section>
+<section><h2>Flagged anomalies</h2>{_anomaly_table(data.anomalies)}</section>
+<script>{vega_bundle()}</script>
+<script>const REPORT_SPECS = {_script_json(charts)};{EMBED_SCRIPT}</script>
+</body></html>
+"""
