@@ -10,7 +10,7 @@
 
 {% macro spark_register_raw_sources() -%}
     {%- if execute and target.type == 'spark' -%}
-        {%- set raw_dir = env_var('SPARK_RAW_DIR', env_var('SPARK_DIR', 'data/spark') ~ '/raw') -%}
+        {%- set raw_dir = env_var('SPARK_RAW_DIR', '') or ((env_var('SPARK_DIR', '') or 'data/spark') ~ '/raw') -%}
         {%- set schemas = [] -%}
         {%- for source in graph.sources.values() | sort(attribute='unique_id') -%}
             {%- if source.schema not in schemas -%}

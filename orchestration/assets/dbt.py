@@ -23,7 +23,7 @@ from dagster_dbt import (
 
 from orchestration import settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from orchestration.spark.build import spark_env
+from orchestration.spark.build import raw_dir, spark_env
 from orchestration.spark.export import export_raw
 
 
@@ -87,7 +87,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         os.environ["WAREHOUSE_PATH"] = str(warehouse.resolved_path)
         if settings.dbt_target() == "spark":  # DBT_TARGET=spark: raw tables to Parquet first
             spark_dir = settings.spark_dir()
-            export_raw(warehouse.resolved_path, spark_dir / "raw")
+            export_raw(warehouse.resolved_path, raw_dir(spark_dir))
             os.environ.update(spark_env(spark_dir))
         yield from dbt.cli(dbt_cli_args(), context=context).stream()
 

@@ -1,7 +1,8 @@
 """`python -m orchestration.spark export|build`: the dbt project on local Spark.
 
 Run it after ingest (`make pipeline` or the Dagster job), which writes the DuckDB warehouse:
-  export   write raw.<feed> / raw_replaced.<feed> of WAREHOUSE_PATH as Parquet to SPARK_DIR/raw
+  export   write raw.<feed> / raw_replaced.<feed> of WAREHOUSE_PATH as Parquet to SPARK_RAW_DIR
+           (default SPARK_DIR/raw)
   build    export, then `dbt build --target spark --full-refresh` (needs `make install-spark`)
 Arguments after `--` go to dbt, e.g. `build -- --select marts.sales`.
 """
@@ -13,7 +14,7 @@ import sys
 import time
 
 from orchestration import settings
-from orchestration.spark.build import build
+from orchestration.spark.build import build, raw_dir
 from orchestration.spark.export import export_raw
 
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     warehouse, spark_dir = settings.warehouse_path(), settings.spark_dir()
     started = time.perf_counter()
     if args.command == "export":
-        exported = export_raw(warehouse, spark_dir / "raw")
+        exported = export_raw(warehouse, raw_dir(spark_dir))
         for table in exported:
             _say(f"  {table.schema}.{table.table:<28} {table.rows:>10,} rows  {table.path}")
         _say(f"exported {len(exported)} tables in {time.perf_counter() - started:.1f}s")

@@ -35,6 +35,12 @@ logger.hms.level = fatal
 """
 
 
+def raw_dir(spark_dir: Path) -> Path:
+    """Where the raw Parquet goes: env SPARK_RAW_DIR, default `spark_dir`/raw."""
+    configured = os.environ.get("SPARK_RAW_DIR")
+    return settings.resolve_path(configured) if configured else spark_dir / "raw"
+
+
 def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for a dbt process on the spark target with its state under `spark_dir`."""
     conf_dir = spark_dir / "conf"
@@ -45,6 +51,7 @@ def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[st
         {
             "DBT_TARGET": "spark",
             "SPARK_DIR": str(spark_dir),
+            "SPARK_RAW_DIR": str(raw_dir(spark_dir)),
             "SPARK_CONF_DIR": str(conf_dir),
             "SPARK_LOCAL_IP": env.get("SPARK_LOCAL_IP", "127.0.0.1"),
             # profiles.yml renders only the selected output, but keep the variable defined.
@@ -96,7 +103,7 @@ def build(
     """Export the raw tables of `warehouse`, then `dbt build` on Spark. Never raises on a dbt
     failure: the caller reads the returncode and the output."""
     spark_dir.mkdir(parents=True, exist_ok=True)
-    exported = export_raw(warehouse, spark_dir / "raw")
+    exported = export_raw(warehouse, raw_dir(spark_dir))
     result = subprocess.run(
         dbt_spark_command(spark_dir, "build", dbt_vars, extra_args),
         env=spark_env(spark_dir),
