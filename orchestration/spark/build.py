@@ -32,6 +32,9 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 logger.hms.name = org.apache.hadoop.hive.metastore.RetryingHMSHandler
 logger.hms.level = fatal
+# PySpark counts as a shell: without this Spark resets the root level to WARN
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
 """
 
 
