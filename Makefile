@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 UV_VERSION := 0.13.9
 
 export LANDING_DIR ?= data/landing
@@ -16,7 +17,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing browser
+.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing browser install-spark test-spark
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,8 +31,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## create .venv with the pinned dependencies
 
+# The optional Spark target (docs/scaling.md): the same pins plus dbt-spark and pyspark. Depends on
+# $(STAMP) because `make install` (uv pip sync) removes what requirements.lock does not list.
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements-spark.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP) ## add dbt-spark + pyspark (~500 MB; needs Java 17+) to .venv
+
 lock: ## re-pin the dependency tree after editing pyproject.toml
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra spark --python-version 3.11 \
+		-c requirements.lock -o requirements-spark.lock
 
 prepare: install ## parse the dbt project once (manifest for Dagster)
 	$(BIN)/python -m orchestration.cli prepare
@@ -56,8 +68,11 @@ browser: ## install Chromium for the report's headless-browser test (apt-get, on
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
 	@chromium --version 2>/dev/null | head -1
 
-test: prepare ## run the test suite
-	$(BIN)/python -m pytest
+test: prepare ## run the test suite (without the Spark tests: make test-spark)
+	$(BIN)/python -m pytest -m "not spark"
+
+test-spark: prepare install-spark ## build the marts on local Spark and DuckDB, require equal marts
+	$(BIN)/python -m pytest -m spark
 
 lint: install ## ruff and sqlfluff
 	$(BIN)/ruff check orchestration tests

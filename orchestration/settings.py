@@ -48,6 +48,20 @@ def gx_backend() -> str:
     return (os.environ.get("GX_BACKEND") or DEFAULT_GX_BACKEND).strip().lower()
 
 
+DEFAULT_DBT_TARGET = "duckdb"
+DEFAULT_SPARK_DIR = "data/spark"
+
+
+def dbt_target() -> str:
+    """dbt target (profiles.yml output): env DBT_TARGET, `duckdb` (default) or `spark`."""
+    return (os.environ.get("DBT_TARGET") or DEFAULT_DBT_TARGET).strip().lower()
+
+
+def spark_dir() -> Path:
+    """State of the Spark target (raw Parquet, warehouse, metastore): env SPARK_DIR."""
+    return resolve_path(os.environ.get("SPARK_DIR") or DEFAULT_SPARK_DIR)
+
+
 def dbt_vars() -> dict:
     """dbt vars: the deployment config's (WAREHOUSE_CONFIG), then env DBT_VARS over them.
 

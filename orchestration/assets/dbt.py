@@ -23,6 +23,8 @@ from dagster_dbt import (
 
 from orchestration import deployment, settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.spark.build import raw_dir, spark_env
+from orchestration.spark.export import export_raw
 
 
 @cache
@@ -83,6 +85,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     ) -> Iterator[Any]:
         # profiles.yml reads WAREHOUSE_PATH; make it the absolute path the resource resolved.
         os.environ["WAREHOUSE_PATH"] = str(warehouse.resolved_path)
+        if settings.dbt_target() == "spark":  # DBT_TARGET=spark: raw tables to Parquet first
+            spark_dir = settings.spark_dir()
+            export_raw(warehouse.resolved_path, raw_dir(spark_dir))
+            os.environ.update(spark_env(spark_dir))
         events = dbt.cli(dbt_cli_args(), context=context).stream()
         # each model's metadata names the undelivered feeds it is built from (deployment config)
         yield from deployment.annotate_dbt_events(events, context)
@@ -95,6 +101,6 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        target="duckdb",
+        target=settings.dbt_target(),  # env DBT_TARGET: duckdb (default) or spark
         dbt_executable=str(Path(sys.executable).with_name("dbt")),
     )

@@ -1,0 +1,118 @@
+"""Build the dbt project on the local Spark target (dbt-spark `session` method).
+
+The same models as the DuckDB target; only dispatched macros differ (dbt_project/macros,
+`spark__*`). Steps: export the raw tables of the DuckDB warehouse to Parquet (export.py), then
+`dbt build --target spark --full-refresh`, whose on-run-start hook declares the raw sources over
+that Parquet. The Spark state (raw Parquet, built tables, Derby metastore, dbt target and logs)
+lives under one folder, SPARK_DIR: one Spark process per folder at a time (Derby locks it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestration import settings
+from orchestration.spark.export import ExportedTable, export_raw
+
+# Quiet Spark: every statement otherwise logs "Using an existing Spark session; only runtime SQL
+# configurations will take effect" and the metastore logs its retries (shared/spark-notes.md).
+LOG4J2_PROPERTIES = """\
+rootLogger.level = error
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.hms.name = org.apache.hadoop.hive.metastore.RetryingHMSHandler
+logger.hms.level = fatal
+# PySpark counts as a shell: without this Spark resets the root level to WARN
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+"""
+
+
+def raw_dir(spark_dir: Path) -> Path:
+    """Where the raw Parquet goes: env SPARK_RAW_DIR, default `spark_dir`/raw."""
+    configured = os.environ.get("SPARK_RAW_DIR")
+    return settings.resolve_path(configured) if configured else spark_dir / "raw"
+
+
+def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a dbt process on the spark target with its state under `spark_dir`."""
+    conf_dir = spark_dir / "conf"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    (conf_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    env = dict(os.environ if base is None else base)
+    env.update(
+        {
+            "DBT_TARGET": "spark",
+            "SPARK_DIR": str(spark_dir),
+            "SPARK_RAW_DIR": str(raw_dir(spark_dir)),
+            "SPARK_CONF_DIR": str(conf_dir),
+            "SPARK_LOCAL_IP": env.get("SPARK_LOCAL_IP", "127.0.0.1"),
+            # profiles.yml renders only the selected output, but keep the variable defined.
+            "WAREHOUSE_PATH": env.get("WAREHOUSE_PATH") or str(settings.warehouse_path()),
+        }
+    )
+    return env
+
+
+def dbt_spark_command(
+    spark_dir: Path,
+    command: str = "build",
+    dbt_vars: Mapping[str, Any] | None = None,
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """`dbt <command> --target spark --full-refresh`, target/logs under `spark_dir`.
+
+    Full refresh: the Spark target rebuilds every table (the incremental delete+insert
+    strategy of the DuckDB target is not implemented for Spark; see docs/scaling.md).
+    """
+    project = settings.DBT_PROJECT_DIR
+    cmd = [
+        str(Path(sys.executable).with_name("dbt")),
+        command,
+        "--target",
+        "spark",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(spark_dir / "dbt_target"),
+        "--log-path",
+        str(spark_dir / "dbt_logs"),
+    ]
+    if command in ("build", "run"):
+        cmd.append("--full-refresh")
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dict(dbt_vars))]
+    return cmd + list(extra_args)
+
+
+def build(
+    warehouse: Path,
+    spark_dir: Path,
+    dbt_vars: Mapping[str, Any] | None = None,
+    extra_args: Sequence[str] = (),
+) -> tuple[list[ExportedTable], subprocess.CompletedProcess[str]]:
+    """Export the raw tables of `warehouse`, then `dbt build` on Spark. Never raises on a dbt
+    failure: the caller reads the returncode and the output."""
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    exported = export_raw(warehouse, raw_dir(spark_dir))
+    result = subprocess.run(
+        dbt_spark_command(spark_dir, "build", dbt_vars, extra_args),
+        env=spark_env(spark_dir),
+        cwd=settings.DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return exported, result

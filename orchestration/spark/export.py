@@ -1,0 +1,68 @@
+"""Raw tables of the DuckDB warehouse -> Parquet that Spark reads (the Spark target's sources).
+
+Ingest writes `raw.<feed>` (and, with partitioned ingest, `raw_replaced.<feed>`) into DuckDB.
+This copies each table to `<raw_dir>/<schema>/<table>/data.parquet`, one folder per table,
+because a Spark table `USING parquet LOCATION '<folder>'` reads every file of a folder. The
+Spark side (dbt on-run-start macro `spark_register_raw_sources`) declares the tables over these
+folders with the columns and types of the dbt source YAML, so an absent table (e.g. no
+`raw_replaced` yet) still exists in Spark, empty. DuckDB's naive TIMESTAMP becomes a Parquet
+timestamp without time zone, which Spark reads unshifted when its session time zone is UTC.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Schemas whose tables dbt reads as sources. raw_replaced exists once partitioned ingest lands.
+RAW_SCHEMAS: tuple[str, ...] = ("raw", "raw_replaced")
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    schema: str
+    table: str
+    rows: int
+    path: Path
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def export_raw(
+    warehouse: Path, raw_dir: Path, schemas: tuple[str, ...] = RAW_SCHEMAS
+) -> list[ExportedTable]:
+    """Write every table of `schemas` in the DuckDB file `warehouse` as Parquet under `raw_dir`.
+
+    `raw_dir/<schema>/` is replaced whole, so a table dropped from DuckDB does not linger as a
+    stale folder. Schemas absent from the warehouse are skipped (their folder removed).
+    """
+    exported: list[ExportedTable] = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for schema in schemas:
+            schema_dir = raw_dir / schema
+            if schema_dir.exists():
+                shutil.rmtree(schema_dir)
+            tables = [
+                row[0]
+                for row in con.execute(
+                    "select table_name from duckdb_tables() "
+                    "where database_name = current_database() and schema_name = ? "
+                    "order by table_name",
+                    [schema],
+                ).fetchall()
+            ]
+            for table in tables:
+                table_dir = schema_dir / table
+                table_dir.mkdir(parents=True)
+                path = table_dir / "data.parquet"
+                relation = f"{_quote(schema)}.{_quote(table)}"
+                target = path.as_posix().replace("'", "''")
+                con.execute(f"copy (select * from {relation}) to '{target}' (format parquet)")
+                (rows,) = con.execute(f"select count(*) from {relation}").fetchone() or (0,)
+                exported.append(ExportedTable(schema, table, int(rows), path))
+    return exported
