@@ -20,6 +20,12 @@ DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_GX_DOCS_DIR = "data/docs"
 DEFAULT_GX_BACKEND = "sql"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+DEFAULT_DUCKDB_THREADS = 2
+# The profiles.yml target every dbt invocation names: `dbt parse` (make prepare) and the run-time
+# `dbt build` must agree, or dbt discards the parsed project and parses it again (the target is
+# part of dbt's partial-parse vars hash).
+DBT_TARGET = "duckdb"
 
 
 def resolve_path(path: str) -> Path:
@@ -46,6 +52,20 @@ def gx_docs_dir() -> Path:
 def gx_backend() -> str:
     """How the GX checks reach the data: env GX_BACKEND, `sql` (default) or `pandas`."""
     return (os.environ.get("GX_BACKEND") or DEFAULT_GX_BACKEND).strip().lower()
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB memory_limit of every pipeline connection and of dbt: env DUCKDB_MEMORY_LIMIT."""
+    return os.environ.get("DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+def duckdb_threads() -> int:
+    """DuckDB threads of every pipeline connection and of dbt: env DUCKDB_THREADS."""
+    raw = os.environ.get("DUCKDB_THREADS", "").strip()
+    threads = int(raw) if raw else DEFAULT_DUCKDB_THREADS
+    if threads < 1:
+        raise ValueError(f"DUCKDB_THREADS must be a positive integer, got {raw!r}")
+    return threads
 
 
 def dbt_vars() -> dict:

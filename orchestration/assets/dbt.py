@@ -6,6 +6,7 @@ manifest is parsed once at build time (`make prepare`), not at every definitions
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -67,6 +68,28 @@ def dbt_cli_args(command: str = "build") -> list[str]:
     return args
 
 
+def keep_partial_parse(run_target: Path) -> None:
+    """Make this run's parse state the one the next run starts from.
+
+    dagster-dbt copies target/partial_parse.msgpack into each invocation's own target folder,
+    but dbt discards it and parses the whole project again (seconds per run) when the rendered
+    profile (warehouse path, DuckDB settings), the target or the --vars differ from those of the
+    parse that wrote it: `make prepare` ran with other settings than this deployment's runs. The
+    file this run wrote matches its settings, so with unchanged settings the next run only
+    re-parses what changed. Best effort: a read-only project folder just keeps re-parsing.
+    """
+    source = run_target / "partial_parse.msgpack"
+    target = settings.DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if not source.is_file():
+        return
+    try:
+        partial = target.with_name(f".partial_parse.{os.getpid()}.tmp")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)  # atomic: a concurrent run reads the old or the new file
+    except OSError:
+        pass
+
+
 @cache
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
@@ -83,7 +106,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     ) -> Iterator[Any]:
         # profiles.yml reads WAREHOUSE_PATH; make it the absolute path the resource resolved.
         os.environ["WAREHOUSE_PATH"] = str(warehouse.resolved_path)
-        yield from dbt.cli(dbt_cli_args(), context=context).stream()
+        invocation = dbt.cli(dbt_cli_args(), context=context)
+        yield from invocation.stream()
+        keep_partial_parse(invocation.target_path)
 
     return dbt_models
 
@@ -93,6 +118,6 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        target="duckdb",
+        target=settings.DBT_TARGET,
         dbt_executable=str(Path(sys.executable).with_name("dbt")),
     )
