@@ -100,6 +100,9 @@ class Measured:
     peak_rss_tree_bytes: int  # sampled sum over the process and its descendants
     max_rss_single_bytes: int  # ru_maxrss of the largest process (kernel figure)
     cpu_seconds: float = 0.0  # user + system time of the process and its waited-for children
+    ended_at: float = 0.0  # time.time() at the end
+    peak_at_seconds: float = 0.0  # when the sampled peak was seen, from the start
+    peak_processes: dict[str, int] = field(default_factory=dict)  # "pid command" -> RSS at peak
     output_tail: str = ""
 
 
@@ -127,30 +130,53 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of `root` and all its descendants, in bytes."""
+def tree_rss(root: int) -> dict[int, int]:
+    """Resident memory of `root` and each of its descendants, in bytes, by pid."""
     children = _children_map()
-    total, todo = 0, [root]
+    out: dict[int, int] = {}
+    todo = [root]
     while todo:
         pid = todo.pop()
-        total += _rss_bytes(pid)
+        out[pid] = _rss_bytes(pid)
         todo.extend(children.get(pid, []))
-    return total
+    return out
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and all its descendants, in bytes."""
+    return sum(tree_rss(root).values())
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            parts = handle.read().split(b"\0")
+    except OSError:
+        return "?"
+    words = [Path(w.decode(errors="replace")).name for w in parts[:4] if w]
+    return " ".join(words)[:80]
 
 
 def run_measured(cmd: list[str], env: dict[str, str], log: Path, interval: float = 0.2) -> Measured:
     """Run `cmd`, output to `log`; sample the process tree's RSS every `interval` seconds."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    peak = 0
+    peak, peak_at, peak_by_pid = 0, 0.0, {}
+    timeline = log.with_suffix(".rss.csv")
     started = time.perf_counter()
-    with log.open("wb") as out:
+    with log.open("wb") as out, timeline.open("w") as series:
+        series.write("seconds,rss_bytes\n")
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_at, peak_by_pid
             while not done.is_set():
-                peak = max(peak, tree_rss_bytes(proc.pid))
+                by_pid = tree_rss(proc.pid)
+                total, now = sum(by_pid.values()), time.perf_counter() - started
+                series.write(f"{now:.2f},{total}\n")
+                if total > peak:
+                    peak, peak_at = total, now
+                    peak_by_pid = {f"{pid} {_command(pid)}": rss for pid, rss in by_pid.items()}
                 done.wait(interval)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -167,6 +193,9 @@ def run_measured(cmd: list[str], env: dict[str, str], log: Path, interval: float
         peak_rss_tree_bytes=peak,
         max_rss_single_bytes=usage.ru_maxrss * 1024,  # Linux: KiB
         cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_at_seconds=peak_at,
+        ended_at=time.time(),
+        peak_processes=peak_by_pid,
         output_tail=tail,
     )
 
@@ -563,11 +592,38 @@ def pipeline_run(case: BenchCase, label: str, extra: list[str]) -> dict[str, Any
         "cpu_seconds": round(measured.cpu_seconds, 3),
         "peak_rss_tree_bytes": measured.peak_rss_tree_bytes,
         "max_rss_single_bytes": measured.max_rss_single_bytes,
+        "peak_at_seconds": round(measured.peak_at_seconds, 1),
+        "peak_processes": measured.peak_processes,
+        "step_started_at_seconds": step_offsets(case, report["run_id"], measured),
         "summary": summarize(stages),
         "stages": [s.to_json() for s in stages],
         "failed_checks": report.get("failed_checks", []),
         "failed_steps": report.get("failed_steps", {}),
         "_stages": stages,
+    }
+
+
+def step_offsets(case: BenchCase, run_id: str, measured: Measured) -> dict[str, float]:
+    """When each step started, in seconds from the subprocess start (from the Dagster event
+    log), so that the RSS timeline (logs/<run>.rss.csv) and its peak can be put on a step."""
+    import sqlite3
+
+    db = case.run_dir / "dagster_home" / "history" / "runs" / f"{run_id}.db"
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT step_key, timestamp FROM event_logs WHERE dagster_event_type = 'STEP_START'"
+        ).fetchall()
+    finally:
+        conn.close()
+    if not rows:
+        return {}
+    start = measured.ended_at - measured.seconds  # epoch seconds
+    return {  # the event log's timestamps are naive UTC
+        step: round(datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() - start, 1)
+        for step, stamp in rows
     }
 
 
