@@ -153,3 +153,26 @@ def test_run_report_json_has_steps_and_rows(sample_run, tmp_path: Path) -> None:
     assert set(document["stage_seconds"]) >= {"ingest", "dbt", "gx", "publish"}
     orders = document["asset_numbers"]["raw/orders"]
     assert orders["rows_read"] >= orders["dagster/row_count"] > 0
+
+
+def test_a_run_keeps_its_partial_parse_for_the_next(tmp_path: Path, monkeypatch) -> None:
+    from orchestration import settings
+    from orchestration.assets.dbt import dbt_resource, keep_partial_parse
+
+    project = tmp_path / "dbt_project"
+    (project / "target").mkdir(parents=True)
+    (project / "target" / "partial_parse.msgpack").write_bytes(b"parsed by make prepare")
+    run_target = project / "target" / "dbt_models-abc1234-0000000"
+    run_target.mkdir()
+    (run_target / "partial_parse.msgpack").write_bytes(b"parsed by the run")
+    monkeypatch.setattr(settings, "DBT_PROJECT_DIR", project)
+    keep_partial_parse(run_target)
+    assert (project / "target" / "partial_parse.msgpack").read_bytes() == b"parsed by the run"
+    assert sorted(p.name for p in (project / "target").iterdir()) == [
+        "dbt_models-abc1234-0000000",
+        "partial_parse.msgpack",
+    ]
+    keep_partial_parse(tmp_path / "missing")  # nothing to keep: no error
+    monkeypatch.undo()
+    # `make prepare` parses for the target the run names (part of dbt's partial-parse hash).
+    assert dbt_resource().target == settings.DBT_TARGET
