@@ -460,7 +460,14 @@ class BenchCase:
             "SERVING_DIR": str(run / "serving"),
             "DAGSTER_HOME": str(run / "dagster_home"),
             "GX_DOCS_DIR": str(run / "docs"),
+            # dbt's parse state and per-run artifacts stay in the bench folder, apart from the
+            # worktree's dbt_project/target (which tests and `make pipeline` use).
+            "DBT_TARGET_PATH": str(self.dbt_target),
         }
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.run_dir / "dbt_target"
 
 
 @dataclass
@@ -483,7 +490,7 @@ def ensure_sample(case: BenchCase, force: bool) -> dict[str, Any]:
     """Generate the sample unless the same seed/scale/days is already there."""
     marker = case.root / "sample.json"
     wanted = {"scale": case.scale, "seed": case.seed, "days": case.days}
-    if not force and marker.exists():
+    if not force and marker.exists() and (case.landing / "_manifest.json").exists():
         previous = json.loads(marker.read_text())
         if {k: previous.get(k) for k in wanted} == wanted:
             return {**previous, "reused": True}
@@ -583,7 +590,7 @@ def pipeline_run(case: BenchCase, label: str, extra: list[str]) -> dict[str, Any
     report = json.loads(report_path.read_text())
     warehouse = Path(case.env()["WAREHOUSE_PATH"])
     rows = table_row_counts(warehouse)
-    run_results = dbt_run_results(report["run_id"])
+    run_results = dbt_run_results(report["run_id"], case.dbt_target)
     stages = build_stages(report, run_results, rows, manifest_relations(), measured.seconds)
     return {
         "ok": measured.returncode == 0 and report["ok"],

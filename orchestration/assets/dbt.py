@@ -68,6 +68,13 @@ def dbt_cli_args(command: str = "build") -> list[str]:
     return args
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder as dagster-dbt resolves it: env DBT_TARGET_PATH, default `target`,
+    relative to the dbt project. Each run writes its artifacts to a subfolder of it."""
+    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return target if target.is_absolute() else settings.DBT_PROJECT_DIR / target
+
+
 def keep_partial_parse(run_target: Path) -> None:
     """Make this run's parse state the one the next run starts from.
 
@@ -79,7 +86,7 @@ def keep_partial_parse(run_target: Path) -> None:
     re-parses what changed. Best effort: a read-only project folder just keeps re-parsing.
     """
     source = run_target / "partial_parse.msgpack"
-    target = settings.DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    target = dbt_target_dir() / "partial_parse.msgpack"
     if not source.is_file():
         return
     try:

@@ -166,6 +166,7 @@ def test_a_run_keeps_its_partial_parse_for_the_next(tmp_path: Path, monkeypatch)
     run_target.mkdir()
     (run_target / "partial_parse.msgpack").write_bytes(b"parsed by the run")
     monkeypatch.setattr(settings, "DBT_PROJECT_DIR", project)
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
     keep_partial_parse(run_target)
     assert (project / "target" / "partial_parse.msgpack").read_bytes() == b"parsed by the run"
     assert sorted(p.name for p in (project / "target").iterdir()) == [
