@@ -406,7 +406,10 @@ def _int(value: Any) -> int | None:
 
 
 def summarize(stages: list[Stage]) -> dict[str, float]:
-    """Seconds per kind, plus the shares the targets are about."""
+    """Seconds per kind, plus the GX share of the total.
+
+    `dbt` is the whole dbt step; `overhead` is the orchestration overhead of the target (Dagster
+    outside the steps + dbt's start-up, which is also inside the dbt step)."""
     by_kind: dict[str, float] = {}
     for stage in stages:
         if stage.kind in ("dbt_model", "dbt_tests", "total"):
