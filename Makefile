@@ -17,7 +17,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing browser install-spark test-spark
+.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing browser install-spark test-spark bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -88,6 +88,11 @@ docs: prepare ## build the dbt docs (every mart and column) and serve them on :8
 		--profiles-dir . --project-dir . --quiet
 	@echo "dbt docs: http://127.0.0.1:8080 (Ctrl-C to stop)"
 	cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --project-dir . --port 8080 --no-browser
+
+SCALE ?= 0.01
+BENCH_ARGS ?=
+bench: prepare ## benchmark one scale factor: make bench SCALE=0.1 (see docs/performance.md)
+	$(BIN)/python -m orchestration.bench --scale $(SCALE) --seed $(SAMPLE_SEED) $(BENCH_ARGS)
 
 clean: ## remove generated data and build output (keeps .venv)
 	rm -rf data dbt_project/target dbt_project/logs logs

@@ -9,6 +9,7 @@ first load, a backfill and a one-day incremental run (`--from D --to D`) are the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -73,7 +74,14 @@ def prepare(force: bool = False) -> None:
         str(project),
         "--profiles-dir",
         str(project),
+        # Exactly what `dbt build` gets at run time (target, vars): dbt re-parses the whole
+        # project when they differ from the parse that wrote target/partial_parse.msgpack.
+        "--target",
+        settings.dbt_target(),
     ]
+    overrides = settings.dbt_vars()
+    if overrides:
+        cmd += ["--vars", json.dumps(overrides)]
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=project)
     _say(f"dbt manifest parsed in {time.perf_counter() - started:.1f}s")
@@ -105,6 +113,9 @@ class RunReport:
     warned_checks: list[str] = field(default_factory=list)  # severity WARN
     checks_passed: int = 0
     materialized: int = 0
+    # numeric materialization metadata per asset (rows_read, dagster/row_count, …): --report-json
+    asset_numbers: dict[str, dict[str, float]] = field(default_factory=dict)
+    wall_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -156,6 +167,12 @@ def report_from_result(result: ExecuteInProcessResult) -> RunReport:
             report.skipped_steps.append(step)
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             report.materialized += 1
+            materialization = event.event_specific_data.materialization
+            report.asset_numbers[materialization.asset_key.to_user_string()] = {
+                name: value.value
+                for name, value in materialization.metadata.items()
+                if isinstance(value.value, int | float) and not isinstance(value.value, bool)
+            }
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -231,8 +248,31 @@ def run_pipeline(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     report = report_from_result(result)
-    print_report(report, time.perf_counter() - started)
+    report.wall_seconds = time.perf_counter() - started
+    print_report(report, report.wall_seconds)
     return report
+
+
+def write_report_json(report: RunReport, path: Path) -> None:
+    """The run report as JSON (`pipeline --report-json PATH`), read by `make bench`."""
+    by_stage: dict[str, float] = defaultdict(float)
+    for step, seconds in report.step_seconds.items():
+        by_stage[stage_of(step)] += seconds
+    document = {
+        "run_id": report.run_id,
+        "ok": report.ok,
+        "wall_seconds": round(report.wall_seconds, 3),
+        "stage_seconds": {stage: round(secs, 3) for stage, secs in sorted(by_stage.items())},
+        "step_seconds": {step: round(secs, 3) for step, secs in report.step_seconds.items()},
+        "asset_numbers": report.asset_numbers,
+        "checks_passed": report.checks_passed,
+        "failed_checks": report.failed_checks,
+        "warned_checks": report.warned_checks,
+        "failed_steps": report.failed_steps,
+        "skipped_steps": report.skipped_steps,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 # ------------------------------------------------------------------------------------ where
@@ -281,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     p_pipeline.add_argument(
         "--to", dest="last", type=date.fromisoformat, help="last dt (default: landing's last)"
     )
+    p_pipeline.add_argument(
+        "--report-json", type=Path, help="also write the run report (step times, rows) here"
+    )
     sub.add_parser("where", help="print where the marts are and how to open them")
     args = parser.parse_args(argv)
     if args.command == "prepare":
@@ -294,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         except deployment.DeploymentConfigError as exc:
             _say(f"invalid deployment config: {exc}")
             return 1
-        dates = pipeline_dates(args.first, args.last)
-        return 0 if run_pipeline(dates=dates).ok else 1
+        report = run_pipeline(dates=pipeline_dates(args.first, args.last))
+        if args.report_json:
+            write_report_json(report, args.report_json)
+        return 0 if report.ok else 1
     where()
     return 0
 

@@ -20,8 +20,10 @@ class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB database (not the published copy BI tools read)."""
 
     path: str = settings.DEFAULT_WAREHOUSE_PATH
-    memory_limit: str = "4GB"
-    threads: int = 2
+    # None = env DUCKDB_MEMORY_LIMIT / DUCKDB_THREADS (defaults 2GB / 2), read at connect time;
+    # dbt's profile reads the same variables, so every DuckDB of a run shares one budget.
+    memory_limit: str | None = None
+    threads: int | None = None
 
     @property
     def resolved_path(self) -> Path:
@@ -34,7 +36,10 @@ class WarehouseResource(dg.ConfigurableResource):
         conn = duckdb.connect(
             str(db),
             read_only=read_only,
-            config={"memory_limit": self.memory_limit, "threads": self.threads},
+            config={
+                "memory_limit": self.memory_limit or settings.duckdb_memory_limit(),
+                "threads": self.threads or settings.duckdb_threads(),
+            },
         )
         try:
             # Naive timestamps are UTC everywhere in the warehouse.

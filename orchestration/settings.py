@@ -20,6 +20,8 @@ DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_GX_DOCS_DIR = "data/docs"
 DEFAULT_GX_BACKEND = "sql"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+DEFAULT_DUCKDB_THREADS = 2
 
 
 def resolve_path(path: str) -> Path:
@@ -53,13 +55,31 @@ DEFAULT_SPARK_DIR = "data/spark"
 
 
 def dbt_target() -> str:
-    """dbt target (profiles.yml output): env DBT_TARGET, `duckdb` (default) or `spark`."""
+    """dbt target (profiles.yml output): env DBT_TARGET, `duckdb` (default) or `spark`.
+
+    `dbt parse` (make prepare) and the run-time `dbt build` must name the same target, or dbt
+    discards the parsed project and parses it again (the target is in its partial-parse hash).
+    """
     return (os.environ.get("DBT_TARGET") or DEFAULT_DBT_TARGET).strip().lower()
 
 
 def spark_dir() -> Path:
     """State of the Spark target (raw Parquet, warehouse, metastore): env SPARK_DIR."""
     return resolve_path(os.environ.get("SPARK_DIR") or DEFAULT_SPARK_DIR)
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB memory_limit of every pipeline connection and of dbt: env DUCKDB_MEMORY_LIMIT."""
+    return os.environ.get("DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+def duckdb_threads() -> int:
+    """DuckDB threads of every pipeline connection and of dbt: env DUCKDB_THREADS."""
+    raw = os.environ.get("DUCKDB_THREADS", "").strip()
+    threads = int(raw) if raw else DEFAULT_DUCKDB_THREADS
+    if threads < 1:
+        raise ValueError(f"DUCKDB_THREADS must be a positive integer, got {raw!r}")
+    return threads
 
 
 def dbt_vars() -> dict:

@@ -6,6 +6,7 @@ manifest is parsed once at build time (`make prepare`), not at every definitions
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -69,6 +70,35 @@ def dbt_cli_args(command: str = "build") -> list[str]:
     return args
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder as dagster-dbt resolves it: env DBT_TARGET_PATH, default `target`,
+    relative to the dbt project. Each run writes its artifacts to a subfolder of it."""
+    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return target if target.is_absolute() else settings.DBT_PROJECT_DIR / target
+
+
+def keep_partial_parse(run_target: Path) -> None:
+    """Make this run's parse state the one the next run starts from.
+
+    dagster-dbt copies target/partial_parse.msgpack into each invocation's own target folder,
+    but dbt discards it and parses the whole project again (seconds per run) when the rendered
+    profile (warehouse path, DuckDB settings), the target or the --vars differ from those of the
+    parse that wrote it: `make prepare` ran with other settings than this deployment's runs. The
+    file this run wrote matches its settings, so with unchanged settings the next run only
+    re-parses what changed. Best effort: a read-only project folder just keeps re-parsing.
+    """
+    source = run_target / "partial_parse.msgpack"
+    target = dbt_target_dir() / "partial_parse.msgpack"
+    if not source.is_file():
+        return
+    try:
+        partial = target.with_name(f".partial_parse.{os.getpid()}.tmp")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)  # atomic: a concurrent run reads the old or the new file
+    except OSError:
+        pass
+
+
 @cache
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
@@ -89,9 +119,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             spark_dir = settings.spark_dir()
             export_raw(warehouse.resolved_path, raw_dir(spark_dir))
             os.environ.update(spark_env(spark_dir))
-        events = dbt.cli(dbt_cli_args(), context=context).stream()
+        invocation = dbt.cli(dbt_cli_args(), context=context)
         # each model's metadata names the undelivered feeds it is built from (deployment config)
-        yield from deployment.annotate_dbt_events(events, context)
+        yield from deployment.annotate_dbt_events(invocation.stream(), context)
+        keep_partial_parse(invocation.target_path)
 
     return dbt_models
 

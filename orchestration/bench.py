@@ -1,0 +1,793 @@
+"""`make bench SCALE=S`: what every stage of the pipeline costs at a scale factor.
+
+One run: generate the sample (reused when the same seed/scale is already there), a full build in
+a fresh warehouse, a one-day incremental build (when the CLI has `pipeline --from/--to`), and
+the floor (bench/floor.sql: daily_sales and daily_traffic by hand, straight from the landing
+files). Prints a table and writes bench/results/<date>-sf<scale>.json.
+
+Every pipeline run is a subprocess (`python -m orchestration.cli pipeline --report-json`), with
+its own DAGSTER_HOME, warehouse and serving folder inside the bench folder. Peak RSS is sampled
+from /proc over the subprocess and all its descendants (Dagster + the dbt subprocess), summed;
+the kernel's `ru_maxrss` (the largest single process) is recorded next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration import settings
+
+BENCH_DIR = settings.REPO_ROOT / "bench"
+FLOOR_SQL = BENCH_DIR / "floor.sql"
+RESULTS_DIR = BENCH_DIR / "results"
+DEFAULT_WORK_DIR = "data/bench"
+SCHEMA_VERSION = 1
+# Mart columns the floor computes; each must equal the mart's on every day.
+FLOOR_COLUMNS: dict[str, tuple[str, ...]] = {
+    "daily_sales": (
+        "orders_placed",
+        "gmv",
+        "paid_orders",
+        "paid_revenue",
+        "units_sold",
+        "buyers",
+        "refunds",
+    ),
+    "daily_traffic": (
+        "page_views",
+        "unique_visitors",
+        "sessions",
+        "bounced_sessions",
+        "converted_sessions",
+    ),
+}
+
+
+def _say(message: str = "") -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------------------- measurement
+
+
+@dataclass
+class Stage:
+    """One row of the result table."""
+
+    name: str
+    seconds: float
+    rows: int | None = None
+    kind: str = ""  # generate, ingest, dbt_model, dbt_tests, gx, publish, overhead, total, floor
+
+    @property
+    def rows_per_s(self) -> float | None:
+        if self.rows is None or self.seconds <= 0:
+            return None
+        return self.rows / self.seconds
+
+    def to_json(self) -> dict[str, Any]:
+        rps = self.rows_per_s
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "seconds": round(self.seconds, 3),
+            "rows": self.rows,
+            "rows_per_s": round(rps) if rps is not None else None,
+        }
+
+
+@dataclass
+class Measured:
+    """A subprocess's wall time, exit code and memory."""
+
+    seconds: float
+    returncode: int
+    peak_rss_tree_bytes: int  # sampled sum over the process and its descendants
+    max_rss_single_bytes: int  # ru_maxrss of the largest process (kernel figure)
+    cpu_seconds: float = 0.0  # user + system time of the process and its waited-for children
+    ended_at: float = 0.0  # time.time() at the end
+    peak_at_seconds: float = 0.0  # when the sampled peak was seen, from the start
+    peak_processes: dict[str, int] = field(default_factory=dict)  # "pid command" -> RSS at peak
+    output_tail: str = ""
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid …: comm may contain spaces and parentheses, split after the last ")"
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss(root: int) -> dict[int, int]:
+    """Resident memory of `root` and each of its descendants, in bytes, by pid."""
+    children = _children_map()
+    out: dict[int, int] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        out[pid] = _rss_bytes(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and all its descendants, in bytes."""
+    return sum(tree_rss(root).values())
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            parts = handle.read().split(b"\0")
+    except OSError:
+        return "?"
+    words = [Path(w.decode(errors="replace")).name for w in parts[:4] if w]
+    return " ".join(words)[:80]
+
+
+def run_measured(cmd: list[str], env: dict[str, str], log: Path, interval: float = 0.2) -> Measured:
+    """Run `cmd`, output to `log`; sample the process tree's RSS every `interval` seconds."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    peak, peak_at, peak_by_pid = 0, 0.0, {}
+    timeline = log.with_suffix(".rss.csv")
+    started = time.perf_counter()
+    with log.open("wb") as out, timeline.open("w") as series:
+        series.write("seconds,rss_bytes\n")
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak, peak_at, peak_by_pid
+            while not done.is_set():
+                by_pid = tree_rss(proc.pid)
+                total, now = sum(by_pid.values()), time.perf_counter() - started
+                series.write(f"{now:.2f},{total}\n")
+                if total > peak:
+                    peak, peak_at = total, now
+                    peak_by_pid = {f"{pid} {_command(pid)}": rss for pid, rss in by_pid.items()}
+                done.wait(interval)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+    return Measured(
+        seconds=seconds,
+        returncode=proc.returncode,
+        peak_rss_tree_bytes=peak,
+        max_rss_single_bytes=usage.ru_maxrss * 1024,  # Linux: KiB
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_at_seconds=peak_at,
+        ended_at=time.time(),
+        peak_processes=peak_by_pid,
+        output_tail=tail,
+    )
+
+
+# ------------------------------------------------------------------------------- the stages
+
+
+def scale_label(scale: float) -> str:
+    """0.01 -> 'sf0.01', 1.0 -> 'sf1'."""
+    return "sf" + f"{scale:g}"
+
+
+def dbt_business_vars() -> dict[str, Any]:
+    """The dbt vars the floor needs, with the DBT_VARS overrides the pipeline applies."""
+    project = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    merged = {**project.get("vars", {}), **settings.dbt_vars()}
+    return {
+        "business_timezone": merged["business_timezone"],
+        "session_timeout_minutes": int(merged["session_timeout_minutes"]),
+    }
+
+
+def floor_sql(landing: Path, business_vars: dict[str, Any]) -> str:
+    """bench/floor.sql with its placeholders filled in."""
+    sql = FLOOR_SQL.read_text()
+    values = {"landing": str(landing.resolve()), **{k: str(v) for k, v in business_vars.items()}}
+    for name, value in values.items():
+        sql = sql.replace("{" + name + "}", value.replace("'", "''"))
+    return sql
+
+
+def run_floor(landing: Path, database: Path) -> None:
+    """Execute the floor into `database` (tables floor_daily_sales, floor_daily_traffic)."""
+    import duckdb
+
+    database.unlink(missing_ok=True)
+    conn = duckdb.connect(
+        str(database),
+        config={
+            "memory_limit": settings.duckdb_memory_limit(),
+            "threads": settings.duckdb_threads(),
+        },
+    )
+    try:
+        conn.execute(floor_sql(landing, dbt_business_vars()))
+    finally:
+        conn.close()
+
+
+def compare_floor(floor_db: Path, warehouse: Path) -> dict[str, Any]:
+    """Days on which a floor column differs from the mart's (or exists on one side only)."""
+    import duckdb
+
+    conn = duckdb.connect(str(floor_db), read_only=True)
+    try:
+        conn.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+        out: dict[str, Any] = {"equal": True, "marts": {}}
+        for mart, columns in FLOOR_COLUMNS.items():
+            checks = ", ".join(
+                f"count(*) FILTER (WHERE f.{c} IS DISTINCT FROM m.{c}) AS {c}" for c in columns
+            )
+            row = conn.execute(
+                f"SELECT count(*) AS days, {checks} FROM floor_{mart} AS f "
+                f"FULL JOIN wh.marts.{mart} AS m USING (business_date)"
+            ).fetchone()
+            days, diffs = row[0], dict(zip(columns, row[1:], strict=True))
+            totals = conn.execute(
+                f"SELECT {', '.join(f'sum(f.{c}), sum(m.{c})' for c in columns)} "
+                f"FROM floor_{mart} AS f FULL JOIN wh.marts.{mart} AS m USING (business_date)"
+            ).fetchone()
+            out["marts"][mart] = {
+                "days": days,
+                "days_differing": diffs,
+                "totals": {
+                    c: {"floor": _num(totals[2 * i]), "mart": _num(totals[2 * i + 1])}
+                    for i, c in enumerate(columns)
+                },
+            }
+            if any(diffs.values()):
+                out["equal"] = False
+        return out
+    finally:
+        conn.close()
+
+
+def _num(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def dbt_run_results(run_id: str, target_dir: Path | None = None) -> dict[str, Any] | None:
+    """dbt's run_results.json of the `dbt build` a Dagster run made (target/<op>-<run_id[:7]>-*)."""
+    target = target_dir or settings.DBT_PROJECT_DIR / "target"
+    found = sorted(target.glob(f"*-{run_id[:7]}-*/run_results.json"), key=os.path.getmtime)
+    return json.loads(found[-1].read_text()) if found else None
+
+
+def table_row_counts(warehouse: Path) -> dict[str, int]:
+    """Rows of every base table of the warehouse, keyed `schema.table` (views are not counted:
+    counting them would run them)."""
+    import duckdb
+
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database()"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": conn.execute(
+                f'SELECT count(*) FROM "{schema}"."{name}"'
+            ).fetchone()[0]
+            for schema, name in tables
+        }
+    finally:
+        conn.close()
+
+
+def _relation(unique_id: str, node_schema: dict[str, str]) -> str:
+    return node_schema.get(unique_id, unique_id.split(".")[-1])
+
+
+def build_stages(
+    report: dict[str, Any],
+    run_results: dict[str, Any] | None,
+    rows: dict[str, int],
+    manifest_nodes: dict[str, str] | None = None,
+    wall_seconds: float | None = None,
+) -> list[Stage]:
+    """The result table of one pipeline run.
+
+    `report` is the CLI's --report-json, `run_results` dbt's run_results.json, `rows` the
+    warehouse's table row counts (`schema.table`), `manifest_nodes` maps a dbt unique_id to its
+    `schema.table`, `wall_seconds` is the subprocess wall time (start-up included).
+    """
+    stages: list[Stage] = []
+    steps: dict[str, float] = report["step_seconds"]
+    numbers: dict[str, dict[str, float]] = report.get("asset_numbers", {})
+    for step, seconds in sorted(steps.items()):
+        if step.startswith("raw__"):
+            feed = step.removeprefix("raw__")
+            meta = numbers.get(f"raw/{feed}", {})
+            read = meta.get("rows_read", meta.get("dagster/row_count"))
+            stages.append(Stage(f"ingest {feed}", seconds, _int(read), "ingest"))
+    dbt_step = sum(s for k, s in steps.items() if k.startswith("dbt_"))
+    if run_results is not None:
+        nodes = manifest_nodes or {}
+        tests_seconds = 0.0
+        for result in run_results["results"]:
+            uid = result["unique_id"]
+            if uid.startswith("model."):
+                relation = _relation(uid, nodes)
+                stages.append(
+                    Stage(
+                        f"dbt {relation}",
+                        float(result["execution_time"]),
+                        rows.get(relation),
+                        "dbt_model",
+                    )
+                )
+            else:
+                tests_seconds += float(result["execution_time"])
+        stages.append(Stage("dbt tests (sum)", tests_seconds, None, "dbt_tests"))
+        elapsed = float(run_results.get("elapsed_time", 0.0))
+        stages.append(
+            Stage("dbt start-up (step − dbt elapsed)", dbt_step - elapsed, None, "overhead")
+        )
+    stages.append(Stage("dbt build step", dbt_step, None, "dbt"))
+    for step, seconds in sorted(steps.items()):
+        if step.startswith("gx_"):
+            relation = step.removeprefix("gx_").replace("__", ".", 1)
+            stages.append(Stage(f"gx {relation}", seconds, rows.get(relation), "gx"))
+    marts_rows = sum(n for rel, n in rows.items() if rel.startswith("marts."))
+    for step, seconds in sorted(steps.items()):
+        kind = _step_kind(step)
+        if kind == "publish":
+            stages.append(Stage(f"publish {step}", seconds, marts_rows or None, "publish"))
+        elif kind == "other":
+            stages.append(Stage(f"step {step}", seconds, None, "other"))
+    if wall_seconds is not None:
+        stages.append(
+            Stage(
+                "dagster overhead (wall − steps)",
+                wall_seconds - sum(steps.values()),
+                None,
+                "overhead",
+            )
+        )
+        stages.append(Stage("total (wall)", wall_seconds, None, "total"))
+    return stages
+
+
+def _step_kind(step: str) -> str:
+    if step.startswith("raw__"):
+        return "ingest"
+    if step.startswith("dbt_"):
+        return "dbt"
+    if step.startswith("gx_"):
+        return "gx"
+    if step.startswith("serving__"):
+        return "publish"
+    return "other"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def summarize(stages: list[Stage]) -> dict[str, float]:
+    """Seconds per kind, plus the GX share of the total.
+
+    `dbt` is the whole dbt step; `overhead` is the orchestration overhead of the target (Dagster
+    outside the steps + dbt's start-up, which is also inside the dbt step)."""
+    by_kind: dict[str, float] = {}
+    for stage in stages:
+        if stage.kind in ("dbt_model", "dbt_tests", "total"):
+            continue  # inside the dbt step / the total itself
+        by_kind[stage.kind] = by_kind.get(stage.kind, 0.0) + stage.seconds
+    total = next((s.seconds for s in stages if s.kind == "total"), None)
+    out = {k: round(v, 3) for k, v in sorted(by_kind.items())}
+    if total:
+        out["total"] = round(total, 3)
+        out["gx_share"] = round(by_kind.get("gx", 0.0) / total, 4)
+    return out
+
+
+def format_table(stages: list[Stage]) -> str:
+    """Plain-text table: stage, seconds, rows, rows/s."""
+    lines = [f"{'stage':<52}{'seconds':>10}{'rows':>14}{'rows/s':>14}"]
+    for stage in stages:
+        rows = f"{stage.rows:,}" if stage.rows is not None else ""
+        rps = stage.rows_per_s
+        lines.append(
+            f"{stage.name[:51]:<52}{stage.seconds:>10.2f}{rows:>14}"
+            f"{(f'{rps:,.0f}' if rps is not None else ''):>14}"
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- orchestration
+
+
+@dataclass
+class BenchCase:
+    scale: float
+    seed: int
+    days: int
+    root: Path  # <work dir>/<sf…>-seed<seed>
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    def env(self) -> dict[str, str]:
+        run = self.run_dir
+        return {
+            **os.environ,
+            "LANDING_DIR": str(self.landing),
+            "WAREHOUSE_PATH": str(run / "warehouse.duckdb"),
+            "SERVING_DIR": str(run / "serving"),
+            "DAGSTER_HOME": str(run / "dagster_home"),
+            "GX_DOCS_DIR": str(run / "docs"),
+            # dbt's parse state and per-run artifacts stay in the bench folder, apart from the
+            # worktree's dbt_project/target (which tests and `make pipeline` use).
+            "DBT_TARGET_PATH": str(self.dbt_target),
+        }
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.run_dir / "dbt_target"
+
+
+@dataclass
+class BenchResult:
+    schema_version: int
+    scale: float
+    seed: int
+    days: int
+    started_at: str
+    host: dict[str, Any]
+    settings: dict[str, Any]
+    generate: dict[str, Any]
+    full: dict[str, Any]
+    incremental: dict[str, Any]
+    floor: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def ensure_sample(case: BenchCase, force: bool) -> dict[str, Any]:
+    """Generate the sample unless the same seed/scale/days is already there."""
+    marker = case.root / "sample.json"
+    wanted = {"scale": case.scale, "seed": case.seed, "days": case.days}
+    if not force and marker.exists() and (case.landing / "_manifest.json").exists():
+        previous = json.loads(marker.read_text())
+        if {k: previous.get(k) for k in wanted} == wanted:
+            return {**previous, "reused": True}
+    marker.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchestration.sample",
+        "--scale",
+        f"{case.scale:g}",
+        "--seed",
+        str(case.seed),
+        "--days",
+        str(case.days),
+        "--out",
+        str(case.landing),
+        "--clean",
+    ]
+    measured = run_measured(cmd, dict(os.environ), case.root / "logs" / "generate.log")
+    if measured.returncode != 0:
+        raise RuntimeError(f"sample generation failed:\n{measured.output_tail}")
+    manifest = json.loads((case.landing / "_manifest.json").read_text())
+    rows = sum(manifest["rows"].values())
+    info = {
+        **wanted,
+        "seconds": round(measured.seconds, 3),
+        "cpu_seconds": round(measured.cpu_seconds, 3),
+        "rows": rows,
+        "rows_by_feed": manifest["rows"],
+        "bytes": sum(p.stat().st_size for p in case.landing.rglob("*") if p.is_file()),
+        "peak_rss_tree_bytes": measured.peak_rss_tree_bytes,
+    }
+    marker.write_text(json.dumps(info, indent=2))
+    return {**info, "reused": False}
+
+
+def cli_has_range(env: dict[str, str]) -> bool:
+    """Whether `pipeline` takes `--from/--to` (added by the daily-partitions branch)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "pipeline", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "--from" in out.stdout
+
+
+def last_partition(landing: Path) -> str:
+    dts = sorted(
+        m.group(1)
+        for m in (re.fullmatch(r"dt=(\d{4}-\d{2}-\d{2})", p.name) for p in landing.glob("*/dt=*"))
+        if m
+    )
+    if not dts:
+        raise RuntimeError(f"no dt= partitions under {landing}")
+    return dts[-1]
+
+
+def redeliver(landing: Path, dt: str) -> int:
+    """Re-deliver partition `dt` of every feed: the same bytes, written again (new mtime)."""
+    files = [p for p in landing.glob(f"*/dt={dt}/*") if p.is_file()]
+    for path in files:
+        data = path.read_bytes()
+        tmp = path.with_name(path.name + ".redeliver")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return len(files)
+
+
+def manifest_relations() -> dict[str, str]:
+    """dbt unique_id -> `schema.relation` from the parsed manifest."""
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    return {
+        uid: f"{node['schema']}.{node.get('alias') or node['name']}"
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+    }
+
+
+def pipeline_run(case: BenchCase, label: str, extra: list[str]) -> dict[str, Any]:
+    """One `pipeline` subprocess: its stages, memory and report."""
+    report_path = case.run_dir / f"{label}-report.json"
+    report_path.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchestration.cli",
+        "pipeline",
+        *extra,
+        "--report-json",
+        str(report_path),
+    ]
+    measured = run_measured(cmd, case.env(), case.root / "logs" / f"{label}.log")
+    if not report_path.exists():
+        raise RuntimeError(f"{label} pipeline wrote no report:\n{measured.output_tail}")
+    report = json.loads(report_path.read_text())
+    warehouse = Path(case.env()["WAREHOUSE_PATH"])
+    rows = table_row_counts(warehouse)
+    run_results = dbt_run_results(report["run_id"], case.dbt_target)
+    stages = build_stages(report, run_results, rows, manifest_relations(), measured.seconds)
+    return {
+        "ok": measured.returncode == 0 and report["ok"],
+        "run_id": report["run_id"],
+        "seconds": round(measured.seconds, 3),
+        "cpu_seconds": round(measured.cpu_seconds, 3),
+        "peak_rss_tree_bytes": measured.peak_rss_tree_bytes,
+        "max_rss_single_bytes": measured.max_rss_single_bytes,
+        "peak_at_seconds": round(measured.peak_at_seconds, 1),
+        "peak_processes": measured.peak_processes,
+        "step_started_at_seconds": step_offsets(case, report["run_id"], measured),
+        "summary": summarize(stages),
+        "stages": [s.to_json() for s in stages],
+        "failed_checks": report.get("failed_checks", []),
+        "failed_steps": report.get("failed_steps", {}),
+        "_stages": stages,
+    }
+
+
+def step_offsets(case: BenchCase, run_id: str, measured: Measured) -> dict[str, float]:
+    """When each step started, in seconds from the subprocess start (from the Dagster event
+    log), so that the RSS timeline (logs/<run>.rss.csv) and its peak can be put on a step."""
+    import sqlite3
+
+    db = case.run_dir / "dagster_home" / "history" / "runs" / f"{run_id}.db"
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT step_key, timestamp FROM event_logs WHERE dagster_event_type = 'STEP_START'"
+        ).fetchall()
+    finally:
+        conn.close()
+    if not rows:
+        return {}
+    start = measured.ended_at - measured.seconds  # epoch seconds
+    return {  # the event log's timestamps are naive UTC
+        step: round(datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() - start, 1)
+        for step, stamp in rows
+    }
+
+
+def floor_run(case: BenchCase) -> dict[str, Any]:
+    database = case.run_dir / "floor.duckdb"
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchestration.bench",
+        "--floor-only",
+        str(case.landing),
+        str(database),
+    ]
+    measured = run_measured(cmd, case.env(), case.root / "logs" / "floor.log")
+    if measured.returncode != 0:
+        raise RuntimeError(f"floor failed:\n{measured.output_tail}")
+    comparison = compare_floor(database, Path(case.env()["WAREHOUSE_PATH"]))
+    return {
+        "seconds": round(measured.seconds, 3),
+        "cpu_seconds": round(measured.cpu_seconds, 3),
+        "peak_rss_tree_bytes": measured.peak_rss_tree_bytes,
+        "comparison": comparison,
+    }
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def run_bench(args: argparse.Namespace) -> BenchResult:
+    work = settings.resolve_path(args.dir)
+    case = BenchCase(
+        args.scale, args.seed, args.days, work / f"{scale_label(args.scale)}-seed{args.seed}"
+    )
+    case.root.mkdir(parents=True, exist_ok=True)
+    started_at = datetime.now(UTC)
+    notes: list[str] = []
+
+    _say(f"bench {scale_label(case.scale)} seed {case.seed}: {case.root}")
+    generate = ensure_sample(case, args.force_sample)
+    _say(
+        f"sample: {generate['rows']:,} rows, "
+        + ("reused" if generate["reused"] else f"generated in {generate['seconds']:.1f} s")
+    )
+
+    shutil.rmtree(case.run_dir, ignore_errors=True)
+    case.run_dir.mkdir(parents=True)
+    # A deployment parses the dbt project with its own settings (dbt re-parses everything when
+    # the rendered profile differs); untimed, like `make prepare` before `make pipeline`.
+    prepared = run_measured(
+        [sys.executable, "-m", "orchestration.cli", "prepare", "--force"],
+        case.env(),
+        case.root / "logs" / "prepare.log",
+    )
+    if prepared.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{prepared.output_tail}")
+    _say("full build …")
+    full = pipeline_run(case, "full", [])
+    _say(format_table(full.pop("_stages")))
+    if not full["ok"]:
+        notes.append(f"full build failed: {full['failed_steps'] or full['failed_checks']}")
+
+    incremental: dict[str, Any]
+    if args.no_incremental:
+        incremental = {"available": False, "reason": "skipped (--no-incremental)"}
+    elif not cli_has_range(case.env()):
+        incremental = {"available": False, "reason": "incremental: not available (no --from/--to)"}
+    else:
+        dt = last_partition(case.landing)
+        files = redeliver(case.landing, dt)
+        _say(f"incremental build of dt={dt} ({files} files re-delivered) …")
+        incremental = {"available": True, "dt": dt, "files": files}
+        incremental.update(pipeline_run(case, "incremental", ["--from", dt, "--to", dt]))
+        _say(format_table(incremental.pop("_stages")))
+        incremental["share_of_full"] = round(incremental["seconds"] / full["seconds"], 4)
+    if incremental["available"]:
+        _say(f"incremental: {incremental['seconds']:.1f} s")
+    else:
+        _say(incremental["reason"])
+
+    floor: dict[str, Any] = {"skipped": True}
+    if not args.no_floor:
+        _say("floor …")
+        floor = floor_run(case)
+        floor["ratio_full_to_floor"] = round(full["seconds"] / floor["seconds"], 2)
+        comparison = floor["comparison"]
+        if not comparison["equal"]:
+            notes.append("the floor's numbers differ from the marts (see floor.comparison)")
+        _say(
+            f"floor: {floor['seconds']:.1f} s; "
+            f"full build / floor = {floor['ratio_full_to_floor']}x; "
+            f"equal to the marts: {comparison['equal']}"
+        )
+
+    _say(
+        f"full build {full['seconds']:.1f} s wall, {full['cpu_seconds']:.1f} s CPU, "
+        f"peak RSS {_gib(full['peak_rss_tree_bytes'])} "
+        f"(process tree, sampled), largest process {_gib(full['max_rss_single_bytes'])}"
+    )
+    return BenchResult(
+        schema_version=SCHEMA_VERSION,
+        scale=case.scale,
+        seed=case.seed,
+        days=case.days,
+        started_at=started_at.isoformat(timespec="seconds"),
+        host={
+            "cpus": os.cpu_count(),
+            "load_avg_at_start": os.getloadavg(),
+            "python": sys.version.split()[0],
+        },
+        settings={
+            "duckdb_memory_limit": settings.duckdb_memory_limit(),
+            "duckdb_threads": settings.duckdb_threads(),
+            "rss_method": "sum of /proc/<pid>/statm RSS over the pipeline subprocess tree, "
+            "sampled every 0.2 s; max_rss_single = ru_maxrss from wait4",
+        },
+        generate=generate,
+        full=full,
+        incremental=incremental,
+        floor=floor,
+        notes=notes,
+    )
+
+
+def write_result(result: BenchResult, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    day = result.started_at[:10]
+    path = out_dir / f"{day}-{scale_label(result.scale)}.json"
+    path.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--dir", default=DEFAULT_WORK_DIR, help="bench work folder (gitignored)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
+    parser.add_argument("--force-sample", action="store_true", help="regenerate the sample")
+    parser.add_argument("--no-incremental", action="store_true")
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument(
+        "--floor-only", nargs=2, metavar=("LANDING", "DATABASE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.floor_only:
+        run_floor(Path(args.floor_only[0]), Path(args.floor_only[1]))
+        return 0
+    result = run_bench(args)
+    path = write_result(result, args.out)
+    _say(f"results: {path}")
+    return 0 if result.full["ok"] and not result.notes else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

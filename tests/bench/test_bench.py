@@ -1,0 +1,179 @@
+"""The pure parts of `make bench` (the benchmark itself never runs in the test suite), and the
+floor's semantics: bench/floor.sql over the shared tiny sample equals its marts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from orchestration import bench, cli
+
+REPORT = {
+    "run_id": "abcdef12-0000",
+    "ok": True,
+    "wall_seconds": 30.0,
+    "step_seconds": {
+        "raw__orders": 2.0,
+        "raw__events": 4.0,
+        "dbt_models": 15.0,
+        "gx_raw__orders": 0.5,
+        "gx_dbt_models": 2.5,
+        "serving__marts": 1.0,
+    },
+    "asset_numbers": {
+        "raw/orders": {"rows_read": 1000, "dagster/row_count": 900},
+        "raw/events": {"rows_read": 8000, "dagster/row_count": 8000},
+    },
+}
+RUN_RESULTS = {
+    "elapsed_time": 12.0,
+    "results": [
+        {"unique_id": "model.ecom_warehouse.int_sessions", "execution_time": 6.0},
+        {"unique_id": "model.ecom_warehouse.daily_sales", "execution_time": 1.0},
+        {"unique_id": "test.ecom_warehouse.not_null_x", "execution_time": 0.25},
+        {"unique_id": "unit_test.ecom_warehouse.daily_sales.t", "execution_time": 0.75},
+    ],
+}
+NODES = {
+    "model.ecom_warehouse.int_sessions": "intermediate.int_sessions",
+    "model.ecom_warehouse.daily_sales": "marts.daily_sales",
+}
+ROWS = {"intermediate.int_sessions": 3000, "marts.daily_sales": 365, "raw.orders": 900}
+
+
+def _by_name(stages: list[bench.Stage]) -> dict[str, bench.Stage]:
+    return {s.name: s for s in stages}
+
+
+def test_build_stages_covers_every_stage_with_rows_and_rates() -> None:
+    stages = _by_name(bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0))
+    assert stages["ingest orders"].rows == 1000  # rows read, not only the rows kept
+    assert stages["ingest orders"].rows_per_s == 500
+    assert stages["dbt intermediate.int_sessions"].rows == 3000
+    assert stages["dbt intermediate.int_sessions"].rows_per_s == 500
+    assert stages["dbt tests (sum)"].seconds == 1.0
+    assert stages["dbt start-up (step − dbt elapsed)"].seconds == 3.0
+    assert stages["gx raw.orders"].rows == 900
+    assert stages["gx dbt_models"].rows is None
+    assert stages["publish serving__marts"].rows == 365
+    assert stages["dagster overhead (wall − steps)"].seconds == 15.0
+    assert stages["total (wall)"].seconds == 40.0
+
+
+def test_summarize_adds_up_kinds_and_the_gx_share() -> None:
+    stages = bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
+    summary = bench.summarize(stages)
+    assert summary["ingest"] == 6.0
+    assert summary["gx"] == 3.0
+    assert summary["dbt"] == 15.0
+    assert summary["overhead"] == 18.0  # dbt start-up 3 + dagster 15
+    assert summary["total"] == 40.0
+    assert summary["gx_share"] == 0.075
+
+
+def test_build_stages_without_dbt_results_still_reports_the_step() -> None:
+    stages = _by_name(bench.build_stages(REPORT, None, {}, None, wall_seconds=None))
+    assert stages["dbt build step"].seconds == 15.0
+    assert "total (wall)" not in stages
+    assert stages["ingest events"].rows == 8000
+
+
+def test_format_table_has_a_line_per_stage() -> None:
+    stages = bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
+    lines = bench.format_table(stages).splitlines()
+    assert lines[0].split() == ["stage", "seconds", "rows", "rows/s"]
+    assert len(lines) == len(stages) + 1
+    assert any(line.startswith("ingest orders") and "1,000" in line for line in lines)
+
+
+def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
+    stages = bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
+    result = bench.BenchResult(
+        schema_version=bench.SCHEMA_VERSION,
+        scale=0.1,
+        seed=42,
+        days=365,
+        started_at="2026-11-26T20:00:00+00:00",
+        host={"cpus": 2},
+        settings={"duckdb_memory_limit": "2GB", "duckdb_threads": 2},
+        generate={"seconds": 10.0, "rows": 5, "reused": False},
+        full={"ok": True, "seconds": 40.0, "stages": [s.to_json() for s in stages]},
+        incremental={"available": False, "reason": "incremental: not available"},
+        floor={"seconds": 4.0, "ratio_full_to_floor": 10.0},
+    )
+    path = bench.write_result(result, tmp_path)
+    assert path.name == "2026-11-26-sf0.1.json"
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == 1
+    assert set(document) >= {"scale", "generate", "full", "incremental", "floor", "settings"}
+    for stage in document["full"]["stages"]:
+        assert set(stage) == {"name", "kind", "seconds", "rows", "rows_per_s"}
+    assert bench.scale_label(1.0) == "sf1"
+    assert bench.scale_label(0.01) == "sf0.01"
+
+
+def test_floor_sql_fills_every_placeholder(tmp_path: Path) -> None:
+    sql = bench.floor_sql(tmp_path, bench.dbt_business_vars())
+    for placeholder in ("{landing}", "{business_timezone}", "{session_timeout_minutes}"):
+        assert placeholder not in sql
+    assert "Asia/Shanghai" in sql
+    assert f"'{tmp_path.resolve()}/orders/dt=*/*.csv'" in sql
+
+
+def test_run_measured_sees_the_memory_of_a_child_process(tmp_path: Path) -> None:
+    # The child allocates 200 MiB in a grandchild: the sampled tree sum must see it.
+    grandchild = "b = bytearray(200 * 2**20); import time; time.sleep(1.5)"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    measured = bench.run_measured(
+        [sys.executable, "-c", child], dict(os.environ), tmp_path / "log.txt", interval=0.05
+    )
+    assert measured.returncode == 0
+    assert measured.peak_rss_tree_bytes > 200 * 2**20
+    assert measured.max_rss_single_bytes > 200 * 2**20
+    assert measured.seconds >= 1.5
+
+
+def test_floor_equals_the_marts_on_the_sample(sample_run, tmp_path: Path) -> None:
+    database = tmp_path / "floor.duckdb"
+    bench.run_floor(sample_run.landing, database)
+    comparison = bench.compare_floor(database, sample_run.warehouse)
+    assert comparison["equal"], comparison
+    traffic = comparison["marts"]["daily_traffic"]["totals"]
+    assert traffic["sessions"]["floor"] == traffic["sessions"]["mart"] > 0
+
+
+def test_run_report_json_has_steps_and_rows(sample_run, tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    cli.write_report_json(sample_run.report, path)
+    document = json.loads(path.read_text())
+    assert document["ok"] is True, {k: document[k] for k in ("failed_steps", "failed_checks")}
+    assert document["step_seconds"]["dbt_models"] > 0
+    assert set(document["stage_seconds"]) >= {"ingest", "dbt", "gx", "publish"}
+    orders = document["asset_numbers"]["raw/orders"]
+    assert orders["rows_read"] >= orders["dagster/row_count"] > 0
+
+
+def test_a_run_keeps_its_partial_parse_for_the_next(tmp_path: Path, monkeypatch) -> None:
+    from orchestration import settings
+    from orchestration.assets.dbt import dbt_resource, keep_partial_parse
+
+    project = tmp_path / "dbt_project"
+    (project / "target").mkdir(parents=True)
+    (project / "target" / "partial_parse.msgpack").write_bytes(b"parsed by make prepare")
+    run_target = project / "target" / "dbt_models-abc1234-0000000"
+    run_target.mkdir()
+    (run_target / "partial_parse.msgpack").write_bytes(b"parsed by the run")
+    monkeypatch.setattr(settings, "DBT_PROJECT_DIR", project)
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    keep_partial_parse(run_target)
+    assert (project / "target" / "partial_parse.msgpack").read_bytes() == b"parsed by the run"
+    assert sorted(p.name for p in (project / "target").iterdir()) == [
+        "dbt_models-abc1234-0000000",
+        "partial_parse.msgpack",
+    ]
+    keep_partial_parse(tmp_path / "missing")  # nothing to keep: no error
+    monkeypatch.undo()
+    # `make prepare` parses for the target the run names (part of dbt's partial-parse hash).
+    assert dbt_resource().target == settings.dbt_target()
