@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.jobs import FULL_PIPELINE_JOB
+from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
 
 DAILY_FULL_PIPELINE = dg.ScheduleDefinition(
     name="daily_full_pipeline",
@@ -12,4 +12,14 @@ DAILY_FULL_PIPELINE = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 
-SCHEDULES = [DAILY_FULL_PIPELINE]
+# Hourly: a feed that stops delivering is noticed within the hour of crossing its lag. Stopped by
+# default like the daily run: a laptop's sample landing is always "stale".
+FRESHNESS_CHECKS_HOURLY = dg.ScheduleDefinition(
+    name="freshness_checks_hourly",
+    job=FRESHNESS_CHECKS_JOB,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+SCHEDULES = [DAILY_FULL_PIPELINE, FRESHNESS_CHECKS_HOURLY]
