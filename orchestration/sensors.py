@@ -9,7 +9,8 @@
   a plain cursor on the default (run-sharded SQLite) storage, so the sensor follows the
   run-finished events instead (`fetch_run_status_changes`, the index the run-status sensors
   use, one cursor per status) and reads each finished run's check evaluations. Each failed
-  evaluation alerts once, when its run ends; a `freshness` check gives a `freshness` alert.
+  evaluation alerts once, when its run ends; a `freshness` check gives a `freshness` alert,
+  once per stale feed and newest partition (the check runs hourly; see `failed_check_alerts`).
 - `alert_on_kpi_anomalies`: each new flagged row of `marts.kpi_anomalies` in the PUBLISHED
   serving database (opened read-only; never the working warehouse, which a run may be writing).
   It polls the publish version, so a publish from any run, or a rollback, is seen.
@@ -206,22 +207,47 @@ def check_alert(
     )
 
 
-def failed_check_alerts(instance: dg.DagsterInstance, run_id: str, ui_url: str) -> list[Alert]:
-    """One alert per failed check evaluation of a run (blocking or not, ERROR or WARN)."""
-    run = instance.get_run_by_id(run_id)
-    found: list[Alert] = []
+def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
+    """Every check evaluation of a run, in order (paged: a pipeline run has hundreds)."""
+    found: list[dg.AssetCheckEvaluation] = []
     cursor = None
     while True:
         page = instance.get_records_for_run(
             run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
         )
-        for record in page.records:
-            evaluation = record.event_log_entry.dagster_event.event_specific_data
-            if not evaluation.passed:
-                found.append(check_alert(evaluation, run, ui_url))
+        found += [r.event_log_entry.dagster_event.event_specific_data for r in page.records]
         if not page.has_more:
             return found
         cursor = page.cursor
+
+
+def failed_check_alerts(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    ui_url: str,
+    stale_alerted: dict[str, str] | None = None,
+) -> list[Alert]:
+    """One alert per failed check evaluation of a run (blocking or not, ERROR or WARN).
+
+    Freshness is judged every hour, so a feed that stays stale would alert every hour: with
+    `stale_alerted` (asset -> newest partition already alerted, updated in place) a breach alerts
+    once per newest partition, and again only after the check passed in between.
+    """
+    run = instance.get_run_by_id(run_id)
+    alerts: list[Alert] = []
+    for evaluation in check_evaluations(instance, run_id):
+        if stale_alerted is not None and evaluation.check_name == FRESHNESS_CHECK:
+            asset = evaluation.asset_key.to_user_string()
+            if evaluation.passed:
+                stale_alerted.pop(asset, None)
+                continue
+            newest = str(_metadata_value(evaluation.metadata.get("newest_partition", "")))
+            if stale_alerted.get(asset) == newest:
+                continue
+            stale_alerted[asset] = newest
+        if not evaluation.passed:
+            alerts.append(check_alert(evaluation, run, ui_url))
+    return alerts
 
 
 def _latest_cursor(instance: dg.DagsterInstance, event_type: dg.DagsterEventType) -> str:
@@ -257,13 +283,19 @@ def alert_on_failed_checks(
     instance = context.instance
     if not context.cursor:
         # First tick: start from now; past runs were someone else's to alert on.
-        cursors = {t.value: _latest_cursor(instance, t) for t in RUN_END_EVENTS}
-        context.update_cursor(json.dumps(cursors))
+        runs = {t.value: _latest_cursor(instance, t) for t in RUN_END_EVENTS}
+        context.update_cursor(json.dumps({"runs": runs, "stale_alerted": {}}))
         return dg.SkipReason("initialised at the latest finished run")
-    run_ids, cursors = finished_runs_since(instance, json.loads(context.cursor))
-    found = [a for run_id in run_ids for a in failed_check_alerts(instance, run_id, alerts.ui_url)]
+    state = json.loads(context.cursor)
+    stale_alerted: dict[str, str] = state.get("stale_alerted", {})
+    run_ids, runs = finished_runs_since(instance, state["runs"])
+    found = [
+        alert
+        for run_id in run_ids
+        for alert in failed_check_alerts(instance, run_id, alerts.ui_url, stale_alerted)
+    ]
     alerts.send(found, logger=context.log)
-    context.update_cursor(json.dumps(cursors))
+    context.update_cursor(json.dumps({"runs": runs, "stale_alerted": stale_alerted}))
     return dg.SkipReason(f"{len(run_ids)} finished run(s), {len(found)} failed check(s) alerted")
 
 

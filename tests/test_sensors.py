@@ -8,6 +8,7 @@ failure, and the next tick alerts nothing again.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -193,11 +194,27 @@ def test_freshness_breach_alerts_through_the_check_sensor(
     assert result.success  # a stale landing never fails the run
     evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["orders"].passed and evaluations["payments"].passed
-    _tick(alert_on_failed_checks, instance, first.cursor, resources)
+    tick = _tick(alert_on_failed_checks, instance, first.cursor, resources)
     (payload,) = _payloads(hook)
     text = payload["text"]
     for expected in ("Landing feed is stale", "raw/orders:freshness", "3 days", "<= 2 days"):
         assert expected in text, expected
+
+    def run_and_tick(cursor: str) -> str:
+        defs.resolve_job_def("fresh").execute_in_process(instance=instance)
+        return _tick(alert_on_failed_checks, instance, cursor, resources).cursor
+
+    # the hourly re-check of the same stale feed does not alert again ...
+    cursor = run_and_tick(tick.cursor)
+    assert len(hook.log) == 1
+    # ... a delivery clears it, and a new breach alerts again
+    (landing / "orders" / "dt=2025-03-11").mkdir()
+    (landing / "orders" / "dt=2025-03-11" / "orders.csv").write_text("id\n1\n")
+    cursor = run_and_tick(cursor)
+    assert len(hook.log) == 1
+    shutil.rmtree(landing / "orders" / "dt=2025-03-11")
+    run_and_tick(cursor)
+    assert len(hook.log) == 2 and "raw/orders:freshness" in _payloads(hook)[1]["text"]
 
 
 # ------------------------------------------------------------------------------ anomalies
@@ -259,3 +276,28 @@ def test_each_new_published_anomaly_alerts_once(
     _publish_anomalies(tmp_path, rows, "run-three")
     _tick(alert_on_kpi_anomalies, instance, third.cursor, resources)
     assert len(hook.log) == 2
+
+
+@pytest.mark.slow
+def test_anomaly_sensor_reads_the_real_published_mart(
+    sample_run, instance, hook: HTTPServer, monkeypatch: pytest.MonkeyPatch
+):
+    """On the session's pipeline run: one alert per flagged row of the published kpi_anomalies,
+    read from serving.duckdb (not the working warehouse), each once."""
+    monkeypatch.setenv("ANOMALY_ALERT_LOOKBACK_DAYS", "400")  # the whole 91-day sample
+    ((flagged,),) = sample_run.query(
+        "SELECT count(*) FROM marts.kpi_anomalies WHERE is_anomaly",
+        db=sample_run.serving / "serving.duckdb",
+    )
+    assert flagged > 0
+    resources = {
+        "alerts": _alerts(hook),
+        "serving": ServingResource(dir=str(sample_run.serving)),
+    }
+    tick = _tick(alert_on_kpi_anomalies, instance, None, resources)
+    assert len(hook.log) == flagged
+    texts = [p["text"] for p in _payloads(hook)]
+    assert all(f"{UI}/runs/{sample_run.report.run_id}" in t for t in texts)
+    assert all("KPI anomaly" in t and "marts/kpi_anomalies" in t for t in texts)
+    _tick(alert_on_kpi_anomalies, instance, tick.cursor, resources)
+    assert len(hook.log) == flagged

@@ -79,7 +79,7 @@ class Alert:
             ("Expected" if self.kind == "anomaly" else "Threshold", self.threshold),
             ("Severity", self.severity),
             ("Job", self.job_name),
-            ("Run", self.run_id),
+            ("Run id", self.run_id),
         ]
         pairs += [(key.replace("_", " ").capitalize(), v) for key, v in self.details.items()]
         return [(label, _fmt(value)) for label, value in pairs if value not in (None, "")]
@@ -90,7 +90,7 @@ class Alert:
         lines = [self.title, self.message]
         lines += [f"{label}: {value}" for label, value in self.fields()]
         if self.link:
-            lines.append(f"Run: {self.link}")
+            lines.append(f"Link: {self.link}")
         return "\n".join(lines)
 
     def log_line(self) -> str:

@@ -3,14 +3,140 @@ e-mail, a closed port for a sink that is down."""
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
 import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
 
 import dagster as dg
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from pytest_httpserver import HTTPServer
 
 from orchestration.alerts import Alert, AlertResource, alert_resource_from_env, run_link
+
+# ------------------------------------------------------------------ local SMTP servers
+
+
+@dataclass
+class Received:
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    received: Received
+    ca_file: Path | None = None
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """Plain SMTP, no TLS, no login."""
+    received = Received()
+    controller = Controller(received, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, received)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_tls_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    """SMTP that requires STARTTLS before LOGIN; user `alerts`, password `s3cret-pw`."""
+    received = Received()
+    cert_file, key_file = _self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert_file, key_file)
+
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login,
+            auth_data.password,
+        ) == (b"alerts", b"s3cret-pw")
+        if ok:
+            received.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
+    controller = Controller(
+        received,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=tls,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, received, ca_file=cert_file)
+    finally:
+        controller.stop()
+
+
+# ---------------------------------------------------------------------------------- tests
 
 RUN_ID = "0b7c2f1e-5d7a-4b7e-9a51-6e8d2c1f0a11"
 TOKEN_PATH = "/services/T0001/B0002/xoxSECRETtoken"
@@ -96,7 +222,7 @@ def test_email_is_sent_over_plain_smtp(smtp_server):
         "Partition: 2025-03-02",
         "Observed: 0.025",
         "Threshold: 0.01",
-        f"Run: http://dagster.example:3000/runs/{RUN_ID}",
+        f"Link: http://dagster.example:3000/runs/{RUN_ID}",
     ):
         assert expected in body, expected
 
@@ -120,14 +246,12 @@ def test_email_with_starttls_and_login(smtp_tls_server, caplog: pytest.LogCaptur
     assert "s3cret-pw" not in caplog.text
 
 
-def test_a_down_sink_is_retried_then_logged_never_raised(
-    closed_port, caplog: pytest.LogCaptureFixture
-):
-    webhook = f"http://127.0.0.1:{closed_port()}{TOKEN_PATH}"
+def test_a_down_sink_is_retried_then_logged_never_raised(caplog: pytest.LogCaptureFixture):
+    webhook = f"http://127.0.0.1:{free_port()}{TOKEN_PATH}"
     resource = AlertResource(
         webhook_url=webhook,
         smtp_host="127.0.0.1",
-        smtp_port=closed_port(),
+        smtp_port=free_port(),
         smtp_starttls=False,
         smtp_user="alerts",
         smtp_password="s3cret-pw",
