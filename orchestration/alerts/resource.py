@@ -15,7 +15,14 @@ from typing import Any
 import dagster as dg
 
 from orchestration.alerts.model import DEFAULT_UI_URL, Alert, run_link
-from orchestration.alerts.sinks import DeliveryReport, EmailSink, Sink, WebhookSink, deliver
+from orchestration.alerts.sinks import (
+    LOGGER,
+    DeliveryReport,
+    EmailSink,
+    Sink,
+    WebhookSink,
+    deliver,
+)
 
 DEFAULT_SMTP_PORT = 587
 DEFAULT_EMAIL_FROM = "warehouse-alerts@localhost"
@@ -93,8 +100,10 @@ class AlertResource(dg.ConfigurableResource):
         if not alerts:
             return DeliveryReport()
         sinks = self.sinks()
-        if logger is not None and self.smtp_host.strip() and not self.recipients:
-            logger.warning("ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is empty: no e-mail sent")
+        if self.smtp_host.strip() and not self.recipients:
+            (logger or LOGGER).warning(
+                "ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is empty: no e-mail sent"
+            )
         return deliver(
             alerts,
             sinks,
