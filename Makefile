@@ -16,7 +16,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install run sample pipeline prepare test lint ui docs clean lock
+.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ sample: install ## generate the embedded sample into LANDING_DIR
 
 pipeline: prepare ## run every asset and check over LANDING_DIR; non-zero exit on any failure
 	$(BIN)/python -m orchestration.cli pipeline
+
+validate-landing: install ## check LANDING_DIR against the contract (writes nothing; exit 2 = a file would be rejected)
+	$(BIN)/python -m orchestration.validate_landing $(LANDING_DIR)
 
 run: install sample pipeline ## install, generate the sample, build and publish the marts
 	@$(BIN)/python -m orchestration.cli where

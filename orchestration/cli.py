@@ -1,7 +1,9 @@
 """Command line behind the Makefile: `prepare`, `pipeline` and `where`.
 
 `pipeline` runs the `full_pipeline` job in the persistent Dagster instance (DAGSTER_HOME), so the
-run shows in `make ui`, and exits non-zero naming every failed step and failed check.
+run shows in `make ui`, and exits non-zero naming every failed step and failed check. It loads
+the landing's dt partitions `--from`..`--to` (default: every dt in the landing) in one run — a
+first load, a backfill and a one-day incremental run (`--from D --to D`) are the same command.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +24,8 @@ from orchestration import settings
 if TYPE_CHECKING:
     from dagster import DagsterInstance, ExecuteInProcessResult
     from dagster._core.execution.plan.objects import StepFailureData
+
+    from orchestration.partitions import DateRange
 
 DAGSTER_YAML = """\
 # Written by `python -m orchestration.cli`; edit freely, it is not overwritten.
@@ -183,8 +188,29 @@ def print_report(report: RunReport, wall_seconds: float) -> None:
         _say(f"  SKIP  step {step} (an upstream step or blocking check failed)")
 
 
-def run_pipeline(instance: DagsterInstance | None = None, log_level: str = "INFO") -> RunReport:
-    """Run `full_pipeline` in `instance` (default: the persistent one in DAGSTER_HOME)."""
+def pipeline_dates(first: date | None = None, last: date | None = None) -> DateRange:
+    """The dt range to load: the given bounds, the landing's first / last dt for the others."""
+    # Imported here: `prepare` and `where` should not pay for importing Dagster.
+    from orchestration.partitions import DateRange, landing_range
+
+    if first is None or last is None:
+        found = landing_range(settings.resolve_path(os.environ["LANDING_DIR"]))
+        if found is None:
+            raise SystemExit(
+                f"no dt=YYYY-MM-DD partitions under LANDING_DIR={os.environ['LANDING_DIR']}: "
+                "generate the sample (make sample) or point LANDING_DIR at a landing"
+            )
+        first, last = first or found.first, last or found.last
+    return DateRange(first, last)
+
+
+def run_pipeline(
+    instance: DagsterInstance | None = None,
+    log_level: str = "INFO",
+    dates: DateRange | None = None,
+) -> RunReport:
+    """Run `full_pipeline` over `dates` (default: every dt of the landing) in `instance`
+    (default: the persistent one in DAGSTER_HOME)."""
     settings.apply_env_defaults()
     import dagster as dg
 
@@ -193,10 +219,13 @@ def run_pipeline(instance: DagsterInstance | None = None, log_level: str = "INFO
     if instance is None:
         ensure_dagster_home()
         instance = dg.DagsterInstance.get()
+    dates = dates or pipeline_dates()
     job = defs.resolve_job_def("full_pipeline")
+    _say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
+        tags=dates.tags(),
         raise_on_error=False,
         # Step-level DEBUG events go to the event log (and the UI), not the terminal.
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -243,14 +272,30 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_prepare = sub.add_parser("prepare", help="parse the dbt project (manifest for Dagster)")
     p_prepare.add_argument("--force", action="store_true")
-    sub.add_parser("pipeline", help="run every asset and check; non-zero exit on failure")
+    p_pipeline = sub.add_parser(
+        "pipeline", help="run every asset and check; non-zero exit on failure"
+    )
+    p_pipeline.add_argument(
+        "--from", dest="first", type=date.fromisoformat, help="first dt (default: landing's first)"
+    )
+    p_pipeline.add_argument(
+        "--to", dest="last", type=date.fromisoformat, help="last dt (default: landing's last)"
+    )
     sub.add_parser("where", help="print where the marts are and how to open them")
     args = parser.parse_args(argv)
     if args.command == "prepare":
         prepare(force=args.force)
         return 0
     if args.command == "pipeline":
-        return 0 if run_pipeline().ok else 1
+        from orchestration import deployment
+
+        try:  # an invalid deployment config stops here, naming the file and key, not in 13 steps
+            deployment.current()
+        except deployment.DeploymentConfigError as exc:
+            _say(f"invalid deployment config: {exc}")
+            return 1
+        dates = pipeline_dates(args.first, args.last)
+        return 0 if run_pipeline(dates=dates).ok else 1
     where()
     return 0
 

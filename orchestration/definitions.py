@@ -18,6 +18,7 @@ from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_c
 from orchestration.checks.publish_checks import build_publish_check
 from orchestration.contract import FEEDS
 from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
+from orchestration.landing_sensor import landing_sensor
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import SCHEDULES
 from orchestration.sensors import SENSORS
@@ -40,7 +41,7 @@ defs = dg.Definitions(
     ],
     jobs=[FULL_PIPELINE_JOB, FRESHNESS_CHECKS_JOB],
     schedules=SCHEDULES,
-    sensors=SENSORS,
+    sensors=[landing_sensor, *SENSORS],
     resources={
         "landing": LandingResource(root=dg.EnvVar("LANDING_DIR")),
         "warehouse": WarehouseResource(path=dg.EnvVar("WAREHOUSE_PATH")),

@@ -1,5 +1,10 @@
 """Jobs: the full pipeline selects every asset and, with them, every asset check except the
-landing freshness checks, which run on their own job (see checks/freshness_checks.py)."""
+landing freshness checks, which run on their own job (see checks/freshness_checks.py).
+
+The ingest assets are daily-partitioned (single-run backfill policy), dbt and publish are not: a
+run carries a dt range in its partition-range tags (see orchestration/partitions.py), loads that
+range into raw and then builds and publishes everything once.
+"""
 
 import dagster as dg
 
@@ -21,7 +26,10 @@ FRESHNESS_CHECK_KEYS = freshness_check_keys(FEEDS)
 FULL_PIPELINE_JOB = dg.define_asset_job(
     "full_pipeline",
     selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*FRESHNESS_CHECK_KEYS),
-    description="Ingest every landing feed, build the dbt project, run every check.",
+    description=(
+        "Ingest the landing's dt range of every feed, build the dbt project, run every check, "
+        "publish. Launch with a partition range (backfill dialog, or `cli pipeline --from --to`)."
+    ),
     op_retry_policy=TRANSIENT_RETRY_POLICY,
 )
 

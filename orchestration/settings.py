@@ -49,14 +49,20 @@ def gx_backend() -> str:
 
 
 def dbt_vars() -> dict:
-    """dbt vars from env DBT_VARS, a YAML mapping such as `{business_timezone: UTC}`."""
+    """dbt vars: the deployment config's (WAREHOUSE_CONFIG), then env DBT_VARS over them.
+
+    DBT_VARS is a YAML mapping such as `{business_timezone: UTC}`.
+    """
+    from orchestration import deployment  # imports settings: no import at module level
+
+    base = deployment.dbt_vars()
     raw = os.environ.get("DBT_VARS", "").strip()
     if not raw:
-        return {}
+        return base
     parsed = yaml.safe_load(raw)
     if not isinstance(parsed, dict):
         raise ValueError(f"DBT_VARS must be a YAML mapping, got: {raw!r}")
-    return parsed
+    return {**base, **parsed}
 
 
 def apply_env_defaults() -> None:

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -18,9 +19,12 @@ import duckdb
 from orchestration.assets.ingest import LandingResource, build_ingest_asset
 from orchestration.contract import FEEDS
 from orchestration.jobs import FULL_PIPELINE_JOB, TRANSIENT_RETRY_POLICY
+from orchestration.partitions import DateRange
 from orchestration.resources import WarehouseResource
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handwritten_landing"
+# the daily-partitioned ingest runs over a dt range, as `cli pipeline` launches it
+DATES = DateRange(date(2025, 2, 20), date(2025, 3, 2)).tags()
 
 
 def _customers_job(landing: Path, warehouse: Path) -> dg.JobDefinition:
@@ -103,7 +107,7 @@ def test_a_held_warehouse_lock_is_retried_until_it_is_released(tmp_path: Path):
         try:
             assert holder.stdout.readline().strip() == "locked"
             watcher.start()
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
+            result = job.execute_in_process(instance=instance, tags=DATES, raise_on_error=False)
         finally:
             stop.set()
             release.touch()
@@ -129,7 +133,7 @@ def test_a_rejected_landing_file_is_not_retried(tmp_path: Path):
     (bad / "customers.csv").write_text("customer_id,region\nc9,north\n")  # lacks contract columns
     with dg.instance_for_test() as instance:
         result = _customers_job(landing, tmp_path / "w.duckdb").execute_in_process(
-            instance=instance, raise_on_error=False
+            instance=instance, tags=DATES, raise_on_error=False
         )
     assert not result.success
     assert not _events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY)

@@ -21,7 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration import settings
+from orchestration import deployment, settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -83,7 +83,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     ) -> Iterator[Any]:
         # profiles.yml reads WAREHOUSE_PATH; make it the absolute path the resource resolved.
         os.environ["WAREHOUSE_PATH"] = str(warehouse.resolved_path)
-        yield from dbt.cli(dbt_cli_args(), context=context).stream()
+        events = dbt.cli(dbt_cli_args(), context=context).stream()
+        # each model's metadata names the undelivered feeds it is built from (deployment config)
+        yield from deployment.annotate_dbt_events(events, context)
 
     return dbt_models
 

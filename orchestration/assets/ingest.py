@@ -1,18 +1,21 @@
 """One Dagster asset per landing feed: `<landing>/<feed>/dt=*/…` → `raw.<feed>` in DuckDB.
 
-The assets read every delivered partition and replace the raw table in one transaction, so a
-re-run over the same files changes nothing and a rejected file leaves raw as it was. The per-file
-work (discovery, header checks, typing, quarantine) lives in `orchestration.ingest`, independent of
-Dagster, so a daily-partitioned variant can reuse it.
+The assets are partitioned daily by the landing's `dt` (orchestration/partitions.py) with a
+single-run backfill policy: a run loads a range of dates, and for each date that has files it
+replaces what that date loaded before (orchestration/ingest/loader.py keeps every version per
+partition; changed rows go to raw_replaced so dbt rebuilds only the business dates they touch).
+A date without files in the range keeps its rows. Re-running a range changes nothing; a rejected
+file leaves raw as it was.
 
 Feeds with a referential rule (order items, payments, refunds and reviews must name a known
-order) depend on raw/orders: their loader checks each order_id against raw.orders as this run
-loaded it, so orders must be loaded first; a row for an unknown order is quarantined.
+order) depend on raw/orders: their loader checks each order_id against raw.orders (every
+partition loaded so far, this run's included), so orders must be loaded first; a row for an
+unknown order is quarantined.
 
-Each ingest asset carries a blocking `quarantine_share` check: quarantined / read rows per feed.
-None → passed; up to QUARANTINE_MAX_SHARE (default 0.01; per feed QUARANTINE_MAX_SHARE_<FEED>)
-→ failed with severity WARN (reported, nothing stops); above → severity ERROR, which stops
-everything downstream, so the marts keep their previous contents.
+Each ingest asset carries a blocking `quarantine_share` check: quarantined / read rows of this
+load. None → passed; up to QUARANTINE_MAX_SHARE (default 0.01; per feed
+QUARANTINE_MAX_SHARE_<FEED>) → failed with severity WARN (reported, nothing stops); above →
+severity ERROR, which stops everything downstream, so the marts keep their previous contents.
 """
 
 import os
@@ -20,10 +23,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import settings
+from orchestration import deployment, settings
 from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
 from orchestration.ingest.landing import LandingFileError, discover_feed_files
 from orchestration.ingest.loader import QUARANTINE_SCHEMA, RAW_SCHEMA, LoadStats, load_feed
+from orchestration.partitions import DAILY_PARTITIONS, DateRange, context_dates
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 RAW_GROUP = "raw"
@@ -40,7 +44,7 @@ def quarantine_max_share(feed: str) -> float:
             if not 0 <= value <= 1:
                 raise ValueError(f"{var} must be a share between 0 and 1, got {raw!r}")
             return value
-    return DEFAULT_QUARANTINE_MAX_SHARE
+    return deployment.quarantine_max_share(feed)  # the config's, default 0.01
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -63,21 +67,28 @@ def _column_schema(feed: Feed) -> dg.TableSchema:
     return dg.TableSchema(columns=cols)
 
 
-def _metadata(stats: LoadStats, feed: Feed) -> dict[str, object]:
+def _metadata(stats: LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
     return {
-        "dagster/row_count": stats.rows_loaded,
+        "dagster/row_count": stats.rows_in_raw,
         "dagster/column_schema": _column_schema(feed),
         "dagster/table_name": f"raw.{feed.name}",
         "files": stats.files,
         "files_by_format": dg.MetadataValue.json(stats.files_by_format),
+        "dt_range": str(dates),
+        # of the range's dates, those with files (the others keep what they loaded before)
         "partitions": stats.partitions,
         "first_partition": stats.first_partition or "",
         "last_partition": stats.last_partition or "",
-        # rows_read = rows_loaded + rows_quarantined + rows_superseded
+        # rows_read = rows_loaded + rows_quarantined + rows_superseded (within a partition)
         "rows_read": stats.rows_read,
         "rows_loaded": stats.rows_loaded,
         "rows_quarantined": stats.rows_quarantined,
         "rows_superseded": stats.rows_superseded,
+        # rows_loaded = rows_inserted + rows_unchanged; rows_replaced went to raw_replaced
+        "rows_inserted": stats.rows_inserted,
+        "rows_unchanged": stats.rows_unchanged,
+        "rows_replaced": stats.rows_replaced,
+        "rows_in_raw": stats.rows_in_raw,
         "quarantine_share": round(stats.rows_quarantined / stats.rows_read, 6)
         if stats.rows_read
         else 0.0,
@@ -130,6 +141,9 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             )
         ],
         group_name=RAW_GROUP,
+        partitions_def=DAILY_PARTITIONS,
+        # A backfill of any range is one run: one load per feed, one dbt build after it.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
         description=(
@@ -144,10 +158,20 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
         root = landing.resolved_root
+        dates = context_dates(context)
         try:
-            files = discover_feed_files(root, feed.name)
-            if not files:
-                context.log.warning(f"no landing files for feed {feed.name} under {root}")
+            # "delivered" judges the whole landing, not the range: a feed may skip a day.
+            # Not delivered (config): an empty table; delivered without any file: rejected.
+            delivered = deployment.check_feed_files(
+                feed.name, discover_feed_files(root, feed.name), root
+            )
+            files = discover_feed_files(root, feed.name, dates.first, dates.last)
+            if not delivered:
+                if files:
+                    context.log.warning(f"feed {feed.name} is not delivered: files ignored")
+                files = []
+            elif not files:
+                context.log.warning(f"no files for feed {feed.name}, dt {dates}, under {root}")
             with warehouse.connect() as conn:
                 stats = load_feed(
                     conn,
@@ -165,11 +189,12 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 allow_retries=False,
             ) from exc
         context.log.info(
-            f"raw.{feed.name}: {stats.rows_loaded} rows from {stats.files} files "
-            f"({stats.rows_quarantined} quarantined, {stats.rows_superseded} superseded)"
+            f"raw.{feed.name} dt {dates}: {stats.rows_loaded} rows from {stats.files} files in "
+            f"{stats.partitions} partitions ({stats.rows_inserted} new or changed, "
+            f"{stats.rows_replaced} replaced, {stats.rows_quarantined} quarantined)"
         )
         return dg.MaterializeResult(
-            metadata=_metadata(stats, feed),
+            metadata={**_metadata(stats, feed, dates), "delivered": delivered},
             check_results=[quarantine_check_result(stats, quarantine_max_share(feed.name))],
         )
 

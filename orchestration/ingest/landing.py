@@ -54,24 +54,38 @@ def _is_hidden(path: Path) -> bool:
     return path.name.startswith((".", "_", "~"))
 
 
-def discover_feed_files(landing_root: Path, feed: str) -> list[LandingFile]:
-    """All files of one feed, sorted by partition then name.
+def partition_dirs(landing_root: Path, feed: str) -> list[tuple[date, Path]]:
+    """The `dt=YYYY-MM-DD` folders of one feed, sorted by date.
 
-    A partition folder not named `dt=YYYY-MM-DD`, an invalid date, or a file with an
-    unsupported extension is an error: silently skipping it would lose data.
+    A partition folder not named `dt=YYYY-MM-DD` or with an invalid date is an error:
+    silently skipping it would lose data.
     """
     feed_dir = landing_root / feed
     if not feed_dir.is_dir():
         return []
-    files: list[LandingFile] = []
+    found: list[tuple[date, Path]] = []
     for part_dir in sorted(p for p in feed_dir.iterdir() if not _is_hidden(p)):
         match = _PARTITION_DIR.match(part_dir.name)
         if not part_dir.is_dir() or not match:
             raise LandingFileError(part_dir, "expected a partition folder named dt=YYYY-MM-DD")
         try:
-            partition_dt = date.fromisoformat(match.group(1))
+            found.append((date.fromisoformat(match.group(1)), part_dir))
         except ValueError:
             raise LandingFileError(part_dir, f"invalid partition date {match.group(1)!r}") from None
+    return found
+
+
+def discover_feed_files(
+    landing_root: Path, feed: str, first: date | None = None, last: date | None = None
+) -> list[LandingFile]:
+    """The files of one feed (of partitions `first`..`last`, inclusive, if given), sorted.
+
+    A file with an unsupported extension is an error: silently skipping it would lose data.
+    """
+    files: list[LandingFile] = []
+    for partition_dt, part_dir in partition_dirs(landing_root, feed):
+        if (first and partition_dt < first) or (last and partition_dt > last):
+            continue
         for path in sorted(p for p in part_dir.iterdir() if not _is_hidden(p)):
             fmt = file_format(path)
             if fmt is None or not path.is_file():

@@ -1,10 +1,17 @@
-"""Load one feed's landing files into `raw.<feed>` with DuckDB's own readers.
+"""Load one feed's landing partitions into `raw.<feed>` with DuckDB's own readers.
 
-One read per file format (not per file, not per row), typed with TRY_CAST so that a value that
-does not parse sends its row to `raw_quarantine.<feed>` with a reason instead of failing the load
-or silently becoming NULL. Rows delivered more than once keep the newest version by `updated_ts`
-(or, for feeds without one, the latest delivery). The raw and quarantine tables are replaced in
-one transaction: a rejected file or any error leaves both exactly as they were.
+One read per file format and column layout (not per file, not per row), typed with TRY_CAST so
+that a value that does not parse sends its row to `raw_quarantine.<feed>` with a reason instead of
+failing the load or silently becoming NULL.
+
+`raw.<feed>` keeps every delivered version of a row, one per key and `dt` partition (within a
+partition the newest `updated_ts`, then the last file and row, wins); choosing the newest version
+across partitions is the staging models' job. Loading a set of partitions replaces what those
+partitions loaded before: rows that changed or disappeared move to `raw_replaced.<feed>` (so the
+incremental dbt models can see which business dates a re-delivery touched), new or changed rows are
+inserted, identical rows are left alone with their original `_load_id` / `_loaded_at`. Re-loading
+the same files therefore changes nothing. Everything happens in one transaction: a rejected file
+or any error leaves raw, raw_replaced and raw_quarantine exactly as they were.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import duckdb
 
 from orchestration.contract import (
     FUTURE_TOLERANCE,
+    LINEAGE_COLUMNS,
     OLDEST_VALID,
     Between,
     Feed,
@@ -37,6 +45,23 @@ from orchestration.ingest.landing import LandingFile, LandingFileError
 
 RAW_SCHEMA = "raw"
 QUARANTINE_SCHEMA = "raw_quarantine"
+REPLACED_SCHEMA = "raw_replaced"
+LOAD_LOG = f"{RAW_SCHEMA}._load_log"
+
+# Rows moved out of raw by a re-delivery: the raw columns plus when and by which load.
+REPLACED_COLUMNS: dict[str, str] = {"_replaced_at": "TIMESTAMP", "_replaced_by": "VARCHAR"}
+LOAD_LOG_COLUMNS: dict[str, str] = {
+    "load_id": "VARCHAR",
+    "feed": "VARCHAR",
+    "partition_dt": "DATE",
+    "files": "INTEGER",
+    "rows_read": "BIGINT",
+    "rows_loaded": "BIGINT",
+    "rows_quarantined": "BIGINT",
+    "rows_inserted": "BIGINT",
+    "rows_replaced": "BIGINT",
+    "loaded_at": "TIMESTAMP",
+}
 
 QUARANTINE_COLUMNS: dict[str, str] = {
     "_source_file": "VARCHAR",
@@ -62,7 +87,11 @@ class LoadStats:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
-    rows_superseded: int = 0  # older deliveries of a key, replaced by a newer one
+    rows_superseded: int = 0  # older versions of a key within one partition's delivery
+    rows_inserted: int = 0  # new or changed rows written to raw
+    rows_replaced: int = 0  # rows of these partitions that changed or disappeared → raw_replaced
+    rows_unchanged: int = 0  # rows identical to what these partitions loaded before
+    rows_in_raw: int = 0  # raw.<feed> after the load, every partition
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -415,6 +444,22 @@ def _check_parents_loaded(conn: duckdb.DuckDBPyConnection, feed: Feed, schema: s
         )
 
 
+def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+    """Create the feed's raw, raw_replaced and quarantine tables and the load log if missing."""
+    for schema in (RAW_SCHEMA, REPLACED_SCHEMA, QUARANTINE_SCHEMA):
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    raw_cols = {**feed.columns, **LINEAGE_COLUMNS}
+    tables = {
+        f"{RAW_SCHEMA}.{feed.name}": raw_cols,
+        f"{REPLACED_SCHEMA}.{feed.name}": {**raw_cols, **REPLACED_COLUMNS},
+        f"{QUARANTINE_SCHEMA}.{feed.name}": QUARANTINE_COLUMNS,
+        LOAD_LOG: LOAD_LOG_COLUMNS,
+    }
+    for table, cols in tables.items():
+        body = ", ".join(f"{_ident(name)} {sql_type}" for name, sql_type in cols.items())
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+
+
 def load_feed(
     conn: duckdb.DuckDBPyConnection,
     feed: Feed,
@@ -425,8 +470,10 @@ def load_feed(
     references_schema: str | None = None,
     future_tolerance: timedelta = FUTURE_TOLERANCE,
 ) -> LoadStats:
-    """Replace raw.<feed> and raw_quarantine.<feed> with what the landing files hold.
+    """Replace what the partitions of `files` loaded before with what these files hold.
 
+    The partitions replaced are exactly those `files` belong to: a partition with no file in
+    this load keeps its rows (a delivery that vanished from the landing loses nothing).
     `references_schema` is the parent-key lookup for the feed's `References` rules: with
     "raw", an order item (payment, refund, review) whose order is not in raw.orders is
     quarantined, so that parent table must already hold this load's orders (the ingest assets
@@ -441,25 +488,21 @@ def load_feed(
     if dts:
         stats.first_partition, stats.last_partition = dts[0].isoformat(), dts[-1].isoformat()
 
+    ensure_feed_tables(conn, feed)
     if references_schema is not None:
         _check_parents_loaded(conn, feed, references_schema)
+    if not files:  # nothing delivered in this load: the (possibly empty) tables stay as they are
+        stats.rows_in_raw = _count(conn, f"{RAW_SCHEMA}.{feed.name}")
+        stats.seconds = round(time.perf_counter() - started, 3)
+        return stats
+
     headers = check_file_headers(conn, feed, files)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     staged = f"_staged_{feed.name}"
     groups = group_by_layout(files, headers)
-    select_parts = [
+    body = " UNION ALL BY NAME ".join(
         _format_select(fs[0].fmt, fs, feed, landing_root, headers[fs[0].path]) for fs in groups
-    ]
-    contract_cols = ", ".join(_ident(c) for c in feed.columns)
-    if not select_parts:  # a feed with no files yet: an empty table of the contract's schema
-        nulls = ", ".join(f"CAST(NULL AS {t}) AS {_ident(c)}" for c, t in feed.columns.items())
-        raw_nulls = ", ".join(f"{_sql_str(c)}: CAST(NULL AS VARCHAR)" for c in feed.columns)
-        select_parts = [
-            f"SELECT {nulls}, CAST(NULL AS VARCHAR) AS _source_file, "
-            "CAST(NULL AS BIGINT) AS _source_row, CAST(NULL AS DATE) AS _partition_dt, "
-            f"{{{raw_nulls}}} AS _raw LIMIT 0"
-        ]
-    body = " UNION ALL BY NAME ".join(select_parts)
+    )
     reason = _reason_expr(feed, "s", loaded_at, future_tolerance, references_schema)
     try:
         conn.execute(
@@ -472,50 +515,110 @@ def load_feed(
         raise
 
     order = [f"{_ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
-    order += ["_partition_dt DESC", "_source_file DESC", "_source_row DESC"]
+    order += ["_source_file DESC", "_source_row DESC"]
     key = ", ".join(_ident(k) for k in feed.key)
-    lineage = f"_source_file, _source_row, _partition_dt, {_sql_str(load_id)} AS _load_id, " + (
-        f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))} AS _loaded_at"
+    # A row is "the same" when its content and its place in the landing are; load ids differ.
+    compared = ", ".join(
+        [*(_ident(c) for c in feed.columns), "_source_file", "_source_row", "_partition_dt"]
     )
+    new, gone = f"_new_{feed.name}", f"_gone_{feed.name}"
+    raw, replaced = f"{RAW_SCHEMA}.{feed.name}", f"{REPLACED_SCHEMA}.{feed.name}"
+    scope = f"_partition_dt IN ({', '.join(_sql_str(d.isoformat()) for d in dts)})"
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {new} AS
+        SELECT {compared} FROM {staged}
+        WHERE _reason IS NULL
+        QUALIFY row_number() OVER (
+            PARTITION BY {key}, _partition_dt ORDER BY {", ".join(order)}) = 1"""
+    )
+    # Keys (unique per partition in raw) whose stored row differs from, or is absent in, this load.
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {gone} AS
+        SELECT {key}, _partition_dt FROM (
+            SELECT {compared} FROM {raw} WHERE {scope}
+            EXCEPT ALL
+            SELECT {compared} FROM {new}
+        )"""
+    )
+    stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
+    match = " AND ".join(f"r.{_ident(k)} = g.{_ident(k)}" for k in (*feed.key, "_partition_dt"))
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {QUARANTINE_SCHEMA}")
         conn.execute(
-            f"""CREATE OR REPLACE TABLE {RAW_SCHEMA}.{feed.name} AS
-            SELECT {contract_cols}, {lineage}
-            FROM {staged}
-            WHERE _reason IS NULL
-            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {", ".join(order)}) = 1
-            ORDER BY _partition_dt, _source_file, _source_row"""
+            f"""INSERT INTO {replaced}
+            SELECT r.*, {stamp}, {_sql_str(load_id)} FROM {raw} AS r
+            WHERE EXISTS (SELECT 1 FROM {gone} AS g WHERE {match})"""
         )
-        _write_quarantine(conn, staged, feed, load_id, loaded_at)
+        stats.rows_replaced = _count(conn, gone)
+        conn.execute(
+            f"DELETE FROM {raw} AS r WHERE EXISTS (SELECT 1 FROM {gone} AS g WHERE {match})"
+        )
+        inserted = conn.execute(
+            f"""INSERT INTO {raw}
+            SELECT {compared}, {_sql_str(load_id)}, {stamp} FROM (
+                SELECT {compared} FROM {new}
+                EXCEPT ALL
+                SELECT {compared} FROM {raw} WHERE {scope}
+            )
+            ORDER BY _partition_dt, _source_file, _source_row"""
+        ).fetchone()
+        stats.rows_inserted = inserted[0] if inserted else 0
+        _write_quarantine(conn, staged, feed, load_id, loaded_at, scope)
+        _write_load_log(conn, staged, new, feed, load_id, stamp)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
 
-    stats.rows_read = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
-    stats.rows_loaded = conn.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{feed.name}").fetchone()[0]
+    stats.rows_read = _count(conn, staged)
+    stats.rows_loaded = _count(conn, new)
+    stats.rows_quarantined = _count(conn, staged, "_reason IS NOT NULL")
+    stats.rows_superseded = stats.rows_read - stats.rows_loaded - stats.rows_quarantined
+    stats.rows_unchanged = stats.rows_loaded - stats.rows_inserted
+    stats.rows_in_raw = _count(conn, raw)
     reasons = conn.execute(
         f"SELECT _reason, count(*) FROM {staged} WHERE _reason IS NOT NULL "
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
     ).fetchall()
-    stats.rows_quarantined = conn.execute(
-        f"SELECT count(*) FROM {QUARANTINE_SCHEMA}.{feed.name}"
-    ).fetchone()[0]
     stats.quarantine_reasons = {r: n for r, n in reasons}
-    stats.rows_superseded = stats.rows_read - stats.rows_loaded - stats.rows_quarantined
-    conn.execute(f"DROP TABLE {staged}")
+    for table in (staged, new, gone):
+        conn.execute(f"DROP TABLE {table}")
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
 
 
+def newest_version_sql(feed: Feed, schema: str = RAW_SCHEMA) -> str:
+    """SELECT of the newest version of each key of `schema.<feed>`: dbt's `newest_version` rule.
+
+    For ad-hoc queries and tests over raw; the dbt staging models apply the same order.
+    """
+    order = [f"{_ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
+    order += ["_partition_dt DESC", "_source_file DESC", "_source_row DESC"]
+    key = ", ".join(_ident(k) for k in feed.key)
+    return (
+        f"SELECT * FROM {schema}.{feed.name} "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1"
+    )
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _write_quarantine(
-    conn: duckdb.DuckDBPyConnection, staged: str, feed: Feed, load_id: str, loaded_at: datetime
+    conn: duckdb.DuckDBPyConnection,
+    staged: str,
+    feed: Feed,
+    load_id: str,
+    loaded_at: datetime,
+    scope: str,
 ) -> None:
+    """Replace the quarantined rows of the loaded partitions with this load's."""
+    table = f"{QUARANTINE_SCHEMA}.{feed.name}"
+    conn.execute(f"DELETE FROM {table} WHERE {scope}")
     conn.execute(
-        f"""CREATE OR REPLACE TABLE {QUARANTINE_SCHEMA}.{feed.name} AS
+        f"""INSERT INTO {table}
         SELECT _source_file, _source_row, _partition_dt, _reason,
             CAST(to_json(_raw) AS JSON) AS _record,
             {_sql_str(load_id)} AS _load_id,
@@ -523,4 +626,25 @@ def _write_quarantine(
         FROM {staged}
         WHERE _reason IS NOT NULL
         ORDER BY _partition_dt, _source_file, _source_row"""
+    )
+
+
+def _write_load_log(
+    conn: duckdb.DuckDBPyConnection, staged: str, new: str, feed: Feed, load_id: str, stamp: str
+) -> None:
+    """One row per loaded partition: what was read, kept, quarantined, inserted and replaced."""
+    conn.execute(
+        f"""INSERT INTO {LOAD_LOG}
+        SELECT {_sql_str(load_id)}, {_sql_str(feed.name)}, s._partition_dt,
+            count(DISTINCT s._source_file), count(*),
+            (SELECT count(*) FROM {new} AS n WHERE n._partition_dt = s._partition_dt),
+            count(*) FILTER (WHERE s._reason IS NOT NULL),
+            (SELECT count(*) FROM {RAW_SCHEMA}.{feed.name} AS r
+                WHERE r._partition_dt = s._partition_dt AND r._load_id = {_sql_str(load_id)}),
+            (SELECT count(*) FROM {REPLACED_SCHEMA}.{feed.name} AS p
+                WHERE p._partition_dt = s._partition_dt AND p._replaced_by = {_sql_str(load_id)}),
+            {stamp}
+        FROM {staged} AS s
+        GROUP BY s._partition_dt
+        ORDER BY s._partition_dt"""
     )

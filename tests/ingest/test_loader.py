@@ -57,28 +57,77 @@ def orders_landing(root: Path) -> None:
     )
 
 
-def test_offsets_become_utc_and_newest_delivery_wins(conn, tmp_path):
+def test_offsets_become_utc_and_every_partition_keeps_its_version(conn, tmp_path):
     orders_landing(tmp_path)
     stats = load(conn, tmp_path, "orders")
-    assert (stats.rows_read, stats.rows_loaded, stats.rows_superseded) == (3, 2, 1)
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_superseded) == (3, 3, 0)
     rows = conn.execute(
         "SELECT order_id, order_ts, status, discount_amount, _source_file, _source_row, "
-        "_partition_dt FROM raw.orders ORDER BY order_id"
+        "_partition_dt FROM raw.orders ORDER BY order_id, _partition_dt"
     ).fetchall()
-    # 23:30 at +08:00 is 15:30 UTC; the re-delivered (newer updated_ts) version is kept.
-    assert rows[0][:3] == ("o1", datetime(2025, 1, 1, 15, 30), "shipped")
-    assert rows[0][4:6] == ("orders/dt=2025-01-02/b.csv.gz", 1)
-    assert rows[1][1:4] == (datetime(2025, 1, 1, 16, 30), "paid", Decimal("5.50"))
+    # 23:30 at +08:00 is 15:30 UTC; o1's two deliveries stay, one per partition (staging picks
+    # the newest), so re-delivering dt=2025-01-01 later cannot lose the dt=2025-01-02 version.
+    assert rows[0][:3] == ("o1", datetime(2025, 1, 1, 15, 30), "created")
+    assert rows[1][:3] == ("o1", datetime(2025, 1, 1, 15, 30), "shipped")
+    assert rows[1][4:6] == ("orders/dt=2025-01-02/b.csv.gz", 1)
+    assert rows[2][1:4] == (datetime(2025, 1, 1, 16, 30), "paid", Decimal("5.50"))
+
+
+def test_newest_version_wins_within_a_partition(conn, tmp_path):
+    write(
+        tmp_path / "orders/dt=2025-01-01/a.csv",
+        f"{ORDER_HEADER}\n"
+        "o1,c1,2025-01-01 10:00:00,web,paid,,0,0,,,,,2025-01-01 10:05:00\n"
+        "o1,c1,2025-01-01 10:00:00,web,created,,0,0,,,,,2025-01-01 10:00:00\n",
+    )
+    stats = load(conn, tmp_path, "orders")
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_superseded) == (2, 1, 1)
+    assert conn.execute("SELECT status FROM raw.orders").fetchall() == [("paid",)]
 
 
 def test_rerun_changes_nothing(conn, tmp_path):
     orders_landing(tmp_path)
     load(conn, tmp_path, "orders")
-    first = conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY 1").fetchall()
-    load(conn, tmp_path, "orders")
-    assert (
-        conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY 1").fetchall() == first
+    first = conn.execute("SELECT * FROM raw.orders ORDER BY ALL").fetchall()
+    stats = load_feed(
+        conn, FEEDS["orders"], discover_feed_files(tmp_path, "orders"), tmp_path, load_id="t2"
     )
+    # Identical rows keep their first load's lineage (_load_id, _loaded_at): nothing to rebuild.
+    assert (stats.rows_inserted, stats.rows_replaced, stats.rows_unchanged) == (0, 0, 3)
+    assert conn.execute("SELECT * FROM raw.orders ORDER BY ALL").fetchall() == first
+    assert conn.execute("SELECT count(*) FROM raw_replaced.orders").fetchone() == (0,)
+
+
+def test_redelivered_partition_replaces_only_that_partition(conn, tmp_path):
+    orders_landing(tmp_path)
+    load(conn, tmp_path, "orders")
+    # dt=2025-01-01 is re-delivered: o2 is now cancelled, o1's line is gone, o3 is new.
+    (tmp_path / "orders/dt=2025-01-01/a.csv").unlink()
+    write(
+        tmp_path / "orders/dt=2025-01-01/a2.csv",
+        f"{ORDER_HEADER}\n"
+        "o2,c2,2025-01-01 16:30:00,app,cancelled,X,5.5,0,2025-01-05,,,2025-01-01 18:00:00,"
+        "2025-01-01 18:00:00\n"
+        "o3,c3,2025-01-01 17:00:00,web,created,,0,0,,,,,2025-01-01 17:00:00\n",
+    )
+    files = [f for f in discover_feed_files(tmp_path, "orders") if f.partition_dt.day == 1]
+    stats = load_feed(conn, FEEDS["orders"], files, tmp_path, load_id="redelivery")
+    assert (stats.rows_inserted, stats.rows_replaced, stats.rows_unchanged) == (2, 2, 0)
+    assert conn.execute(
+        "SELECT order_id, status, _partition_dt::VARCHAR, _load_id FROM raw.orders ORDER BY ALL"
+    ).fetchall() == [
+        ("o1", "shipped", "2025-01-02", "t"),  # the other partition is untouched
+        ("o2", "cancelled", "2025-01-01", "redelivery"),
+        ("o3", "created", "2025-01-01", "redelivery"),
+    ]
+    assert conn.execute(
+        "SELECT order_id, status, _load_id, _replaced_by FROM raw_replaced.orders ORDER BY 1"
+    ).fetchall() == [("o1", "created", "t", "redelivery"), ("o2", "paid", "t", "redelivery")]
+    log = conn.execute(
+        "SELECT partition_dt::VARCHAR, rows_read, rows_loaded, rows_inserted, rows_replaced "
+        "FROM raw._load_log WHERE load_id = 'redelivery'"
+    ).fetchall()
+    assert log == [("2025-01-01", 2, 2, 2, 2)]
 
 
 def test_unparseable_value_is_quarantined_and_siblings_load(conn, tmp_path):

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('feedback', 'reviews') }}
+    {{ newest_version(source('feedback', 'reviews'), ['review_id']) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('feedback', 'surveys') }}
+    {{ newest_version(source('feedback', 'surveys'), ['response_id']) }}
 
 ),
 

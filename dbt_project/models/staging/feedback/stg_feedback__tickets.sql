@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('feedback', 'tickets') }}
+    {{ newest_version(source('feedback', 'tickets'), ['ticket_id']) }}
 
 ),
 

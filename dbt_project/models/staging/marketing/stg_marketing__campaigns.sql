@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('marketing', 'campaigns') }}
+    {{ newest_version(source('marketing', 'campaigns'), ['campaign_id']) }}
 
 ),
 

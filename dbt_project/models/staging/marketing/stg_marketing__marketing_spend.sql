@@ -2,7 +2,10 @@ with
 
 source as (
 
-    select * from {{ source('marketing', 'marketing_spend') }}
+    {{ newest_version(
+        source('marketing', 'marketing_spend'),
+        ['spend_date', 'channel', 'campaign_id']
+    ) }}
 
 ),
 

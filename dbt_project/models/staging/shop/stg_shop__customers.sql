@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'customers') }}
+    {{ newest_version(source('shop', 'customers'), ['customer_id'], 'updated_ts') }}
 
 ),
 

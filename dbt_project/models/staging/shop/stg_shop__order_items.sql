@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'order_items') }}
+    {{ newest_version(source('shop', 'order_items'), ['order_id', 'line_number']) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'orders') }}
+    {{ newest_version(source('shop', 'orders'), ['order_id'], 'updated_ts') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'payments') }}
+    {{ newest_version(source('shop', 'payments'), ['payment_id']) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'products') }}
+    {{ newest_version(source('shop', 'products'), ['product_id'], 'updated_ts') }}
 
 ),
 

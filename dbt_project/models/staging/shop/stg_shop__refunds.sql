@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'refunds') }}
+    {{ newest_version(source('shop', 'refunds'), ['refund_id']) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('tracking', 'events') }}
+    {{ newest_version(source('tracking', 'events'), ['event_id']) }}
 
 ),
 

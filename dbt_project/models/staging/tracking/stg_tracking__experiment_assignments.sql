@@ -2,7 +2,10 @@ with
 
 source as (
 
-    select * from {{ source('tracking', 'experiment_assignments') }}
+    {{ newest_version(
+        source('tracking', 'experiment_assignments'),
+        ['experiment_id', 'visitor_id']
+    ) }}
 
 ),
 

@@ -1,0 +1,125 @@
+"""Daily partitions of the ingest assets, keyed by the landing's `dt=YYYY-MM-DD` folders.
+
+One Dagster partition = one delivery date `dt` of every feed. A run covers a contiguous range of
+dates (`BackfillPolicy.single_run()`): a one-day incremental run, a backfill of a month and the
+first load of a whole landing are all one run, one `dbt build`. The range travels on the run as
+Dagster's standard partition-range tags, so the UI's backfill dialog, the CLI, the landing sensor
+and the schedule all start the same kind of run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from orchestration.contract import FEEDS
+from orchestration.ingest.landing import partition_dirs
+
+DEFAULT_PARTITIONS_START_DATE = "2020-01-01"
+
+
+def partitions_start_date() -> date:
+    """First dt a partition can have: env PARTITIONS_START_DATE (YYYY-MM-DD), default 2020-01-01."""
+    raw = os.environ.get("PARTITIONS_START_DATE", "").strip() or DEFAULT_PARTITIONS_START_DATE
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"PARTITIONS_START_DATE must be YYYY-MM-DD, got {raw!r}") from None
+
+
+# end_offset=1: today's partition exists, so a delivery for the current day loads the same day.
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
+    start_date=partitions_start_date().isoformat(), end_offset=1, timezone="UTC"
+)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"empty date range: {self.first} .. {self.last}")
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def tags(self) -> dict[str, str]:
+        """The run tags that make a run (or a backfill) cover this range of partitions."""
+        check_in_partitions(self)
+        return {
+            ASSET_PARTITION_RANGE_START_TAG: self.first.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: self.last.isoformat(),
+        }
+
+    def __str__(self) -> str:
+        return self.first.isoformat() if self.days == 1 else f"{self.first} .. {self.last}"
+
+
+def check_in_partitions(dates: DateRange) -> None:
+    """Refuse a range outside the partitions with a message that says what to change."""
+    start = partitions_start_date()
+    today_end = date.today() + timedelta(days=1)
+    if dates.first < start:
+        raise ValueError(
+            f"dt {dates.first} is before PARTITIONS_START_DATE {start}: set "
+            "PARTITIONS_START_DATE to the landing's first delivery date or earlier"
+        )
+    if dates.last > today_end:
+        raise ValueError(f"dt {dates.last} is in the future (partitions end at {today_end})")
+
+
+def landing_dates(landing_root: Path) -> list[date]:
+    """Every dt that has a partition folder in any feed of the landing, sorted."""
+    found: set[date] = set()
+    for feed in FEEDS:
+        found.update(dt for dt, _ in partition_dirs(landing_root, feed))
+    return sorted(found)
+
+
+def landing_range(landing_root: Path) -> DateRange | None:
+    """First to last dt delivered in the landing, or None for an empty landing."""
+    dates = landing_dates(landing_root)
+    return DateRange(dates[0], dates[-1]) if dates else None
+
+
+def partition_fingerprints(landing_root: Path) -> dict[str, tuple[str, float]]:
+    """Per dt: a digest of every file's feed, name, size and mtime, and its newest mtime.
+
+    The landing sensor compares digests between ticks: a new, re-delivered or removed file
+    changes its dt's digest. The newest mtime lets it wait until a delivery has settled.
+    """
+    entries: dict[date, list[str]] = {}
+    newest: dict[date, float] = {}
+    for feed in FEEDS:
+        for dt, folder in partition_dirs(landing_root, feed):
+            for path in sorted(folder.iterdir()):
+                if path.name.startswith((".", "_", "~")) or not path.is_file():
+                    continue
+                stat = path.stat()
+                entries.setdefault(dt, []).append(
+                    f"{feed}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+                )
+                newest[dt] = max(newest.get(dt, 0.0), stat.st_mtime)
+    return {
+        dt.isoformat(): (hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16], newest[dt])
+        for dt, lines in entries.items()
+    }
+
+
+def context_dates(context: dg.AssetExecutionContext) -> DateRange:
+    """The dt range a partitioned asset step is materializing."""
+    window = context.partition_time_window
+    # The window's end is exclusive (midnight after the last day).
+    return DateRange(window.start.date(), (window.end - timedelta(days=1)).date())
