@@ -17,7 +17,7 @@
 
 The three only read and notify, never start a run, so they default to RUNNING: alerting that must
 be remembered to be switched on is off the day it is needed, and with no sink configured they
-only log. (Everything that launches runs, the schedules, defaults to STOPPED.)
+only log. (What launches runs, the schedules and the landing sensor, defaults to STOPPED.)
 """
 
 from __future__ import annotations
