@@ -9,15 +9,19 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import settings
+from orchestration.alerts import alert_resource_from_env
 from orchestration.assets.dbt import build_dbt_assets, dbt_resource
 from orchestration.assets.ingest import LandingResource, build_ingest_assets
 from orchestration.assets.publish import ServingResource, build_publish_asset
+from orchestration.checks.freshness_checks import build_freshness_checks
 from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
 from orchestration.checks.publish_checks import build_publish_check
-from orchestration.jobs import FULL_PIPELINE_JOB
+from orchestration.contract import FEEDS
+from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
 from orchestration.landing_sensor import landing_sensor
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import SCHEDULES
+from orchestration.sensors import SENSORS
 
 # EnvVar-configured resources need the variables set; the defaults are documented in README.
 settings.apply_env_defaults()
@@ -33,16 +37,18 @@ defs = dg.Definitions(
     asset_checks=[
         *build_gx_checks(asset_keys=_asset_keys, backend=settings.gx_backend()),
         build_publish_check(_mart_keys),
+        build_freshness_checks(FEEDS),
     ],
-    jobs=[FULL_PIPELINE_JOB],
+    jobs=[FULL_PIPELINE_JOB, FRESHNESS_CHECKS_JOB],
     schedules=SCHEDULES,
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, *SENSORS],
     resources={
         "landing": LandingResource(root=dg.EnvVar("LANDING_DIR")),
         "warehouse": WarehouseResource(path=dg.EnvVar("WAREHOUSE_PATH")),
         "serving": ServingResource(dir=dg.EnvVar("SERVING_DIR")),
         "dbt": dbt_resource(),
         "gx": GreatExpectationsResource(docs_dir=str(settings.gx_docs_dir())),
+        "alerts": alert_resource_from_env(),
     },
     # One process runs every step: DuckDB allows a single writer, and a subprocess per step
     # would cost seconds of start-up each for no parallelism we could use.

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from orchestration.jobs import FULL_PIPELINE_JOB
+from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
 from orchestration.partitions import DateRange
 
 DEFAULT_LOOKBACK_DAYS = 3
@@ -39,4 +39,14 @@ def daily_full_pipeline(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=None, tags={**dates.tags(), "trigger": "daily_schedule"})
 
 
-SCHEDULES = [daily_full_pipeline]
+# Hourly: a feed that stops delivering is noticed within the hour of crossing its lag. Stopped by
+# default like the daily run: a laptop's sample landing is always "stale".
+FRESHNESS_CHECKS_HOURLY = dg.ScheduleDefinition(
+    name="freshness_checks_hourly",
+    job=FRESHNESS_CHECKS_JOB,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+SCHEDULES = [daily_full_pipeline, FRESHNESS_CHECKS_HOURLY]

@@ -1,0 +1,176 @@
+"""Where alerts go: a Slack-compatible webhook, e-mail over SMTP, and always the log.
+
+Delivery never raises: an alert is for a run or a sensor that is already dealing with a
+failure, so a sink that is down is tried `attempts` times with exponential backoff and short
+timeouts, then given up and logged. Once a sink has failed every attempt it is skipped for the
+rest of the batch, so a dead sink costs one alert's worth of retries per sensor tick, not one per
+alert (a sensor tick has a time limit).
+
+Secrets stay out of the log: the webhook URL carries its token in the path, so only its host is
+named; the SMTP password is never formatted anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from orchestration.alerts.model import Alert
+
+LOGGER = logging.getLogger("orchestration.alerts")
+
+
+class Sink(Protocol):
+    name: str
+
+    def describe(self) -> str:
+        """Where it sends, without secrets (for the log)."""
+        ...
+
+    def send(self, alert: Alert) -> None:
+        """Deliver one alert; raise on any failure (the caller retries)."""
+        ...
+
+
+def url_host(url: str) -> str:
+    """Only the host (and port) of a URL: what may be logged of a webhook URL."""
+    parts = urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1] or "<invalid url>"
+
+
+@dataclass(frozen=True)
+class WebhookSink:
+    """POST the alert as JSON (`{"text": …, "blocks": […]}`) to a Slack-compatible webhook."""
+
+    url: str = field(repr=False)
+    timeout: float = 5.0
+    name: str = "webhook"
+
+    def describe(self) -> str:
+        return f"webhook {url_host(self.url)}"
+
+    def send(self, alert: Alert) -> None:
+        body = json.dumps(alert.slack_payload(), default=str).encode("utf-8")
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"HTTP {response.status}")
+
+
+@dataclass(frozen=True)
+class EmailSink:
+    """Send the alert as a plain-text e-mail. STARTTLS and login are each optional."""
+
+    host: str
+    port: int
+    sender: str
+    recipients: tuple[str, ...]
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = True
+    ca_file: str | None = None
+    timeout: float = 5.0
+    name: str = "email"
+
+    def describe(self) -> str:
+        tls = "STARTTLS" if self.starttls else "plain"
+        auth = "auth" if self.user else "no auth"
+        to = f"{len(self.recipients)} recipient(s)"
+        return f"smtp {self.host}:{self.port} ({tls}, {auth}) to {to}"
+
+    def send(self, alert: Alert) -> None:
+        message = alert.email(self.sender, list(self.recipients))
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp.ehlo()
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
+                smtp.ehlo()
+            if self.user:
+                smtp.login(self.user, self.password or "")
+            smtp.send_message(message)
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver` call did, per sink name."""
+
+    alerts: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)  # alerts not delivered
+    attempts: dict[str, int] = field(default_factory=dict)
+
+
+def _safe_error(exc: BaseException, secrets: Iterable[str]) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text[:300]
+
+
+def _secrets_of(sink: Sink) -> list[str]:
+    return [getattr(sink, "url", ""), getattr(sink, "password", "") or ""]
+
+
+def deliver(
+    alerts: Sequence[Alert],
+    sinks: Sequence[Sink],
+    logger: Any = None,
+    attempts: int = 3,
+    backoff_seconds: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """Log every alert, then send it to every sink; never raises.
+
+    A failed send is retried after backoff_seconds, 2×, 4×…; after `attempts` failures the alert
+    is logged as undelivered and that sink is skipped for the rest of this batch.
+    """
+    log = logger or LOGGER
+    report = DeliveryReport(alerts=len(alerts))
+    dead: set[str] = set()
+    for alert in alerts:
+        log_fn = log.error if alert.severity == "ERROR" else log.warning
+        log_fn(alert.log_line())
+        for sink in sinks:
+            if sink.name in dead:
+                report.failed[sink.name] = report.failed.get(sink.name, 0) + 1
+                continue
+            for attempt in range(1, max(attempts, 1) + 1):
+                report.attempts[sink.name] = report.attempts.get(sink.name, 0) + 1
+                try:
+                    sink.send(alert)
+                except Exception as exc:
+                    error = _safe_error(exc, _secrets_of(sink))
+                    if attempt < attempts:
+                        delay = backoff_seconds * 2 ** (attempt - 1)
+                        log.warning(
+                            f"alert sink {sink.describe()}: attempt {attempt}/{attempts} failed "
+                            f"({error}); retrying in {delay:.1f}s"
+                        )
+                        sleep(delay)
+                        continue
+                    log.error(
+                        f"alert sink {sink.describe()}: giving up after {attempts} attempts "
+                        f"({error}); alert not delivered there: {alert.title}; this sink is "
+                        "skipped for the rest of this batch"
+                    )
+                    report.failed[sink.name] = report.failed.get(sink.name, 0) + 1
+                    dead.add(sink.name)
+                else:
+                    report.sent[sink.name] = report.sent.get(sink.name, 0) + 1
+                break
+    return report
