@@ -16,8 +16,8 @@
     {#-
         The batch rows of one raw feed: its rows loaded after batch_since, and the rows that
         a re-delivered partition moved to raw_replaced.<feed> after batch_since (the removed
-        versions still touch what they counted in). raw_replaced is read when it exists
-        (ingest creates it; older warehouses may not have it yet).
+        versions still touch what they counted in; source raw_replaced, created by the
+        partitioned ingest or, empty, by the dbt asset before every build).
     -#}
     {%- set since = batch_since() -%}
     {%- set raw = source(source_name, table_name) -%}
@@ -26,28 +26,12 @@
     {%- if since %}
     where _loaded_at > cast('{{ since }}' as timestamp)
     {%- endif %}
-    {%- set replaced = raw_replaced_relation(raw) %}
-    {%- if replaced is not none %}
     union all
     select {{ columns | join(', ') }}
-    from {{ replaced }}
+    from {{ source('raw_replaced', table_name) }}
     {%- if since %}
     where _replaced_at > cast('{{ since }}' as timestamp)
     {%- endif %}
-    {%- endif %}
-{%- endmacro %}
-
-
-{% macro raw_replaced_relation(raw_relation) -%}
-    {#- raw_replaced.<feed> next to raw.<feed>, or none when it does not exist (yet). -#}
-    {%- if not execute -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return(adapter.get_relation(
-        database=raw_relation.database,
-        schema='raw_replaced',
-        identifier=raw_relation.identifier
-    )) }}
 {%- endmacro %}
 
 

@@ -13,32 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import time
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-import dagster as dg
-
 from orchestration import settings
-from orchestration.assets.dbt import build_dbt_assets, dbt_resource, utc_now
-from orchestration.resources import WarehouseResource
+from orchestration.assets.dbt import utc_now
 from tests.dbt.batch_sim import simulate_batch
-
-
-def run_dbt_asset(warehouse: Path, full_refresh: bool = False) -> float:
-    """Materialize every dbt model (the dbt step of the pipeline); returns its wall seconds."""
-    started = time.perf_counter()
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [build_dbt_assets()],
-            resources={"dbt": dbt_resource(), "warehouse": WarehouseResource(path=str(warehouse))},
-            instance=instance,
-            run_config={"ops": {"dbt_models": {"config": {"full_refresh": full_refresh}}}},
-            raise_on_error=True,
-        )
-    assert result.success
-    return time.perf_counter() - started
+from tests.dbt.dbt_runner import run_dbt_asset
 
 
 def profile(run_results: Path, top: int = 12) -> str:
