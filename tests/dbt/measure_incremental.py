@@ -43,10 +43,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", type=date.fromisoformat, required=True)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--full-first", action="store_true", help="first time a --full-refresh dbt build"
+    )
     args = parser.parse_args()
     import duckdb
 
     warehouse = settings.warehouse_path()
+    target = settings.DBT_PROJECT_DIR / "target"
+    if args.full_first:
+        seconds = run_dbt_asset(warehouse, full_refresh=True)
+        newest = max(target.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime)
+        print(f"full-refresh dbt build: {seconds:.1f}s wall")
+        print(profile(newest))
+        shutil.copy(newest, warehouse.with_suffix(".full.run_results.json"))
     for n in range(args.repeat):
         day = args.day + timedelta(days=n)
         conn = duckdb.connect(str(warehouse))
@@ -55,12 +65,7 @@ def main() -> None:
         finally:
             conn.close()
         seconds = run_dbt_asset(warehouse)
-        run_results = settings.DBT_PROJECT_DIR / "target" / "run_results.json"
-        newest = max(
-            (settings.DBT_PROJECT_DIR / "target").glob("*/run_results.json"),
-            key=lambda p: p.stat().st_mtime,
-            default=run_results,
-        )
+        newest = max(target.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime)
         print(f"incremental dbt build for business day {day}: {seconds:.1f}s wall")
         print(profile(newest))
         shutil.copy(newest, warehouse.with_suffix(f".incremental{n}.run_results.json"))
