@@ -249,6 +249,8 @@ final as (
     select business_date
     from unioned
     where business_date is not null
+    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+        and {{ has_batch() }}
 
 )
 

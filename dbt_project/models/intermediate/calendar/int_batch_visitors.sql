@@ -16,6 +16,8 @@ final as (
     select distinct visitor_id
     from batch_events
     where visitor_id is not null
+    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+        and {{ has_batch() }}
 
 )
 
