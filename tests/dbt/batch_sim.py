@@ -36,8 +36,13 @@ def move_to_replaced(conn: duckdb.DuckDBPyConnection, table: str, where: str, st
     conn.execute(f"delete from raw.{table} where {where}")
 
 
-def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) -> dict[str, int]:
-    """Apply the batch of business day `day`; returns how many rows each change touched."""
+def simulate_batch(
+    conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime, tag: str = "1"
+) -> dict[str, int]:
+    """Apply the batch of business day `day`; returns how many rows each change touched.
+
+    New rows get ids `sim-<kind>-<tag>...`: a second batch on the same warehouse needs another tag.
+    """
     ensure_build_tables(conn)
     done: dict[str, int] = {}
     day_start, day_end = utc_of_local(day, time(0)), utc_of_local(day + timedelta(1), time(0))
@@ -81,7 +86,7 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
         "refunds",
         "true",
         {
-            "refund_id": "'sim-refund-1'",
+            "refund_id": f"'sim-refund-{tag}'",
             "order_id": f"(select order_id from raw.orders where order_ts {in_day} "
             "and status = 'delivered' order by order_id limit 1)",
             "refund_ts": f"timestamp '{utc_of_local(day, time(15))}'",
@@ -101,7 +106,7 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
             "payments",
             "status = 'success'",
             {
-                "payment_id": "'sim-payment-1'",
+                "payment_id": f"'sim-payment-{tag}'",
                 "order_id": f"'{unpaid[0]}'",
                 "attempt_ts": f"timestamp '{unpaid[1] + timedelta(minutes=30)}'",
             },
@@ -121,7 +126,7 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
         "events",
         f"visitor_id = '{first[0]}'",
         {
-            "event_id": "'sim-event-1'",
+            "event_id": f"'sim-event-{tag}-1'",
             "event_ts": f"timestamp '{first[1] - timedelta(minutes=12)}'",
             "event_type": "'page_view'",
             "page_type": "'home'",
@@ -135,8 +140,8 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
             "events",
             "event_type = 'page_view'",
             {
-                "event_id": f"'sim-event-{n}'",
-                "visitor_id": "'sim-visitor-1'",
+                "event_id": f"'sim-event-{tag}-{n}'",
+                "visitor_id": f"'sim-visitor-{tag}'",
                 "customer_id": "cast(null as varchar)",
                 "event_ts": f"timestamp '{utc_of_local(day, at)}'",
             },
@@ -148,8 +153,8 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
         "events",
         "event_type = 'add_to_cart'",
         {
-            "event_id": "'sim-event-4'",
-            "visitor_id": "'sim-visitor-1'",
+            "event_id": f"'sim-event-{tag}-4'",
+            "visitor_id": f"'sim-visitor-{tag}'",
             "customer_id": "cast(null as varchar)",
             "event_ts": f"timestamp '{utc_of_local(day + timedelta(1), time(0, 10))}'",
         },
@@ -171,7 +176,7 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
         "reviews",
         "true",
         {
-            "review_id": "'sim-review-1'",
+            "review_id": f"'sim-review-{tag}'",
             "order_id": "(select order_id from raw.orders where delivered_ts is not null "
             "and order_id not in (select order_id from raw.reviews where order_id is not null) "
             "order by order_id limit 1)",
@@ -186,7 +191,7 @@ def simulate_batch(conn: duckdb.DuckDBPyConnection, day: date, stamp: datetime) 
         "customers",
         "true",
         {
-            "customer_id": "'sim-customer-1'",
+            "customer_id": f"'sim-customer-{tag}'",
             "signup_ts": f"timestamp '{utc_of_local(day, time(9))}'",
             "referrer_customer_id": "cast(null as varchar)",
         },

@@ -61,7 +61,7 @@ def main() -> None:
         day = args.day + timedelta(days=n)
         conn = duckdb.connect(str(warehouse))
         try:
-            print("batch:", simulate_batch(conn, day, utc_now()), flush=True)
+            print("batch:", simulate_batch(conn, day, utc_now(), tag=f"m{n}"), flush=True)
         finally:
             conn.close()
         seconds = run_dbt_asset(warehouse)
