@@ -144,6 +144,18 @@ def newest_dbt_log(started: float) -> Path | None:
     return max(runs, key=lambda p: p.stat().st_mtime, default=None)
 
 
+def wait_for_group_exit(pgid: int, timeout: float = 120) -> None:
+    """Until no process of the group is left (a killed dbt child is reaped by init)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)  # polling interval
+    raise AssertionError(f"process group {pgid} still alive after SIGKILL")
+
+
 def test_sigkill_mid_build_then_rerun_converges(sample_run, tmp_path):
     killed, reference = tmp_path / "killed.duckdb", tmp_path / "reference.duckdb"
     shutil.copy(sample_run.warehouse, killed)
@@ -176,6 +188,7 @@ def test_sigkill_mid_build_then_rerun_converges(sample_run, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        wait_for_group_exit(proc.pid)  # the dbt child dies too, then frees the file lock
     assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
     text = log.read_text(errors="replace") if log else ""
     assert "OK created sql incremental model marts." not in text.split(marker)[0]
