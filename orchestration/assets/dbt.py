@@ -2,18 +2,29 @@
 
 dbt starts in ~5 s, so the whole project builds in one invocation instead of one per model; the
 manifest is parsed once at build time (`make prepare`), not at every definitions load.
+
+Incremental builds (docs/incremental.md): the batch of a build is every raw row loaded after
+`batch_since` (and every raw_replaced row replaced after it); `batch_since` is the watermark the
+last SUCCESSFUL build recorded in `ops.dbt_build_log`. A build that fails or is killed records
+nothing, so the next one redoes its batch. No log row, a changed dbt project or changed DBT_VARS,
+env DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `dbt build --full-refresh`.
 """
 
+import hashlib
 import json
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -26,6 +37,11 @@ from orchestration import deployment, settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.spark.build import raw_dir, spark_env
 from orchestration.spark.export import export_raw
+
+BUILD_LOG = "ops.dbt_build_log"
+RAW_SCHEMA = "raw"
+REPLACED_SCHEMA = "raw_replaced"
+PROJECT_NAME = "ecom_warehouse"  # dbt_project.yml `name`
 
 
 @cache
@@ -43,7 +59,10 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
     A model's key is `[schema, name]` (e.g. `marts/daily_sales`), so that a GX suite file
     `expectations/marts.daily_sales.json` and the relation BI tools query share one name. A source
     table's key is `[source schema, table]`, i.e. `raw/<feed>`, the key of the ingest asset that
-    writes it, which wires dbt downstream of ingest. Groups follow the dbt folder path.
+    writes it, which wires dbt downstream of ingest. Source raw_replaced (the row versions a
+    re-delivered partition removed) keeps its own key `raw_replaced/<feed>` (dagster-dbt refuses
+    two dbt sources on one key): an external asset the ingest asset raw/<feed> writes as a side
+    table; dbt already runs after raw/<feed>. Groups follow the dbt folder path.
     """
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -61,12 +80,31 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_cli_args(command: str = "build") -> list[str]:
-    """`dbt build` plus run-time var overrides from env DBT_VARS."""
+@dataclass(frozen=True)
+class BuildPlan:
+    """What one `dbt build` does: the batch it starts from and the watermark it records."""
+
+    full_refresh: bool
+    batch_since: datetime | None  # None = everything (full refresh)
+    watermark: datetime | None  # newest _loaded_at / _replaced_at in the warehouse at start
+    project_hash: str
+    reason: str
+
+
+def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[str]:
+    """`dbt build` plus the batch and the run-time var overrides from env DBT_VARS."""
     args = [command]
-    overrides = settings.dbt_vars()
+    overrides = dict(settings.dbt_vars())
+    if plan is not None and plan.batch_since is not None:
+        overrides["batch_since"] = plan.batch_since.isoformat(sep=" ")
     if overrides:
         args += ["--vars", json.dumps(overrides)]
+    if plan is not None and plan.full_refresh:
+        args.append("--full-refresh")
+    if command == "build" and not unit_tests_from_env():
+        # Unit tests check the SQL logic on fixed fixtures, not the data: they run in CI
+        # (`make test`, tests/dbt), not in every pipeline build (~50 x 0.3-4 s).
+        args += ["--exclude", "resource_type:unit_test"]
     return args
 
 
@@ -99,6 +137,137 @@ def keep_partial_parse(run_target: Path) -> None:
         pass
 
 
+def unit_tests_from_env() -> bool:
+    """Env DBT_UNIT_TESTS=1: the pipeline's `dbt build` also runs the dbt unit tests."""
+    return os.environ.get("DBT_UNIT_TESTS", "").strip().lower() in ("1", "true", "yes")
+
+
+def project_hash(manifest_path: Path) -> str:
+    """Checksum of every model and macro of the parsed project plus the DBT_VARS overrides.
+
+    A change of either can change any past row of an incremental model (a KPI definition, the
+    business timezone), so it forces a full refresh rather than a silently mixed table.
+    """
+    manifest = json.loads(manifest_path.read_text())
+    parts = sorted(
+        f"{uid}:{node['checksum']['checksum']}"
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    )
+    parts += sorted(
+        f"{uid}:{hashlib.sha256(macro['macro_sql'].encode()).hexdigest()}"
+        for uid, macro in manifest["macros"].items()
+        if uid.startswith(f"macro.{PROJECT_NAME}.")
+    )
+    parts.append(json.dumps(settings.dbt_vars(), sort_keys=True, default=str))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def ensure_build_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """ops.dbt_build_log, and an empty raw_replaced.<feed> for every raw feed that lacks one.
+
+    The partitioned ingest creates raw_replaced itself; a warehouse loaded before it (or a
+    full-refresh ingest) has none, and the batch macros then read an empty table.
+    """
+    conn.execute("create schema if not exists ops")
+    conn.execute(
+        f"""
+        create table if not exists {BUILD_LOG} (
+            run_id varchar,
+            started_at timestamp,
+            finished_at timestamp,
+            batch_since timestamp,
+            watermark timestamp,
+            full_refresh boolean,
+            project_hash varchar
+        )
+        """
+    )
+    conn.execute(f"create schema if not exists {REPLACED_SCHEMA}")
+    for (table,) in conn.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = ? and table_type = 'BASE TABLE' "
+        # raw._load_log is ingest's bookkeeping, not a feed
+        "and table_name not like '\\_%' escape '\\'",
+        [RAW_SCHEMA],
+    ).fetchall():
+        conn.execute(
+            f'create table if not exists {REPLACED_SCHEMA}."{table}" as '
+            f"select *, cast(null as timestamp) as _replaced_at, "
+            f'cast(null as varchar) as _replaced_by from {RAW_SCHEMA}."{table}" where false'
+        )
+
+
+def current_watermark(conn: duckdb.DuckDBPyConnection) -> datetime | None:
+    """Newest _loaded_at in raw and _replaced_at in raw_replaced: what a build has seen."""
+    columns = conn.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where (table_schema = ? and column_name = '_loaded_at') "
+        "or (table_schema = ? and column_name = '_replaced_at')",
+        [RAW_SCHEMA, REPLACED_SCHEMA],
+    ).fetchall()
+    if not columns:
+        return None
+    union = " union all ".join(
+        f'select max({column}) as ts from {schema}."{table}"' for schema, table, column in columns
+    )
+    return conn.execute(f"select max(ts) from ({union})").fetchone()[0]
+
+
+def plan_build(
+    conn: duckdb.DuckDBPyConnection, manifest_path: Path, full_refresh: bool = False
+) -> BuildPlan:
+    """The batch of the next build, from the last successful build in ops.dbt_build_log."""
+    ensure_build_tables(conn)
+    watermark = current_watermark(conn)
+    digest = project_hash(manifest_path)
+    last = conn.execute(
+        f"select watermark, project_hash from {BUILD_LOG} order by finished_at desc limit 1"
+    ).fetchone()
+    if full_refresh:
+        reason = "full refresh requested"
+    elif last is None or last[0] is None:
+        reason = "no successful build recorded"
+    elif last[1] != digest:
+        reason = "dbt project or DBT_VARS changed since the last build"
+    else:
+        return BuildPlan(False, last[0], watermark, digest, f"batch since {last[0]}")
+    return BuildPlan(True, None, watermark, digest, reason)
+
+
+def record_build(
+    conn: duckdb.DuckDBPyConnection, plan: BuildPlan, run_id: str, started_at: datetime
+) -> None:
+    """One ops.dbt_build_log row, written only after `dbt build` succeeded."""
+    ensure_build_tables(conn)
+    conn.execute(
+        f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            started_at,
+            utc_now(),
+            plan.batch_since,
+            plan.watermark,
+            plan.full_refresh,
+            plan.project_hash,
+        ],
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like _loaded_at
+
+
+def full_refresh_from_env() -> bool:
+    return os.environ.get("DBT_FULL_REFRESH", "").strip().lower() in ("1", "true", "yes")
+
+
+class DbtBuildConfig(dg.Config):
+    """Run config of the dbt step (launchpad): `full_refresh: true` rebuilds every model."""
+
+    full_refresh: bool = False
+
+
 @cache
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
@@ -111,18 +280,42 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: DbtBuildConfig,
     ) -> Iterator[Any]:
         # profiles.yml reads WAREHOUSE_PATH; make it the absolute path the resource resolved.
         os.environ["WAREHOUSE_PATH"] = str(warehouse.resolved_path)
-        if settings.dbt_target() == "spark":  # DBT_TARGET=spark: raw tables to Parquet first
+        started_at = utc_now()
+        # Spark builds from scratch (no incremental strategy there; docs/incremental.md).
+        spark = settings.dbt_target() == "spark"
+        # The connection is closed before dbt starts: DuckDB allows one writer process.
+        with warehouse.connect() as conn:
+            plan = plan_build(
+                conn,
+                Path(project.manifest_path),
+                full_refresh=config.full_refresh or full_refresh_from_env() or spark,
+            )
+        context.log.info(
+            f"dbt build: {'full refresh' if plan.full_refresh else 'incremental'} ({plan.reason})"
+        )
+        if spark:  # DBT_TARGET=spark: raw tables to Parquet first
             spark_dir = settings.spark_dir()
             export_raw(warehouse.resolved_path, raw_dir(spark_dir))
             os.environ.update(spark_env(spark_dir))
-        invocation = dbt.cli(dbt_cli_args(), context=context)
+        invocation = dbt.cli(dbt_cli_args(plan), context=context)
         # each model's metadata names the undelivered feeds it is built from (deployment config)
         yield from deployment.annotate_dbt_events(invocation.stream(), context)
         keep_partial_parse(invocation.target_path)
+        # Reached only when dbt exited 0 (the stream raises otherwise). A run of some models
+        # only (a UI selection) records nothing: the others have not seen the batch yet.
+        if set(context.selected_asset_keys) != set(context.assets_def.keys):
+            context.log.warning("subset of the dbt models built: no ops.dbt_build_log row")
+            return
+        run_id = getattr(context, "run_id", None) or uuid.uuid4().hex
+        with warehouse.connect() as conn:
+            record_build(conn, plan, run_id, started_at)
 
     return dbt_models
 

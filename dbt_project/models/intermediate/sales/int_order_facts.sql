@@ -1,33 +1,41 @@
-{{ config(materialized='table') }}
+{{ config(**incremental_config(
+    replace_where="order_id in (select order_id from __int_batch_orders__ where touched_by = 'order')"
+)) }}
+-- depends_on: {{ ref('int_batch_orders') }}
 
 -- One row per order with its value, payment, refund and fulfilment facts. An order is paid when
 -- it has at least one successful payment attempt (kpi-catalog "Paid order"), whatever its status.
 -- merchandise_value = sum of quantity x unit_price; order_value = merchandise_value
 -- - discount_amount + shipping_fee.
+-- Incremental: the orders the batch touches (int_batch_orders) are rebuilt whole.
 
 with
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+    {{- batch_orders_filter() }}
 
 ),
 
 order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
+    {{- batch_orders_filter() }}
 
 ),
 
 payments as (
 
     select * from {{ ref('stg_shop__payments') }}
+    {{- batch_orders_filter() }}
 
 ),
 
 refunds as (
 
     select * from {{ ref('stg_shop__refunds') }}
+    {{- batch_orders_filter() }}
 
 ),
 

@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    replace_where="order_id in (select order_id from __int_batch_orders__)"
+)) }}
+-- depends_on: {{ ref('int_batch_orders') }}
+
 -- One row per order line with its product's category, the order's facts (business day, month,
 -- platform, paid / cancelled flags, from int_order_facts) and the line's share of the order
 -- value. allocated_order_value spreads order_value (merchandise - discount + shipping) over the
@@ -5,12 +10,15 @@
 -- up to its order_value exactly: each line gets the rounded cumulative share up to it minus the
 -- rounded cumulative share before it. Category and product revenue therefore add up to the
 -- paid_revenue of daily_sales.
+-- Incremental: the lines of the orders the batch touches (int_batch_orders: by an order row or
+-- by a product row) are rebuilt.
 
 with
 
 order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
+    {{- batch_orders_filter(['order', 'product']) }}
 
 ),
 
@@ -23,6 +31,7 @@ products as (
 orders as (
 
     select * from {{ ref('int_order_facts') }}
+    {{- batch_orders_filter(['order', 'product']) }}
 
 ),
 

@@ -1,12 +1,20 @@
+{{ config(**incremental_config(
+    replace_where="visitor_id in (select visitor_id from __int_batch_visitors__)"
+)) }}
+-- depends_on: {{ ref('int_batch_visitors') }}
+
 -- Tracking events with their session: a visitor's events form one session as long as the gap
 -- to the visitor's previous event is at most var('session_timeout_minutes'); a longer gap (or
 -- the visitor's first event) starts a new session. Ties on event_ts are ordered by event_id.
+-- Incremental: the events of the visitors with batch events (int_batch_visitors) are
+-- re-sessionized over their whole history (a session depends on the visitor's every event).
 
 with
 
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
+    {{- batch_visitors_filter() }}
 
 ),
 

@@ -1,4 +1,7 @@
-{{ config(materialized='table') }}
+{{ config(**incremental_config(
+    replace_where="visitor_id in (select visitor_id from __int_batch_visitors__)"
+)) }}
+-- depends_on: {{ ref('int_batch_visitors') }}
 
 -- One row per session (see int_events_sessionized). A session's day, channel, device, UTM
 -- campaign are those of its first event; its landing page is the page_type of its first
@@ -9,7 +12,9 @@ with
 
 events as (
 
+    -- incremental: the batch's visitors, all their sessions are re-derived
     select * from {{ ref('int_events_sessionized') }}
+    {{- batch_visitors_filter() }}
 
 ),
 

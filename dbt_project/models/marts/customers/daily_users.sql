@@ -1,3 +1,9 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+-- depends_on: {{ ref('int_batch_orders') }}
+
 -- Daily user KPIs (kpi-catalog section 4), one row per business date of int_date_spine.
 -- Active = a logged-in event or an order on the day (int_customer_daily_activity); wau / mau
 -- count distinct active customers over the 7 / 30 days ending on the day (inclusive), the
@@ -102,3 +108,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', window_days=30, extra_dates=batch_customers_first_paid_dates()
+) }}

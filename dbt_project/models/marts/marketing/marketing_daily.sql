@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key=['business_date', 'channel', 'campaign_id'], partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Marketing effectiveness per business day, channel and campaign (kpi-catalog section 5).
 -- Spend, impressions and clicks come from the spend feed (spend_date). Orders are attributed by
 -- last touch (int_order_purchase_sessions, shared with the traffic marts; orders without a
@@ -219,3 +224,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', grain_columns=['channel', 'campaign_id']
+) }}

@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Daily payment KPIs (kpi-catalog section 2), one row per business date of int_date_spine.
 -- Two cohorts on purpose, as the catalog defines them: payment_success_rate counts payment
 -- attempts on the business day of the attempt; order_payment_rate counts orders on the business
@@ -78,3 +83,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date'
+) }}

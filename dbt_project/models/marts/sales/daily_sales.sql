@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Daily sales KPIs (kpi-catalog section 3 and coupon KPIs of section 5), one row per business
 -- date of int_date_spine. Orders count on the business day of order_ts (any status for
 -- orders_placed / gmv / discount_share; paid orders only for the paid KPIs); refunds count on
@@ -133,3 +138,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', lags=[['day', 1], ['day', 7], ['month', 1]]
+) }}

@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Fulfilment KPIs (kpi-catalog section 3 "delivery_days, on_time_rate"), one row per business
 -- date of int_date_spine, keyed by the business day of delivery: zeros and NULL ratios on days
 -- without deliveries. Every delivered order counts (also one returned or cancelled afterwards).
@@ -86,3 +91,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date'
+) }}

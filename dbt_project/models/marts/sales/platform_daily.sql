@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key=['business_date', 'platform'], partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Platform mix (kpi-catalog section 3 "platform_mix"), one row per business date of
 -- int_date_spine and sales platform: a dense grid of every day x every platform seen on an
 -- order (a missing platform is 'unknown'), zeros on days without orders. Orders count on their
@@ -91,3 +96,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', grain_columns=['platform']
+) }}

@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Satisfaction KPIs per business day (kpi-catalog section 6), one row per business date of
 -- int_date_spine; zeros and NULL ratios on days without reviews, tickets or surveys.
 -- Reviews count on their review day; review_rate is the delivery-day cohort (orders delivered
@@ -158,3 +163,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date'
+) }}

@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Customer-service KPIs per business day of ticket opening (kpi-catalog section 6), one row per
 -- business date of int_date_spine. Medians and p90s of first-response and resolution hours are
 -- over the day's tickets that have a first response / are resolved (unresolved tickets have no
@@ -76,3 +81,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date'
+) }}

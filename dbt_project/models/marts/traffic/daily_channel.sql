@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key=['business_date', 'channel'], partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Channel mix (kpi-catalog section 1), one row per business date of int_date_spine and channel:
 -- a dense grid of every day x every channel seen in the data (session channels, plus
 -- 'unattributed' when some orders have no tracked purchase session), zeros on days without
@@ -115,3 +120,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', grain_columns=['channel']
+) }}

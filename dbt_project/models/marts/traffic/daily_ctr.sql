@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key=['business_date', 'placement'], partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Click-through rate by placement (kpi-catalog section 2), one row per business date of
 -- int_date_spine and placement: a dense grid of every day x every placement seen on an
 -- impression or click event (a missing placement is 'unknown'), zeros on days without
@@ -67,3 +72,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', grain_columns=['placement']
+) }}

@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key=['business_date', 'device'], partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Device mix (kpi-catalog section 1), one row per business date of int_date_spine and device:
 -- a dense grid of every day x every device seen in the data (session devices, plus
 -- 'unattributed' when some orders have no tracked purchase session), zeros on days without
@@ -89,3 +94,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', grain_columns=['device']
+) }}

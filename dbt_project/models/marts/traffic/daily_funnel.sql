@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key=['business_date', 'channel', 'step'], partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Open conversion funnel (kpi-catalog section 2), one row per business date of int_date_spine,
 -- channel and step: a dense grid of every day x (every session channel seen in the data +
 -- 'all') x the five steps session -> product_view -> add_to_cart -> begin_checkout -> purchase.
@@ -194,3 +199,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date', grain_columns=['channel', 'step']
+) }}

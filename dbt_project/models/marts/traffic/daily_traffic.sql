@@ -1,3 +1,8 @@
+{{ config(**incremental_config(
+    unique_key='business_date', partition_column='business_date'
+)) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Daily traffic and conversion KPIs (kpi-catalog sections 1 and 2), one row per business date
 -- of int_date_spine. Event counts (page_views, unique/new/purchasing visitors) use each event's
 -- own business day; session KPIs use the session's day (the day of its first event).
@@ -129,3 +134,6 @@ final as (
 )
 
 select * from final
+{{- incremental_rows_filter(
+    'business_date'
+) }}

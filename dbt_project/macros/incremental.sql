@@ -1,0 +1,218 @@
+{#
+    Incremental builds (issue 6). The batch of a dbt build is every raw row loaded after var
+    `batch_since` plus every raw_replaced row (a row version a re-delivered partition removed)
+    replaced after it; `batch_since` is set by the Dagster dbt asset from ops.dbt_build_log (the
+    last successful build). No batch_since = everything is in the batch. The incremental models
+    rebuild only what the batch touches: int_order_facts / int_order_items_enriched by order
+    (int_batch_orders), the sessions and the daily marts by business date (int_batch_dates).
+#}
+
+{% macro batch_since() -%}
+    {{ return(var('batch_since', none)) }}
+{%- endmacro %}
+
+
+{% macro batch_rows(source_name, table_name, columns) -%}
+    {#-
+        The batch rows of one raw feed: its rows loaded after batch_since, and the rows that
+        a re-delivered partition moved to raw_replaced.<feed> after batch_since (the removed
+        versions still touch what they counted in; source raw_replaced, created by the
+        partitioned ingest or, empty, by the dbt asset before every build).
+    -#}
+    {%- set since = batch_since() -%}
+    {%- set raw = source(source_name, table_name) -%}
+    {#- Without batch_since every model rebuilds everything and reads no batch model: the batch
+        models are left empty rather than listing every row (tens of seconds at 10x). -#}
+    select {{ columns | join(', ') }}
+    from {{ raw }}
+    {%- if since %}
+    where _loaded_at > cast('{{ since }}' as timestamp)
+    {%- else %}
+    where false
+    {%- endif %}
+    union all
+    select {{ columns | join(', ') }}
+    from {{ source('raw_replaced', table_name) }}
+    {%- if since %}
+    where _replaced_at > cast('{{ since }}' as timestamp)
+    {%- else %}
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro incremental_config(unique_key=none, replace_where=none, partition_column=none) -%}
+    {#-
+        The config of an incremental model, behind one macro so that a target without
+        delete+insert switches strategy in one place.
+        - DuckDB (default), unique_key: dbt's delete+insert (the daily marts, unique_key = their
+          grain: a dirty date's rows are all re-selected, so all of them are replaced).
+        - DuckDB, replace_where: the custom strategy below deletes the target rows matching the
+          predicate, then inserts the model's rows (sessions by date, order facts by order: a key
+          left without rows is deleted too). `__name__` in the predicate stands for the relation
+          of model `name` (resolved at run time, see replace_where_predicate).
+        - Spark / Databricks: insert_overwrite of the partitions (partition_column) the model's
+          rows fall in; a model keyed by something else than a date (orders, visitors) is a
+          plain table there.
+        on_schema_change fail: a contract change needs a --full-refresh, never a silent drift.
+    -#}
+    {%- if target.type in ('spark', 'databricks') and not partition_column -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- elif target.type in ('spark', 'databricks') -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'insert_overwrite',
+            'partition_by': [partition_column] if partition_column else none,
+            'file_format': 'parquet',
+            'on_schema_change': 'fail',
+        }) }}
+    {%- elif replace_where -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'replace_where',
+            'incremental_predicates': [replace_where],
+            'on_schema_change': 'fail',
+        }) }}
+    {%- else -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'delete+insert',
+            'unique_key': unique_key,
+            'on_schema_change': 'fail',
+        }) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro replace_where_predicate(predicate) -%}
+    {#- `__model_name__` -> that model's relation (from the graph: config is rendered at parse
+        time, when ref() does not know the final relation yet). -#}
+    {%- if not batch_since() -%}
+        {#- no batch_since: everything is the batch, the model re-selects every row -#}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set ns = namespace(sql=predicate) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+        {%- set placeholder = '__' ~ node.name ~ '__' -%}
+        {%- if placeholder in ns.sql -%}
+            {%- set relation = api.Relation.create(
+                database=node.database, schema=node.schema, identifier=node.alias or node.name
+            ) -%}
+            {%- set ns.sql = ns.sql | replace(placeholder, relation | string) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ns.sql) }}
+{%- endmacro %}
+
+
+{% macro get_incremental_replace_where_sql(arg_dict) -%}
+    {#-
+        Custom incremental strategy: delete every target row matching the model's
+        incremental_predicates, then insert the model's rows (one transaction: the
+        materialization commits once, so a killed build leaves the previous table).
+    -#}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set predicates = arg_dict['incremental_predicates'] -%}
+    {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- if not predicates -%}
+        {{ exceptions.raise_compiler_error('replace_where needs incremental_predicates') }}
+    {%- endif %}
+    delete from {{ target }}
+    where {{ replace_where_predicate(predicates | join(' and ')) }};
+
+    insert into {{ target }} ({{ dest_cols_csv }})
+    select {{ dest_cols_csv }}
+    from {{ source }}
+{%- endmacro %}
+
+
+{% macro batch_dates_predicate(column, lags=[], window_days=1, extra_dates=none) -%}
+    {#-
+        True for the rows of a daily model the batch dirties: `column` is a business date of
+        int_batch_dates, or a date that compares against one of them. lags: list of
+        [unit, n] (e.g. ['day', 7]) for growth columns (date X reads X - n unit); window_days:
+        a rolling window of that many days ending on the row's date (X reads X - window_days + 1
+        .. X). extra_dates: SQL of a one-column (business_date) query of further dirty dates.
+    -#}
+    {%- set dates = ref('int_batch_dates') -%}
+    (
+        {{ column }} in (select business_date from {{ dates }})
+        {%- for lag in lags %}
+        or cast({{ dbt.dateadd(lag[0], -lag[1], column) }} as date)
+        in (select business_date from {{ dates }})
+        {%- endfor %}
+        {%- if window_days > 1 %}
+        or exists (
+            select 1
+            from {{ dates }} as batch_dates
+            where
+                batch_dates.business_date <= {{ column }}
+                and batch_dates.business_date
+                > cast({{ dbt.dateadd('day', -window_days, column) }} as date)
+        )
+        {%- endif %}
+        {%- if extra_dates %}
+        or {{ column }} in ({{ extra_dates }})
+        {%- endif %}
+    )
+{%- endmacro %}
+
+
+{% macro incremental_rows_filter(date_column, grain_columns=[], lags=[], window_days=1,
+    extra_dates=none) -%}
+    {#-
+        WHERE clause of a daily model's final select when it builds incrementally: the dirty
+        dates (batch_dates_predicate), plus any row whose grain is not in the table yet (a date
+        the spine gained, a platform / channel / placement seen for the first time fills its
+        whole column of the dense grid). Nothing on a full build, nor without batch_since
+        (everything is the batch).
+    -#}
+    {%- if is_incremental() and batch_since() %}
+    where
+        {{ batch_dates_predicate(date_column, lags, window_days, extra_dates) }}
+        {%- set grain = [date_column] + grain_columns %}
+        or ({{ grain | join(', ') }}) not in (
+            select ({{ grain | join(', ') }}) from {{ this }}
+        )
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro batch_orders_filter(touched_by=['order']) -%}
+    {#- WHERE clause of an order-keyed model's inputs when it builds incrementally: the touched
+        orders (int_batch_orders). Nothing on a full build, nor without batch_since. -#}
+    {%- if is_incremental() and batch_since() %}
+    where order_id in (
+        select order_id from {{ ref('int_batch_orders') }}
+        where touched_by in ('{{ touched_by | join("', '") }}')
+    )
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro batch_customers_first_paid_dates() -%}
+    {#- The first paid order dates (now) of the customers of the touched orders: a touched order
+        can move its customer's first paid order to any other order of the customer (daily_users
+        first_time_buyers). The old first paid order date is a touched order's date or still
+        the first one. -#}
+    select first_paid_order_date from {{ ref('int_customer_facts') }}
+    where customer_id in (select customer_id from {{ ref('int_batch_orders') }})
+{%- endmacro %}
+
+
+{% macro batch_visitors_filter() -%}
+    {#- WHERE clause of a visitor-keyed model's input when it builds incrementally: the visitors
+        with batch events (int_batch_visitors). Nothing on a full build, nor without
+        batch_since. -#}
+    {%- if is_incremental() and batch_since() %}
+    where visitor_id in (select visitor_id from {{ ref('int_batch_visitors') }})
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro has_batch() -%}
+    {#- SQL true when the build has a batch_since (an incremental batch), false on a full
+        build: the batch models are then empty (no model reads them). -#}
+    {{- 'true' if batch_since() else 'false' -}}
+{%- endmacro %}

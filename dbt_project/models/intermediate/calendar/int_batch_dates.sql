@@ -1,0 +1,257 @@
+{{ config(materialized='table') }}
+
+-- The business dates the batch touches (see macro batch_rows), computed with the models' own
+-- business-date macro (to_business_date, var business_timezone). A daily mart rebuilds these
+-- dates, widened by its own cross-date reads (growth columns, rolling windows: see
+-- incremental_rows_filter in each daily mart). One row per date:
+-- - orders: every date of every touched order (int_batch_orders, touched_by 'order'): order,
+--   delivery, payment attempt and refund dates of its current rows and of its batch rows (a
+--   re-delivered row's old version counts where it counted before);
+-- - events: the event dates, and for sessions (dated by their first event) the
+--   var('incremental_lookback_days') days before each (a session crossing midnight, or longer,
+--   starts before the late event) and the day after (a late event shortly before midnight can
+--   absorb a session that started after it); the order dates of orders whose purchase event
+--   falls in those days (their last-touch channel and device follow the session);
+-- - new visitors: the first event date of every visitor with batch events, now and before
+--   the batch;
+-- - reviews (and the delivery date of the reviewed order: review_rate's cohort), surveys,
+--   tickets (opening date), marketing spend, customer signups.
+{%- set lookback = var('incremental_lookback_days') | int %}
+{%- set since = batch_since() %}
+
+with
+
+touched_orders as (
+
+    select order_id from {{ ref('int_batch_orders') }}
+    where touched_by = 'order'
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+payments as (
+
+    select * from {{ ref('stg_shop__payments') }}
+
+),
+
+refunds as (
+
+    select * from {{ ref('stg_shop__refunds') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_tracking__events') }}
+
+),
+
+batch_orders as (
+
+    {{ batch_rows('shop', 'orders', ['order_ts', 'delivered_ts']) }}
+
+),
+
+batch_payments as (
+
+    {{ batch_rows('shop', 'payments', ['attempt_ts']) }}
+
+),
+
+batch_refunds as (
+
+    {{ batch_rows('shop', 'refunds', ['refund_ts']) }}
+
+),
+
+batch_events as (
+
+    {{ batch_rows('tracking', 'events', ['event_ts', 'visitor_id', 'event_type', 'order_id']) }}
+
+),
+
+batch_reviews as (
+
+    {{ batch_rows('feedback', 'reviews', ['review_ts', 'order_id']) }}
+
+),
+
+batch_surveys as (
+
+    {{ batch_rows('feedback', 'surveys', ['response_ts']) }}
+
+),
+
+batch_tickets as (
+
+    {{ batch_rows('feedback', 'tickets', ['opened_ts']) }}
+
+),
+
+batch_spend as (
+
+    {{ batch_rows('marketing', 'marketing_spend', ['spend_date']) }}
+
+),
+
+batch_customers as (
+
+    {{ batch_rows('shop', 'customers', ['signup_ts']) }}
+
+),
+
+order_dates as (
+
+    select order_date as business_date from orders
+    where order_id in (select touched_orders.order_id from touched_orders)
+    union
+    select delivered_date as business_date from orders
+    where order_id in (select touched_orders.order_id from touched_orders)
+    union
+    select attempt_date as business_date from payments
+    where order_id in (select touched_orders.order_id from touched_orders)
+    union
+    select refund_date as business_date from refunds
+    where order_id in (select touched_orders.order_id from touched_orders)
+    union
+    select {{ to_business_date('order_ts') }} as business_date from batch_orders
+    union
+    select {{ to_business_date('delivered_ts') }} as business_date from batch_orders
+    union
+    select {{ to_business_date('attempt_ts') }} as business_date from batch_payments
+    union
+    select {{ to_business_date('refund_ts') }} as business_date from batch_refunds
+
+),
+
+event_dates as (
+
+    select distinct {{ to_business_date('event_ts') }} as business_date
+    from batch_events
+
+),
+
+day_offsets as (
+
+    {%- for offset in range(-lookback, 2) %}
+    select {{ offset }} as day_offset
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+session_dates as (
+
+    select distinct
+        cast(
+            {{ dbt.dateadd('day', 'day_offsets.day_offset', 'event_dates.business_date') }}
+            as date
+        ) as business_date
+    from event_dates
+    cross join day_offsets
+
+),
+
+attributed_orders as (
+
+    -- a purchase event is at most a day after its session's start
+    select events.order_id
+    from events
+    where
+        events.event_type = 'purchase'
+        and (
+            events.event_date in (select session_dates.business_date from session_dates)
+            or cast({{ dbt.dateadd('day', -1, 'events.event_date') }} as date)
+            in (select session_dates.business_date from session_dates)
+        )
+    union
+    select order_id
+    from batch_events
+    where event_type = 'purchase'
+
+),
+
+attributed_order_dates as (
+
+    select order_date as business_date
+    from orders
+    where order_id in (select attributed_orders.order_id from attributed_orders)
+
+),
+
+visitor_first_dates as (
+
+    select min(events.event_date) as business_date
+    from events
+    where events.visitor_id in (select batch_events.visitor_id from batch_events)
+    group by events.visitor_id
+    {%- if since %}
+    union
+    -- before the batch: the visitor's rows loaded up to batch_since
+    select min({{ to_business_date('raw_events.event_ts') }}) as business_date
+    from {{ source('tracking', 'events') }} as raw_events
+    where
+        raw_events.visitor_id in (select batch_events.visitor_id from batch_events)
+        and raw_events._loaded_at <= cast('{{ since }}' as timestamp)
+    group by raw_events.visitor_id
+    {%- endif %}
+
+),
+
+feedback_dates as (
+
+    select {{ to_business_date('review_ts') }} as business_date from batch_reviews
+    union
+    select orders.delivered_date as business_date
+    from orders
+    where orders.order_id in (select batch_reviews.order_id from batch_reviews)
+    union
+    select {{ to_business_date('response_ts') }} as business_date from batch_surveys
+    union
+    select {{ to_business_date('opened_ts') }} as business_date from batch_tickets
+
+),
+
+other_dates as (
+
+    select cast(spend_date as date) as business_date from batch_spend
+    union
+    select {{ to_business_date('signup_ts') }} as business_date from batch_customers
+
+),
+
+unioned as (
+
+    select business_date from order_dates
+    union
+    select business_date from session_dates
+    union
+    select business_date from attributed_order_dates
+    union
+    select business_date from visitor_first_dates
+    union
+    select business_date from feedback_dates
+    union
+    select business_date from other_dates
+
+),
+
+final as (
+
+    select business_date
+    from unioned
+    where business_date is not null
+    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+        and {{ has_batch() }}
+
+)
+
+select * from final
