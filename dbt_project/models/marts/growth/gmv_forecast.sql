@@ -200,11 +200,15 @@ final as (
         forecasts.target_date as forecast_date,
         forecasts.metric,
         cast(forecasts.point_forecast as {{ type_money() }}) as point_forecast,
+        -- The interval always contains its point forecast: with a short or trending history
+        -- every back-test ratio can sit on one side of 1 (seen with 4 weeks of data).
         cast(
-            forecasts.point_forecast * backtest_stats.lower_ratio as {{ type_money() }}
+            forecasts.point_forecast * least(backtest_stats.lower_ratio, 1)
+            as {{ type_money() }}
         ) as lower_80,
         cast(
-            forecasts.point_forecast * backtest_stats.upper_ratio as {{ type_money() }}
+            forecasts.point_forecast * greatest(backtest_stats.upper_ratio, 1)
+            as {{ type_money() }}
         ) as upper_80,
         -- the contract names this column `method`
         'weekday_median_{{ var("forecast_season_weeks", 4) }}w' as method,  -- noqa: RF04
