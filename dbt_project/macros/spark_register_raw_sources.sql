@@ -19,11 +19,24 @@
             {%- endif -%}
             {%- set relation = source.schema ~ '.' ~ source.identifier -%}
             {%- set columns = [] -%}
-            {%- for column in source.columns.values() -%}
+            {#- a jinja namespace: a plain `set` inside the loop below would not outlive it -#}
+            {%- set ns = namespace(declared=source.columns.values() | list) -%}
+            {%- set extra = [] -%}
+            {%- if not ns.declared and source.schema == 'raw_replaced' -%}
+                {#- raw_replaced.<feed> = the raw feed's columns + when and by which load -#}
+                {%- for raw in graph.sources.values() -%}
+                    {%- if raw.schema == 'raw' and raw.identifier == source.identifier -%}
+                        {%- set ns.declared = raw.columns.values() | list -%}
+                    {%- endif -%}
+                {%- endfor -%}
+                {%- do extra.extend(['`_replaced_at` timestamp', '`_replaced_by` string']) -%}
+            {%- endif -%}
+            {%- for column in ns.declared -%}
                 {%- do columns.append(
                     '`' ~ column.name ~ '` ' ~ spark_source_type(column.data_type)
                 ) -%}
             {%- endfor -%}
+            {%- do columns.extend(extra) -%}
             {%- do run_query('drop table if exists ' ~ relation) -%}
             {%- do run_query(
                 'create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ') using parquet'
