@@ -32,7 +32,6 @@ from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 RAW_GROUP = "raw"
 QUARANTINE_CHECK = "quarantine_share"
-DEFAULT_QUARANTINE_MAX_SHARE = 0.01
 
 
 def quarantine_max_share(feed: str) -> float:
@@ -162,10 +161,9 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         try:
             # "delivered" judges the whole landing, not the range: a feed may skip a day.
             # Not delivered (config): an empty table; delivered without any file: rejected.
-            delivered = deployment.check_feed_files(
-                feed.name, discover_feed_files(root, feed.name), root
-            )
-            files = discover_feed_files(root, feed.name, dates.first, dates.last)
+            every_file = discover_feed_files(root, feed.name)
+            delivered = deployment.check_feed_files(feed.name, every_file, root)
+            files = [f for f in every_file if dates.first <= f.partition_dt <= dates.last]
             if not delivered:
                 if files:
                     context.log.warning(f"feed {feed.name} is not delivered: files ignored")
