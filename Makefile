@@ -80,7 +80,7 @@ lint: install ## ruff and sqlfluff
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 ui: prepare ## open the Dagster UI (http://127.0.0.1:3000)
-	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -c "from orchestration.cli import ensure_dagster_home; ensure_dagster_home()"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 docs: prepare ## build the dbt docs (every mart and column) and serve them on :8080

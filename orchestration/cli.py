@@ -36,6 +36,11 @@ concurrency:
   pools:
     # every writer of the working DuckDB file shares the pool `duckdb_warehouse`
     default_limit: 1
+# The stock SQLite event log with one engine per shard and batched writes: a backfill over a
+# year of partitions logs ~9,500 asset events (orchestration/dagster_storage.py).
+event_log_storage:
+  module: orchestration.dagster_storage
+  class: FastSqliteEventLogStorage
 """
 
 

@@ -104,6 +104,9 @@ def apply_env_defaults() -> None:
     os.environ.setdefault("LANDING_DIR", DEFAULT_LANDING_DIR)
     os.environ.setdefault("WAREHOUSE_PATH", DEFAULT_WAREHOUSE_PATH)
     os.environ.setdefault("SERVING_DIR", DEFAULT_SERVING_DIR)
+    # Dagster writes a partitioned step's events in batches of this size (read per event;
+    # orchestration/dagster_storage.py stores a batch in one transaction).
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
 
 
 def dagster_home() -> Path:
