@@ -81,12 +81,22 @@
 
 {% macro replace_where_predicate(predicate) -%}
     {#- `__model_name__` -> that model's relation (from the graph: config is rendered at parse
-        time, when ref() does not know the final relation yet). -#}
+        time, when ref() does not know the final relation yet).
+        `__batch_rows(source.table.column)__` -> that column of the feed's batch rows (macro
+        batch_rows; the model must depend on both sources, raw and raw_replaced). -#}
     {%- if not batch_since() -%}
         {#- no batch_since: everything is the batch, the model re-selects every row -#}
         {{ return('true') }}
     {%- endif -%}
     {%- set ns = namespace(sql=predicate) -%}
+    {%- for source_name, table_name, column in modules.re.findall(
+        '__batch_rows\\((\\w+)\\.(\\w+)\\.(\\w+)\\)__', predicate
+    ) -%}
+        {%- set placeholder = '__batch_rows(' ~ source_name ~ '.' ~ table_name ~ '.' ~ column ~ ')__' -%}
+        {%- set ns.sql = ns.sql | replace(
+            placeholder, batch_rows(source_name, table_name, [column])
+        ) -%}
+    {%- endfor -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
         {%- set placeholder = '__' ~ node.name ~ '__' -%}
         {%- if placeholder in ns.sql -%}

@@ -5,7 +5,7 @@
     partition, then the last file and row. Portable SQL (no QUALIFY): DuckDB and Spark alike.
 #}
 
-{% macro newest_version(relation, key_columns, updated_column=none) -%}
+{% macro newest_version(relation, key_columns, updated_column=none, where=none) -%}
     select *
     from (
         select
@@ -17,6 +17,9 @@
                     _partition_dt desc, _source_file desc, _source_row desc
             ) as _version_rank
         from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
     ) as versions
     where _version_rank = 1
 {%- endmacro %}

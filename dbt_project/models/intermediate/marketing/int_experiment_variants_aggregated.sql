@@ -1,3 +1,7 @@
+{{ config(materialized='table') }}
+-- A table, not a view: it aggregates every assignment against every purchase event, and
+-- ab_test_results and four data tests read it.
+
 -- A/B test counts per experiment and variant. visitors = distinct visitors assigned to the
 -- variant; converters = assigned visitors with at least one purchase event at or after their
 -- assignment time (any time up to the end of the data). Purchases before assignment cannot be

@@ -1,8 +1,25 @@
+{#-
+    The largest feed (tens of millions of rows) is staged as an incremental table rather than a
+    view: its dedupe (newest version per event_id) ran once per reader and per data test. An
+    incremental build re-stages the event_ids of the batch (raw rows loaded, or moved to
+    raw_replaced, after batch_since): every version of such an id is re-ranked, and an id left
+    without a version is deleted (placeholder __batch_rows(...)__, see replace_where_predicate).
+-#}
+{{ config(**incremental_config(
+    replace_where="event_id in (__batch_rows(tracking.events.event_id)__)"
+)) }}
+-- depends_on: {{ source('raw_replaced', 'events') }}
+
 with
 
 source as (
 
-    {{ newest_version(source('tracking', 'events'), ['event_id']) }}
+    {{ newest_version(
+        source('tracking', 'events'),
+        ['event_id'],
+        where=("event_id in (" ~ batch_rows('tracking', 'events', ['event_id']) ~ ")")
+            if is_incremental() and batch_since() else none
+    ) }}
 
 ),
 
