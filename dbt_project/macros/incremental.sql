@@ -8,7 +8,18 @@
 #}
 
 {% macro batch_since() -%}
-    {{ return(var('batch_since', none)) }}
+    {#- The var when given (unit tests, a hand-run `--vars`); else env DBT_BATCH_SINCE, set by
+        the Dagster dbt asset. The env var is read only while executing: a value read while
+        parsing would be part of the parse state, and every new batch would re-parse the whole
+        project (~5 s; a changing --vars does the same). Parse-time renders see no batch, which
+        only affects SQL that is thrown away. -#}
+    {%- set given = var('batch_since', none) -%}
+    {%- if given -%}
+        {{ return(given) }}
+    {%- elif execute -%}
+        {{ return(env_var('DBT_BATCH_SINCE', '') or none) }}
+    {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}
 
 

@@ -94,9 +94,9 @@ class BuildPlan:
 def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[str]:
     """`dbt build` plus the batch and the run-time var overrides from env DBT_VARS."""
     args = [command]
+    # The batch goes in env DBT_BATCH_SINCE (dbt_env), not in --vars: a --vars that changes
+    # from run to run makes dbt re-parse the whole project each time.
     overrides = dict(settings.dbt_vars())
-    if plan is not None and plan.batch_since is not None:
-        overrides["batch_since"] = plan.batch_since.isoformat(sep=" ")
     if overrides:
         args += ["--vars", json.dumps(overrides)]
     if plan is not None and plan.full_refresh:
@@ -106,6 +106,16 @@ def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[
         # (`make test`, tests/dbt), not in every pipeline build (~50 x 0.3-4 s).
         args += ["--exclude", "resource_type:unit_test"]
     return args
+
+
+BATCH_SINCE_ENV = "DBT_BATCH_SINCE"
+
+
+def dbt_env(plan: BuildPlan | None) -> dict[str, str]:
+    """Env of the dbt subprocess for `plan`: DBT_BATCH_SINCE (empty = everything is the batch),
+    read by the batch_since() macro while dbt executes."""
+    since = plan.batch_since if plan is not None else None
+    return {BATCH_SINCE_ENV: since.isoformat(sep=" ") if since is not None else ""}
 
 
 def dbt_target_dir() -> Path:
@@ -304,6 +314,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             spark_dir = settings.spark_dir()
             export_raw(warehouse.resolved_path, raw_dir(spark_dir))
             os.environ.update(spark_env(spark_dir))
+        # dagster-dbt hands this process's environment to dbt
+        os.environ.update(dbt_env(plan))
         invocation = dbt.cli(dbt_cli_args(plan), context=context)
         # each model's metadata names the undelivered feeds it is built from (deployment config)
         yield from deployment.annotate_dbt_events(invocation.stream(), context)
