@@ -16,7 +16,9 @@
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- set batch_condition = batch_test_condition(relation) -%}
+    {#- Only while executing: when dbt parses a test, the project's other macros are not in
+        this macro's context (and there is no batch to scope to). -#}
+    {%- set batch_condition = batch_test_condition(relation) if execute else none -%}
     {%- if batch_condition -%}
         {%- do conditions.append('(' ~ batch_condition ~ ')') -%}
     {%- endif -%}
