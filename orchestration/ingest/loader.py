@@ -24,7 +24,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -523,11 +523,11 @@ def load_feed(
     )
     new, gone = f"_new_{feed.name}", f"_gone_{feed.name}"
     raw, replaced = f"{RAW_SCHEMA}.{feed.name}", f"{REPLACED_SCHEMA}.{feed.name}"
-    scope = f"_partition_dt IN ({', '.join(_sql_str(d.isoformat()) for d in dts)})"
+    scope = _partitions_predicate(dts)
     # The newest row per key and partition. Only the keys delivered more than once go through
     # the window: ranking every row sorted all of them with all their columns (95 s for the
     # 44 M events of SF1); finding the repeated keys hashes the key columns only.
-    same_key = " AND ".join(f"d.{_ident(k)} = s.{_ident(k)}" for k in (*feed.key, "_partition_dt"))
+    same_key = _same_key_predicate(feed, "d", "s")
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {new} AS
         WITH repeated AS (
@@ -557,11 +557,7 @@ def load_feed(
             f"SELECT DISTINCT _partition_dt FROM {raw} WHERE {scope} ORDER BY 1"
         ).fetchall()
     ]
-    compare_scope = (
-        f"_partition_dt IN ({', '.join(_sql_str(d.isoformat()) for d in loaded_before)})"
-        if loaded_before
-        else "false"
-    )
+    compare_scope = _partitions_predicate(loaded_before)
     # Keys (unique per partition in raw) whose stored row differs from, or is absent in, this load.
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {gone} AS
@@ -578,7 +574,7 @@ def load_feed(
                     SELECT {compared} FROM {raw} WHERE {compare_scope}
                 )"""
     stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
-    match = " AND ".join(f"r.{_ident(k)} = g.{_ident(k)}" for k in (*feed.key, "_partition_dt"))
+    match = _same_key_predicate(feed, "r", "g")
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
@@ -618,6 +614,20 @@ def load_feed(
         conn.execute(f"DROP TABLE {table}")
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
+
+
+def _partitions_predicate(dts: list[date]) -> str:
+    """`_partition_dt IN (...)` over `dts`; false when there are none."""
+    if not dts:
+        return "false"
+    return f"_partition_dt IN ({', '.join(_sql_str(d.isoformat()) for d in dts)})"
+
+
+def _same_key_predicate(feed: Feed, left: str, right: str) -> str:
+    """Rows `left` and `right` have the same key and partition."""
+    return " AND ".join(
+        f"{left}.{_ident(k)} = {right}.{_ident(k)}" for k in (*feed.key, "_partition_dt")
+    )
 
 
 def newest_version_sql(feed: Feed, schema: str = RAW_SCHEMA) -> str:
