@@ -9,7 +9,7 @@ nothing but bookkeeping (measured in docs/performance.md).
 
 `FastSqliteEventLogStorage` keeps the same files, tables and semantics and changes three things:
 
-- one engine per shard for the life of the process (pooled connections; SQLite in WAL mode as
+- one engine per shard, kept while the shard is in use (pooled connections; SQLite in WAL mode as
   Dagster already sets it, `synchronous=NORMAL`, which is durable across process crashes and
   loses at most the last transactions on an OS crash: bookkeeping, not warehouse data);
 - the asset-key table's column check is answered once per shard, not per event;
@@ -24,7 +24,7 @@ Selected in `$DAGSTER_HOME/dagster.yaml` (written by `orchestration.cli`, see
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -38,10 +38,11 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection
 
-# The events of one batch are written together; Dagster groups a partitioned step's events
-# into batches of at most this many (env DAGSTER_EVENT_BATCH_SIZE, read at each event).
-DEFAULT_EVENT_BATCH_SIZE = 1000
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# Engines kept open per process (least recently used first out): a run process needs two (its
+# run shard and the index); a long-lived webserver opens one per run it shows, and must not
+# keep a file handle for each of thousands of runs.
+MAX_OPEN_SHARDS = 16
 
 
 def default_event_log_dir() -> str:
@@ -53,8 +54,8 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
     """SqliteEventLogStorage with one engine per shard and batched writes (see module doc)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
-        self._engines: dict[str, sa.engine.Engine] = {}
-        self._asset_key_index_cols: dict[int, bool] = {}
+        self._engines: OrderedDict[str, sa.engine.Engine] = OrderedDict()
+        self._asset_key_index_cols: dict[str, bool] = {}
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -69,7 +70,9 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _engine(self, shard: str) -> sa.engine.Engine:
         engine = self._engines.get(shard)
-        if engine is None:
+        if engine is not None:
+            self._engines.move_to_end(shard)
+        else:
             engine = sa.create_engine(
                 self.conn_string_for_shard(shard),
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
@@ -79,6 +82,9 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
             self._engines[shard] = engine
+            while len(self._engines) > MAX_OPEN_SHARDS:
+                _, oldest = self._engines.popitem(last=False)
+                oldest.dispose()
         return engine
 
     @contextmanager
@@ -90,7 +96,7 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _has_asset_key_index_cols_on_connection(self, conn: Connection) -> bool:
         # Asked on every asset event; the answer only changes with a schema migration.
-        key = id(conn.engine)
+        key = str(conn.engine.url)
         if key not in self._asset_key_index_cols:
             self._asset_key_index_cols[key] = super()._has_asset_key_index_cols_on_connection(conn)
         return self._asset_key_index_cols[key]

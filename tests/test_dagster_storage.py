@@ -18,7 +18,7 @@ from dagster._core.storage.tags import (
 )
 
 from orchestration.cli import DAGSTER_YAML
-from orchestration.dagster_storage import FastSqliteEventLogStorage
+from orchestration.dagster_storage import MAX_OPEN_SHARDS, FastSqliteEventLogStorage
 
 STOCK_YAML = "telemetry:\n  enabled: false\n"
 PARTITIONS = dg.StaticPartitionsDefinition([f"p{i:03d}" for i in range(120)])
@@ -142,3 +142,18 @@ def test_a_failed_backfill_is_recorded_as_by_the_stock_storage(homes: dict[str, 
     assert {k: v for k, v in fast.items() if k != "storage"} == {
         k: v for k, v in stock.items() if k != "storage"
     }
+
+
+def test_a_long_lived_process_keeps_a_bounded_number_of_shards_open(tmp_path: Path) -> None:
+    # A webserver shows many runs: each run shard gets an engine, the oldest are closed.
+    storage = FastSqliteEventLogStorage(str(tmp_path))
+    try:
+        for i in range(MAX_OPEN_SHARDS + 5):
+            with storage.run_connection(f"run{i}") as conn:
+                conn.exec_driver_sql("select 1")
+        assert len(storage._engines) == MAX_OPEN_SHARDS
+        assert "run0" not in storage._engines
+        with storage.run_connection("run0") as conn:  # reopened on demand
+            assert conn.exec_driver_sql("select 1").scalar() == 1
+    finally:
+        storage.dispose()
