@@ -232,3 +232,36 @@
         build: the batch models are then empty (no model reads them). -#}
     {{- 'true' if batch_since() else 'false' -}}
 {%- endmacro %}
+
+
+{% macro is_batch_build() -%}
+    {#- True when the model builds incrementally from a batch: its table exists and the build
+        has a batch_since. Models use it to read only the inputs of the dates they rebuild. -#}
+    {{ return(is_incremental() and batch_since() is not none) }}
+{%- endmacro %}
+
+
+{% macro rebuild_dates(spine, date_column='business_date', lags=[], window_days=1,
+    extra_dates=none) -%}
+    {#- SQL of the spine dates a batch build of a date-grained daily model rewrites: the rows
+        of incremental_rows_filter (grain = the date only). A model reads its inputs for these
+        dates (see window_dates) instead of aggregating the whole history and filtering last. -#}
+    select {{ date_column }} from {{ spine }}
+    {{- incremental_rows_filter(date_column, [], lags, window_days, extra_dates) }}
+{%- endmacro %}
+
+
+{% macro window_dates(dates, days, date_column='business_date') -%}
+    {#- SQL of the dates a `days`-day window ending on each date of `dates` (a relation or CTE
+        with column date_column) reads: each date and the days-1 days before it. -#}
+    select distinct
+        cast({{ dbt.dateadd('day', '-day_offsets.day_offset', 'dates.' ~ date_column) }} as date)
+            as {{ date_column }}
+    from {{ dates }} as dates
+    cross join (
+        {%- for offset in range(days) %}
+        select {{ offset }} as day_offset
+        {%- if not loop.last %} union all{% endif %}
+        {%- endfor %}
+    ) as day_offsets
+{%- endmacro %}

@@ -12,12 +12,11 @@
 --   starts before the late event) and the day after (a late event shortly before midnight can
 --   absorb a session that started after it); the order dates of orders whose purchase event
 --   falls in those days (their last-touch channel and device follow the session);
--- - new visitors: the first event date of every visitor with batch events, now and before
---   the batch;
+-- (A visitor's first event date can move with a batch event; daily_traffic, the only model
+-- counting new visitors, finds the dates whose count changed itself.)
 -- - reviews (and the delivery date of the reviewed order: review_rate's cohort), surveys,
 --   tickets (opening date), marketing spend, customer signups.
 {%- set lookback = var('incremental_lookback_days') | int %}
-{%- set since = batch_since() %}
 
 with
 
@@ -72,7 +71,7 @@ batch_refunds as (
 
 batch_events as (
 
-    {{ batch_rows('tracking', 'events', ['event_ts', 'visitor_id', 'event_type', 'order_id']) }}
+    {{ batch_rows('tracking', 'events', ['event_ts', 'event_type', 'order_id']) }}
 
 ),
 
@@ -187,25 +186,6 @@ attributed_order_dates as (
 
 ),
 
-visitor_first_dates as (
-
-    select min(events.event_date) as business_date
-    from events
-    where events.visitor_id in (select batch_events.visitor_id from batch_events)
-    group by events.visitor_id
-    {%- if since %}
-    union
-    -- before the batch: the visitor's rows loaded up to batch_since
-    select min({{ to_business_date('raw_events.event_ts') }}) as business_date
-    from {{ source('tracking', 'events') }} as raw_events
-    where
-        raw_events.visitor_id in (select batch_events.visitor_id from batch_events)
-        and raw_events._loaded_at <= cast('{{ since }}' as timestamp)
-    group by raw_events.visitor_id
-    {%- endif %}
-
-),
-
 feedback_dates as (
 
     select {{ to_business_date('review_ts') }} as business_date from batch_reviews
@@ -235,8 +215,6 @@ unioned as (
     select business_date from session_dates
     union
     select business_date from attributed_order_dates
-    union
-    select business_date from visitor_first_dates
     union
     select business_date from feedback_dates
     union

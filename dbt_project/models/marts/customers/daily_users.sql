@@ -57,31 +57,123 @@ first_buyers_daily as (
 
 ),
 
+activity_gaps as (
+
+    -- each active day of a customer with the customer's previous active day
+    select
+        customer_id,
+        business_date,
+        lag(business_date) over (
+            partition by customer_id
+            order by business_date
+        ) as previous_date
+    from activity
+
+),
+
+window_deltas as (
+
+    -- A customer is in the n-day window of day D when active on a day in (D - n, D]: the union
+    -- of [a, a + n - 1] over their active days a. Each active day adds the part of its range
+    -- the previous active day's range does not cover, [max(a, previous + n), a + n - 1]: +1 on
+    -- its first day, -1 the day after its last. The ranges of one customer are disjoint, so the
+    -- running sum of the deltas is the distinct count: linear in the active days, where a join
+    -- of every day to its window would read each active day n times.
+    select
+        'wau' as window_name,
+        greatest(
+            business_date,
+            coalesce(
+                cast({{ dbt.dateadd('day', 7, 'previous_date') }} as date), business_date
+            )
+        ) as business_date,
+        1 as delta
+    from activity_gaps
+    union all
+    select
+        'wau' as window_name,
+        cast({{ dbt.dateadd('day', 7, 'business_date') }} as date) as business_date,
+        -1 as delta
+    from activity_gaps
+    union all
+    select
+        'mau' as window_name,
+        greatest(
+            business_date,
+            coalesce(
+                cast({{ dbt.dateadd('day', 30, 'previous_date') }} as date), business_date
+            )
+        ) as business_date,
+        1 as delta
+    from activity_gaps
+    union all
+    select
+        'mau' as window_name,
+        cast({{ dbt.dateadd('day', 30, 'business_date') }} as date) as business_date,
+        -1 as delta
+    from activity_gaps
+
+),
+
+deltas_daily as (
+
+    -- every spine day gets a row (delta 0), so that the running sums below land on each
+    select
+        business_date,
+        sum(case when window_name = 'wau' then delta else 0 end) as wau_delta,
+        sum(case when window_name = 'mau' then delta else 0 end) as mau_delta
+    from (
+        select * from window_deltas
+        union all
+        select
+            'none' as window_name,
+            business_date,
+            0 as delta
+        from spine
+    ) as deltas
+    group by business_date
+
+),
+
+running_windows as (
+
+    select
+        business_date,
+        sum(wau_delta) over (
+            order by business_date
+            rows between unbounded preceding and current row
+        ) as wau,
+        sum(mau_delta) over (
+            order by business_date
+            rows between unbounded preceding and current row
+        ) as mau
+    from deltas_daily
+
+),
+
+dau_daily as (
+
+    -- int_customer_daily_activity has one row per customer and day
+    select
+        business_date,
+        count(*) as dau
+    from activity
+    group by business_date
+
+),
+
 active_windows as (
 
     select
         spine.business_date,
-        count(
-            distinct case
-                when activity.business_date = spine.business_date then activity.customer_id
-            end
-        ) as dau,
-        count(
-            distinct case
-                when
-                    activity.business_date
-                    > cast({{ dbt.dateadd('day', -7, 'spine.business_date') }} as date)
-                    then activity.customer_id
-            end
-        ) as wau,
-        count(distinct activity.customer_id) as mau
+        coalesce(dau_daily.dau, 0) as dau,
+        running_windows.wau,
+        running_windows.mau
     from spine
-    inner join activity
-        on
-            spine.business_date >= activity.business_date
-            and activity.business_date
-            > cast({{ dbt.dateadd('day', -30, 'spine.business_date') }} as date)
-    group by spine.business_date
+    inner join running_windows
+        on spine.business_date = running_windows.business_date
+    left join dau_daily
+        on spine.business_date = dau_daily.business_date
 
 ),
 

@@ -6,6 +6,8 @@
 -- Daily traffic and conversion KPIs (kpi-catalog sections 1 and 2), one row per business date
 -- of int_date_spine. Event counts (page_views, unique/new/purchasing visitors) use each event's
 -- own business day; session KPIs use the session's day (the day of its first event).
+-- A batch build reads the events and sessions of the dates it rewrites (rebuilt_dates) only.
+{%- set batch_build = is_batch_build() %}
 
 with
 
@@ -14,16 +16,67 @@ spine as (
     select business_date from {{ ref('int_date_spine') }}
 
 ),
+{%- if batch_build %}
+
+visitor_first_days as (
+
+    -- every visitor's first event date: the day of their first session (a session's day is
+    -- that of its first event); 10x fewer rows than the events
+    select
+        visitor_id,
+        min(business_date) as first_event_date
+    from {{ ref('int_sessions') }}
+    group by visitor_id
+
+),
+
+new_visitors_daily as (
+
+    select
+        first_event_date as business_date,
+        count(*) as new_visitors
+    from visitor_first_days
+    group by first_event_date
+
+),
+
+new_visitors_changed as (
+
+    -- a batch event can move its visitor's first event date: the dates whose count changed
+    select spine.business_date
+    from spine
+    left join new_visitors_daily
+        on spine.business_date = new_visitors_daily.business_date
+    inner join {{ this }} as built
+        on spine.business_date = built.business_date
+    where coalesce(new_visitors_daily.new_visitors, 0) <> built.new_visitors
+
+),
+
+rebuilt_dates as (
+
+    {{ rebuild_dates(
+        'spine', extra_dates='select new_visitors_changed.business_date from new_visitors_changed'
+    ) }}
+
+),
+{%- endif %}
 
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
+    {%- if batch_build %}
+    where event_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_sessions') }}
+    {%- if batch_build %}
+    where business_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 
@@ -38,6 +91,8 @@ events_daily as (
     group by event_date
 
 ),
+
+{%- if not batch_build %}
 
 visitor_first_days as (
 
@@ -58,6 +113,7 @@ new_visitors_daily as (
     group by first_event_date
 
 ),
+{%- endif %}
 
 sessions_daily as (
 
