@@ -265,3 +265,15 @@
         {%- endfor %}
     ) as day_offsets
 {%- endmacro %}
+
+
+{% macro batch_keys_where(source_name, table_name, column) -%}
+    {#- The WHERE condition of a staging table's source on a batch build: `column` is one of the
+        batch rows' (batch_rows). Every version of such a key is re-ranked (the key columns of
+        newest_version include `column`); none on a full build. Pairs with the model's
+        replace_where "column in (__batch_rows(source.table.column)__)". -#}
+    {%- if is_incremental() and batch_since() -%}
+        {{ return(column ~ " in (" ~ batch_rows(source_name, table_name, [column]) ~ ")") }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}

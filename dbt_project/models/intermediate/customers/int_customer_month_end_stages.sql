@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: lifecycle_flows and four data tests read it (customers x months).
+
 -- Lifecycle stage of every customer at every month end (macro lifecycle_stage), for the
 -- month-over-month flows. Months: those of int_date_spine plus the month before the first
 -- one (the starting point of the first month's flows), up to the snapshot date; a month's end

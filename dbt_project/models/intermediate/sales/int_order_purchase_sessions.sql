@@ -1,27 +1,53 @@
+{#- The orders whose attribution a batch can change: touched orders (their facts), orders named
+    by a batch event row (a purchase event added, changed or removed) and the orders of the
+    purchase events of the batch visitors (their sessions are re-derived). -#}
+{%- set batch_orders = "order_id in ("
+    ~ "select order_id from __int_batch_orders__ where touched_by = 'order'"
+    ~ " union all select order_id from __int_events_sessionized__"
+    ~ " where event_type = 'purchase'"
+    ~ " and visitor_id in (select visitor_id from __int_batch_visitors__)"
+    ~ " union all __batch_rows(tracking.events.order_id)__)" %}
+{{ config(**incremental_config(replace_where=batch_orders)) }}
+-- depends_on: {{ ref('int_batch_orders') }}
+-- depends_on: {{ ref('int_batch_visitors') }}
+-- depends_on: {{ source('tracking', 'events') }}
+-- depends_on: {{ source('raw_replaced', 'events') }}
+
 -- One row per order (every order, any status) with the tracked session that holds its purchase
 -- event: last-touch attribution (kpi-catalog section 5: an order belongs to the channel and
 -- campaign of the session holding its purchase event). When an order has several purchase
 -- events the first one (event_ts, then event_id) wins. Orders without a tracked purchase event
 -- (marketplace orders, untracked checkouts) get channel and device 'unattributed', so that the
 -- channel and device marts add up to daily_sales.
+-- A table read by three marts and seven data tests (it was a view over every purchase event and
+-- session); incremental: a batch build re-derives the orders of batch_orders above.
 
 with
 
 orders as (
 
     select * from {{ ref('int_order_facts') }}
+    {%- if is_batch_build() %}
+    where {{ replace_where_predicate(batch_orders) }}
+    {%- endif %}
 
 ),
 
 events as (
 
     select * from {{ ref('int_events_sessionized') }}
+    {%- if is_batch_build() %}
+    where event_type = 'purchase' and order_id in (select orders.order_id from orders)
+    {%- endif %}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_sessions') }}
+    {%- if is_batch_build() %}
+    where session_id in (select events.session_id from events)
+    {%- endif %}
 
 ),
 

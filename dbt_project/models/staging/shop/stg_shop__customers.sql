@@ -1,8 +1,18 @@
+{#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
+    data test of a view. A batch build re-stages the customer_ids of the batch rows. -#}
+{{ config(**incremental_config(
+    replace_where="customer_id in (__batch_rows(shop.customers.customer_id)__)"
+)) }}
+-- depends_on: {{ source('raw_replaced', 'customers') }}
+
 with
 
 source as (
 
-    {{ newest_version(source('shop', 'customers'), ['customer_id'], 'updated_ts') }}
+    {{ newest_version(
+        source('shop', 'customers'), ['customer_id'], 'updated_ts',
+        where=batch_keys_where('shop', 'customers', 'customer_id')
+    ) }}
 
 ),
 

@@ -1,8 +1,18 @@
+{#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
+    data test of a view. A batch build re-stages the order_ids of the batch rows. -#}
+{{ config(**incremental_config(
+    replace_where="order_id in (__batch_rows(shop.orders.order_id)__)"
+)) }}
+-- depends_on: {{ source('raw_replaced', 'orders') }}
+
 with
 
 source as (
 
-    {{ newest_version(source('shop', 'orders'), ['order_id'], 'updated_ts') }}
+    {{ newest_version(
+        source('shop', 'orders'), ['order_id'], 'updated_ts',
+        where=batch_keys_where('shop', 'orders', 'order_id')
+    ) }}
 
 ),
 

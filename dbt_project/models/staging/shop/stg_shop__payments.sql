@@ -1,8 +1,18 @@
+{#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
+    data test of a view. A batch build re-stages the payment_ids of the batch rows. -#}
+{{ config(**incremental_config(
+    replace_where="payment_id in (__batch_rows(shop.payments.payment_id)__)"
+)) }}
+-- depends_on: {{ source('raw_replaced', 'payments') }}
+
 with
 
 source as (
 
-    {{ newest_version(source('shop', 'payments'), ['payment_id']) }}
+    {{ newest_version(
+        source('shop', 'payments'), ['payment_id'],
+        where=batch_keys_where('shop', 'payments', 'payment_id')
+    ) }}
 
 ),
 

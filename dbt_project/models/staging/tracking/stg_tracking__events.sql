@@ -17,8 +17,7 @@ source as (
     {{ newest_version(
         source('tracking', 'events'),
         ['event_id'],
-        where=("event_id in (" ~ batch_rows('tracking', 'events', ['event_id']) ~ ")")
-            if is_incremental() and batch_since() else none
+        where=batch_keys_where('tracking', 'events', 'event_id')
     ) }}
 
 ),

@@ -1,0 +1,58 @@
+{%- set batch_visitors = "visitor_id in (select visitor_id from __int_batch_visitors__"
+    ~ " union all __batch_rows(tracking.experiment_assignments.visitor_id)__)" %}
+{{ config(**incremental_config(replace_where=batch_visitors)) }}
+-- depends_on: {{ ref('int_batch_visitors') }}
+-- depends_on: {{ source('tracking', 'experiment_assignments') }}
+-- depends_on: {{ source('raw_replaced', 'experiment_assignments') }}
+
+-- One row per experiment assignment (experiment_id, visitor_id) with its conversion:
+-- is_converter = the visitor has at least one purchase event at or after the assignment time
+-- (any time up to the end of the data). Purchases before assignment cannot be caused by the
+-- variant and do not count. Incremental: the visitors with a batch event or a batch assignment
+-- are re-derived (an outcome depends on that visitor's assignments and purchases only).
+
+with
+
+assignments as (
+
+    select * from {{ ref('stg_tracking__experiment_assignments') }}
+    {%- if is_batch_build() %}
+    where {{ replace_where_predicate(batch_visitors) }}
+    {%- endif %}
+
+),
+
+purchases as (
+
+    select
+        visitor_id,
+        event_ts
+    from {{ ref('stg_tracking__events') }}
+    where
+        event_type = 'purchase'
+        and visitor_id in (select assignments.visitor_id from assignments)
+
+),
+
+final as (
+
+    select
+        assignments.experiment_id,
+        assignments.visitor_id,
+        assignments.variant,
+        assignments.assigned_ts,
+        max(
+            case when purchases.event_ts >= assignments.assigned_ts then 1 else 0 end
+        ) = 1 as is_converter
+    from assignments
+    left join purchases
+        on assignments.visitor_id = purchases.visitor_id
+    group by
+        assignments.experiment_id,
+        assignments.visitor_id,
+        assignments.variant,
+        assignments.assigned_ts
+
+)
+
+select * from final
