@@ -55,6 +55,7 @@ new_visitors_changed as (
 
 rebuilt_dates as (
 
+    {#- the rows of the last line's filter #}
     {{ rebuild_dates(
         'spine', extra_dates='select new_visitors_changed.business_date from new_visitors_changed'
     ) }}
@@ -191,5 +192,6 @@ final as (
 
 select * from final
 {{- incremental_rows_filter(
-    'business_date'
+    'business_date',
+    extra_dates='select new_visitors_changed.business_date from new_visitors_changed'
 ) }}
