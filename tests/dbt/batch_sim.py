@@ -4,8 +4,8 @@ What the partitioned ingest does on a re-delivered or late partition, for one bu
 the orders partition dt=D is re-delivered (its rows move to raw_replaced.orders, the new versions
 are inserted; one paid order is now cancelled), a late refund and a late successful payment, late
 tracking events around midnight (one moves a session's start to before it, a new visitor's
-session crosses midnight), one purchase event removed by a re-delivery, a late review of a
-delivered order and a late customer signup. Every new row gets `_loaded_at = stamp`, every moved
+session crosses midnight, a visitor first seen days later gets an event on D), one purchase
+event removed by a re-delivery, a late review of a delivered order and a late customer signup. Every new row gets `_loaded_at = stamp`, every moved
 row `_replaced_at = stamp`, so a build with `batch_since` before the stamp sees exactly these.
 """
 
@@ -161,6 +161,28 @@ def simulate_batch(
         stamp,
         day,
     )
+    # 4b. a late event of a visitor first seen days later moves their first event date to the
+    # day: the day they were first seen (no batch date) loses a new visitor
+    later = conn.execute(
+        "select visitor_id from raw.events group by visitor_id having min(event_ts) >= "
+        f"timestamp '{utc_of_local(day + timedelta(5), time(0))}' order by visitor_id limit 1"
+    ).fetchone()
+    if later:
+        _insert_copy(
+            conn,
+            "events",
+            f"visitor_id = '{later[0]}'",
+            {
+                "event_id": f"'sim-event-{tag}-5'",
+                "event_ts": f"timestamp '{utc_of_local(day, time(12))}'",
+                "event_type": "'page_view'",
+                "page_type": "'home'",
+            },
+            stamp,
+            day,
+        )
+    done["first_seen_moved"] = 1 if later else 0
+
     # 5. a re-delivered events partition no longer holds one of the day's purchase events
     purchase = conn.execute(
         f"select event_id from raw.events where event_type = 'purchase' and event_ts {in_day} "

@@ -75,6 +75,7 @@ def batch_builds(sample_run, tmp_path_factory) -> dict[str, Path]:
     shutil.copy(sample_run.warehouse, incremental)
     applied = apply_batch(incremental)
     assert applied["orders_redelivered"] > 0 and applied["events_removed"] == 1
+    assert applied["first_seen_moved"] == 1
     run_dbt_asset(incremental)
     shutil.copy(incremental, full)
     run_dbt_asset(full, full_refresh=True)
