@@ -5,8 +5,9 @@ the orders partition dt=D is re-delivered (its rows move to raw_replaced.orders,
 are inserted; one paid order is now cancelled), a late refund and a late successful payment, late
 tracking events around midnight (one moves a session's start to before it, a new visitor's
 session crosses midnight, a visitor first seen days later gets an event on D), one purchase
-event removed by a re-delivery, a late review of a delivered order and a late customer signup. Every new row gets `_loaded_at = stamp`, every moved
-row `_replaced_at = stamp`, so a build with `batch_since` before the stamp sees exactly these.
+event removed by a re-delivery, a late review of a delivered order and a late customer signup.
+Every new row gets `_loaded_at = stamp`, every moved row `_replaced_at = stamp`, so a build with
+`batch_since` before the stamp sees exactly these.
 """
 
 from __future__ import annotations
