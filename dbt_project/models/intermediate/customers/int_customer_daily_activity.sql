@@ -1,22 +1,33 @@
-{{ config(materialized='table') }}
+{%- set batch_dates = "select business_date from __int_batch_dates__" %}
+{{ config(**incremental_config(replace_where="business_date in (" ~ batch_dates ~ ")")) }}
+-- depends_on: {{ ref('int_batch_dates') }}
 
 -- Customer activity per business day: one row per (customer_id, business_date) on which the
 -- customer had a logged-in event (an event carrying the customer_id, on the event's business
 -- date) or placed an order (any status, on the order's business date). Anonymous events of a
 -- visitor before they sign up or log in carry no customer_id and do not count. The base of
 -- dau / wau / mau and of the signup-cohort retention.
+-- Incremental: a day's rows depend on that day's events and orders only; a batch build
+-- re-derives the business dates of int_batch_dates (the dates of every batch event and of every
+-- touched order, now and before).
 
 with
 
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
+    {%- if is_batch_build() %}
+    where event_date in ({{ replace_where_predicate(batch_dates) }})
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_order_facts') }}
+    {%- if is_batch_build() %}
+    where order_date in ({{ replace_where_predicate(batch_dates) }})
+    {%- endif %}
 
 ),
 

@@ -1,17 +1,7 @@
-{#- The orders whose attribution a batch can change: touched orders (their facts), orders named
-    by a batch event row (a purchase event added, changed or removed) and the orders of the
-    purchase events of the batch visitors (their sessions are re-derived). -#}
-{%- set batch_orders = "order_id in ("
-    ~ "select order_id from __int_batch_orders__ where touched_by = 'order'"
-    ~ " union all select order_id from __int_events_sessionized__"
-    ~ " where event_type = 'purchase'"
-    ~ " and visitor_id in (select visitor_id from __int_batch_visitors__)"
-    ~ " union all __batch_rows(tracking.events.order_id)__)" %}
+{#- The orders whose attribution a batch can change: int_batch_attributed_orders. -#}
+{%- set batch_orders = "order_id in (select order_id from __int_batch_attributed_orders__)" %}
 {{ config(**incremental_config(replace_where=batch_orders)) }}
--- depends_on: {{ ref('int_batch_orders') }}
--- depends_on: {{ ref('int_batch_visitors') }}
--- depends_on: {{ source('tracking', 'events') }}
--- depends_on: {{ source('raw_replaced', 'events') }}
+-- depends_on: {{ ref('int_batch_attributed_orders') }}
 
 -- One row per order (every order, any status) with the tracked session that holds its purchase
 -- event: last-touch attribution (kpi-catalog section 5: an order belongs to the channel and
