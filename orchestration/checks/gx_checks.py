@@ -248,12 +248,13 @@ def check_scope(
     digest = evaluation.metadata.get("suite_digest") if evaluation else None
     if digest is None or digest.value != suite_digest(suite_run):
         return CheckScope(None, f"the suite changed since the evaluation of {name} in run {run}")
-    # _loaded_at is naive UTC (the loader's clock); the event time is POSIX seconds.
+    # _loaded_at is naive UTC (the loader's clock); the event time is POSIX seconds. A row
+    # without one was not written by the loader: nothing says a check has seen it.
     since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
     total, in_range, changed = conn.execute(
         f"""select count(*),
             count(*) filter (where {rows.predicate}),
-            count(*) filter (where "{LOADED_AT_COLUMN}" > ?
+            count(*) filter (where coalesce("{LOADED_AT_COLUMN}" > ?, true)
                 and not coalesce({rows.predicate}, false))
         from {quoted_table(suite.name)}""",
         [since],

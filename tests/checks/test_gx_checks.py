@@ -469,7 +469,7 @@ class RangeRuns:
             raise_on_error=False,
         )
 
-    def plant(self, order_id: str, dt: str, fee: int, loaded_at: str) -> None:
+    def plant(self, order_id: str, dt: str, fee: int, loaded_at: str | None) -> None:
         """Write a row straight into raw (no landing file), as loaded at `loaded_at`."""
         import duckdb
 
@@ -578,6 +578,7 @@ def test_rows_written_outside_the_range_since_the_last_check_are_judged(
     """A row that no passing check has seen (written after it, outside the run's range) makes
     the run judge every row."""
     range_runs.plant("o0", "2025-02-28", fee=99, loaded_at="2999-01-01 00:00:00")
+    range_runs.plant("o00", "2025-02-27", fee=98, loaded_at=None)  # not written by the loader
     range_runs.deliver("2025-03-03", _order("o5", "2025-03-03"))
     result = range_runs.run("2025-03-03", "2025-03-03")
 
@@ -585,8 +586,9 @@ def test_rows_written_outside_the_range_since_the_last_check_are_judged(
     assert not critical.passed
     assert _meta(critical, "row_scope") == "all rows"
     assert _meta(critical, "scope_reason").startswith(
-        "1 rows outside dt 2025-03-03..2025-03-03 were written after the evaluation"
+        "2 rows outside dt 2025-03-03..2025-03-03 were written after the evaluation"
     )
+    assert sorted(_meta(critical, "failures_json")[0]["unexpected_values"]) == [98, 99]
 
 
 def test_after_a_failed_check_every_row_is_judged_until_it_passes(range_runs: RangeRuns) -> None:
