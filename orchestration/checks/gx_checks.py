@@ -32,6 +32,17 @@ so a WARN failure would still hold back automated downstream materializations. N
 `passed=True` with a warning in the metadata: the UI would show green for bad data. Two checks
 keep both the run gate and the UI honest: red/ERROR means "stopped", yellow/WARN means "look".
 
+Partition-range runs
+--------------------
+The ingest assets are daily partitioned; a run covers a range of dt partitions. In such a run a
+raw suite judges its row-level expectations only on the rows whose `_partition_dt` is in the
+range, and its table-level ones (row count, distinct values...) on every row, computed in DuckDB
+(`gx_validation.RowScope`). `check_scope` allows that only when the rows outside the range are
+known good: the previous evaluation of the suite's critical check (an earlier run) passed, with
+the same expectations (`suite_digest` in its metadata), and no row outside the range has been
+written since (`_loaded_at`). Otherwise every row is judged, as in a run without a range. The
+description and metadata (`row_scope`, `rows_in_scope`, `scope_reason`) say which.
+
 The connection
 --------------
 The checks run in the same run process as the assets that write the DuckDB file (the
@@ -253,7 +264,9 @@ def check_scope(
     digest = evaluation.metadata.get("suite_digest") if evaluation else None
     if digest is None or digest.value != suite_digest(suite_run):
         return CheckScope(None, f"the suite changed since the evaluation of {name} in run {run}")
-    # _loaded_at is naive UTC (the loader's clock); the event time is POSIX seconds. A row
+    # _loaded_at is naive UTC (the loader's clock); the event time is POSIX seconds. No load
+    # commits while a check step holds its connection (the warehouse pool, DuckDB's one-writer
+    # lock), so a row stamped before the evaluation was in the table that check read. A row
     # without one was not written by the loader: nothing says a check has seen it. Three
     # queries, not one pass with FILTERs: each WHERE prunes row groups by their min/max (raw is
     # appended in load order, a load in dt order), ~1 ms instead of ~30 ms on 4.4 M events.
