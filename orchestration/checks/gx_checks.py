@@ -32,6 +32,17 @@ so a WARN failure would still hold back automated downstream materializations. N
 `passed=True` with a warning in the metadata: the UI would show green for bad data. Two checks
 keep both the run gate and the UI honest: red/ERROR means "stopped", yellow/WARN means "look".
 
+Partition-range runs
+--------------------
+The ingest assets are daily partitioned; a run covers a range of dt partitions. In such a run a
+raw suite judges its row-level expectations only on the rows whose `_partition_dt` is in the
+range, and its table-level ones (row count, distinct values...) on every row, computed in DuckDB
+(`gx_validation.RowScope`). `check_scope` allows that only when the rows outside the range are
+known good: the previous evaluation of the suite's critical check (an earlier run) passed, with
+the same expectations (`suite_digest` in its metadata), and no row outside the range has been
+written since (`_loaded_at`). Otherwise every row is judged, as in a run without a range. The
+description and metadata (`row_scope`, `rows_in_scope`, `scope_reason`) say which.
+
 The connection
 --------------
 The checks run in the same run process as the assets that write the DuckDB file (the
@@ -52,13 +63,20 @@ which overlaps the ingest and dbt steps.
 annotation at definition time and rejects it as a string.)
 """
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecord,
+    AssetCheckExecutionRecordStatus,
+)
 
 from orchestration import deployment, settings
 from orchestration.quality import gx_docs
@@ -66,11 +84,13 @@ from orchestration.quality.gx_validation import (
     BACKENDS,
     SEVERITIES,
     ExpectationOutcome,
+    RowScope,
     Severity,
     SuiteFile,
     SuiteResult,
     TableReadError,
     discover_suite_files,
+    quoted_table,
     start_warm_up,
     validate_table,
 )
@@ -138,6 +158,160 @@ def _spec(suite: SuiteFile, key: dg.AssetKey, severity: Severity) -> dg.AssetChe
 
 
 # --------------------------------------------------------------------------------------------
+# Which rows a run's check judges
+# --------------------------------------------------------------------------------------------
+
+# When the loader wrote a row (orchestration/ingest/loader.py): an unchanged re-delivered row
+# keeps its first value, a new or changed row gets the load's time.
+LOADED_AT_COLUMN = "_loaded_at"
+_COMPLETED = {
+    AssetCheckExecutionRecordStatus.SUCCEEDED,
+    AssetCheckExecutionRecordStatus.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class CheckScope:
+    """The rows a suite's row-level expectations judge in this run, and why."""
+
+    rows: RowScope | None  # None: every expectation judges every row
+    reason: str
+
+
+def suite_digest(suite: SuiteFile) -> str:
+    """A hash of the expectations a check ran: a changed suite has not judged the old rows."""
+    text = json.dumps(list(suite.expectations), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_row_scope(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> RowScope | None:
+    """The dates of the partitions of `key` this run covers, from its partition (range) tags:
+    None when the run has none or the asset is not partitioned by time (the marts)."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    layer = context.job_def.asset_layer
+    if not layer.has(key):
+        return None
+    partitions_def = layer.get(key).partitions_def
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return None
+    keys = context.partition_key_range
+    start = partitions_def.time_window_for_partition_key(keys.start).start
+    end = partitions_def.time_window_for_partition_key(keys.end).end  # exclusive
+    return RowScope(start.date(), (end - timedelta(microseconds=1)).date())
+
+
+def _previous_evaluation(
+    context: dg.AssetCheckExecutionContext, check_key: dg.AssetCheckKey
+) -> AssetCheckExecutionRecord | None:
+    """The latest completed evaluation of `check_key` in an earlier run."""
+    records = context.instance.event_log_storage.get_asset_check_execution_history(
+        check_key, limit=5, status=_COMPLETED
+    )
+    return next((r for r in records if r.run_id != context.run.run_id and r.event), None)
+
+
+def _table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    schema, name = table.split(".")
+    rows = conn.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
+    row = conn.execute(sql, list(params)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_scope(
+    context: dg.AssetCheckExecutionContext,
+    conn: duckdb.DuckDBPyConnection,
+    suite: SuiteFile,
+    suite_run: SuiteFile,
+) -> CheckScope:
+    """Judge only the rows of the run's partitions when every other row is known to be good.
+
+    A run of the ingest assets replaces the rows of the partitions in its range and touches no
+    other (orchestration/ingest/loader.py), so the rows outside the range are those the previous
+    check saw, IF nothing else wrote them since. Required: the run covers a range of the
+    asset's time partitions; the table has the partition and `_loaded_at` columns; the suite's
+    previous evaluation (critical check; warning-only suites: warning check) ran in an earlier
+    run, passed (a critical check), with the same expectations; and no row outside the range
+    was written after it. Otherwise, and when the range covers every row, every expectation
+    judges every row, as without a range: a failed check's bad rows stay in raw and in the dbt
+    batch until fixed, so the next run must judge them again.
+    """
+    key = _suite_key(suite)
+    rows = run_row_scope(context, key)
+    if rows is None:
+        return CheckScope(None, "the run covers no partition range of this asset")
+    columns = _table_columns(conn, suite.name)
+    missing = [c for c in (rows.column, LOADED_AT_COLUMN) if c not in columns]
+    if missing:
+        return CheckScope(None, f"{suite.name} has no column {', '.join(missing)}")
+    severity: Severity = "critical" if suite.count("critical") else "warning"
+    name = check_name(suite, severity)
+    previous = _previous_evaluation(context, dg.AssetCheckKey(key, name))
+    if previous is None or previous.event is None:
+        return CheckScope(None, f"no earlier evaluation of {name}")
+    run = previous.run_id[:8]
+    if severity == "critical" and previous.status != AssetCheckExecutionRecordStatus.SUCCEEDED:
+        return CheckScope(None, f"the previous evaluation of {name} (run {run}) failed")
+    evaluation = previous.event.asset_check_evaluation
+    digest = evaluation.metadata.get("suite_digest") if evaluation else None
+    if digest is None or digest.value != suite_digest(suite_run):
+        return CheckScope(None, f"the suite changed since the evaluation of {name} in run {run}")
+    # _loaded_at is naive UTC (the loader's clock); the event time is POSIX seconds. No load
+    # commits while a check step holds its connection (the warehouse pool, DuckDB's one-writer
+    # lock), so a row stamped before the evaluation was in the table that check read. A row
+    # without one was not written by the loader: nothing says a check has seen it. Three
+    # queries, not one pass with FILTERs: each WHERE prunes row groups by their min/max (raw is
+    # appended in load order, a load in dt order), ~1 ms instead of ~30 ms on 4.4 M events.
+    since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
+    table, loaded_at = quoted_table(suite.name), f'"{LOADED_AT_COLUMN}"'
+    total = _scalar(conn, f"select count(*) from {table}")
+    in_range = _scalar(conn, f"select count(*) from {table} where {rows.predicate}")
+    changed = _scalar(
+        conn,
+        f"select count(*) from {table} where ({loaded_at} > ? or {loaded_at} is null) "
+        f"and not coalesce({rows.predicate}, false)",
+        [since],
+    )
+    if in_range == total:
+        return CheckScope(None, f"{rows} holds every row of {suite.name}")
+    if changed:
+        return CheckScope(
+            None,
+            f"{changed:,} rows outside {rows} were written after the evaluation of {name} in "
+            f"run {run}",
+        )
+    return CheckScope(
+        rows,
+        f"the rows outside {rows} are unchanged since {name} passed in run {run}",
+    )
+
+
+def _safe_check_scope(
+    context: dg.AssetCheckExecutionContext,
+    conn: duckdb.DuckDBPyConnection,
+    suite: SuiteFile,
+    suite_run: SuiteFile,
+) -> CheckScope:
+    """`check_scope`, falling back to every row when it cannot decide: the whole table is
+    always a sound scope (an unreadable table is then reported by the validation itself)."""
+    try:
+        return check_scope(context, conn, suite, suite_run)
+    except duckdb.Error as exc:
+        return CheckScope(None, f"scope not decided: {exc}")
+    except Exception as exc:  # e.g. an instance whose storage keeps no check history
+        context.log.warning(f"suite {suite.name}: row scope not decided, every row judged: {exc}")
+        return CheckScope(None, f"scope not decided: {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------------------------
 # Rendering a result
 # --------------------------------------------------------------------------------------------
 
@@ -170,27 +344,25 @@ def _md_cell(value: object) -> str:
 
 
 def failures_markdown(failures: Sequence[ExpectationOutcome]) -> str:
-    """A markdown table of failed expectations with their bad values."""
-    rows = [
-        "| expectation | column | kwargs | unexpected | bad values / observed / error |",
-        "|---|---|---|---|---|",
-    ]
+    """A markdown table of failed expectations with their bad values (and, when the run judged
+    only some rows, on which rows each expectation was judged)."""
+    scoped = any(o.row_scope is not None for o in failures)
+    header = ["expectation", "column", "kwargs", "unexpected", "bad values / observed / error"]
+    if scoped:
+        header.append("rows")
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for o in failures:
         kwargs = {k: v for k, v in o.kwargs.items() if k not in ("column", "column_list")}
-        rows.append(
-            "| "
-            + " | ".join(
-                _md_cell(cell)
-                for cell in (
-                    o.type,
-                    o.column or "",
-                    json.dumps(kwargs, default=str),
-                    "" if o.unexpected_count is None else o.unexpected_count,
-                    _values_text(o),
-                )
-            )
-            + " |"
-        )
+        cells: list[object] = [
+            o.type,
+            o.column or "",
+            json.dumps(kwargs, default=str),
+            "" if o.unexpected_count is None else o.unexpected_count,
+            _values_text(o),
+        ]
+        if scoped:
+            cells.append(o.row_scope or "all")
+        rows.append("| " + " | ".join(_md_cell(cell) for cell in cells) + " |")
     return "\n".join(rows)
 
 
@@ -204,6 +376,7 @@ def _failure_record(o: ExpectationOutcome) -> dict[str, object]:
         "unexpected_values": o.unexpected_values,
         "observed_value": o.observed_value,
         "exception": o.exception_message,
+        "rows": o.row_scope or "all",
     }
 
 
@@ -220,28 +393,48 @@ def docs_metadata(pages: gx_docs.DocsPages | None) -> dict[str, dg.MetadataValue
     return metadata
 
 
+def _rows_text(result: SuiteResult, evaluated: Sequence[ExpectationOutcome]) -> str:
+    """Which rows `evaluated` judged: `5 rows` (every row), or with a row scope
+    `dt 2025-12-31..2025-12-31: 119,756 of 44,169,738 rows; table-level expectations on all
+    rows`."""
+    if result.row_scope is None:
+        return f"{result.row_count} rows"
+    scoped = sum(1 for o in evaluated if o.row_scope is not None)
+    if not scoped:
+        return f"all {result.row_count:,} rows (table-level expectations)"
+    rows = f"{result.row_scope}: {result.rows_in_scope:,} of {result.row_count:,} rows"
+    return rows if scoped == len(evaluated) else f"{rows}; table-level expectations on all rows"
+
+
 def check_result(
     suite: SuiteFile,
     key: dg.AssetKey,
     severity: Severity,
     result: SuiteResult,
     docs: gx_docs.DocsPages | None = None,
+    *,
+    scope: CheckScope | None = None,
+    digest: str | None = None,
 ) -> dg.AssetCheckResult:
-    """The `AssetCheckResult` of one severity of a suite run."""
+    """The `AssetCheckResult` of one severity of a suite run.
+
+    `scope` says why the rows were chosen; `digest` (`suite_digest` of the suite run) lets the
+    next run tell whether this evaluation judged the same expectations."""
     evaluated = result.outcomes_for(severity)
     failures = result.failed(severity)
+    rows = _rows_text(result, evaluated)
     if failures:
         shown = "; ".join(_failure_line(o) for o in failures[:_MAX_DESCRIPTION_FAILURES])
         more = len(failures) - _MAX_DESCRIPTION_FAILURES
         description = (
             f"{len(failures)} of {len(evaluated)} {severity} expectations of suite "
-            f"`{suite.name}` failed on {result.row_count} rows: {shown}"
+            f"`{suite.name}` failed on {rows}: {shown}"
             + (f"; and {more} more (see metadata)" if more > 0 else "")
         )
     else:
         description = (
             f"All {len(evaluated)} {severity} expectations of suite `{suite.name}` passed "
-            f"on {result.row_count} rows."
+            f"on {rows}."
         )
     metadata: dict[str, dg.RawMetadataValue] = {
         "suite": suite.name,
@@ -249,12 +442,25 @@ def check_result(
         "table": result.table,
         "backend": result.backend,
         "row_count": result.row_count,
+        # the rows the row-level expectations judged; the table-level ones judge every row
+        "row_scope": result.row_scope or "all rows",
+        "rows_in_scope": (
+            result.rows_in_scope if result.rows_in_scope is not None else result.row_count
+        ),
         "evaluated_expectations": len(evaluated),
         "failed_expectations": len(failures),
         "failed_expectation_names": dg.MetadataValue.json([o.label for o in failures]),
         "duration_s": result.duration_s,
         **docs_metadata(docs),
     }
+    if result.row_scope is not None:
+        metadata["table_level_expectations"] = dg.MetadataValue.json(
+            [o.label for o in evaluated if o.row_scope is None]
+        )
+    if scope is not None:
+        metadata["scope_reason"] = scope.reason
+    if digest is not None:
+        metadata["suite_digest"] = digest
     if failures:
         metadata["failures"] = dg.MetadataValue.md(failures_markdown(failures))
         metadata["failures_json"] = dg.MetadataValue.json([_failure_record(o) for o in failures])
@@ -327,8 +533,9 @@ def _run_suite_checks(
         return
     # an asset built from an undelivered feed may be empty: its row-count minimum is dropped
     suite_run, skipped = deployment.suite_for_deployment(suite)
+    scope = _safe_check_scope(context, conn, suite, suite_run)
     try:
-        result = validate_table(conn, suite.name, suite_run, backend=backend)
+        result = validate_table(conn, suite.name, suite_run, backend=backend, row_scope=scope.rows)
     except TableReadError as exc:
         context.log.error(str(exc))
         if "critical" in selected:
@@ -354,10 +561,12 @@ def _run_suite_checks(
         docs_s = time.perf_counter() - started
     context.log.info(
         f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
-        f"failed on {result.row_count} rows in {result.duration_s} s (docs {docs_s:.2f} s)"
+        f"failed on {_rows_text(result, list(result.outcomes))} in {result.duration_s} s "
+        f"(docs {docs_s:.2f} s; scope: {scope.reason})"
     )
+    digest = suite_digest(suite_run)
     for severity in selected:
-        evaluation = check_result(suite, key, severity, result, docs)
+        evaluation = check_result(suite, key, severity, result, docs, scope=scope, digest=digest)
         yield (
             evaluation.with_metadata({**evaluation.metadata, "skipped": skipped})
             if skipped

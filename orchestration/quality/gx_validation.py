@@ -20,6 +20,10 @@
   SQL datasource over duckdb-engine 0.17 returns empty results (GX reads rows after the
   connection went back to the pool, GX issues #10738, #11579), so it goes through the
   fully buffered dialect in `gx_sql`.
+- With a `RowScope` (a run that loaded a range of daily partitions), `validate_table` splits the
+  suite: the row-level expectations judge only the rows of the range, the table-level ones
+  (row count, distinct values, uniqueness across partitions) the whole table, computed in
+  DuckDB; see `is_row_level` and `RowScope`.
 """
 
 from __future__ import annotations
@@ -33,14 +37,14 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import duckdb
@@ -261,6 +265,7 @@ class ExpectationOutcome:
     unexpected_values: list[Any] = field(default_factory=list)  # distinct, <= 20, JSON-safe
     observed_value: Any = None  # for aggregate expectations (row count, mean...)
     exception_message: str | None = None
+    row_scope: str | None = None  # the rows it judged when not all (a RowScope); None: all
 
     @property
     def label(self) -> str:
@@ -275,9 +280,13 @@ class SuiteResult:
     suite_name: str
     table: str
     backend: str
-    row_count: int | None
+    row_count: int | None  # rows of the table
     outcomes: tuple[ExpectationOutcome, ...]
     duration_s: float
+    # With a RowScope: the rows the row-level expectations judged (e.g. "dt 2025-12-31..
+    # 2025-12-31") and how many they were; None: every expectation judged every row.
+    row_scope: str | None = None
+    rows_in_scope: int | None = None
     # GX's own suite and result objects, for the Data Docs pages; not part of the value.
     gx_suite: Any = field(default=None, repr=False, compare=False)
     gx_result: Any = field(default=None, repr=False, compare=False)
@@ -410,20 +419,32 @@ def _suite_result(
     backend: str,
     row_count: int | None,
     started: float,
+    row_scope: RowScope | None = None,
+    rows_in_scope: int | None = None,
+    scoped_ids: frozenset[str] = frozenset(),
 ) -> SuiteResult:
+    """The plain result; with `row_scope`, the expectations of `scoped_ids` judged its rows."""
     # GX returns results in metric-resolution order, not suite order; restore the file's order
     # so reports read like the suite.
     order = {e.id: i for i, e in enumerate(gx_suite.expectations)}
     results = sorted(
         gx_result.results, key=lambda r: order.get(r.expectation_config.id, len(order))
     )
+    outcomes = []
+    for r in results:
+        outcome = _outcome(r)
+        if row_scope is not None and r.expectation_config.id in scoped_ids:
+            outcome = dataclasses.replace(outcome, row_scope=str(row_scope))
+        outcomes.append(outcome)
     return SuiteResult(
         suite_name=gx_suite.name,
         table=table,
         backend=backend,
         row_count=row_count,
-        outcomes=tuple(_outcome(r) for r in results),
+        outcomes=tuple(outcomes),
         duration_s=round(time.perf_counter() - started, 3),
+        row_scope=None if row_scope is None else str(row_scope),
+        rows_in_scope=rows_in_scope,
         gx_suite=gx_suite,
         gx_result=gx_result,
     )
@@ -618,16 +639,22 @@ def _condition_columns(condition: object) -> set[str]:
 
 
 def _validate_pandas(
-    conn: duckdb.DuckDBPyConnection, table: str, suite: gx.ExpectationSuite
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    suite: gx.ExpectationSuite,
+    *,
+    where: str | None = None,
 ) -> SuiteResult:
-    """Read the table with DuckDB's native reader and validate the DataFrame."""
+    """Read the table (its rows matching `where`, if given) with DuckDB's native reader and
+    validate the DataFrame."""
     import duckdb
 
     started = time.perf_counter()
     try:
         table_columns = [c[0] for c in conn.execute(f"describe {quoted_table(table)}").fetchall()]
         columns = ", ".join(_quote(c) for c in _columns_to_read(suite, table_columns))
-        df = conn.sql(f"select {columns} from {quoted_table(table)}").df()
+        condition = f" where {where}" if where else ""
+        df = conn.sql(f"select {columns} from {quoted_table(table)}{condition}").df()
     except duckdb.Error as exc:
         raise TableReadError(f"cannot read table {table}: {exc}") from exc
     result = validate_dataframe(df, suite, table=table)
@@ -635,12 +662,16 @@ def _validate_pandas(
     return dataclasses.replace(result, duration_s=round(time.perf_counter() - started, 3))
 
 
-def _sql_batch_definition(context: AbstractDataContext, table: str) -> Any:
-    """The whole-table batch definition of a GX table asset on a `duckdb+buffered` datasource.
+def _sql_batch_definition(
+    context: AbstractDataContext, table: str, where: str | None = None
+) -> Any:
+    """The whole-table batch definition of a GX table asset on a `duckdb+buffered` datasource,
+    or, with `where`, of a query asset selecting the table's rows that match it.
 
     One datasource per schema: its connections use that schema as the default (see gx_sql).
     Datasource and asset creation test the connection, so this runs inside
-    `gx_sql.active_connection`.
+    `gx_sql.active_connection`. A query asset is kept per condition (one per partition range
+    checked in this process); DuckDB pushes the condition into the scan of every metric query.
     """
     from orchestration.quality import gx_sql
 
@@ -654,30 +685,44 @@ def _sql_batch_definition(context: AbstractDataContext, table: str) -> Any:
             connection_string=gx_sql.DIALECT_URL,
             kwargs=gx_sql.engine_kwargs(schema),
         )
+    asset_name = table if where is None else f"{table} where {where}"
     try:
-        asset = datasource.get_asset(table)
+        asset = datasource.get_asset(asset_name)
     except LookupError:
-        asset = datasource.add_table_asset(table, table_name=table_name)
+        if where is None:
+            asset = datasource.add_table_asset(asset_name, table_name=table_name)
+        else:
+            asset = datasource.add_query_asset(
+                asset_name, query=f"SELECT * FROM {quoted_table(table)} WHERE {where}"
+            )
         asset.add_batch_definition_whole_table(_BATCH_DEFINITION_NAME)
     return asset.get_batch_definition(_BATCH_DEFINITION_NAME)
 
 
 def _validate_sql(
-    conn: duckdb.DuckDBPyConnection, table: str, suite: gx.ExpectationSuite
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    suite: gx.ExpectationSuite,
+    *,
+    where: str | None = None,
 ) -> SuiteResult:
-    """Let GX compute the metrics in DuckDB (SQL execution engine over `conn`)."""
+    """Let GX compute the metrics in DuckDB (SQL execution engine over `conn`), on the whole
+    table or on its rows matching `where`."""
     import duckdb
 
     from orchestration.quality import gx_sql
 
     started = time.perf_counter()
+    condition = f" where {where}" if where else ""
     try:
-        (row_count,) = conn.execute(f"select count(*) from {quoted_table(table)}").fetchone()
+        (row_count,) = conn.execute(
+            f"select count(*) from {quoted_table(table)}{condition}"
+        ).fetchone()
     except duckdb.Error as exc:
         raise TableReadError(f"cannot read table {table}: {exc}") from exc
     with _GX_LOCK, gx_sql.active_connection(conn):
         context = gx_context()
-        batch_definition = _sql_batch_definition(context, table)
+        batch_definition = _sql_batch_definition(context, table, where)
         gx_result = _run_suite(batch_definition, suite)
     return _suite_result(
         suite,
@@ -689,13 +734,201 @@ def _validate_sql(
     )
 
 
-Backend = Callable[["duckdb.DuckDBPyConnection", str, "gx.ExpectationSuite"], SuiteResult]
+class Backend(Protocol):
+    def __call__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table: str,
+        suite: gx.ExpectationSuite,
+        *,
+        where: str | None = None,
+    ) -> SuiteResult: ...
 
-# name -> function(conn, table, suite).
+
+# name -> function(conn, table, suite, where=None).
 # - pandas: the table is read into memory (simple; memory grows with the table).
 # - sql: GX computes the metrics in DuckDB through the buffered dialect of gx_sql (much faster
 #   and lighter on big tables; relies on our workaround of two duckdb-engine defects).
 BACKENDS: dict[str, Backend] = {"pandas": _validate_pandas, "sql": _validate_sql}
+
+
+# --------------------------------------------------------------------------------------------
+# Row scopes: the row-level expectations on a range of partitions
+# --------------------------------------------------------------------------------------------
+
+PARTITION_COLUMN = "_partition_dt"  # the raw tables' delivery date (orchestration.contract)
+
+# Expectations that judge each row (or each pair of columns of a row) on its own: a table passes
+# one exactly when each of its partitions does, so a run may judge only the partitions it wrote.
+# With `mostly` the share is then the range's share: stricter, never laxer, since a table whose
+# every range passed has at least that share overall.
+_ROW_LEVEL_PREFIXES = ("expect_column_values_", "expect_column_pair_values_")
+_ROW_LEVEL_TYPES = frozenset(
+    {"expect_multicolumn_sum_to_equal", "expect_select_column_values_to_be_unique_within_record"}
+)
+# ...except those that compare a row with the table's other rows.
+_ACROSS_ROWS = frozenset(
+    {
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_be_increasing",
+        "expect_column_values_to_be_decreasing",
+    }
+)
+# Uniqueness of a key is decided by one partition's rows when the key includes the partition.
+_KEY_UNIQUENESS = frozenset(
+    {"expect_compound_columns_to_be_unique", "expect_multicolumn_values_to_be_unique"}
+)
+
+
+def is_row_level(
+    exp_type: str, kwargs: Mapping[str, Any], partition_column: str = PARTITION_COLUMN
+) -> bool:
+    """Whether an expectation's verdict on a table is the conjunction of its verdicts on the
+    table's partitions (then a range's rows suffice); anything else is table-level.
+
+    Row-level: `expect_column_values_*` (but not unique/increasing/decreasing, which compare rows
+    with each other), `expect_column_pair_values_*`, the per-record multicolumn ones, and
+    `expect_compound_columns_to_be_unique` whose `column_list` includes the partition column.
+    Table-level: the row count, distinct values, aggregates (mean, min...), uniqueness across
+    partitions, and every expectation type not listed here (judging the whole table is always
+    correct, only slower).
+    """
+    if exp_type in _KEY_UNIQUENESS:
+        return partition_column in (kwargs.get("column_list") or ())
+    if exp_type in _ACROSS_ROWS:
+        return False
+    return exp_type in _ROW_LEVEL_TYPES or exp_type.startswith(_ROW_LEVEL_PREFIXES)
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """The rows the row-level expectations judge: `column` (a DATE) from `first` to `last`.
+
+    The checks of a run that loaded a range of daily partitions use one (gx_checks decides when
+    that is sound); the table-level expectations still judge every row.
+    """
+
+    first: date
+    last: date
+    column: str = PARTITION_COLUMN
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"empty row scope: {self.first} .. {self.last}")
+
+    @property
+    def predicate(self) -> str:
+        """SQL: the scope's rows (a row without a partition is outside every scope)."""
+        return (
+            f"{_quote(self.column)} BETWEEN DATE '{self.first.isoformat()}' "
+            f"AND DATE '{self.last.isoformat()}'"
+        )
+
+    def __str__(self) -> str:
+        return f"dt {self.first.isoformat()}..{self.last.isoformat()}"
+
+
+def split_suite(
+    suite: gx.ExpectationSuite, partition_column: str = PARTITION_COLUMN
+) -> tuple[gx.ExpectationSuite, gx.ExpectationSuite]:
+    """The (row-level, table-level) parts of `suite`, holding the suite's own expectation
+    objects, so that their results keep the suite's expectation ids (and order)."""
+    import great_expectations as gx
+
+    suite = _with_ids(suite)
+    parts = []
+    for row_level in (True, False):
+        part = gx.ExpectationSuite(name=suite.name, meta=dict(suite.meta), notes=suite.notes)
+        # Assigned, not passed: the constructor refuses expectations that already have an id.
+        part.expectations = [
+            e
+            for e in suite.expectations
+            if is_row_level(e.expectation_type, e.configuration.kwargs, partition_column)
+            == row_level
+        ]
+        parts.append(part)
+    return parts[0], parts[1]
+
+
+def _merge_results(
+    suite: gx.ExpectationSuite, results: list[ExpectationSuiteValidationResult], note: str
+) -> ExpectationSuiteValidationResult:
+    """One GX result of `suite` from the results of its parts (for the Data Docs page)."""
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    first = results[0]
+    merged = [r for result in results for r in result.results]
+    statistics = calc_validation_statistics(merged)
+    meta = {k: v for k, v in first.meta.items() if k not in ("run_id", "validation_time")}
+    meta["row_scope"] = note
+    combined = ExpectationSuiteValidationResult(
+        success=statistics.success,
+        results=merged,
+        suite_name=suite.name,
+        statistics={
+            "evaluated_expectations": statistics.evaluated_expectations,
+            "successful_expectations": statistics.successful_expectations,
+            "unsuccessful_expectations": statistics.unsuccessful_expectations,
+            "success_percent": statistics.success_percent,
+        },
+        meta=meta,
+        batch_id=first.batch_id,
+    )
+    combined.meta["run_id"] = first.meta["run_id"]
+    combined.meta["validation_time"] = first.meta["validation_time"]
+    return combined
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str | None = None) -> int:
+    import duckdb
+
+    condition = f" where {where}" if where else ""
+    try:
+        (count,) = conn.execute(f"select count(*) from {quoted_table(table)}{condition}").fetchone()
+    except duckdb.Error as exc:
+        raise TableReadError(f"cannot read table {table}: {exc}") from exc
+    return int(count)
+
+
+def _validate_scoped(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    suite: gx.ExpectationSuite,
+    backend: str,
+    scope: RowScope,
+) -> SuiteResult:
+    """The row-level expectations on the scope's rows (with `backend`), the table-level ones on
+    every row, computed in DuckDB by GX's SQL engine whatever the backend: reading a whole table
+    into pandas for its row count is what the scope is meant to avoid."""
+    started = time.perf_counter()
+    row_part, table_part = split_suite(suite, scope.column)
+    parts: list[SuiteResult] = []
+    rows_in_scope = row_count = None
+    if row_part.expectations:
+        scoped = BACKENDS[backend](conn, table, row_part, where=scope.predicate)
+        rows_in_scope = scoped.row_count
+        parts.append(scoped)
+    if table_part.expectations:
+        whole = _validate_sql(conn, table, table_part)
+        row_count = whole.row_count
+        parts.append(whole)
+    if rows_in_scope is None:
+        rows_in_scope = _count(conn, table, scope.predicate)
+    if row_count is None:
+        row_count = _count(conn, table)
+    note = f"{scope}: {rows_in_scope:,} of {row_count:,} rows; table-level expectations on all rows"
+    return _suite_result(
+        suite,
+        _merge_results(suite, [p.gx_result for p in parts], note),
+        table=table,
+        backend=backend,
+        row_count=row_count,
+        started=started,
+        row_scope=scope,
+        rows_in_scope=rows_in_scope,
+        scoped_ids=frozenset(str(e.id) for e in row_part.expectations),
+    )
 
 
 def validate_table(
@@ -704,8 +937,13 @@ def validate_table(
     suite: gx.ExpectationSuite | SuiteFile | Path | str,
     *,
     backend: str = "pandas",
+    row_scope: RowScope | None = None,
 ) -> SuiteResult:
     """Run a suite against a DuckDB table (`<schema>.<table>`) and return a plain result.
+
+    With `row_scope`, the row-level expectations (`is_row_level`) judge only the scope's rows
+    and the others the whole table; the caller decides when that is sound (rows outside the
+    scope unchanged since a passing check). Without it, every expectation judges every row.
 
     Raises:
         SuiteFormatError: the suite file is malformed.
@@ -717,6 +955,8 @@ def validate_table(
     if not _SUITE_NAME.match(table):
         raise ValueError(f"table must be '<schema>.<table>', got {table!r}")
     gx_suite = load_suite(suite) if isinstance(suite, SuiteFile | Path | str) else suite
+    if row_scope is not None:
+        return _validate_scoped(conn, table, gx_suite, backend, row_scope)
     return BACKENDS[backend](conn, table, gx_suite)
 
 

@@ -383,3 +383,251 @@ def test_a_missing_mart_fails_its_own_critical_check_only(tmp_path: Path) -> Non
     missing = evaluations["marts_toy_missing_critical"]
     assert not missing.passed
     assert "cannot read table marts.toy_missing" in (missing.description or "")
+
+
+# --------------------------------------------------------------------------------------------
+# Partition-range runs: the real ingest asset loads dt partitions of raw.orders
+# --------------------------------------------------------------------------------------------
+
+ORDER_HEADER = (
+    "order_id,customer_id,order_ts,platform,status,coupon_code,discount_amount,shipping_fee,"
+    "promised_delivery_date,shipped_ts,delivered_ts,cancelled_ts,updated_ts"
+)
+RANGE_SUITE_EXTRA = [
+    # Stricter than the contract (which only wants fee >= 0): a fee the loader accepts can fail.
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "shipping_fee", "max_value": 50},
+        "meta": {"severity": "critical"},
+    },
+    # Table-level: judged on every row in every run.
+    {
+        "type": "expect_table_row_count_to_be_between",
+        "kwargs": {"max_value": 4},
+        "meta": {"severity": "warning"},
+    },
+    {
+        "type": "expect_column_distinct_values_to_contain_set",
+        "kwargs": {"column": "status", "value_set": ["cancelled"]},
+        "meta": {"severity": "warning"},
+    },
+]
+
+
+def _order(order_id: str, dt: str, *, fee: int = 5, status: str = "paid") -> str:
+    return f"{order_id},c1,{dt} 09:00:00,web,{status},,0,{fee},,,,,{dt} 10:00:00"
+
+
+class RangeRuns:
+    """raw/orders (the real ingest asset, daily partitions) with the raw.orders suite plus
+    RANGE_SUITE_EXTRA as checks, and a report downstream; every run in ONE Dagster instance, so
+    each check sees the evaluations of the runs before it."""
+
+    def __init__(self, tmp_path: Path, backend: str) -> None:
+        from orchestration.assets.ingest import LandingResource, build_ingest_asset
+
+        self.landing = tmp_path / "landing"
+        self.db = tmp_path / "wh.duckdb"
+        self.suite_dir = tmp_path / "suites"
+        self.suite_dir.mkdir()
+        suite = json.loads((EXPECTATIONS_DIR / "raw.orders.json").read_text())
+        suite["expectations"] += RANGE_SUITE_EXTRA
+        self.write_suite(suite)
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.backend = backend
+
+        @dg.asset(deps=[ORDERS])
+        def order_report() -> None:
+            pass
+
+        self.assets = [build_ingest_asset(FEEDS["orders"]), order_report]
+        self.resources = {
+            "landing": LandingResource(root=str(self.landing)),
+            "warehouse": WarehouseResource(path=str(self.db)),
+            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs"), warm_up=False),
+        }
+
+    def write_suite(self, suite: dict[str, Any]) -> None:
+        (self.suite_dir / "raw.orders.json").write_text(json.dumps(suite))
+
+    def deliver(self, dt: str, *lines: str) -> None:
+        folder = self.landing / "orders" / f"dt={dt}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "orders.csv").write_text(ORDER_HEADER + "\n" + "\n".join(lines) + "\n")
+
+    def run(self, first: str, last: str | None = None) -> dg.ExecuteInProcessResult:
+        """A run of the range `first`..`last` (range tags, as the CLI and the sensor start), or
+        without `last` of the one partition `first` (a partition key, as the UI starts)."""
+        from datetime import date
+
+        from orchestration.partitions import DateRange
+
+        checks = build_gx_checks(self.suite_dir, backend=self.backend, shared_ops=[])
+        dates = {}
+        if last is not None:
+            dates["tags"] = DateRange(date.fromisoformat(first), date.fromisoformat(last)).tags()
+        else:
+            dates["partition_key"] = first
+        return dg.materialize(
+            [*self.assets, *checks],
+            resources=self.resources,
+            instance=self.instance,
+            raise_on_error=False,
+            **dates,
+        )
+
+    def plant(self, order_id: str, dt: str, fee: int, loaded_at: str | None) -> None:
+        """Write a row straight into raw (no landing file), as loaded at `loaded_at`."""
+        import duckdb
+
+        with duckdb.connect(str(self.db)) as conn:
+            conn.execute(
+                "INSERT INTO raw.orders (order_id, customer_id, order_ts, status, "
+                "discount_amount, shipping_fee, _partition_dt, _load_id, _loaded_at) "
+                "VALUES (?, 'c1', ?, 'paid', 0, ?, ?, 'planted', ?)",
+                [order_id, f"{dt} 09:00:00", fee, dt, loaded_at],
+            )
+
+
+@pytest.fixture(params=["pandas", "sql"])
+def range_runs(tmp_path: Path, request: pytest.FixtureRequest) -> RangeRuns:
+    runs = RangeRuns(tmp_path, request.param)
+    runs.deliver(
+        "2025-03-01", _order("o1", "2025-03-01", status="cancelled"), _order("o2", "2025-03-01")
+    )
+    runs.deliver("2025-03-02", _order("o3", "2025-03-02"), _order("o4", "2025-03-02"))
+    first = runs.run("2025-03-01", "2025-03-02")
+    assert first.success
+    critical = _evaluations(first)[CRITICAL]
+    # No earlier evaluation to build on: every row, as without a range.
+    assert _meta(critical, "row_scope") == "all rows"
+    assert _meta(critical, "scope_reason") == f"no earlier evaluation of {CRITICAL}"
+    return runs
+
+
+def test_a_bad_row_in_the_runs_range_fails_the_critical_check(range_runs: RangeRuns) -> None:
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03", fee=99))
+    result = range_runs.run("2025-03-03", "2025-03-03")
+
+    assert not result.success
+    critical = _evaluations(result)[CRITICAL]
+    assert not critical.passed and critical.severity == dg.AssetCheckSeverity.ERROR
+    assert (_meta(critical, "row_scope"), _meta(critical, "rows_in_scope")) == (
+        "dt 2025-03-03..2025-03-03",
+        1,
+    )
+    assert _meta(critical, "row_count") == 5
+    assert "passed in run" in _meta(critical, "scope_reason")
+    description = critical.description or ""
+    assert (
+        "failed on dt 2025-03-03..2025-03-03: 1 of 5 rows; table-level expectations on all rows"
+        in description
+    )
+    assert (
+        "expect_column_values_to_be_between(shipping_fee): 1 unexpected, values [99" in description
+    )
+    (record,) = _meta(critical, "failures_json")
+    assert record["rows"] == "dt 2025-03-03..2025-03-03"
+    assert "| rows |" in _meta(critical, "failures")
+    assert "expect_table_row_count_to_be_between" in _meta(critical, "table_level_expectations")
+    assert Path(_meta(critical, "data_docs_validation")).exists()
+    assert _materialized(result) == {ORDERS}  # the report downstream was blocked
+    assert not result.is_node_success("order_report")
+
+
+def test_table_level_expectations_judge_the_whole_table_in_a_one_day_run(
+    range_runs: RangeRuns,
+) -> None:
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03"))
+    result = range_runs.run("2025-03-03")  # one partition key, not a range
+
+    assert result.success  # the warning does not block
+    evaluations = _evaluations(result)
+    assert evaluations[CRITICAL].passed
+    assert "passed on dt 2025-03-03..2025-03-03: 1 of 5 rows; table-level" in (
+        evaluations[CRITICAL].description or ""
+    )
+    warning = evaluations[WARNING]
+    records = {r["expectation"]: r for r in _meta(warning, "failures_json")}
+    # 5 rows in the table although the day has 1; the cancelled order of 03-01 still counts.
+    assert set(records) == {"expect_table_row_count_to_be_between"}
+    assert records["expect_table_row_count_to_be_between"]["observed_value"] == 5
+    assert records["expect_table_row_count_to_be_between"]["rows"] == "all"
+
+
+def test_a_bad_row_outside_the_range_is_judged_by_a_full_range_run_only(
+    range_runs: RangeRuns,
+) -> None:
+    # An earlier state: a bad row of 02-28 (no landing folder, so no run replaces it), loaded
+    # before the passing check of the first run.
+    range_runs.plant("o0", "2025-02-28", fee=99, loaded_at="2025-02-28 12:00:00")
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03"))
+    one_day = range_runs.run("2025-03-03", "2025-03-03")
+    assert one_day.success
+    critical = _evaluations(one_day)[CRITICAL]
+    assert critical.passed
+    assert (_meta(critical, "rows_in_scope"), _meta(critical, "row_count")) == (1, 6)
+
+    full = range_runs.run("2025-02-28", "2025-03-03")
+    critical = _evaluations(full)[CRITICAL]
+    assert not critical.passed
+    assert _meta(critical, "row_scope") == "all rows"
+    assert (
+        _meta(critical, "scope_reason") == "dt 2025-02-28..2025-03-03 holds every row of raw.orders"
+    )
+    assert "failed on 6 rows" in (critical.description or "")
+    assert "values [99" in (critical.description or "")
+
+
+def test_rows_written_outside_the_range_since_the_last_check_are_judged(
+    range_runs: RangeRuns,
+) -> None:
+    """A row that no passing check has seen (written after it, outside the run's range) makes
+    the run judge every row."""
+    range_runs.plant("o0", "2025-02-28", fee=99, loaded_at="2999-01-01 00:00:00")
+    range_runs.plant("o00", "2025-02-27", fee=98, loaded_at=None)  # not written by the loader
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03"))
+    result = range_runs.run("2025-03-03", "2025-03-03")
+
+    critical = _evaluations(result)[CRITICAL]
+    assert not critical.passed
+    assert _meta(critical, "row_scope") == "all rows"
+    assert _meta(critical, "scope_reason").startswith(
+        "2 rows outside dt 2025-03-03..2025-03-03 were written after the evaluation"
+    )
+    assert sorted(_meta(critical, "failures_json")[0]["unexpected_values"]) == [98, 99]
+
+
+def test_after_a_failed_check_every_row_is_judged_until_it_passes(range_runs: RangeRuns) -> None:
+    """The bad rows of a failed check stay in raw (and in the next dbt batch): the next run
+    judges them again even if its range does not include them."""
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03", fee=99))
+    assert not range_runs.run("2025-03-03", "2025-03-03").success
+
+    range_runs.deliver("2025-03-04", _order("o6", "2025-03-04"))
+    result = range_runs.run("2025-03-04", "2025-03-04")
+    critical = _evaluations(result)[CRITICAL]
+    assert not critical.passed and _meta(critical, "row_scope") == "all rows"
+    assert "failed" in _meta(critical, "scope_reason")
+    assert "values [99" in (critical.description or "")
+    assert not result.is_node_success("order_report")
+
+    # The fixed re-delivery of 03-03 passes on every row; the next day is judged on its own.
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03", fee=9))
+    assert range_runs.run("2025-03-03", "2025-03-03").success
+    range_runs.deliver("2025-03-05", _order("o7", "2025-03-05"))
+    result = range_runs.run("2025-03-05", "2025-03-05")
+    assert result.success
+    assert _meta(_evaluations(result)[CRITICAL], "row_scope") == "dt 2025-03-05..2025-03-05"
+
+
+def test_a_changed_suite_judges_every_row(range_runs: RangeRuns) -> None:
+    suite = json.loads((range_runs.suite_dir / "raw.orders.json").read_text())
+    suite["expectations"][-3]["kwargs"]["max_value"] = 60
+    range_runs.write_suite(suite)
+    range_runs.deliver("2025-03-03", _order("o5", "2025-03-03"))
+    result = range_runs.run("2025-03-03", "2025-03-03")
+
+    critical = _evaluations(result)[CRITICAL]
+    assert critical.passed and _meta(critical, "row_scope") == "all rows"
+    assert _meta(critical, "scope_reason").startswith("the suite changed since the evaluation")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ from orchestration.contract import (
 from orchestration.quality.gx_validation import (
     MAX_UNEXPECTED_VALUES,
     SEVERITIES,
+    RowScope,
     SuiteFile,
     SuiteFormatError,
     TableReadError,
     discover_suite_files,
+    is_row_level,
     load_suite,
     read_suite_file,
     to_json_safe,
@@ -367,3 +369,133 @@ def test_configuration_memo_only_inside_a_validation() -> None:
         assert expectation.configuration is expectation.configuration
         assert expectation.configuration.kwargs["column"] == "a"
     assert expectation.configuration is not expectation.configuration
+
+
+# --------------------------------------------------------------------------------------------
+# Row scopes: row-level expectations on a range of partitions, table-level ones on every row
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exp_type", "kwargs", "row_level"),
+    [
+        ("expect_column_values_to_not_be_null", {"column": "a", "mostly": 0.95}, True),
+        ("expect_column_values_to_be_in_set", {"column": "a", "value_set": ["x"]}, True),
+        ("expect_column_pair_values_a_to_be_greater_than_b", {"column_A": "a"}, True),
+        ("expect_compound_columns_to_be_unique", {"column_list": ["k", "_partition_dt"]}, True),
+        # the same key in two partitions is allowed; without the partition, it is not
+        ("expect_compound_columns_to_be_unique", {"column_list": ["k"]}, False),
+        ("expect_column_values_to_be_unique", {"column": "k"}, False),
+        ("expect_column_values_to_be_increasing", {"column": "k"}, False),
+        ("expect_table_row_count_to_be_between", {"min_value": 1}, False),
+        ("expect_column_distinct_values_to_contain_set", {"column": "a"}, False),
+        ("expect_column_mean_to_be_between", {"column": "a"}, False),
+    ],
+)
+def test_is_row_level(exp_type: str, kwargs: dict[str, Any], row_level: bool) -> None:
+    assert is_row_level(exp_type, kwargs) is row_level
+
+
+@pytest.mark.parametrize("suite", RAW_SUITES, ids=lambda s: s.name)
+def test_raw_suites_split_into_row_and_table_level(suite: SuiteFile) -> None:
+    """Every raw suite keeps its row count on the whole table and its checks of values and
+    per-partition keys on the run's partitions."""
+    table_level = {
+        e["type"] for e in suite.expectations if not is_row_level(e["type"], e["kwargs"])
+    }
+    assert "expect_table_row_count_to_be_between" in table_level
+    assert table_level <= {
+        "expect_table_row_count_to_be_between",
+        "expect_column_distinct_values_to_contain_set",
+    }
+    assert any(
+        e["type"] == "expect_compound_columns_to_be_unique" and is_row_level(e["type"], e["kwargs"])
+        for e in suite.expectations
+    )
+
+
+@pytest.fixture
+def partitioned_db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """raw.orders over three dt partitions: a bad status on 03-01, a repeated key on 03-02 (in
+    one partition) and on 03-02 and 03-03 (across partitions), a cancelled order only on 03-01."""
+    conn = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    conn.execute("CREATE SCHEMA raw")
+    conn.execute(raw_table_ddl(FEEDS["orders"]))
+    conn.execute(
+        """INSERT INTO raw.orders (order_id, status, _partition_dt) VALUES
+            ('o1', 'lost', '2025-03-01'), ('o2', 'cancelled', '2025-03-01'),
+            ('o3', 'paid', '2025-03-02'), ('o3', 'paid', '2025-03-02'),
+            ('o4', 'paid', '2025-03-02'), ('o4', 'paid', '2025-03-03'),
+            ('o5', 'paid', '2025-03-03')"""
+    )
+    yield conn
+    conn.close()
+
+
+def _scoped_suite(tmp_path: Path) -> Path:
+    return _write_suite(
+        tmp_path,
+        [
+            _exp(
+                "expect_column_values_to_be_in_set",
+                column="status",
+                value_set=["paid", "cancelled"],
+            ),
+            _exp("expect_table_row_count_to_be_between", "warning", max_value=5),
+            _exp("expect_compound_columns_to_be_unique", column_list=["order_id", "_partition_dt"]),
+            _exp("expect_column_values_to_be_unique", "warning", column="order_id"),
+            _exp(
+                "expect_column_distinct_values_to_contain_set",
+                "warning",
+                column="status",
+                value_set=["cancelled"],
+            ),
+        ],
+    )
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_row_scope_judges_row_level_expectations_on_its_rows_only(
+    tmp_path: Path, partitioned_db: duckdb.DuckDBPyConnection, backend: str
+) -> None:
+    suite = _scoped_suite(tmp_path)
+    scope = RowScope(date(2025, 3, 3), date(2025, 3, 3))
+    result = validate_table(partitioned_db, "raw.orders", suite, backend=backend, row_scope=scope)
+
+    assert (result.row_count, result.rows_in_scope, result.row_scope) == (
+        7,
+        2,
+        "dt 2025-03-03..2025-03-03",
+    )
+    in_set, row_count, key_per_dt, unique, contains = result.outcomes  # the file's order
+    # Row-level, on 03-03's two rows: 03-01's bad status and 03-02's repeated key are not seen.
+    assert in_set.success and key_per_dt.success
+    assert in_set.row_scope == key_per_dt.row_scope == "dt 2025-03-03..2025-03-03"
+    # Table-level, on all seven rows: the row count, the cancelled order of 03-01, the keys
+    # repeated in 03-02 and across 03-02 and 03-03.
+    assert (row_count.success, row_count.observed_value, row_count.row_scope) == (False, 7, None)
+    assert contains.success and contains.row_scope is None
+    assert not unique.success and sorted(unique.unexpected_values) == ["o3", "o4"]
+    # One GX result for the Data Docs, with the scope in its meta.
+    assert result.gx_result.statistics["evaluated_expectations"] == 5
+    assert not result.gx_result.success
+    assert "2 of 7 rows" in result.gx_result.meta["row_scope"]
+
+    wider = RowScope(date(2025, 3, 1), date(2025, 3, 2))
+    result = validate_table(partitioned_db, "raw.orders", suite, backend=backend, row_scope=wider)
+    in_set, _, key_per_dt, _, _ = result.outcomes
+    assert (in_set.success, in_set.unexpected_values) == (False, ["lost"])
+    assert not key_per_dt.success and result.rows_in_scope == 5
+
+
+def test_row_scope_without_rows_in_it(
+    tmp_path: Path, partitioned_db: duckdb.DuckDBPyConnection
+) -> None:
+    """A range the table has no rows of (a day a feed skipped): row-level expectations pass on
+    no rows, table-level ones still judge the table."""
+    scope = RowScope(date(2025, 4, 1), date(2025, 4, 2))
+    result = validate_table(partitioned_db, "raw.orders", _scoped_suite(tmp_path), row_scope=scope)
+    assert (result.rows_in_scope, result.row_count) == (0, 7)
+    assert [o.success for o in result.outcomes] == [True, False, True, False, True]
+    with pytest.raises(ValueError, match="empty row scope"):
+        RowScope(date(2025, 4, 2), date(2025, 4, 1))
