@@ -79,8 +79,17 @@ def _run(home: Path, fail: bool, first: str, last: str) -> dict[str, object]:
             check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
                 [dg.AssetCheckKey(KEY, "rows_ok")]
             ).get(dg.AssetCheckKey(KEY, "rows_ok"))
+            history = storage.get_asset_check_execution_history(
+                dg.AssetCheckKey(KEY, "rows_ok"), limit=100
+            )
             return {
                 "storage": type(storage).__name__,
+                # one row per planned check evaluation (written with the run's planned events),
+                # updated by the evaluation: what the UI's check history lists
+                "check_history": [
+                    (str(record.status), record.partition, record.event is not None)
+                    for record in history
+                ],
                 "success": result.success,
                 "materialized": sorted(instance.get_materialized_partitions(KEY)),
                 "materializations": len(instance.fetch_materializations(KEY, limit=10_000).records),
