@@ -135,25 +135,35 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
             for event in events:
                 self.store_event(event)
             return
+        # Serialized once for both shards; one compiled INSERT executed per row or as an
+        # executemany (a statement built per row with `.values()` costs more than the write).
         rows = [self._event_to_row(event) for event in events]
         by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for event, row in zip(events, rows, strict=True):
             by_run[event.run_id].append(row)
+        insert = SqlEventLogStorageTable.insert()
         for run_id, run_rows in by_run.items():
             with self.run_connection(run_id) as conn:
-                conn.execute(SqlEventLogStorageTable.insert().values(run_rows))
+                conn.execute(insert, run_rows)
         # Mirrored into the cross-run index like store_event does, in one transaction.
         with self.index_transaction() as conn:
             by_asset: dict[str, list[tuple[EventLogEntry, int]]] = defaultdict(list)
+            tagged: list[tuple[EventLogEntry, int]] = []
+            checks_planned: list[dict[str, Any]] = []
             for event, row in zip(events, rows, strict=True):
-                result = conn.execute(SqlEventLogStorageTable.insert().values(**row))
-                event_id = result.inserted_primary_key[0]
+                event_id = conn.execute(insert, row).inserted_primary_key[0]
                 if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
-                    conn.execute(self._check_planned_insert(event, event_id))
+                    checks_planned += self._check_planned_rows(event, event_id)
                 else:
-                    self._store_asset_event_tags(conn, [event], [event_id])
+                    tagged.append((event, event_id))
                     if event.get_dagster_event().asset_key:
                         by_asset[row["asset_key"]].append((event, event_id))
+            if checks_planned:
+                conn.execute(AssetCheckExecutionsTable.insert(), checks_planned)
+            if tagged:
+                self._store_asset_event_tags(
+                    conn, [event for event, _ in tagged], [event_id for _, event_id in tagged]
+                )
             for asset_key, asset_events in by_asset.items():
                 self._store_asset_entry(conn, asset_key, asset_events)
 
@@ -183,27 +193,25 @@ class FastSqliteEventLogStorage(SqliteEventLogStorage):
                 .where(AssetKeyTable.c.asset_key == asset_key)
             )
 
-    def _check_planned_insert(self, event: EventLogEntry, event_id: int) -> Any:
+    def _check_planned_rows(self, event: EventLogEntry, event_id: int) -> list[dict[str, Any]]:
         """The asset_check_executions rows of a planned check evaluation: what the stock
-        `_store_asset_check_evaluation_planned` inserts, as a statement for the batch's
-        connection (the stock method opens a connection of its own)."""
+        `_store_asset_check_evaluation_planned` inserts, for the batch's connection (the stock
+        method opens a connection of its own)."""
         planned = event.get_dagster_event().asset_check_planned_data
         subset = planned.partitions_subset
-        return AssetCheckExecutionsTable.insert().values(
-            [
-                dict(
-                    asset_key=planned.asset_key.to_string(),
-                    check_name=planned.check_name,
-                    partition=partition_key,
-                    run_id=event.run_id,
-                    execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-                    evaluation_event=serialize_value(event),
-                    evaluation_event_timestamp=self._event_insert_timestamp(event),
-                    evaluation_event_storage_id=event_id,
-                )
-                for partition_key in (subset.get_partition_keys() if subset else [None])
-            ]
-        )
+        return [
+            dict(
+                asset_key=planned.asset_key.to_string(),
+                check_name=planned.check_name,
+                partition=partition_key,
+                run_id=event.run_id,
+                execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                evaluation_event=serialize_value(event),
+                evaluation_event_timestamp=self._event_insert_timestamp(event),
+                evaluation_event_storage_id=event_id,
+            )
+            for partition_key in (subset.get_partition_keys() if subset else [None])
+        ]
 
     def dispose(self) -> None:
         for engine in self._engines.values():
