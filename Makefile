@@ -29,7 +29,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv with the pinned dependencies
+# Bytecode compiled once per install: where no .pyc can be written at import time
+# (PYTHONDONTWRITEBYTECODE=1, a read-only image) every process compiles its imports again, ~2 s
+# for each pipeline run, `dbt build` and GX import (docs/performance.md, orchestration overhead).
+PYC_STAMP := $(VENV)/.compiled
+$(PYC_STAMP): $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+	@touch $(PYC_STAMP)
+
+install: $(STAMP) $(PYC_STAMP) ## create .venv with the pinned dependencies
 
 # The optional Spark target (docs/scaling.md): the same pins plus dbt-spark and pyspark. Depends on
 # $(STAMP) because `make install` (uv pip sync) removes what requirements.lock does not list.

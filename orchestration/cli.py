@@ -9,6 +9,7 @@ first load, a backfill and a one-day incremental run (`--from D --to D`) are the
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -350,5 +351,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_fast(code: int) -> None:
+    """Exit with `code`, without the interpreter's final garbage collections.
+
+    After a pipeline run the heap holds Dagster, dbt, GX and pandas objects (~1 GB); the cyclic
+    garbage collections of interpreter shutdown walk all of it, ~3 s of a short run spent before
+    the process ends, to free memory the OS takes back anyway. Frozen objects are left out of
+    those passes; atexit handlers, log handlers and open files are still closed as usual.
+    """
+    sys.stdout.flush()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_fast(main())

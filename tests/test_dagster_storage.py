@@ -79,8 +79,22 @@ def _run(home: Path, fail: bool, first: str, last: str) -> dict[str, object]:
             check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
                 [dg.AssetCheckKey(KEY, "rows_ok")]
             ).get(dg.AssetCheckKey(KEY, "rows_ok"))
+            history = storage.get_asset_check_execution_history(
+                dg.AssetCheckKey(KEY, "rows_ok"), limit=100
+            )
+            asset_record = instance.get_asset_records([KEY])[0].asset_entry
             return {
                 "storage": type(storage).__name__,
+                # the asset-key row: which event is the latest materialization, which run last
+                # touched the asset (the UI's asset list and the sensors read these)
+                "last_materialization_storage_id": asset_record.last_materialization_storage_id,
+                "last_run_is_this_run": asset_record.last_run_id == result.run_id,
+                # one row per planned check evaluation (written with the run's planned events),
+                # updated by the evaluation: what the UI's check history lists
+                "check_history": [
+                    (str(record.status), record.partition, record.event is not None)
+                    for record in history
+                ],
                 "success": result.success,
                 "materialized": sorted(instance.get_materialized_partitions(KEY)),
                 "materializations": len(instance.fetch_materializations(KEY, limit=10_000).records),
