@@ -23,6 +23,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -269,9 +270,18 @@ def _literal(value: float) -> str:
 
 
 def _rule_sql(
-    rule: Rule, s: str, now: datetime, tolerance: timedelta, references_schema: str | None
+    rule: Rule,
+    s: str,
+    now: datetime,
+    tolerance: timedelta,
+    references_schema: str | None,
+    parent_keys: Mapping[References, str] | None = None,
 ) -> str | None:
-    """`CASE WHEN <row breaks the rule> THEN <reason> END` over the typed row `s`, or None."""
+    """`CASE WHEN <row breaks the rule> THEN <reason> END` over the typed row `s`, or None.
+
+    A `References` rule looks its value up in `parent_keys[rule]` if given (a relation of the
+    parent keys this batch names, column `parent_column`), else in the whole parent table.
+    """
     if isinstance(rule, References) and references_schema is None:
         return None  # the caller did not ask for referential checks
     name = rule.later if isinstance(rule, NotBefore) else rule.column
@@ -317,7 +327,7 @@ def _rule_sql(
             f"' is before {oldest}' END"
         )
     assert isinstance(rule, References)
-    parent = f"{references_schema}.{_ident(rule.parent)}"
+    parent = (parent_keys or {}).get(rule) or f"{references_schema}.{_ident(rule.parent)}"
     where = f"{references_schema}.{rule.parent}.{rule.parent_column}"
     return (
         f"CASE WHEN {col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS _p "
@@ -332,6 +342,7 @@ def _reason_expr(
     now: datetime | None = None,
     tolerance: timedelta = FUTURE_TOLERANCE,
     references_schema: str | None = None,
+    parent_keys: Mapping[References, str] | None = None,
 ) -> str:
     """Why a row of the typed relation `s` is quarantined, or NULL.
 
@@ -353,7 +364,7 @@ def _reason_expr(
         for col in (*feed.key, *feed.required)
     )
     for rule in feed.rules:
-        sql = _rule_sql(rule, s, now, tolerance, references_schema)
+        sql = _rule_sql(rule, s, now, tolerance, references_schema, parent_keys)
         if sql is not None:
             parts.append(sql)
     return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
@@ -503,11 +514,9 @@ def load_feed(
     body = " UNION ALL BY NAME ".join(
         _format_select(fs[0].fmt, fs, feed, landing_root, headers[fs[0].path]) for fs in groups
     )
-    reason = _reason_expr(feed, "s", loaded_at, future_tolerance, references_schema)
     try:
         conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {staged} AS
-            SELECT s.*, {reason} AS _reason FROM ({body}) AS s"""
+            _staging_sql(staged, feed, body, loaded_at, future_tolerance, references_schema)
         )
     except duckdb.Error:
         for fs in groups:
@@ -614,6 +623,41 @@ def load_feed(
         conn.execute(f"DROP TABLE {table}")
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
+
+
+def _staging_sql(
+    staged: str,
+    feed: Feed,
+    body: str,
+    now: datetime,
+    tolerance: timedelta,
+    references_schema: str | None,
+) -> str:
+    """CREATE of the load's typed rows with their quarantine `_reason`, from the reader `body`.
+
+    A referential rule looks its values up among the parent keys this batch names, found by a
+    semi-join of the parent table with the batch (pruned by DuckDB's join filter). A NOT EXISTS
+    over the whole parent table inside the reason expression is planned as a mark join that
+    hashes every parent key: 0.4-1 s per child feed over the 2.8 M orders of SF1, for one day.
+    """
+    rules = [r for r in feed.rules if isinstance(r, References)] if references_schema else []
+    if not rules:
+        reason = _reason_expr(feed, "s", now, tolerance, references_schema)
+        return f"""CREATE OR REPLACE TEMP TABLE {staged} AS
+            SELECT s.*, {reason} AS _reason FROM ({body}) AS s"""
+    lookups = {rule: f"_parent_keys_{i}" for i, rule in enumerate(dict.fromkeys(rules))}
+    ctes = [f"_typed AS MATERIALIZED ({body})"]
+    for rule, name in lookups.items():
+        parent, col = f"{references_schema}.{_ident(rule.parent)}", _ident(rule.parent_column)
+        ctes.append(
+            f"""{name} AS MATERIALIZED (
+                SELECT DISTINCT _p.{col} FROM {parent} AS _p
+                WHERE _p.{col} IN (SELECT {_ident(rule.column)} FROM _typed))"""
+        )
+    reason = _reason_expr(feed, "s", now, tolerance, references_schema, lookups)
+    return f"""CREATE OR REPLACE TEMP TABLE {staged} AS
+        WITH {", ".join(ctes)}
+        SELECT s.*, {reason} AS _reason FROM _typed AS s"""
 
 
 def _partitions_predicate(dts: list[date]) -> str:
