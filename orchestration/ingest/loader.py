@@ -23,6 +23,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -269,9 +270,18 @@ def _literal(value: float) -> str:
 
 
 def _rule_sql(
-    rule: Rule, s: str, now: datetime, tolerance: timedelta, references_schema: str | None
+    rule: Rule,
+    s: str,
+    now: datetime,
+    tolerance: timedelta,
+    references_schema: str | None,
+    parent_keys: Mapping[References, str] | None = None,
 ) -> str | None:
-    """`CASE WHEN <row breaks the rule> THEN <reason> END` over the typed row `s`, or None."""
+    """`CASE WHEN <row breaks the rule> THEN <reason> END` over the typed row `s`, or None.
+
+    A `References` rule looks its value up in `parent_keys[rule]` if given (a relation of the
+    parent keys this batch names, column `parent_column`), else in the whole parent table.
+    """
     if isinstance(rule, References) and references_schema is None:
         return None  # the caller did not ask for referential checks
     name = rule.later if isinstance(rule, NotBefore) else rule.column
@@ -317,7 +327,7 @@ def _rule_sql(
             f"' is before {oldest}' END"
         )
     assert isinstance(rule, References)
-    parent = f"{references_schema}.{_ident(rule.parent)}"
+    parent = (parent_keys or {}).get(rule) or f"{references_schema}.{_ident(rule.parent)}"
     where = f"{references_schema}.{rule.parent}.{rule.parent_column}"
     return (
         f"CASE WHEN {col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS _p "
@@ -332,6 +342,7 @@ def _reason_expr(
     now: datetime | None = None,
     tolerance: timedelta = FUTURE_TOLERANCE,
     references_schema: str | None = None,
+    parent_keys: Mapping[References, str] | None = None,
 ) -> str:
     """Why a row of the typed relation `s` is quarantined, or NULL.
 
@@ -353,7 +364,7 @@ def _reason_expr(
         for col in (*feed.key, *feed.required)
     )
     for rule in feed.rules:
-        sql = _rule_sql(rule, s, now, tolerance, references_schema)
+        sql = _rule_sql(rule, s, now, tolerance, references_schema, parent_keys)
         if sql is not None:
             parts.append(sql)
     return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
@@ -503,11 +514,9 @@ def load_feed(
     body = " UNION ALL BY NAME ".join(
         _format_select(fs[0].fmt, fs, feed, landing_root, headers[fs[0].path]) for fs in groups
     )
-    reason = _reason_expr(feed, "s", loaded_at, future_tolerance, references_schema)
     try:
         conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {staged} AS
-            SELECT s.*, {reason} AS _reason FROM ({body}) AS s"""
+            _staging_sql(staged, feed, body, loaded_at, future_tolerance, references_schema)
         )
     except duckdb.Error:
         for fs in groups:
@@ -518,10 +527,9 @@ def load_feed(
     order += ["_source_file DESC", "_source_row DESC"]
     key = ", ".join(_ident(k) for k in feed.key)
     # A row is "the same" when its content and its place in the landing are; load ids differ.
-    compared = ", ".join(
-        [*(_ident(c) for c in feed.columns), "_source_file", "_source_row", "_partition_dt"]
-    )
-    new, gone = f"_new_{feed.name}", f"_gone_{feed.name}"
+    compared_columns = [*feed.columns, "_source_file", "_source_row", "_partition_dt"]
+    compared = ", ".join(_ident(c) for c in compared_columns)
+    new, same, gone = f"_new_{feed.name}", f"_same_{feed.name}", f"_gone_{feed.name}"
     raw, replaced = f"{RAW_SCHEMA}.{feed.name}", f"{REPLACED_SCHEMA}.{feed.name}"
     scope = _partitions_predicate(dts)
     # The newest row per key and partition. Only the keys delivered more than once go through
@@ -549,51 +557,60 @@ def load_feed(
         )"""
     )
     # Only partitions raw already has are compared row by row; a partition delivered for the
-    # first time (a first load, a new day) is inserted as it is. The set differences hash every
-    # row they compare: over a first load of 44 M events they spilled and took minutes.
+    # first time (a first load, a new day) is inserted as it is.
     loaded_before = [
         row[0]
         for row in conn.execute(
             f"SELECT DISTINCT _partition_dt FROM {raw} WHERE {scope} ORDER BY 1"
         ).fetchall()
     ]
-    compare_scope = _partitions_predicate(loaded_before)
-    # Keys (unique per partition in raw) whose stored row differs from, or is absent in, this load.
+    in_raw = _partitions_predicate(loaded_before, "r")
+    # Keys whose row in raw is identical to this load's stay as they are. Raw and the load hold
+    # one row per key and partition, so one join on the key finds them; EXCEPT ALL (twice,
+    # raw - load and load - raw) ranked every row of both sides with a window over all columns:
+    # 1.3 s of the 2 s a day of SF1 events took.
+    identical = " AND ".join(
+        f"n.{_ident(c)} IS NOT DISTINCT FROM r.{_ident(c)}"
+        for c in compared_columns
+        if c not in (*feed.key, "_partition_dt")
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {same} AS
+        SELECT {_key_columns(feed, "n")} FROM {new} AS n
+        JOIN {raw} AS r ON {_same_key_predicate(feed, "n", "r")} AND {identical}
+        WHERE {in_raw}"""
+    )
+    # Keys of raw (of these partitions) whose row changed or is no longer delivered.
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {gone} AS
-        SELECT {key}, _partition_dt FROM (
-            SELECT {compared} FROM {raw} WHERE {compare_scope}
-            EXCEPT ALL
-            SELECT {compared} FROM {new} WHERE {compare_scope}
-        )"""
+        SELECT {_key_columns(feed, "r")} FROM {raw} AS r
+        WHERE {in_raw} AND NOT EXISTS (
+            SELECT 1 FROM {same} AS u WHERE {_same_key_predicate(feed, "u", "r")})"""
     )
-    changed_rows = f"""SELECT {compared} FROM {new} WHERE NOT ({compare_scope})
-                UNION ALL (
-                    SELECT {compared} FROM {new} WHERE {compare_scope}
-                    EXCEPT ALL
-                    SELECT {compared} FROM {raw} WHERE {compare_scope}
-                )"""
     stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
-    match = _same_key_predicate(feed, "r", "g")
+    # `in_raw` is implied by the join with `gone`; said again, it prunes the scan of raw to the
+    # row groups of these partitions instead of probing every row of the table with the keys.
+    is_gone = (
+        f"{in_raw} AND EXISTS (SELECT 1 FROM {gone} AS g "
+        f"WHERE {_same_key_predicate(feed, 'r', 'g')})"
+    )
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
             f"""INSERT INTO {replaced}
-            SELECT r.*, {stamp}, {_sql_str(load_id)} FROM {raw} AS r
-            WHERE EXISTS (SELECT 1 FROM {gone} AS g WHERE {match})"""
+            SELECT r.*, {stamp}, {_sql_str(load_id)} FROM {raw} AS r WHERE {is_gone}"""
         )
         stats.rows_replaced = _count(conn, gone)
-        conn.execute(
-            f"DELETE FROM {raw} AS r WHERE EXISTS (SELECT 1 FROM {gone} AS g WHERE {match})"
-        )
+        conn.execute(f"DELETE FROM {raw} AS r WHERE {is_gone}")
         inserted = conn.execute(
             f"""INSERT INTO {raw}
-            SELECT {compared}, {_sql_str(load_id)}, {stamp} FROM ({changed_rows})
+            SELECT {compared}, {_sql_str(load_id)}, {stamp} FROM {new} AS n
+            WHERE NOT EXISTS (SELECT 1 FROM {same} AS u WHERE {_same_key_predicate(feed, "u", "n")})
             ORDER BY _partition_dt, _source_file, _source_row"""
         ).fetchone()
         stats.rows_inserted = inserted[0] if inserted else 0
         _write_quarantine(conn, staged, feed, load_id, loaded_at, scope)
-        _write_load_log(conn, staged, new, feed, load_id, stamp)
+        _write_load_log(conn, feed, load_id, stamp, staged=staged, new=new, same=same, gone=gone)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -610,17 +627,58 @@ def load_feed(
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
     ).fetchall()
     stats.quarantine_reasons = {r: n for r, n in reasons}
-    for table in (staged, new, gone):
+    for table in (staged, new, same, gone):
         conn.execute(f"DROP TABLE {table}")
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
 
 
-def _partitions_predicate(dts: list[date]) -> str:
-    """`_partition_dt IN (...)` over `dts`; false when there are none."""
+def _staging_sql(
+    staged: str,
+    feed: Feed,
+    body: str,
+    now: datetime,
+    tolerance: timedelta,
+    references_schema: str | None,
+) -> str:
+    """CREATE of the load's typed rows with their quarantine `_reason`, from the reader `body`.
+
+    A referential rule looks its values up among the parent keys this batch names, found by a
+    semi-join of the parent table with the batch (pruned by DuckDB's join filter). A NOT EXISTS
+    over the whole parent table inside the reason expression is planned as a mark join that
+    hashes every parent key: 0.4-1 s per child feed over the 2.8 M orders of SF1, for one day.
+    """
+    rules = [r for r in feed.rules if isinstance(r, References)] if references_schema else []
+    if not rules:
+        reason = _reason_expr(feed, "s", now, tolerance, references_schema)
+        return f"""CREATE OR REPLACE TEMP TABLE {staged} AS
+            SELECT s.*, {reason} AS _reason FROM ({body}) AS s"""
+    lookups = {rule: f"_parent_keys_{i}" for i, rule in enumerate(dict.fromkeys(rules))}
+    ctes = [f"_typed AS MATERIALIZED ({body})"]
+    for rule, name in lookups.items():
+        parent, col = f"{references_schema}.{_ident(rule.parent)}", _ident(rule.parent_column)
+        ctes.append(
+            f"""{name} AS MATERIALIZED (
+                SELECT DISTINCT _p.{col} FROM {parent} AS _p
+                WHERE _p.{col} IN (SELECT {_ident(rule.column)} FROM _typed))"""
+        )
+    reason = _reason_expr(feed, "s", now, tolerance, references_schema, lookups)
+    return f"""CREATE OR REPLACE TEMP TABLE {staged} AS
+        WITH {", ".join(ctes)}
+        SELECT s.*, {reason} AS _reason FROM _typed AS s"""
+
+
+def _partitions_predicate(dts: list[date], alias: str | None = None) -> str:
+    """`[alias.]_partition_dt IN (...)` over `dts`; false when there are none."""
     if not dts:
         return "false"
-    return f"_partition_dt IN ({', '.join(_sql_str(d.isoformat()) for d in dts)})"
+    column = f"{alias}._partition_dt" if alias else "_partition_dt"
+    return f"{column} IN ({', '.join(_sql_str(d.isoformat()) for d in dts)})"
+
+
+def _key_columns(feed: Feed, alias: str) -> str:
+    """`alias.<key columns>, alias._partition_dt`: what identifies a row of raw."""
+    return ", ".join(f"{alias}.{_ident(k)}" for k in (*feed.key, "_partition_dt"))
 
 
 def _same_key_predicate(feed: Feed, left: str, right: str) -> str:
@@ -673,20 +731,31 @@ def _write_quarantine(
 
 
 def _write_load_log(
-    conn: duckdb.DuckDBPyConnection, staged: str, new: str, feed: Feed, load_id: str, stamp: str
+    conn: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    load_id: str,
+    stamp: str,
+    *,
+    staged: str,
+    new: str,
+    same: str,
+    gone: str,
 ) -> None:
-    """One row per loaded partition: what was read, kept, quarantined, inserted and replaced."""
+    """One row per loaded partition: what was read, kept, quarantined, inserted and replaced.
+
+    Counted from this load's own tables, not by load id over raw and raw_replaced: inserted =
+    kept (`new`) - unchanged (`same`), replaced = the `gone` keys.
+    """
+
+    def per_partition(table: str) -> str:
+        return f"(SELECT count(*) FROM {table} AS t WHERE t._partition_dt = s._partition_dt)"
+
     conn.execute(
         f"""INSERT INTO {LOAD_LOG}
         SELECT {_sql_str(load_id)}, {_sql_str(feed.name)}, s._partition_dt,
-            count(DISTINCT s._source_file), count(*),
-            (SELECT count(*) FROM {new} AS n WHERE n._partition_dt = s._partition_dt),
+            count(DISTINCT s._source_file), count(*), {per_partition(new)},
             count(*) FILTER (WHERE s._reason IS NOT NULL),
-            (SELECT count(*) FROM {RAW_SCHEMA}.{feed.name} AS r
-                WHERE r._partition_dt = s._partition_dt AND r._load_id = {_sql_str(load_id)}),
-            (SELECT count(*) FROM {REPLACED_SCHEMA}.{feed.name} AS p
-                WHERE p._partition_dt = s._partition_dt AND p._replaced_by = {_sql_str(load_id)}),
-            {stamp}
+            {per_partition(new)} - {per_partition(same)}, {per_partition(gone)}, {stamp}
         FROM {staged} AS s
         GROUP BY s._partition_dt
         ORDER BY s._partition_dt"""

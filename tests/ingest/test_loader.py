@@ -130,6 +130,65 @@ def test_redelivered_partition_replaces_only_that_partition(conn, tmp_path):
     assert log == [("2025-01-01", 2, 2, 2, 2)]
 
 
+def test_one_load_mixes_a_redelivered_and_a_first_time_partition(conn, tmp_path):
+    orders_landing(tmp_path)
+    load(conn, tmp_path, "orders")
+    # dt=2025-01-01 again: o1 identical (NULLs included), o2 changed; dt=2025-01-03 is new.
+    rows = (tmp_path / "orders/dt=2025-01-01/a.csv").read_text().splitlines()
+    write(
+        tmp_path / "orders/dt=2025-01-01/a.csv",
+        "\n".join([*rows[:2], rows[2].replace(",paid,", ",delivered,")]) + "\n",
+    )
+    write(
+        tmp_path / "orders/dt=2025-01-03/c.csv",
+        f"{ORDER_HEADER}\no4,c4,2025-01-03 09:00:00,web,created,,0,0,,,,,2025-01-03 09:00:00\n",
+    )
+    files = [f for f in discover_feed_files(tmp_path, "orders") if f.partition_dt.day != 2]
+    stats = load_feed(conn, FEEDS["orders"], files, tmp_path, load_id="mixed")
+    assert (stats.rows_inserted, stats.rows_replaced, stats.rows_unchanged) == (2, 1, 1)
+    assert conn.execute(
+        "SELECT order_id, status, _partition_dt::VARCHAR, _load_id FROM raw.orders ORDER BY ALL"
+    ).fetchall() == [
+        ("o1", "created", "2025-01-01", "t"),  # identical: keeps its first load's lineage
+        ("o1", "shipped", "2025-01-02", "t"),
+        ("o2", "delivered", "2025-01-01", "mixed"),
+        ("o4", "created", "2025-01-03", "mixed"),
+    ]
+    assert conn.execute(
+        "SELECT order_id, status, _replaced_by FROM raw_replaced.orders"
+    ).fetchall() == [("o2", "paid", "mixed")]
+    assert conn.execute(
+        "SELECT partition_dt::VARCHAR, rows_read, rows_loaded, rows_inserted, rows_replaced "
+        "FROM raw._load_log WHERE load_id = 'mixed' ORDER BY 1"
+    ).fetchall() == [("2025-01-01", 2, 2, 1, 1), ("2025-01-03", 1, 1, 1, 0)]
+
+
+def test_reference_to_an_order_of_any_loaded_partition(conn, tmp_path):
+    orders_landing(tmp_path)
+    load(conn, tmp_path, "orders")
+    header = "order_id,line_number,product_id,quantity,unit_price\n"
+    # o1 was delivered on 01-01 and 01-02, o2 on 01-01; o9 is unknown, a missing id is "missing".
+    write(
+        tmp_path / "order_items/dt=2025-01-03/i.csv",
+        f"{header}o1,1,p1,1,1.00\no1,2,p2,1,1.00\no2,1,p1,2,3.00\no9,1,p1,1,1.00\n,1,p1,1,1.00\n",
+    )
+    stats = load_feed(
+        conn,
+        FEEDS["order_items"],
+        discover_feed_files(tmp_path, "order_items"),
+        tmp_path,
+        load_id="t",
+        references_schema="raw",
+    )
+    assert (stats.rows_loaded, stats.rows_quarantined) == (3, 2)
+    assert conn.execute(
+        "SELECT _source_row, _reason FROM raw_quarantine.order_items ORDER BY 1"
+    ).fetchall() == [
+        (4, "order_id: 'o9' not found in raw.orders.order_id"),
+        (5, "order_id: missing"),
+    ]
+
+
 def test_unparseable_value_is_quarantined_and_siblings_load(conn, tmp_path):
     write(
         tmp_path / "orders/dt=2025-01-01/a.csv",
