@@ -245,25 +245,9 @@
     extra_dates=none) -%}
     {#- SQL of the spine dates a batch build of a date-grained daily model rewrites: the rows
         of incremental_rows_filter (grain = the date only). A model reads its inputs for these
-        dates (see window_dates) instead of aggregating the whole history and filtering last. -#}
+        dates instead of aggregating the whole history and filtering last. -#}
     select {{ date_column }} from {{ spine }}
     {{- incremental_rows_filter(date_column, [], lags, window_days, extra_dates) }}
-{%- endmacro %}
-
-
-{% macro window_dates(dates, days, date_column='business_date') -%}
-    {#- SQL of the dates a `days`-day window ending on each date of `dates` (a relation or CTE
-        with column date_column) reads: each date and the days-1 days before it. -#}
-    select distinct
-        cast({{ dbt.dateadd('day', '-day_offsets.day_offset', 'dates.' ~ date_column) }} as date)
-            as {{ date_column }}
-    from {{ dates }} as dates
-    cross join (
-        {%- for offset in range(days) %}
-        select {{ offset }} as day_offset
-        {%- if not loop.last %} union all{% endif %}
-        {%- endfor %}
-    ) as day_offsets
 {%- endmacro %}
 
 
@@ -272,7 +256,7 @@
         batch rows' (batch_rows). Every version of such a key is re-ranked (the key columns of
         newest_version include `column`); none on a full build. Pairs with the model's
         replace_where "column in (__batch_rows(source.table.column)__)". -#}
-    {%- if is_incremental() and batch_since() -%}
+    {%- if is_batch_build() -%}
         {{ return(column ~ " in (" ~ batch_rows(source_name, table_name, [column]) ~ ")") }}
     {%- endif -%}
     {{ return(none) }}
