@@ -16,9 +16,9 @@ spine as (
     select business_date from {{ ref('int_date_spine') }}
 
 ),
-{%- if batch_build %}
 
 visitor_first_days as (
+    {%- if batch_build %}
 
     -- every visitor's first event date: the day of their first session (a session's day is
     -- that of its first event); 10x fewer rows than the events
@@ -27,6 +27,14 @@ visitor_first_days as (
         min(business_date) as first_event_date
     from {{ ref('int_sessions') }}
     group by visitor_id
+    {%- else %}
+
+    select
+        visitor_id,
+        min(event_date) as first_event_date
+    from {{ ref('stg_tracking__events') }}
+    group by visitor_id
+    {%- endif %}
 
 ),
 
@@ -39,6 +47,7 @@ new_visitors_daily as (
     group by first_event_date
 
 ),
+{%- if batch_build %}
 
 new_visitors_changed as (
 
@@ -92,29 +101,6 @@ events_daily as (
     group by event_date
 
 ),
-
-{%- if not batch_build %}
-
-visitor_first_days as (
-
-    select
-        visitor_id,
-        min(event_date) as first_event_date
-    from events
-    group by visitor_id
-
-),
-
-new_visitors_daily as (
-
-    select
-        first_event_date as business_date,
-        count(*) as new_visitors
-    from visitor_first_days
-    group by first_event_date
-
-),
-{%- endif %}
 
 sessions_daily as (
 
