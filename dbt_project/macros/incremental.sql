@@ -111,13 +111,36 @@
     {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
         {%- set placeholder = '__' ~ node.name ~ '__' -%}
         {%- if placeholder in ns.sql -%}
-            {%- set relation = api.Relation.create(
-                database=node.database, schema=node.schema, identifier=node.alias or node.name
-            ) -%}
-            {%- set ns.sql = ns.sql | replace(placeholder, relation | string) -%}
+            {%- set ns.sql = ns.sql | replace(placeholder, model_relation(node) | string) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(ns.sql) }}
+{%- endmacro %}
+
+
+{% macro model_relation(node) -%}
+    {#- The relation a model node builds (database, schema and alias from the graph). -#}
+    {{ return(api.Relation.create(
+        database=node.database, schema=node.schema, identifier=node.alias or node.name
+    )) }}
+{%- endmacro %}
+
+
+{% macro previous_build_relation(model_name) -%}
+    {#- The relation of model `model_name` as the previous build left it, for a batch model
+        that runs before it (a ref() would be a dependency cycle); none on a full build, while
+        parsing, or when the relation does not exist yet. -#}
+    {%- if not (execute and batch_since()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.name == model_name -%}
+        {%- set relation = model_relation(node) -%}
+        {{ return(adapter.get_relation(
+            database=relation.database, schema=relation.schema, identifier=relation.identifier
+        )) }}
+    {%- endfor -%}
+    {{ return(none) }}
 {%- endmacro %}
 
 
@@ -214,16 +237,6 @@
         the first one. -#}
     select first_paid_order_date from {{ ref('int_customer_facts') }}
     where customer_id in (select customer_id from {{ ref('int_batch_orders') }})
-{%- endmacro %}
-
-
-{% macro batch_visitors_filter() -%}
-    {#- WHERE clause of a visitor-keyed model's input when it builds incrementally: the visitors
-        with batch events (int_batch_visitors). Nothing on a full build, nor without
-        batch_since. -#}
-    {%- if is_incremental() and batch_since() %}
-    where visitor_id in (select visitor_id from {{ ref('int_batch_visitors') }})
-    {%- endif %}
 {%- endmacro %}
 
 

@@ -4,8 +4,10 @@ What the partitioned ingest does on a re-delivered or late partition, for one bu
 the orders partition dt=D is re-delivered (its rows move to raw_replaced.orders, the new versions
 are inserted; one paid order is now cancelled), a late refund and a late successful payment, late
 tracking events around midnight (one moves a session's start to before it, a new visitor's
-session crosses midnight, a visitor first seen days later gets an event on D), one purchase
-event removed by a re-delivery, a late review of a delivered order and a late customer signup.
+session crosses midnight, a visitor first seen days later gets an event on D), a late event in
+the middle of a visitor's history (a new session, later ones renumbered), an event moved to
+another visitor and one re-delivered two hours later by a later partition, one purchase event
+removed by a re-delivery, a late review of a delivered order and a late customer signup.
 Every new row gets `_loaded_at = stamp`, every moved row `_replaced_at = stamp`, so a build with
 `batch_since` before the stamp sees exactly these.
 """
@@ -183,6 +185,78 @@ def simulate_batch(
             day,
         )
     done["first_seen_moved"] = 1 if later else 0
+
+    # 4c. a late event in the middle of a returning visitor's history, days before the day, far
+    # from their other events: a new session there renumbers every later session of the visitor
+    gap = conn.execute(
+        f"""
+        select visitor_id, previous_ts + (event_ts - previous_ts) / 2
+        from (
+            select visitor_id, event_ts, lag(event_ts) over (
+                partition by visitor_id order by event_ts, event_id
+            ) as previous_ts
+            from raw.events
+            where visitor_id in (select visitor_id from raw.events where event_ts {in_day})
+        )
+        where event_ts < timestamp '{day_start}' - interval 2 day
+            and event_ts - previous_ts > interval 3 hour
+        order by visitor_id, event_ts
+        limit 1
+        """
+    ).fetchone()
+    if gap:
+        _insert_copy(
+            conn,
+            "events",
+            f"visitor_id = '{gap[0]}'",
+            {
+                "event_id": f"'sim-event-{tag}-6'",
+                "event_ts": f"timestamp '{gap[1]}'",
+                "event_type": "'page_view'",
+                "page_type": "'home'",
+            },
+            stamp,
+            day,
+        )
+    done["session_inserted_mid_history"] = 1 if gap else 0
+
+    # 4d. a re-delivery moves one of the day's events to another visitor (the old visitor's
+    # session loses it), and a later partition re-delivers an older event two hours later (its
+    # old version stays in raw, in its own partition: the newer partition wins)
+    moved = conn.execute(
+        f"select event_id from raw.events where event_type = 'page_view' and event_ts {in_day} "
+        "and event_id not like 'sim-%' "
+        "order by event_id desc limit 1"
+    ).fetchone()
+    if moved:
+        move_to_replaced(conn, "events", f"event_id = '{moved[0]}'", stamp)
+        conn.execute(
+            f"""
+            insert into raw.events
+            select * exclude (_replaced_at, _replaced_by) replace (
+                'sim-visitor-{tag}-moved' as visitor_id,
+                timestamp '{stamp}' as _loaded_at, '{LOAD_ID}' as _load_id
+            )
+            from raw_replaced.events where event_id = '{moved[0]}'
+            """
+        )
+    done["event_moved_to_visitor"] = 1 if moved else 0
+    older = conn.execute(
+        "select event_id from raw.events "
+        f"where event_ts < timestamp '{day_start}' - interval 3 day "
+        "and event_type = 'page_view' and event_id not like 'sim-%' "
+        "order by event_id limit 1"
+    ).fetchone()
+    if older:
+        _insert_copy(
+            conn,
+            "events",
+            f"event_id = '{older[0]}'",
+            {"event_ts": "event_ts + interval 2 hour"},
+            stamp,
+            day,
+        )
+    done["event_redelivered_later"] = 1 if older else 0
 
     # 5. a re-delivered events partition no longer holds one of the day's purchase events
     purchase = conn.execute(

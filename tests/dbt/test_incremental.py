@@ -76,6 +76,8 @@ def batch_builds(sample_run, tmp_path_factory) -> dict[str, Path]:
     applied = apply_batch(incremental)
     assert applied["orders_redelivered"] > 0 and applied["events_removed"] == 1
     assert applied["first_seen_moved"] == 1
+    assert applied["session_inserted_mid_history"] == 1
+    assert applied["event_moved_to_visitor"] == applied["event_redelivered_later"] == 1
     run_dbt_asset(incremental)
     shutil.copy(incremental, full)
     run_dbt_asset(full, full_refresh=True)

@@ -1,10 +1,10 @@
 {{ config(materialized='table') }}
--- depends_on: {{ source('raw_replaced', 'events') }}
 
 -- The orders whose last-touch attribution (int_order_purchase_sessions) the batch can change:
--- the touched orders (int_batch_orders 'order': their facts), the orders a batch event row names
--- (a purchase event added, changed or removed) and the orders of the purchase events of the
--- batch visitors (their sessions are re-derived: a session id, channel or device can change).
+-- the touched orders (int_batch_orders 'order': their facts), the orders any version of a batch
+-- event names (int_batch_events: a purchase event added, changed or removed) and the orders
+-- of the purchase events int_events_sessionized re-derived (a session id, channel or device
+-- can change; a batch visitor's earlier sessions are unchanged).
 -- A table: the model's replace_where, its inputs and its data tests all read it.
 
 with
@@ -18,19 +18,19 @@ touched_orders as (
 
 batch_event_orders as (
 
-    {{ batch_rows('tracking', 'events', ['order_id']) }}
+    select order_id from {{ ref('int_batch_events') }}
 
 ),
 
 visitor_purchase_orders as (
 
-    select order_id
-    from {{ ref('int_events_sessionized') }}
-    where
-        event_type = 'purchase'
-        and visitor_id in (
-            select batch_visitors.visitor_id from {{ ref('int_batch_visitors') }} as batch_visitors
-        )
+    select sessionized.order_id
+    from {{ ref('int_events_sessionized') }} as sessionized
+    inner join {{ ref('int_batch_visitors') }} as batch_visitors
+        on
+            sessionized.visitor_id = batch_visitors.visitor_id
+            and sessionized.event_ts >= batch_visitors.resessionize_from
+    where sessionized.event_type = 'purchase'
 
 ),
 

@@ -1,32 +1,72 @@
-{{ config(**incremental_config(
-    replace_where="visitor_id in (select visitor_id from __int_batch_visitors__)"
-)) }}
+{#- A batch build replaces each batch visitor's rows from their resessionize_from on (rowid:
+    DuckDB; one hash join instead of a correlated range predicate). -#}
+{%- set resessionized_rows = "rowid in (select sessionized.rowid"
+    ~ " from __int_events_sessionized__ as sessionized"
+    ~ " inner join __int_batch_visitors__ as batch_visitors"
+    ~ " on sessionized.visitor_id = batch_visitors.visitor_id"
+    ~ " and sessionized.event_ts >= batch_visitors.resessionize_from)" %}
+{{ config(**incremental_config(replace_where=resessionized_rows)) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 
 -- Tracking events with their session: a visitor's events form one session as long as the gap
 -- to the visitor's previous event is at most var('session_timeout_minutes'); a longer gap (or
 -- the visitor's first event) starts a new session. Ties on event_ts are ordered by event_id.
--- Incremental: the events of the visitors with batch events (int_batch_visitors) are
--- re-sessionized over their whole history (a session depends on the visitor's every event).
+-- Incremental: a batch visitor's events from their resessionize_from on (int_batch_visitors:
+-- the session a batch event joins, or the new session it starts) are re-sessionized; the
+-- earlier ones are unchanged (a session depends on the visitor's earlier events only). The
+-- first re-derived event always starts a session; int_batch_visitors carries what it needs
+-- from before: the number of sessions before it and the gap to the previous event.
+{%- set batch_build = is_batch_build() %}
 
 with
 
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
-    {{- batch_visitors_filter() }}
+    {%- if batch_build %}
+    -- the staged table is roughly in load order: its zone maps skip most row groups
+    where
+        event_ts >= (
+            select min(batch_visitors.resessionize_from)
+            from {{ ref('int_batch_visitors') }} as batch_visitors
+        )
+    {%- endif %}
+
+),
+
+to_sessionize as (
+
+    {%- if batch_build %}
+    select
+        events.*,
+        batch_visitors.sessions_before,
+        batch_visitors.previous_event_ts as window_previous_event_ts,
+        batch_visitors.first_event_gap_s
+    from events
+    inner join {{ ref('int_batch_visitors') }} as batch_visitors
+        on
+            events.visitor_id = batch_visitors.visitor_id
+            and events.event_ts >= batch_visitors.resessionize_from
+    {%- else %}
+    select
+        events.*,
+        0 as sessions_before,
+        cast(null as {{ dbt.type_timestamp() }}) as window_previous_event_ts,
+        cast(null as double) as first_event_gap_s
+    from events
+    {%- endif %}
 
 ),
 
 with_previous as (
 
     select
-        events.*,
-        lag(events.event_ts) over (
-            partition by events.visitor_id
-            order by events.event_ts, events.event_id
+        to_sessionize.*,
+        lag(to_sessionize.event_ts) over (
+            partition by to_sessionize.visitor_id
+            order by to_sessionize.event_ts, to_sessionize.event_id
         ) as previous_event_ts
-    from events
+    from to_sessionize
 
 ),
 
@@ -53,7 +93,7 @@ numbered as (
 
     select
         flagged.*,
-        sum(flagged.is_session_start) over (
+        flagged.sessions_before + sum(flagged.is_session_start) over (
             partition by flagged.visitor_id
             order by flagged.event_ts, flagged.event_id
             rows between unbounded preceding and current row
@@ -94,7 +134,12 @@ final as (
         event_seq,
         case when event_type = 'page_view' then seq_within_type_group end as page_view_seq,
         is_session_start = 1 as is_session_start,
-        {{ seconds_between('previous_event_ts', 'event_ts') }} as seconds_since_previous_event,
+        -- the first re-derived event has no previous event here: its gap comes from before
+        coalesce(
+            {{ seconds_between('previous_event_ts', 'event_ts') }},
+            {{ seconds_between('window_previous_event_ts', 'event_ts') }},
+            first_event_gap_s
+        ) as seconds_since_previous_event,
         event_id,
         event_ts,
         event_date,

@@ -1,6 +1,11 @@
-{{ config(**incremental_config(
-    replace_where="visitor_id in (select visitor_id from __int_batch_visitors__)"
-)) }}
+{#- A batch build replaces each batch visitor's sessions from their resessionize_from on: the
+    sessions int_events_sessionized re-derived (rowid: DuckDB, as there). -#}
+{%- set resessionized_sessions = "rowid in (select sessions.rowid"
+    ~ " from __int_sessions__ as sessions"
+    ~ " inner join __int_batch_visitors__ as batch_visitors"
+    ~ " on sessions.visitor_id = batch_visitors.visitor_id"
+    ~ " and sessions.started_at >= batch_visitors.resessionize_from)" %}
+{{ config(**incremental_config(replace_where=resessionized_sessions)) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 
 -- One row per session (see int_events_sessionized). A session's day, channel, device, UTM
@@ -12,9 +17,18 @@ with
 
 events as (
 
-    -- incremental: the batch's visitors, all their sessions are re-derived
+    {%- if is_batch_build() %}
+    -- the events int_events_sessionized re-derived: whole sessions (resessionize_from is a
+    -- session start, before and after the batch)
+    select sessionized.*
+    from {{ ref('int_events_sessionized') }} as sessionized
+    inner join {{ ref('int_batch_visitors') }} as batch_visitors
+        on
+            sessionized.visitor_id = batch_visitors.visitor_id
+            and sessionized.event_ts >= batch_visitors.resessionize_from
+    {%- else %}
     select * from {{ ref('int_events_sessionized') }}
-    {{- batch_visitors_filter() }}
+    {%- endif %}
 
 ),
 
@@ -23,6 +37,7 @@ aggregated as (
     select
         session_id,
         visitor_id,
+        min(visitor_session_number) as visitor_session_number,
         max(customer_id) as customer_id,
         min(event_ts) as started_at,
         max(event_ts) as ended_at,
@@ -51,6 +66,7 @@ final as (
     select
         session_id,
         visitor_id,
+        cast(visitor_session_number as {{ dbt.type_bigint() }}) as visitor_session_number,
         customer_id,
         started_at,
         ended_at,

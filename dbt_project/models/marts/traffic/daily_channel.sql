@@ -9,6 +9,9 @@
 -- activity. Sessions and unique visitors count on the session's day (its first event); orders
 -- and paid revenue count on the order's day and go to the channel of the session holding the
 -- order's purchase event (last touch, int_order_purchase_sessions).
+-- A batch build reads the sessions and orders of the dates it rewrites (rebuilt_dates) only.
+
+{%- set batch_build = is_batch_build() %}
 
 with
 
@@ -18,23 +21,44 @@ spine as (
 
 ),
 
+channels as (
+
+    select channel from {{ ref('int_sessions') }}
+    union
+    select channel from {{ ref('int_order_purchase_sessions') }}
+
+),
+{%- if batch_build %}
+
+rebuilt_dates as (
+
+    {#- the rows of the last line's filter; a channel new to the table fills its whole column,
+        and the dates it appears on need the other channels' rows for their share: every date
+        is rebuilt then (rare: a channel value seen for the first time) #}
+    {{ rebuild_dates('spine', extra_dates=(
+        'select spine.business_date from spine where exists ('
+        ~ 'select 1 from channels where channels.channel not in ('
+        ~ 'select built.channel from ' ~ this ~ ' as built))'
+    )) }}
+
+),
+{%- endif %}
+
 sessions as (
 
     select * from {{ ref('int_sessions') }}
+    {%- if batch_build %}
+    where business_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_order_purchase_sessions') }}
-
-),
-
-channels as (
-
-    select channel from sessions
-    union
-    select channel from orders
+    {%- if batch_build %}
+    where order_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 

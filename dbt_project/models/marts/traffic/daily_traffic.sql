@@ -17,34 +17,16 @@ spine as (
 
 ),
 
-visitor_first_days as (
-    {%- if batch_build %}
-
-    -- every visitor's first event date: the day of their first session (a session's day is
-    -- that of its first event); 10x fewer rows than the events
-    select
-        visitor_id,
-        min(business_date) as first_event_date
-    from {{ ref('int_sessions') }}
-    group by visitor_id
-    {%- else %}
-
-    select
-        visitor_id,
-        min(event_date) as first_event_date
-    from {{ ref('stg_tracking__events') }}
-    group by visitor_id
-    {%- endif %}
-
-),
-
 new_visitors_daily as (
 
+    -- a visitor is new on the day of their first session (a session's day is that of its
+    -- first event): 10x fewer rows than the events, and no visitor-grained hash
     select
-        first_event_date as business_date,
+        business_date,
         count(*) as new_visitors
-    from visitor_first_days
-    group by first_event_date
+    from {{ ref('int_sessions') }}
+    where visitor_session_number = 1
+    group by business_date
 
 ),
 {%- if batch_build %}
