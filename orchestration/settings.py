@@ -19,7 +19,7 @@ DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_GX_DOCS_DIR = "data/docs"
-DEFAULT_GX_BACKEND = "sql"
+DEFAULT_GX_BACKEND = "auto"
 DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
 DEFAULT_DUCKDB_THREADS = 2
 
@@ -46,7 +46,7 @@ def gx_docs_dir() -> Path:
 
 
 def gx_backend() -> str:
-    """How the GX checks reach the data: env GX_BACKEND, `sql` (default) or `pandas`."""
+    """How the GX checks reach the data: env GX_BACKEND, `auto` (default), `sql` or `pandas`."""
     return (os.environ.get("GX_BACKEND") or DEFAULT_GX_BACKEND).strip().lower()
 
 

@@ -24,6 +24,7 @@ from orchestration.contract import (
     PAYMENT_STATUSES,
     raw_table_ddl,
 )
+from orchestration.quality import gx_validation
 from orchestration.quality.gx_validation import (
     MAX_UNEXPECTED_VALUES,
     SEVERITIES,
@@ -219,6 +220,24 @@ def _write_suite(tmp_path: Path, expectations: list[dict[str, Any]]) -> Path:
 
 def _exp(exp_type: str, severity: str = "critical", **kwargs: Any) -> dict[str, Any]:
     return {"type": exp_type, "kwargs": kwargs, "meta": {"severity": severity}}
+
+
+@pytest.mark.parametrize(("max_rows", "expected"), [(4, "pandas"), (3, "sql")])
+def test_auto_backend_picks_pandas_for_a_small_table(
+    tmp_path: Path,
+    orders_db: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    max_rows: int,
+    expected: str,
+) -> None:
+    """`auto` reads a table of at most AUTO_PANDAS_MAX_ROWS rows into pandas, else lets GX
+    query DuckDB; both judge the same rows (the 4 orders, one NULL order_id)."""
+    monkeypatch.setattr(gx_validation, "AUTO_PANDAS_MAX_ROWS", max_rows)
+    suite = _write_suite(tmp_path, [_exp("expect_column_values_to_not_be_null", column="order_id")])
+    result = validate_table(orders_db, "raw.orders", suite, backend="auto")
+
+    assert result.backend == expected and result.row_count == 4
+    assert [(o.success, o.unexpected_count) for o in result.outcomes] == [(False, 1)]
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])

@@ -10,9 +10,12 @@
 -- - else the start of the session it joins (that session grows, or merges with later ones).
 -- The touched events are every version of a batch event (int_batch_events), so both where an
 -- event is now and where it was before (another visitor, another time) are re-derived.
--- The sessions before the batch are read from int_events_sessionized as the last build left it
--- (this model runs before it; a ref() would be a cycle): see macro previous_build_relation.
-{%- set sessionized = previous_build_relation('int_events_sessionized') %}
+-- The sessions before the batch are read from int_sessions as the last build left it (this
+-- model runs before it; a ref() would be a cycle): see macro previous_build_relation. When the
+-- touched event starts a new session, the visitor's last event before it ends their last
+-- session; when it joins that session, the session's first event keeps its gap to the end of
+-- the session before (as int_events_sessionized computed it).
+{%- set sessions = previous_build_relation('int_sessions') %}
 {%- set timeout = var('session_timeout_minutes') %}
 
 with
@@ -34,38 +37,49 @@ first_touched as (
 
 ),
 
-before_batch as (
+sessions_before_batch as (
 
-    -- per visitor, their sessionized events before the first touched one (unchanged)
-    {%- if sessionized %}
+    -- per visitor, their sessions that started before the first touched event, with the end
+    -- of the session before each
+    {%- if sessions %}
     select
         first_touched.visitor_id,
-        max(sessionized.event_ts) as last_event_ts,
-        max(sessionized.visitor_session_number) as last_session_number,
-        max(
-            case when sessionized.is_session_start then sessionized.event_ts end
-        ) as last_session_start_ts,
-        -- the gap of that session's first event (NULL for the visitor's first event: kept)
-        arg_max_null(
-            sessionized.seconds_since_previous_event,
-            case when sessionized.is_session_start then sessionized.event_ts end
-        ) as last_session_start_gap_s
+        sessions.started_at,
+        sessions.ended_at,
+        sessions.visitor_session_number,
+        lag(sessions.ended_at) over (
+            partition by sessions.visitor_id
+            order by sessions.started_at
+        ) as previous_session_ended_at,
+        row_number() over (
+            partition by sessions.visitor_id
+            order by sessions.started_at desc
+        ) as recency
     from first_touched
-    inner join {{ sessionized }} as sessionized
+    inner join {{ sessions }} as sessions
         on
-            first_touched.visitor_id = sessionized.visitor_id
-            and first_touched.first_touched_ts > sessionized.event_ts
-    group by first_touched.visitor_id
+            first_touched.visitor_id = sessions.visitor_id
+            and first_touched.first_touched_ts > sessions.started_at
     {%- else %}
-    -- no sessionized events yet: every touched visitor starts from their first event
+    -- no sessions yet: every touched visitor starts from their first event
     select
         cast(null as {{ dbt.type_string() }}) as visitor_id,
-        cast(null as {{ dbt.type_timestamp() }}) as last_event_ts,
-        cast(null as {{ dbt.type_bigint() }}) as last_session_number,
-        cast(null as {{ dbt.type_timestamp() }}) as last_session_start_ts,
-        cast(null as double) as last_session_start_gap_s
+        cast(null as {{ dbt.type_timestamp() }}) as started_at,
+        cast(null as {{ dbt.type_timestamp() }}) as ended_at,
+        cast(null as {{ dbt.type_bigint() }}) as visitor_session_number,
+        cast(null as {{ dbt.type_timestamp() }}) as previous_session_ended_at,
+        1 as recency
     where false
     {%- endif %}
+
+),
+
+last_session as (
+
+    -- the visitor's last session before the first touched event (unchanged unless the touched
+    -- event joins it: its end can only be the last event before it, or later)
+    select * from sessions_before_batch
+    where recency = 1
 
 ),
 
@@ -74,17 +88,18 @@ placed as (
     select
         first_touched.visitor_id,
         first_touched.first_touched_ts,
-        before_batch.last_event_ts,
-        before_batch.last_session_number,
-        before_batch.last_session_start_ts,
-        before_batch.last_session_start_gap_s,
-        before_batch.last_event_ts is not null
+        last_session.started_at as last_session_start_ts,
+        last_session.ended_at as last_session_end_ts,
+        last_session.visitor_session_number as last_session_number,
+        {{ seconds_between('last_session.previous_session_ended_at', 'last_session.started_at') }}
+            as last_session_start_gap_s,
+        last_session.started_at is not null
         and first_touched.first_touched_ts <= {{ dbt.dateadd(
-            'minute', timeout, 'before_batch.last_event_ts'
+            'minute', timeout, 'last_session.ended_at'
         ) }} as joins_last_session
     from first_touched
-    left join before_batch
-        on first_touched.visitor_id = before_batch.visitor_id
+    left join last_session
+        on first_touched.visitor_id = last_session.visitor_id
 
 ),
 
@@ -99,7 +114,7 @@ final as (
             when joins_last_session then last_session_number - 1
             else coalesce(last_session_number, 0)
         end as sessions_before,
-        case when not joins_last_session then last_event_ts end as previous_event_ts,
+        case when not joins_last_session then last_session_end_ts end as previous_event_ts,
         case when joins_last_session then last_session_start_gap_s end as first_event_gap_s
     from placed
     -- no batch_since: a full build, which reads no batch model (empty, not every row)
