@@ -12,7 +12,10 @@ from __future__ import annotations
 import functools
 import html
 import json
+import os
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import altair as alt
 import pandas as pd
@@ -61,15 +64,42 @@ tr.anomaly td { background: #fdecea; }
 """
 
 
+def bundle_cache_path(vl_version: str) -> Path:
+    """Where the Vega bundle of `vl_version` is kept for this environment: it is a pure function
+    of the installed vl-convert and the Vega-Lite version, so it lives next to the installed
+    packages (one file per environment; a new vl-convert gets a new name)."""
+    name = f"vega-bundle-{vl_convert.__version__}-{vl_version}.js"
+    return Path(sys.prefix) / "share" / "ecom-warehouse" / name
+
+
 @functools.cache
 def vega_bundle() -> str:
-    """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script; seconds to build,
-    so built once per process."""
+    """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script. vl-convert takes
+    ~1.1 s to build it, so it is built once per environment (bundle_cache_path) and read from
+    there by every later publish; an unwritable cache only costs the rebuild."""
     major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    bundle = vl_convert.javascript_bundle(vl_version=f"v{major_minor}")
+    vl_version = f"v{major_minor}"
+    path = bundle_cache_path(vl_version)
+    try:
+        bundle = path.read_text(encoding="utf-8")
+    except OSError:
+        bundle = vl_convert.javascript_bundle(vl_version=vl_version)
+        _write_cache(path, bundle)
     if "</script" in bundle.lower():  # would end the inline <script> early
         raise ValueError("the Vega bundle contains '</script'; cannot inline it")
     return bundle
+
+
+def _write_cache(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (a concurrent reader sees the old file or the new one,
+    never half of it); a failure leaves no cache, nothing else."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _script_json(value: object) -> str:

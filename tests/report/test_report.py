@@ -16,7 +16,7 @@ from conftest import SampleRun
 
 from orchestration import serving
 from orchestration.assets.publish import PUBLISH_KEY, write_serving_copy
-from orchestration.report import kpis
+from orchestration.report import kpis, page
 from orchestration.report.data import ReportData
 
 pytestmark = pytest.mark.slow
@@ -155,3 +155,23 @@ def test_a_single_week_has_no_previous_period() -> None:
     tiles = {h.key: h for h in kpis.headlines(_report_data(days=7))}
     assert tiles["gmv"].previous is None and tiles["gmv"].trend == "none"
     assert kpis.format_value(None, "money") == "n/a"
+
+
+def test_the_vega_bundle_is_built_once_per_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first report of an environment builds the Vega bundle with vl-convert and keeps it;
+    a later process reads the kept file instead of rebuilding it (~1.1 s a publish)."""
+    monkeypatch.setattr(page.sys, "prefix", str(tmp_path))
+    page.vega_bundle.cache_clear()
+    built = page.vega_bundle()
+    kept = list((tmp_path / "share" / "ecom-warehouse").glob("vega-bundle-*.js"))
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == built
+
+    def no_rebuild(**_: object) -> str:
+        raise AssertionError("the kept bundle should have been read")
+
+    monkeypatch.setattr(page.vl_convert, "javascript_bundle", no_rebuild)
+    page.vega_bundle.cache_clear()  # a new process
+    assert page.vega_bundle() == built
+    page.vega_bundle.cache_clear()

@@ -1,15 +1,19 @@
-{%- set batch_visitors = "visitor_id in (select visitor_id from __int_batch_visitors__"
+{#- The visitors whose outcome the batch can change: a version of one of their purchase events
+    is in the batch (added, moved, re-typed or removed), or one of their assignment rows. -#}
+{%- set batch_visitors = "visitor_id in (select visitor_id from __int_batch_events__"
+    ~ " where event_type = 'purchase'"
     ~ " union all __batch_rows(tracking.experiment_assignments.visitor_id)__)" %}
 {{ config(**incremental_config(replace_where=batch_visitors)) }}
--- depends_on: {{ ref('int_batch_visitors') }}
+-- depends_on: {{ ref('int_batch_events') }}
 -- depends_on: {{ source('tracking', 'experiment_assignments') }}
 -- depends_on: {{ source('raw_replaced', 'experiment_assignments') }}
 
 -- One row per experiment assignment (experiment_id, visitor_id) with its conversion:
 -- is_converter = the visitor has at least one purchase event at or after the assignment time
 -- (any time up to the end of the data). Purchases before assignment cannot be caused by the
--- variant and do not count. Incremental: the visitors with a batch event or a batch assignment
--- are re-derived (an outcome depends on that visitor's assignments and purchases only).
+-- variant and do not count. Incremental: the visitors with a batch purchase event (any version,
+-- int_batch_events) or a batch assignment are re-derived (an outcome depends on that visitor's
+-- assignments and purchase events only).
 
 with
 
