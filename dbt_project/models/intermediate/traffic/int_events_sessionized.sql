@@ -48,12 +48,9 @@ to_sessionize as (
             events.visitor_id = batch_visitors.visitor_id
             and events.event_ts >= batch_visitors.resessionize_from
     {%- else %}
-    select
-        events.*,
-        0 as sessions_before,
-        cast(null as {{ dbt.type_timestamp() }}) as window_previous_event_ts,
-        cast(null as double) as first_event_gap_s
-    from events
+    -- a full build: every event from the visitor's first (no column added to the windows'
+    -- rows, which spill at scale)
+    select * from events
     {%- endif %}
 
 ),
@@ -93,7 +90,8 @@ numbered as (
 
     select
         flagged.*,
-        flagged.sessions_before + sum(flagged.is_session_start) over (
+        {% if batch_build %}flagged.sessions_before + {% endif -%}
+        sum(flagged.is_session_start) over (
             partition by flagged.visitor_id
             order by flagged.event_ts, flagged.event_id
             rows between unbounded preceding and current row
@@ -134,12 +132,16 @@ final as (
         event_seq,
         case when event_type = 'page_view' then seq_within_type_group end as page_view_seq,
         is_session_start = 1 as is_session_start,
+        {%- if batch_build %}
         -- the first re-derived event has no previous event here: its gap comes from before
         coalesce(
             {{ seconds_between('previous_event_ts', 'event_ts') }},
             {{ seconds_between('window_previous_event_ts', 'event_ts') }},
             first_event_gap_s
         ) as seconds_since_previous_event,
+        {%- else %}
+        {{ seconds_between('previous_event_ts', 'event_ts') }} as seconds_since_previous_event,
+        {%- endif %}
         event_id,
         event_ts,
         event_date,
