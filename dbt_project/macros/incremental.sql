@@ -274,3 +274,13 @@
     {%- endif -%}
     {{ return(none) }}
 {%- endmacro %}
+
+
+{% macro rebuilt_dates_where(column) -%}
+    {#- WHERE clause of a daily model's input on a batch build: `column` is one of the dates the
+        model rewrites (its CTE `rebuilt_dates`, from macro rebuild_dates). Nothing on a full
+        build. -#}
+    {%- if is_batch_build() %}
+    where {{ column }} in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
+{%- endmacro %}

@@ -699,6 +699,20 @@ def _sql_batch_definition(
     return asset.get_batch_definition(_BATCH_DEFINITION_NAME)
 
 
+def _row_count(conn: duckdb.DuckDBPyConnection, table: str, where: str | None = None) -> int:
+    """Rows of `table` (matching `where`); TableReadError when it cannot be read."""
+    import duckdb
+
+    condition = f" where {where}" if where else ""
+    try:
+        (row_count,) = conn.execute(
+            f"select count(*) from {quoted_table(table)}{condition}"
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise TableReadError(f"cannot read table {table}: {exc}") from exc
+    return row_count
+
+
 def _validate_sql(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -708,18 +722,10 @@ def _validate_sql(
 ) -> SuiteResult:
     """Let GX compute the metrics in DuckDB (SQL execution engine over `conn`), on the whole
     table or on its rows matching `where`."""
-    import duckdb
-
     from orchestration.quality import gx_sql
 
     started = time.perf_counter()
-    condition = f" where {where}" if where else ""
-    try:
-        (row_count,) = conn.execute(
-            f"select count(*) from {quoted_table(table)}{condition}"
-        ).fetchone()
-    except duckdb.Error as exc:
-        raise TableReadError(f"cannot read table {table}: {exc}") from exc
+    row_count = _row_count(conn, table, where)
     with _GX_LOCK, gx_sql.active_connection(conn):
         context = gx_context()
         batch_definition = _sql_batch_definition(context, table, where)
@@ -750,16 +756,8 @@ def _validate_auto(
 ) -> SuiteResult:
     """pandas for a table (its rows matching `where`) of at most AUTO_PANDAS_MAX_ROWS rows,
     sql for a larger one. The result's `backend` names the one that ran."""
-    import duckdb
-
-    condition = f" where {where}" if where else ""
-    try:
-        (row_count,) = conn.execute(
-            f"select count(*) from {quoted_table(table)}{condition}"
-        ).fetchone()
-    except duckdb.Error as exc:
-        raise TableReadError(f"cannot read table {table}: {exc}") from exc
-    chosen = _validate_pandas if row_count <= AUTO_PANDAS_MAX_ROWS else _validate_sql
+    small = _row_count(conn, table, where) <= AUTO_PANDAS_MAX_ROWS
+    chosen = _validate_pandas if small else _validate_sql
     return chosen(conn, table, suite, where=where)
 
 

@@ -47,18 +47,14 @@ rebuilt_dates as (
 sessions as (
 
     select * from {{ ref('int_sessions') }}
-    {%- if batch_build %}
-    where business_date in (select rebuilt_dates.business_date from rebuilt_dates)
-    {%- endif %}
+    {{- rebuilt_dates_where('business_date') }}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_order_purchase_sessions') }}
-    {%- if batch_build %}
-    where order_date in (select rebuilt_dates.business_date from rebuilt_dates)
-    {%- endif %}
+    {{- rebuilt_dates_where('order_date') }}
 
 ),
 

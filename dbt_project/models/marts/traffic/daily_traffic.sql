@@ -57,18 +57,14 @@ rebuilt_dates as (
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
-    {%- if batch_build %}
-    where event_date in (select rebuilt_dates.business_date from rebuilt_dates)
-    {%- endif %}
+    {{- rebuilt_dates_where('event_date') }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_sessions') }}
-    {%- if batch_build %}
-    where business_date in (select rebuilt_dates.business_date from rebuilt_dates)
-    {%- endif %}
+    {{- rebuilt_dates_where('business_date') }}
 
 ),
 
