@@ -240,6 +240,20 @@
 {%- endmacro %}
 
 
+{% macro resessionized_rows(model_name, ts_column) -%}
+    {#- replace_where predicate of a model re-derived from each batch visitor's
+        resessionize_from (int_batch_visitors: int_events_sessionized, int_sessions): its rows
+        of a batch visitor whose `ts_column` is at or after it. A rowid semi-join (DuckDB): one
+        hash join; the same delete as a correlated `exists` with the range took 7.8 s at SF1. -#}
+    {{ return(
+        'rowid in (select resessionized.rowid from __' ~ model_name ~ '__ as resessionized'
+        ~ ' inner join __int_batch_visitors__ as batch_visitors'
+        ~ ' on resessionized.visitor_id = batch_visitors.visitor_id'
+        ~ ' and resessionized.' ~ ts_column ~ ' >= batch_visitors.resessionize_from)'
+    ) }}
+{%- endmacro %}
+
+
 {% macro has_batch() -%}
     {#- SQL true when the build has a batch_since (an incremental batch), false on a full
         build: the batch models are then empty (no model reads them). -#}

@@ -1,11 +1,7 @@
-{#- A batch build replaces each batch visitor's rows from their resessionize_from on (rowid:
-    DuckDB; one hash join instead of a correlated range predicate). -#}
-{%- set resessionized_rows = "rowid in (select sessionized.rowid"
-    ~ " from __int_events_sessionized__ as sessionized"
-    ~ " inner join __int_batch_visitors__ as batch_visitors"
-    ~ " on sessionized.visitor_id = batch_visitors.visitor_id"
-    ~ " and sessionized.event_ts >= batch_visitors.resessionize_from)" %}
-{{ config(**incremental_config(replace_where=resessionized_rows)) }}
+{#- A batch build replaces each batch visitor's rows from their resessionize_from on. -#}
+{{ config(**incremental_config(
+    replace_where=resessionized_rows('int_events_sessionized', 'event_ts')
+)) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 
 -- Tracking events with their session: a visitor's events form one session as long as the gap

@@ -1,11 +1,8 @@
 {#- A batch build replaces each batch visitor's sessions from their resessionize_from on: the
-    sessions int_events_sessionized re-derived (rowid: DuckDB, as there). -#}
-{%- set resessionized_sessions = "rowid in (select sessions.rowid"
-    ~ " from __int_sessions__ as sessions"
-    ~ " inner join __int_batch_visitors__ as batch_visitors"
-    ~ " on sessions.visitor_id = batch_visitors.visitor_id"
-    ~ " and sessions.started_at >= batch_visitors.resessionize_from)" %}
-{{ config(**incremental_config(replace_where=resessionized_sessions)) }}
+    sessions int_events_sessionized re-derived. -#}
+{{ config(**incremental_config(
+    replace_where=resessionized_rows('int_sessions', 'started_at')
+)) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 
 -- One row per session (see int_events_sessionized). A session's day, channel, device, UTM
