@@ -24,13 +24,9 @@ batch_event_orders as (
 
 visitor_purchase_orders as (
 
-    select sessionized.order_id
-    from {{ ref('int_events_sessionized') }} as sessionized
-    inner join {{ ref('int_batch_visitors') }} as batch_visitors
-        on
-            sessionized.visitor_id = batch_visitors.visitor_id
-            and sessionized.event_ts >= batch_visitors.resessionize_from
-    where sessionized.event_type = 'purchase'
+    select order_id
+    from {{ ref('int_batch_sessionized_events') }}
+    where event_type = 'purchase'
 
 ),
 

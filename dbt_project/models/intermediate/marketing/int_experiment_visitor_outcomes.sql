@@ -31,10 +31,8 @@ purchases as (
     select
         visitor_id,
         event_ts
-    from {{ ref('stg_tracking__events') }}
-    where
-        event_type = 'purchase'
-        and visitor_id in (select assignments.visitor_id from assignments)
+    from {{ ref('int_purchase_events') }}
+    where visitor_id in (select assignments.visitor_id from assignments)
 
 ),
 

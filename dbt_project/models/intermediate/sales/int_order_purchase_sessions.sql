@@ -25,9 +25,9 @@ orders as (
 
 events as (
 
-    select * from {{ ref('int_events_sessionized') }}
+    select * from {{ ref('int_purchase_events') }}
     {%- if is_batch_build() %}
-    where event_type = 'purchase' and order_id in (select orders.order_id from orders)
+    where order_id in (select orders.order_id from orders)
     {%- endif %}
 
 ),
@@ -53,7 +53,7 @@ purchase_events as (
             order by event_ts, event_id
         ) as purchase_rank
     from events
-    where event_type = 'purchase' and order_id is not null
+    where order_id is not null
 
 ),
 

@@ -2,160 +2,27 @@
 {{ config(**incremental_config(
     replace_where=resessionized_rows('int_events_sessionized', 'event_ts')
 )) }}
--- depends_on: {{ ref('int_batch_visitors') }}
+-- depends_on: {{ ref('int_batch_sessionized_events') }}
 
--- Tracking events with their session: a visitor's events form one session as long as the gap
--- to the visitor's previous event is at most var('session_timeout_minutes'); a longer gap (or
--- the visitor's first event) starts a new session. Ties on event_ts are ordered by event_id.
--- Incremental: a batch visitor's events from their resessionize_from on (int_batch_visitors:
--- the session a batch event joins, or the new session it starts) are re-sessionized; the
--- earlier ones are unchanged (a session depends on the visitor's earlier events only). The
--- first re-derived event always starts a session; int_batch_visitors carries what it needs
--- from before: the number of sessions before it and the gap to the previous event.
-{%- set batch_build = is_batch_build() %}
+-- Tracking events with their session (macro sessionize_events: a gap of more than
+-- var('session_timeout_minutes') to the visitor's previous event starts a new session).
+-- Incremental: a batch visitor's events from their resessionize_from on are re-sessionized by
+-- int_batch_sessionized_events, and these rows replace the visitor's rows from then on; the
+-- earlier ones are unchanged (a session depends on the visitor's earlier events only).
+{%- if is_batch_build() %}
+
+select * from {{ ref('int_batch_sessionized_events') }}
+{%- else %}
 
 with
 
-events as (
-
-    select * from {{ ref('stg_tracking__events') }}
-    {%- if batch_build %}
-    -- the staged table is roughly in load order: its zone maps skip most row groups
-    where
-        event_ts >= (
-            select min(batch_visitors.resessionize_from)
-            from {{ ref('int_batch_visitors') }} as batch_visitors
-        )
-    {%- endif %}
-
-),
-
 to_sessionize as (
 
-    {%- if batch_build %}
-    select
-        events.*,
-        batch_visitors.sessions_before,
-        batch_visitors.previous_event_ts as window_previous_event_ts,
-        batch_visitors.first_event_gap_s
-    from events
-    inner join {{ ref('int_batch_visitors') }} as batch_visitors
-        on
-            events.visitor_id = batch_visitors.visitor_id
-            and events.event_ts >= batch_visitors.resessionize_from
-    {%- else %}
-    -- a full build: every event from the visitor's first (no column added to the windows'
-    -- rows, which spill at scale)
-    select * from events
-    {%- endif %}
+    select * from {{ ref('stg_tracking__events') }}
 
 ),
 
-with_previous as (
-
-    select
-        to_sessionize.*,
-        lag(to_sessionize.event_ts) over (
-            partition by to_sessionize.visitor_id
-            order by to_sessionize.event_ts, to_sessionize.event_id
-        ) as previous_event_ts
-    from to_sessionize
-
-),
-
-flagged as (
-
-    select
-        with_previous.*,
-        case
-            when with_previous.previous_event_ts is null then 1
-            when
-                with_previous.event_ts > {{ dbt.dateadd(
-                    'minute',
-                    var('session_timeout_minutes'),
-                    'with_previous.previous_event_ts'
-                ) }}
-                then 1
-            else 0
-        end as is_session_start
-    from with_previous
-
-),
-
-numbered as (
-
-    select
-        flagged.*,
-        {% if batch_build %}flagged.sessions_before + {% endif -%}
-        sum(flagged.is_session_start) over (
-            partition by flagged.visitor_id
-            order by flagged.event_ts, flagged.event_id
-            rows between unbounded preceding and current row
-        ) as visitor_session_number
-    from flagged
-
-),
-
-sequenced as (
-
-    select
-        numbered.*,
-        first_value(numbered.event_id) over (
-            partition by numbered.visitor_id, numbered.visitor_session_number
-            order by numbered.event_ts, numbered.event_id
-            rows between unbounded preceding and unbounded following
-        ) as session_id,
-        row_number() over (
-            partition by numbered.visitor_id, numbered.visitor_session_number
-            order by numbered.event_ts, numbered.event_id
-        ) as event_seq,
-        row_number() over (
-            partition by
-                numbered.visitor_id,
-                numbered.visitor_session_number,
-                numbered.event_type = 'page_view'
-            order by numbered.event_ts, numbered.event_id
-        ) as seq_within_type_group
-    from numbered
-
-),
-
-final as (
-
-    select
-        session_id,
-        visitor_session_number,
-        event_seq,
-        case when event_type = 'page_view' then seq_within_type_group end as page_view_seq,
-        is_session_start = 1 as is_session_start,
-        {%- if batch_build %}
-        -- the first re-derived event has no previous event here: its gap comes from before
-        coalesce(
-            {{ seconds_between('previous_event_ts', 'event_ts') }},
-            {{ seconds_between('window_previous_event_ts', 'event_ts') }},
-            first_event_gap_s
-        ) as seconds_since_previous_event,
-        {%- else %}
-        {{ seconds_between('previous_event_ts', 'event_ts') }} as seconds_since_previous_event,
-        {%- endif %}
-        event_id,
-        event_ts,
-        event_date,
-        visitor_id,
-        customer_id,
-        event_type,
-        page_type,
-        is_product_view,
-        product_id,
-        order_id,
-        placement,
-        device,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        referrer
-    from sequenced
-
-)
+{{ sessionize_events(batch_build=false) }}
 
 select * from final
+{%- endif %}

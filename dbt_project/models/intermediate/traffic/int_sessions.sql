@@ -3,7 +3,7 @@
 {{ config(**incremental_config(
     replace_where=resessionized_rows('int_sessions', 'started_at')
 )) }}
--- depends_on: {{ ref('int_batch_visitors') }}
+-- depends_on: {{ ref('int_batch_sessionized_events') }}
 
 -- One row per session (see int_events_sessionized). A session's day, channel, device, UTM
 -- campaign are those of its first event; its landing page is the page_type of its first
@@ -17,12 +17,7 @@ events as (
     {%- if is_batch_build() %}
     -- the events int_events_sessionized re-derived: whole sessions (resessionize_from is a
     -- session start, before and after the batch)
-    select sessionized.*
-    from {{ ref('int_events_sessionized') }} as sessionized
-    inner join {{ ref('int_batch_visitors') }} as batch_visitors
-        on
-            sessionized.visitor_id = batch_visitors.visitor_id
-            and sessionized.event_ts >= batch_visitors.resessionize_from
+    select * from {{ ref('int_batch_sessionized_events') }}
     {%- else %}
     select * from {{ ref('int_events_sessionized') }}
     {%- endif %}
