@@ -137,14 +137,15 @@ def test_incremental_models_have_no_duplicate_keys(batch_builds):
         assert dupes == 0, model
 
 
-def newest_dbt_log(started: float) -> Path | None:
-    """dbt.log of the dbt invocation the Dagster asset started after `started`."""
-    runs = [
-        p
-        for p in (settings.DBT_PROJECT_DIR / "target").glob("dbt_models-*/dbt.log")
-        if p.stat().st_mtime >= started
-    ]
-    return max(runs, key=lambda p: p.stat().st_mtime, default=None)
+def dbt_logs() -> set[Path]:
+    """The dbt.log of every dbt invocation of the Dagster asset so far."""
+    return set((settings.DBT_PROJECT_DIR / "target").glob("dbt_models-*/dbt.log"))
+
+
+def new_dbt_log(before: set[Path]) -> Path | None:
+    """dbt.log of the dbt invocation started after `before` was listed (by path, not by mtime:
+    the reference build's log can carry a time close to the new run's start)."""
+    return max(dbt_logs() - before, key=lambda p: p.stat().st_mtime, default=None)
 
 
 def wait_for_group_exit(pgid: int, timeout: float = 120) -> None:
@@ -167,7 +168,7 @@ def test_sigkill_mid_build_then_rerun_converges(sample_run, tmp_path):
     run_dbt_asset(reference)  # the uninterrupted build of the same batch
 
     env = {**os.environ, "WAREHOUSE_PATH": str(killed)}
-    started = time.time()
+    logs_before = dbt_logs()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.dbt.dbt_runner", str(killed)],
         cwd=settings.REPO_ROOT,
@@ -182,11 +183,11 @@ def test_sigkill_mid_build_then_rerun_converges(sample_run, tmp_path):
     deadline = time.time() + 900
     try:
         while time.time() < deadline and proc.poll() is None:
-            log = log or newest_dbt_log(started)
+            log = log or new_dbt_log(logs_before)
             if log is not None and marker in log.read_text(errors="replace"):
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
-            time.sleep(0.2)  # polling interval, not a synchronisation sleep
+            time.sleep(0.05)  # polling interval, not a synchronisation sleep
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -7,6 +7,9 @@
 -- int_date_spine and placement: a dense grid of every day x every placement seen on an
 -- impression or click event (a missing placement is 'unknown'), zeros on days without
 -- activity. Events count on their own business day (like page_views in daily_traffic).
+-- A batch build counts the events of the dates it rewrites (rebuilt_dates) only.
+
+{%- set batch_build = is_batch_build() %}
 
 with
 
@@ -16,6 +19,42 @@ spine as (
 
 ),
 
+placements as (
+
+    {%- if batch_build %}
+    -- the table's placements and those of the batch's dates (a placement first seen in the
+    -- batch has its events there): no pass over every event
+    select built.placement from {{ this }} as built
+    union
+    select coalesce(placement, 'unknown') as placement
+    from {{ ref('stg_tracking__events') }}
+    where
+        event_type in ('impression', 'click')
+        and event_date in (
+            select batch_dates.business_date from {{ ref('int_batch_dates') }} as batch_dates
+        )
+    {%- else %}
+    select distinct coalesce(placement, 'unknown') as placement
+    from {{ ref('stg_tracking__events') }}
+    where event_type in ('impression', 'click')
+    {%- endif %}
+
+),
+{%- if batch_build %}
+
+rebuilt_dates as (
+
+    {#- the rows of the last line's filter; a placement new to the table fills its whole
+        column: every date is rebuilt then (rare: a placement seen for the first time) #}
+    {{ rebuild_dates('spine', extra_dates=(
+        'select spine.business_date from spine where exists ('
+        ~ 'select 1 from placements where placements.placement not in ('
+        ~ 'select built.placement from ' ~ this ~ ' as built))'
+    )) }}
+
+),
+{%- endif %}
+
 events as (
 
     select
@@ -23,13 +62,7 @@ events as (
         event_type,
         coalesce(placement, 'unknown') as placement
     from {{ ref('stg_tracking__events') }}
-    where event_type in ('impression', 'click')
-
-),
-
-placements as (
-
-    select distinct placement from events
+    {{- rebuilt_dates_where('event_date') }}
 
 ),
 
@@ -51,6 +84,7 @@ events_daily as (
         sum(case when event_type = 'impression' then 1 else 0 end) as impressions,
         sum(case when event_type = 'click' then 1 else 0 end) as clicks
     from events
+    where event_type in ('impression', 'click')
     group by event_date, placement
 
 ),
