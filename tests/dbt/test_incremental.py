@@ -35,6 +35,7 @@ BATCH_DAY = date(2025, 2, 20)  # inside the session sample (2025-01-06 + 91 days
 INCREMENTAL_MODELS = (
     "int_events_sessionized",
     "int_sessions",
+    "int_purchase_events",
     "int_order_facts",
     "int_order_items_enriched",
 )
@@ -130,6 +131,7 @@ def test_incremental_models_have_no_duplicate_keys(batch_builds):
     for model, key in (
         ("intermediate.int_events_sessionized", "event_id"),
         ("intermediate.int_sessions", "session_id"),
+        ("intermediate.int_purchase_events", "event_id"),
         ("intermediate.int_order_facts", "order_id"),
         ("intermediate.int_order_items_enriched", "order_id, line_number"),
     ):

@@ -45,9 +45,9 @@ refunds as (
 
 ),
 
-purchase_events as (
+events as (
 
-    select * from {{ ref('int_purchase_events') }}
+    select * from {{ ref('stg_tracking__events') }}
 
 ),
 
@@ -162,12 +162,15 @@ session_dates as (
 attributed_orders as (
 
     -- a purchase event is at most a day after its session's start
-    select purchase_events.order_id
-    from purchase_events
+    select events.order_id
+    from events
     where
-        purchase_events.event_date in (select session_dates.business_date from session_dates)
-        or cast({{ dbt.dateadd('day', -1, 'purchase_events.event_date') }} as date)
-        in (select session_dates.business_date from session_dates)
+        events.event_type = 'purchase'
+        and (
+            events.event_date in (select session_dates.business_date from session_dates)
+            or cast({{ dbt.dateadd('day', -1, 'events.event_date') }} as date)
+            in (select session_dates.business_date from session_dates)
+        )
     union
     select order_id
     from batch_events

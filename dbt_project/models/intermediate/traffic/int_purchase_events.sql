@@ -6,22 +6,12 @@
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 
 -- The purchase events of int_events_sessionized with their session, in a narrow table of
--- their own (~1 % of the events): last-touch attribution (int_order_purchase_sessions),
--- experiment conversions (int_experiment_visitor_outcomes) and the batch's attributed order
--- dates (int_batch_dates) look purchase events up by order, visitor or date; among all events
--- each lookup read the whole events table's key columns (~0.5-1 s per model at SF1).
+-- their own (~1 % of the events): last-touch attribution (int_order_purchase_sessions) and
+-- experiment conversions (int_experiment_visitor_outcomes) look purchase events up by order or
+-- visitor; among all events each lookup read the whole events table's key columns (~0.5-1 s
+-- per model at SF1).
 
 with
-
-events as (
-
-    {%- if is_batch_build() %}
-    select * from {{ ref('int_batch_sessionized_events') }}
-    {%- else %}
-    select * from {{ ref('int_events_sessionized') }}
-    {%- endif %}
-
-),
 
 final as (
 
@@ -33,7 +23,7 @@ final as (
         customer_id,
         session_id,
         order_id
-    from events
+    from {{ sessionized_events_to_read() }}
     where event_type = 'purchase'
 
 )

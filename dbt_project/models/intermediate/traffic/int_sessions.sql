@@ -14,13 +14,9 @@ with
 
 events as (
 
-    {%- if is_batch_build() %}
-    -- the events int_events_sessionized re-derived: whole sessions (resessionize_from is a
-    -- session start, before and after the batch)
-    select * from {{ ref('int_batch_sessionized_events') }}
-    {%- else %}
-    select * from {{ ref('int_events_sessionized') }}
-    {%- endif %}
+    -- a batch build: the re-derived events, whole sessions (resessionize_from is a session
+    -- start, before and after the batch)
+    select * from {{ sessionized_events_to_read() }}
 
 ),
 
