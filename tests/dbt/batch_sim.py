@@ -124,18 +124,8 @@ def simulate_batch(
         f"select visitor_id, min(event_ts) from raw.events where event_ts {in_day} "
         "group by visitor_id order by 2 limit 1"
     ).fetchone()
-    _insert_copy(
-        conn,
-        "events",
-        f"visitor_id = '{first[0]}'",
-        {
-            "event_id": f"'sim-event-{tag}-1'",
-            "event_ts": f"timestamp '{first[1] - timedelta(minutes=12)}'",
-            "event_type": "'page_view'",
-            "page_type": "'home'",
-        },
-        stamp,
-        day,
+    _insert_home_page_view(
+        conn, first[0], f"sim-event-{tag}-1", first[1] - timedelta(minutes=12), stamp, day
     )
     for n, at in enumerate((time(23, 50), time(23, 58)), start=2):
         _insert_copy(
@@ -171,18 +161,8 @@ def simulate_batch(
         f"timestamp '{utc_of_local(day + timedelta(5), time(0))}' order by visitor_id limit 1"
     ).fetchone()
     if later:
-        _insert_copy(
-            conn,
-            "events",
-            f"visitor_id = '{later[0]}'",
-            {
-                "event_id": f"'sim-event-{tag}-5'",
-                "event_ts": f"timestamp '{utc_of_local(day, time(12))}'",
-                "event_type": "'page_view'",
-                "page_type": "'home'",
-            },
-            stamp,
-            day,
+        _insert_home_page_view(
+            conn, later[0], f"sim-event-{tag}-5", utc_of_local(day, time(12)), stamp, day
         )
     done["first_seen_moved"] = 1 if later else 0
 
@@ -205,19 +185,7 @@ def simulate_batch(
         """
     ).fetchone()
     if gap:
-        _insert_copy(
-            conn,
-            "events",
-            f"visitor_id = '{gap[0]}'",
-            {
-                "event_id": f"'sim-event-{tag}-6'",
-                "event_ts": f"timestamp '{gap[1]}'",
-                "event_type": "'page_view'",
-                "page_type": "'home'",
-            },
-            stamp,
-            day,
-        )
+        _insert_home_page_view(conn, gap[0], f"sim-event-{tag}-6", gap[1], stamp, day)
     done["session_inserted_mid_history"] = 1 if gap else 0
 
     # 4d. a re-delivery moves one of the day's events to another visitor (the old visitor's
@@ -296,6 +264,30 @@ def simulate_batch(
         day,
     )
     return done
+
+
+def _insert_home_page_view(
+    conn: duckdb.DuckDBPyConnection,
+    visitor_id: str,
+    event_id: str,
+    event_ts: datetime,
+    stamp: datetime,
+    day: date,
+) -> None:
+    """A late home page view of `visitor_id` at `event_ts`: a copy of one of their raw events."""
+    _insert_copy(
+        conn,
+        "events",
+        f"visitor_id = '{visitor_id}'",
+        {
+            "event_id": f"'{event_id}'",
+            "event_ts": f"timestamp '{event_ts}'",
+            "event_type": "'page_view'",
+            "page_type": "'home'",
+        },
+        stamp,
+        day,
+    )
 
 
 def _insert_copy(
