@@ -13,7 +13,6 @@ env DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `dbt build --full-r
 import hashlib
 import json
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
@@ -33,8 +32,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 from dagster_dbt.compat import DBT_PYTHON_VERSION
+from pydantic import PrivateAttr
 
-from orchestration import deployment, settings
+from orchestration import dbt_warm, deployment, settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.spark.build import raw_dir, spark_env
 from orchestration.spark.export import export_raw
@@ -134,18 +134,10 @@ def keep_partial_parse(run_target: Path) -> None:
     profile (warehouse path, DuckDB settings), the target or the --vars differ from those of the
     parse that wrote it: `make prepare` ran with other settings than this deployment's runs. The
     file this run wrote matches its settings, so with unchanged settings the next run only
-    re-parses what changed. Best effort: a read-only project folder just keeps re-parsing.
+    re-parses what changed. (A build that reused the warm server's parse writes none; the server
+    published its own.) Best effort: a read-only project folder just keeps re-parsing.
     """
-    source = run_target / "partial_parse.msgpack"
-    target = dbt_target_dir() / "partial_parse.msgpack"
-    if not source.is_file():
-        return
-    try:
-        partial = target.with_name(f".partial_parse.{os.getpid()}.tmp")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)  # atomic: a concurrent run reads the old or the new file
-    except OSError:
-        pass
+    dbt_warm.publish_partial_parse(run_target, dbt_target_dir())
 
 
 def unit_tests_from_env() -> bool:
@@ -334,7 +326,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
 
 class WarehouseDbtCliResource(DbtCliResource):
-    """`DbtCliResource` without two start-up costs that buy this project nothing.
+    """`DbtCliResource` without the start-up costs that buy this project nothing.
 
     Before it spawns `dbt build`, dagster-dbt runs `dbt --version` in a subprocess (a full dbt
     import plus a request for the latest release: 2-3 s) and builds a dbt adapter in this
@@ -342,7 +334,13 @@ class WarehouseDbtCliResource(DbtCliResource):
     the Fusion engine; the adapter only serves `fetch_row_counts()` / `fetch_column_metadata()`,
     which these assets do not call. Both overrides are checked in tests/test_dbt_resource.py, so a
     dagster-dbt upgrade that renames them fails there, not silently.
+
+    And `dbt build` itself imports dbt and parses the project (~3.5 s) before its first model:
+    with the `dbt-warm` executable, the run starts a warm dbt process when it initializes its
+    resources, which does that during the ingest steps (orchestration/dbt_warm.py).
     """
+
+    _warm: dbt_warm.WarmDbtServer | None = PrivateAttr(default=None)
 
     @cached_property
     def _cli_version(self) -> Any:
@@ -355,6 +353,52 @@ class WarehouseDbtCliResource(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args: Any) -> None:
         return None
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        if (
+            Path(self.dbt_executable).name != dbt_warm.CLIENT_SCRIPT
+            or not dbt_warm.enabled()
+            or settings.dbt_target() == "spark"  # one Spark session per SPARK_DIR: keep it cold
+        ):
+            return
+        # The parse the build will need: its options and the environment dagster-dbt gives dbt.
+        parse_argv = dbt_cli_args(command="parse")
+        if self.profile:
+            parse_argv += ["--profile", self.profile]
+        if self.target:
+            parse_argv += ["--target", self.target]
+        env = {
+            **os.environ,
+            "WAREHOUSE_PATH": str(settings.warehouse_path()),  # as the dbt step sets it
+            "DBT_PROJECT_DIR": str(self.project_dir),
+            "DBT_PROFILES_DIR": str(self.profiles_dir or self.project_dir),
+            "DBT_WARM_PROJECT_TARGET": str(dbt_target_dir()),
+        }
+        self._warm = dbt_warm.WarmDbtServer.start(parse_argv, env, Path(self.project_dir))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        warm, self._warm = self._warm, None
+        if warm is None:
+            return
+        tail = warm.log_tail()
+        code = warm.stop()
+        if context.log is None:
+            return
+        # 0: it ran the build; -SIGTERM: stopped unused. Anything else is worth a look.
+        if code not in (0, -15):
+            context.log.warning(f"the warm dbt process ended with code {code}:\n{tail}")
+        elif "not reusing" in tail:  # the build parsed the project itself (a slower start)
+            context.log.info(tail)
+        else:
+            context.log.debug(tail)
+
+
+def dbt_executable() -> str:
+    """The `dbt-warm` client next to this interpreter (it falls back to `dbt` itself), or `dbt`
+    where the package's console scripts are not installed."""
+    warm = Path(sys.executable).with_name(dbt_warm.CLIENT_SCRIPT)
+    return str(warm) if warm.is_file() else dbt_warm.real_dbt()
+
 
 def dbt_resource() -> DbtCliResource:
     # The venv's dbt, found next to this interpreter: the venv need not be activated.
@@ -362,5 +406,5 @@ def dbt_resource() -> DbtCliResource:
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
         target=settings.dbt_target(),  # env DBT_TARGET: duckdb (default) or spark
-        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        dbt_executable=dbt_executable(),
     )
