@@ -166,20 +166,27 @@
 {%- endmacro %}
 
 
-{% macro batch_dates_predicate(column, lags=[], window_days=1, extra_dates=none) -%}
+{% macro batch_dates_predicate(column, lags=[], window_days=1, extra_dates=none,
+    traffic_only=false) -%}
     {#-
         True for the rows of a daily model the batch dirties: `column` is a business date of
         int_batch_dates, or a date that compares against one of them. lags: list of
         [unit, n] (e.g. ['day', 7]) for growth columns (date X reads X - n unit); window_days:
         a rolling window of that many days ending on the row's date (X reads X - window_days + 1
         .. X). extra_dates: SQL of a one-column (business_date) query of further dirty dates.
+        traffic_only: the model reads only events and sessions, so only the dates the batch's
+        events touch (int_batch_dates.is_traffic_date) can change it, not those of order updates
+        or feedback.
     -#}
-    {%- set dates = ref('int_batch_dates') -%}
+    {%- set dates -%}
+        (select business_date from {{ ref('int_batch_dates') }}
+        {%- if traffic_only %} where is_traffic_date{% endif %})
+    {%- endset -%}
     (
-        {{ column }} in (select business_date from {{ dates }})
+        {{ column }} in {{ dates }}
         {%- for lag in lags %}
         or cast({{ dbt.dateadd(lag[0], -lag[1], column) }} as date)
-        in (select business_date from {{ dates }})
+        in {{ dates }}
         {%- endfor %}
         {%- if window_days > 1 %}
         or exists (
@@ -199,7 +206,7 @@
 
 
 {% macro incremental_rows_filter(date_column, grain_columns=[], lags=[], window_days=1,
-    extra_dates=none) -%}
+    extra_dates=none, traffic_only=false) -%}
     {#-
         WHERE clause of a daily model's final select when it builds incrementally: the dirty
         dates (batch_dates_predicate), plus any row whose grain is not in the table yet (a date
@@ -209,7 +216,7 @@
     -#}
     {%- if is_incremental() and batch_since() %}
     where
-        {{ batch_dates_predicate(date_column, lags, window_days, extra_dates) }}
+        {{ batch_dates_predicate(date_column, lags, window_days, extra_dates, traffic_only) }}
         {%- set grain = [date_column] + grain_columns %}
         or ({{ grain | join(', ') }}) not in (
             select ({{ grain | join(', ') }}) from {{ this }}
@@ -269,12 +276,12 @@
 
 
 {% macro rebuild_dates(spine, date_column='business_date', lags=[], window_days=1,
-    extra_dates=none) -%}
+    extra_dates=none, traffic_only=false) -%}
     {#- SQL of the spine dates a batch build of a date-grained daily model rewrites: the rows
         of incremental_rows_filter (grain = the date only). A model reads its inputs for these
         dates instead of aggregating the whole history and filtering last. -#}
     select {{ date_column }} from {{ spine }}
-    {{- incremental_rows_filter(date_column, [], lags, window_days, extra_dates) }}
+    {{- incremental_rows_filter(date_column, [], lags, window_days, extra_dates, traffic_only) }}
 {%- endmacro %}
 
 

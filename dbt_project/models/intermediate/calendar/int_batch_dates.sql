@@ -16,6 +16,8 @@
 -- counting new visitors, finds the dates whose count changed itself.)
 -- - reviews (and the delivery date of the reviewed order: review_rate's cohort), surveys,
 --   tickets (opening date), marketing spend, customer signups.
+-- is_traffic_date marks the event dates and their session days: the marts built from events
+-- and sessions alone (daily_traffic, daily_funnel, daily_ctr) rebuild only those.
 {%- set lookback = var('incremental_lookback_days') | int %}
 
 with
@@ -224,7 +226,11 @@ unioned as (
 
 final as (
 
-    select business_date
+    select
+        business_date,
+        -- the daily marts built from events and sessions alone rebuild only these
+        business_date in (select session_dates.business_date from session_dates)
+            as is_traffic_date
     from unioned
     where business_date is not null
     -- no batch_since: a full build, which reads no batch model (empty, not every row)

@@ -32,6 +32,7 @@ placements as (
         event_type in ('impression', 'click')
         and event_date in (
             select batch_dates.business_date from {{ ref('int_batch_dates') }} as batch_dates
+            where batch_dates.is_traffic_date
         )
     {%- else %}
     select distinct coalesce(placement, 'unknown') as placement
@@ -50,7 +51,7 @@ rebuilt_dates as (
         'select spine.business_date from spine where exists ('
         ~ 'select 1 from placements where placements.placement not in ('
         ~ 'select built.placement from ' ~ this ~ ' as built))'
-    )) }}
+    ), traffic_only=true) }}
 
 ),
 {%- endif %}
@@ -107,5 +108,5 @@ final as (
 
 select * from final
 {{- incremental_rows_filter(
-    'business_date', grain_columns=['placement']
+    'business_date', grain_columns=['placement'], traffic_only=true
 ) }}

@@ -200,5 +200,5 @@ final as (
 
 select * from final
 {{- incremental_rows_filter(
-    'business_date', grain_columns=['channel', 'step']
+    'business_date', grain_columns=['channel', 'step'], traffic_only=true
 ) }}

@@ -48,7 +48,9 @@ rebuilt_dates as (
 
     {#- the rows of the last line's filter #}
     {{ rebuild_dates(
-        'spine', extra_dates='select new_visitors_changed.business_date from new_visitors_changed'
+        'spine',
+        extra_dates='select new_visitors_changed.business_date from new_visitors_changed',
+        traffic_only=true
     ) }}
 
 ),
@@ -157,5 +159,6 @@ final as (
 select * from final
 {{- incremental_rows_filter(
     'business_date',
-    extra_dates='select new_visitors_changed.business_date from new_visitors_changed'
+    extra_dates='select new_visitors_changed.business_date from new_visitors_changed',
+    traffic_only=true
 ) }}
