@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def test_commands_without_a_manifest_and_clients_without_a_server_run_dbt(
     finally:
         code = server.stop()
     assert "installed" in version.stdout
-    assert code == -15  # stopped unused
+    assert code == -signal.SIGTERM  # stopped unused
     assert not dbt_warm.socket_path(os.getpid()).exists()
 
 

@@ -166,6 +166,14 @@
 {%- endmacro %}
 
 
+{% macro batch_dates(traffic_only=false) -%}
+    {#- SQL of the business dates the batch dirties (int_batch_dates); traffic_only: only those
+        its events touch (is_traffic_date), for a model built from events and sessions alone. -#}
+    select business_date from {{ ref('int_batch_dates') }}
+    {%- if traffic_only %} where is_traffic_date{% endif %}
+{%- endmacro %}
+
+
 {% macro batch_dates_predicate(column, lags=[], window_days=1, extra_dates=none,
     traffic_only=false) -%}
     {#-
@@ -178,10 +186,7 @@
         events touch (int_batch_dates.is_traffic_date) can change it, not those of order updates
         or feedback.
     -#}
-    {%- set dates -%}
-        (select business_date from {{ ref('int_batch_dates') }}
-        {%- if traffic_only %} where is_traffic_date{% endif %})
-    {%- endset -%}
+    {%- set dates = '(' ~ batch_dates(traffic_only) ~ ')' -%}
     (
         {{ column }} in {{ dates }}
         {%- for lag in lags %}

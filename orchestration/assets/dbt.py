@@ -13,6 +13,7 @@ env DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `dbt build --full-r
 import hashlib
 import json
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
@@ -385,7 +386,7 @@ class WarehouseDbtCliResource(DbtCliResource):
         if context.log is None:
             return
         # 0: it ran the build; -SIGTERM: stopped unused. Anything else is worth a look.
-        if code not in (0, -15):
+        if code not in (0, -signal.SIGTERM):
             context.log.warning(f"the warm dbt process ended with code {code}:\n{tail}")
         elif "not reusing" in tail:  # the build parsed the project itself (a slower start)
             context.log.info(tail)

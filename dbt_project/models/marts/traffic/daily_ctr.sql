@@ -30,10 +30,7 @@ placements as (
     from {{ ref('stg_tracking__events') }}
     where
         event_type in ('impression', 'click')
-        and event_date in (
-            select batch_dates.business_date from {{ ref('int_batch_dates') }} as batch_dates
-            where batch_dates.is_traffic_date
-        )
+        and event_date in ({{ batch_dates(traffic_only=true) }})
     {%- else %}
     select distinct coalesce(placement, 'unknown') as placement
     from {{ ref('stg_tracking__events') }}
