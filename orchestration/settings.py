@@ -6,6 +6,7 @@ its own working directory) and the tests all agree on one file.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def dbt_target() -> str:
     return (os.environ.get("DBT_TARGET") or DEFAULT_DBT_TARGET).strip().lower()
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder as dagster-dbt resolves it: env DBT_TARGET_PATH, default `target`,
+    relative to the dbt project. Each run writes its artifacts to a subfolder of it."""
+    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return target if target.is_absolute() else DBT_PROJECT_DIR / target
+
+
 def spark_dir() -> Path:
     """State of the Spark target (raw Parquet, warehouse, metastore): env SPARK_DIR."""
     return resolve_path(os.environ.get("SPARK_DIR") or DEFAULT_SPARK_DIR)
@@ -97,6 +105,12 @@ def dbt_vars() -> dict:
     if not isinstance(parsed, dict):
         raise ValueError(f"DBT_VARS must be a YAML mapping, got: {raw!r}")
     return {**base, **parsed}
+
+
+def dbt_vars_args() -> list[str]:
+    """dbt's `--vars` option with dbt_vars(), or nothing when there are none."""
+    overrides = dict(dbt_vars())
+    return ["--vars", json.dumps(overrides)] if overrides else []
 
 
 def apply_env_defaults() -> None:

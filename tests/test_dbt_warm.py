@@ -172,3 +172,61 @@ def test_parse_inputs_see_edited_files_and_env(tmp_path: Path) -> None:
     other_env = {**env, "WAREHOUSE_PATH": "/b.duckdb"}
     after = dbt_warm.ParseInputs.of(["build"], other_env, tmp_path, {"WAREHOUSE_PATH"})
     assert before.differences(after) == ["env WAREHOUSE_PATH", "project files"]
+
+
+def test_the_pipeline_starts_the_server_its_dbt_resource_would() -> None:
+    # `pipeline` starts the server before it imports Dagster (dbt_warm.pipeline_spec); the run's
+    # dbt resource adopts it only for the same parse, so both must describe the same one.
+    from orchestration.assets.dbt import dbt_resource
+
+    resource = dbt_resource()
+    spec = dbt_warm.server_spec(
+        resource.dbt_executable,
+        resource.project_dir,
+        resource.profiles_dir,
+        resource.target,
+        resource.profile,
+        settings.dbt_vars_args(),
+    )
+    early = dbt_warm.pipeline_spec()
+    assert spec is not None and early is not None
+    assert (early.parse_argv, early.cwd) == (spec.parse_argv, spec.cwd)
+    assert early.env["WAREHOUSE_PATH"] == spec.env["WAREHOUSE_PATH"]
+
+
+def test_the_resource_adopts_the_early_server_of_the_same_parse(env: dict[str, str]) -> None:
+    spec = dbt_warm.ServerSpec(("parse", "--target", "duckdb"), env, PROJECT)
+    dbt_warm.start_early(spec)
+    early = dbt_warm._early
+    assert early is not None
+    try:
+        adopted = dbt_warm.WarmDbtServer.start_or_adopt(spec)
+        assert adopted is early and dbt_warm._early is None
+        assert adopted.process.poll() is None
+        # a server to adopt serves the build as any other
+        result = run(CLIENT, [*MODELS, "--target", "duckdb"], env)
+        assert result.returncode == 0, result.stderr
+        assert names(result.stdout) == names(run(dbt_warm.real_dbt(), MODELS, env).stdout)
+        assert adopted.process.wait(timeout=60) == 0
+    finally:
+        early.stop()
+
+
+def test_an_early_server_of_another_parse_is_replaced_and_one_never_adopted_stopped(
+    env: dict[str, str],
+) -> None:
+    dbt_warm.start_early(dbt_warm.ServerSpec(("parse",), env, PROJECT))
+    early = dbt_warm._early
+    assert early is not None
+    spec = dbt_warm.ServerSpec(("parse", "--target", "duckdb"), env, PROJECT)
+    server = dbt_warm.WarmDbtServer.start_or_adopt(spec)
+    try:
+        assert server is not early
+        assert early.process.poll() == -signal.SIGTERM  # stopped unused
+    finally:
+        server.stop()
+    dbt_warm.start_early(spec)
+    left = dbt_warm._early
+    assert left is not None
+    dbt_warm.stop_early()
+    assert dbt_warm._early is None and left.process.poll() == -signal.SIGTERM

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import signal
-import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -95,12 +94,9 @@ class BuildPlan:
 
 def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[str]:
     """`dbt build` plus the batch and the run-time var overrides from env DBT_VARS."""
-    args = [command]
     # The batch goes in env DBT_BATCH_SINCE (dbt_env), not in --vars: a --vars that changes
     # from run to run makes dbt re-parse the whole project each time.
-    overrides = dict(settings.dbt_vars())
-    if overrides:
-        args += ["--vars", json.dumps(overrides)]
+    args = [command, *settings.dbt_vars_args()]
     if plan is not None and plan.full_refresh:
         args.append("--full-refresh")
     if command == "build" and not unit_tests_from_env():
@@ -120,11 +116,7 @@ def dbt_env(plan: BuildPlan | None) -> dict[str, str]:
     return {BATCH_SINCE_ENV: since.isoformat(sep=" ") if since is not None else ""}
 
 
-def dbt_target_dir() -> Path:
-    """dbt's target folder as dagster-dbt resolves it: env DBT_TARGET_PATH, default `target`,
-    relative to the dbt project. Each run writes its artifacts to a subfolder of it."""
-    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
-    return target if target.is_absolute() else settings.DBT_PROJECT_DIR / target
+dbt_target_dir = settings.dbt_target_dir
 
 
 def keep_partial_parse(run_target: Path) -> None:
@@ -356,26 +348,16 @@ class WarehouseDbtCliResource(DbtCliResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         super().setup_for_execution(context)
-        if (
-            Path(self.dbt_executable).name != dbt_warm.CLIENT_SCRIPT
-            or not dbt_warm.enabled()
-            or settings.dbt_target() == "spark"  # one Spark session per SPARK_DIR: keep it cold
-        ):
-            return
-        # The parse the build will need: its options and the environment dagster-dbt gives dbt.
-        parse_argv = dbt_cli_args(command="parse")
-        if self.profile:
-            parse_argv += ["--profile", self.profile]
-        if self.target:
-            parse_argv += ["--target", self.target]
-        env = {
-            **os.environ,
-            "WAREHOUSE_PATH": str(settings.warehouse_path()),  # as the dbt step sets it
-            "DBT_PROJECT_DIR": str(self.project_dir),
-            "DBT_PROFILES_DIR": str(self.profiles_dir or self.project_dir),
-            "DBT_WARM_PROJECT_TARGET": str(dbt_target_dir()),
-        }
-        self._warm = dbt_warm.WarmDbtServer.start(parse_argv, env, Path(self.project_dir))
+        spec = dbt_warm.server_spec(
+            self.dbt_executable,
+            self.project_dir,
+            self.profiles_dir,
+            self.target,
+            self.profile,
+            settings.dbt_vars_args(),
+        )
+        if spec is not None:
+            self._warm = dbt_warm.WarmDbtServer.start_or_adopt(spec)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         warm, self._warm = self._warm, None
@@ -397,8 +379,7 @@ class WarehouseDbtCliResource(DbtCliResource):
 def dbt_executable() -> str:
     """The `dbt-warm` client next to this interpreter (it falls back to `dbt` itself), or `dbt`
     where the package's console scripts are not installed."""
-    warm = Path(sys.executable).with_name(dbt_warm.CLIENT_SCRIPT)
-    return str(warm) if warm.is_file() else dbt_warm.real_dbt()
+    return dbt_warm.executable()
 
 
 def dbt_resource() -> DbtCliResource:
