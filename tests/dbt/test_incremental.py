@@ -38,6 +38,7 @@ INCREMENTAL_MODELS = (
     "int_purchase_events",
     "int_order_facts",
     "int_order_items_enriched",
+    "int_customer_facts",
 )
 
 
@@ -107,6 +108,11 @@ def test_incremental_build_reads_only_the_batch(batch_builds):
         "where visitor_id = 'sim-visitor-1'",
     )
     assert session == [(BATCH_DAY, 3)]
+    # int_customer_facts re-derives the batch's customers only, the late signup among them
+    batch_customers = "select customer_id from intermediate.int_batch_customers"
+    customers = {c for (c,) in query(db, batch_customers)}
+    all_customers = query(db, "select count(*) from intermediate.int_customer_facts")[0][0]
+    assert "sim-customer-1" in customers and len(customers) < all_customers / 3
 
 
 def test_incremental_build_equals_full_refresh(batch_builds):
@@ -134,6 +140,7 @@ def test_incremental_models_have_no_duplicate_keys(batch_builds):
         ("intermediate.int_purchase_events", "event_id"),
         ("intermediate.int_order_facts", "order_id"),
         ("intermediate.int_order_items_enriched", "order_id, line_number"),
+        ("intermediate.int_customer_facts", "customer_id"),
     ):
         dupes = query(db, f"select count(*) - count(distinct ({key})) from {model}")[0][0]
         assert dupes == 0, model

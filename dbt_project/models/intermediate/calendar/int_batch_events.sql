@@ -5,7 +5,8 @@
 -- loaded, or moved to raw_replaced, after batch_since) and every other delivered version of
 -- their event ids. An event's position before the batch (its newest version then) is one of
 -- them even when the batch only added a newer version in a later partition, so the models
--- re-derive both where the event is now and where it was (another visitor, time or order).
+-- re-derive both where the event is now and where it was (another visitor, time, order or
+-- customer).
 
 with
 
@@ -22,7 +23,8 @@ delivered as (
         visitor_id,
         event_ts,
         event_type,
-        order_id
+        order_id,
+        customer_id
     from {{ source('tracking', 'events') }}
     where event_id in (select batch_event_ids.event_id from batch_event_ids)
 
@@ -31,7 +33,9 @@ delivered as (
 replaced as (
 
     {{ batch_rows(
-        'tracking', 'events', ['event_id', 'visitor_id', 'event_ts', 'event_type', 'order_id']
+        'tracking',
+        'events',
+        ['event_id', 'visitor_id', 'event_ts', 'event_type', 'order_id', 'customer_id']
     ) }}
 
 ),

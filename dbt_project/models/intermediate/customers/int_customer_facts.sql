@@ -1,4 +1,14 @@
-{{ config(materialized='table') }}
+{#- A batch build re-derives the customers of int_batch_customers: a customer's facts depend
+    on their own rows only (customer, orders, lines, sessions) and on who names them as
+    referrer, and that model lists every customer such a row belongs to, before and after. -#}
+{%- set batch_customers = "customer_id in (select customer_id from __int_batch_customers__)" %}
+{{ config(**incremental_config(replace_where=batch_customers)) }}
+{%- set batch_customers_only %}
+{%- if is_batch_build() %}
+where customer_id in (select customer_id from {{ ref('int_batch_customers') }})
+{%- endif %}
+{%- endset %}
+-- depends_on: {{ ref('int_batch_customers') }}
 
 -- One row per registered customer: signup (business date, month, channel), referrer and
 -- referrals made, demographics, order history over all loaded data (first order, first /
@@ -8,15 +18,23 @@
 
 with
 
-customers as (
+all_customers as (
 
     select * from {{ ref('stg_shop__customers') }}
+
+),
+
+customers as (
+
+    select * from all_customers
+    {{- batch_customers_only }}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_order_facts') }}
+    {{- batch_customers_only }}
 
 ),
 
@@ -35,6 +53,7 @@ products as (
 sessions as (
 
     select * from {{ ref('int_sessions') }}
+    {{- batch_customers_only }}
 
 ),
 
@@ -85,11 +104,12 @@ paid_per_customer as (
 
 referrals as (
 
+    -- every customer a re-derived customer referred, batch or not
     select
         referrer_customer_id as customer_id,
         count(*) as referred_customers
-    from customers
-    where referrer_customer_id is not null
+    from all_customers
+    where referrer_customer_id in (select customers.customer_id from customers)
     group by referrer_customer_id
 
 ),
