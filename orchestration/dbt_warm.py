@@ -3,7 +3,9 @@
 Before its first model, `dbt build` spends ~3.5 s on this machine: importing dbt (~1.5 s),
 parsing the project from its partial-parse state (~0.9 s) and writing manifest.json (~0.7 s).
 None of it depends on the batch, so the dbt resource starts this server when a run initializes
-its resources (`WarmDbtServer.start`): the imports and the parse overlap the ingest steps.
+its resources (`WarmDbtServer.start_or_adopt`): the imports and the parse overlap the ingest
+steps. The `pipeline` command starts it earlier still, before it imports Dagster and the
+definitions (`start_early`; the resource adopts that server when it is for the same parse).
 
 The dbt step's executable is the `dbt-warm` client (`client_main`, a console script of this
 package). It hands its arguments, environment, working folder and standard streams (the file
