@@ -354,12 +354,30 @@ def _run(request: dict[str, Any], fds: list[int], warm: _Warm) -> int:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner(manifest=warm.manifest if reuse else None).invoke(argv)
+    _close_duckdb()
     sys.stdout.flush()
     sys.stderr.flush()
     if result.success:
         return 0
     # as the `dbt` CLI: 1 = a node failed, 2 = dbt itself failed
     return 1 if result.exception is None else 2
+
+
+def _close_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open, before the exit code is sent.
+
+    A plain `dbt` process closes it when it exits, which checkpoints the write-ahead log into
+    the database file. This server ends with os._exit, so without this the next process to open
+    the warehouse (the dbt step's build-log write) would replay the whole WAL of the build and
+    checkpoint it (SF0.1 one-day: 12.5 MB, 0.13 s + 0.12 s). Closing here checkpoints once,
+    before the client gets the exit code, so the file is free and current when it does.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        DuckDBConnectionManager.env().close()
+    except Exception as exc:  # another adapter, or nothing opened: nothing to close
+        _log(f"no DuckDB database to close ({exc!r})")
 
 
 def serve(listener: socket.socket, sock: Path, work_dir: Path, parse_argv: list[str]) -> NoReturn:

@@ -230,3 +230,27 @@ def test_an_early_server_of_another_parse_is_replaced_and_one_never_adopted_stop
     assert left is not None
     dbt_warm.stop_early()
     assert dbt_warm._early is None and left.process.poll() == -signal.SIGTERM
+
+
+def test_the_server_checkpoints_the_warehouse_before_it_answers(env: dict[str, str]) -> None:
+    # A plain `dbt` process checkpoints DuckDB's write-ahead log when it exits; the server ends
+    # with os._exit, so it closes the database itself: the next process to open the warehouse
+    # must not find (and replay) the build's WAL.
+    import duckdb
+
+    from orchestration.contract import create_empty_raw_schema
+
+    warehouse = Path(env["WAREHOUSE_PATH"])
+    conn = duckdb.connect(str(warehouse))
+    create_empty_raw_schema(conn)
+    conn.close()
+    server = start_server(env)
+    try:
+        result = run(CLIENT, ["run", "--select", "stg_shop__products", "--target", "duckdb"], env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert not warehouse.with_name(warehouse.name + ".wal").exists()
+        conn = duckdb.connect(str(warehouse), read_only=True)
+        assert conn.execute("select count(*) from staging.stg_shop__products").fetchone() == (0,)
+        conn.close()
+    finally:
+        server.stop()
