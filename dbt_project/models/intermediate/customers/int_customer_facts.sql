@@ -104,13 +104,15 @@ paid_per_customer as (
 
 referrals as (
 
-    -- every customer a re-derived customer referred, batch or not
+    -- every customer a re-derived customer referred, batch or not (a join, not an IN
+    -- subquery: Spark fails to ship the semi-join of a unit test's fixture rows)
     select
-        referrer_customer_id as customer_id,
+        all_customers.referrer_customer_id as customer_id,
         count(*) as referred_customers
     from all_customers
-    where referrer_customer_id in (select customers.customer_id from customers)
-    group by referrer_customer_id
+    inner join customers
+        on all_customers.referrer_customer_id = customers.customer_id
+    group by all_customers.referrer_customer_id
 
 ),
 
