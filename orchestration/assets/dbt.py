@@ -376,10 +376,7 @@ class WarehouseDbtCliResource(DbtCliResource):
             context.log.debug(tail)
 
 
-def dbt_executable() -> str:
-    """The `dbt-warm` client next to this interpreter (it falls back to `dbt` itself), or `dbt`
-    where the package's console scripts are not installed."""
-    return dbt_warm.executable()
+dbt_executable = dbt_warm.executable
 
 
 def dbt_resource() -> DbtCliResource:
