@@ -509,14 +509,12 @@ class WarmDbtServer:
         work_dir: Path,
         log: IO[bytes],
         sock: Path,
-        parse_argv: Sequence[str] = (),
-        cwd: Path | None = None,
+        spec: ServerSpec,
     ) -> None:
         self.process = process
         self.work_dir = work_dir
         self.socket = sock
-        self.parse_argv = tuple(parse_argv)
-        self.cwd = cwd
+        self.spec = spec
         self._log = log
 
     @classmethod
@@ -527,18 +525,18 @@ class WarmDbtServer:
         early, _early = _early, None
         if early is not None:
             if (
-                early.parse_argv == spec.parse_argv
-                and early.cwd == spec.cwd
+                early.spec.parse_argv == spec.parse_argv
+                and early.spec.cwd == spec.cwd
                 and early.process.poll() is None
             ):
                 # An environment variable changed since then (one the parse or the profile
                 # reads) is caught by the server: it then parses for the build as dbt would.
                 return early
             early.stop()
-        return cls.start(list(spec.parse_argv), spec.env, spec.cwd)
+        return cls.start(spec)
 
     @classmethod
-    def start(cls, parse_argv: list[str], env: Mapping[str, str], cwd: Path) -> WarmDbtServer:
+    def start(cls, spec: ServerSpec) -> WarmDbtServer:
         work_dir = Path(tempfile.mkdtemp(prefix="dbt-warm-"))
         log = (work_dir / "server.log").open("wb")
         # Bound here, before the server starts: a `dbt-warm` spawned right after this returns
@@ -556,16 +554,20 @@ class WarmDbtServer:
                     str(listener.fileno()),
                     str(sock),
                     str(work_dir),
-                    *parse_argv,
+                    *spec.parse_argv,
                 ],
                 stdin=subprocess.PIPE,  # closes when this process ends: the server then exits
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**env, "PYTHONUNBUFFERED": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-                cwd=cwd,
+                env={
+                    **spec.env,
+                    "PYTHONUNBUFFERED": "1",
+                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                },
+                cwd=spec.cwd,
                 pass_fds=(listener.fileno(),),
             )
-        return cls(process, work_dir, log, sock, parse_argv, cwd)
+        return cls(process, work_dir, log, sock, spec)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -618,7 +620,7 @@ def start_early(spec: ServerSpec | None) -> None:
     imports and parse ran during the ingest steps and slowed them."""
     global _early
     if spec is not None and _early is None:
-        _early = WarmDbtServer.start(list(spec.parse_argv), spec.env, spec.cwd)
+        _early = WarmDbtServer.start(spec)
 
 
 def stop_early() -> None:

@@ -42,7 +42,7 @@ def start_server(
 ) -> dbt_warm.WarmDbtServer:
     argv = parse_argv or [*dbt_cli_args(command="parse"), "--target", "duckdb"]
     server_env = {**env, "DBT_WARM_PROJECT_TARGET": str(PROJECT / "target")}
-    return dbt_warm.WarmDbtServer.start(argv, server_env, PROJECT)
+    return dbt_warm.WarmDbtServer.start(dbt_warm.ServerSpec(tuple(argv), server_env, PROJECT))
 
 
 def run(
@@ -130,7 +130,8 @@ def test_an_unused_server_exits_when_its_starter_does(env: dict[str, str], tmp_p
     pid_file = tmp_path / "server.pid"
     starter = (
         "import sys; from pathlib import Path; from orchestration import dbt_warm\n"
-        f"s = dbt_warm.WarmDbtServer.start(['parse'], {env!r}, Path({str(PROJECT)!r}))\n"
+        f"spec = dbt_warm.ServerSpec(('parse',), {env!r}, Path({str(PROJECT)!r}))\n"
+        "s = dbt_warm.WarmDbtServer.start(spec)\n"
         f"Path({str(pid_file)!r}).write_text(str(s.process.pid))\n"
         "import os; os._exit(0)  # no stop(): the server's stdin closes with this process\n"
     )

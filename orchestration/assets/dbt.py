@@ -329,8 +329,9 @@ class WarehouseDbtCliResource(DbtCliResource):
     dagster-dbt upgrade that renames them fails there, not silently.
 
     And `dbt build` itself imports dbt and parses the project (~3.5 s) before its first model:
-    with the `dbt-warm` executable, the run starts a warm dbt process when it initializes its
-    resources, which does that during the ingest steps (orchestration/dbt_warm.py).
+    with the `dbt-warm` executable, a warm dbt process does that ahead of the build. The run
+    starts one when it initializes its resources, or adopts the one `pipeline` started before
+    importing Dagster (orchestration/dbt_warm.py).
     """
 
     _warm: dbt_warm.WarmDbtServer | None = PrivateAttr(default=None)
