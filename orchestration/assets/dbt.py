@@ -109,11 +109,28 @@ def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[
 BATCH_SINCE_ENV = "DBT_BATCH_SINCE"
 
 
+# dbt's own defaults for its file log (target/<invocation>/dbt.log): every SQL statement and
+# adapter call at debug level and, because dagster-dbt sets DBT_LOG_FORMAT=json for stdout, as
+# JSON. In a one-day build that is ~8 MB and ~0.7 s of the dbt step: each of ~1,000 statements
+# is an event formatted under the GIL that the dbt threads share (docs/performance.md). The
+# pipeline's default keeps the file log at info (each node's start, result and errors) in plain
+# text; the SQL dbt ran is in the invocation's target/run/. DBT_LOG_LEVEL_FILE=debug brings the
+# statement log back; a variable set in the environment wins over its default here.
+DBT_FILE_LOG_DEFAULTS = {
+    "DBT_LOG_LEVEL_FILE": "info",
+    "DBT_LOG_FORMAT_FILE": "text",
+    "DBT_USE_COLORS_FILE": "false",
+}
+
+
 def dbt_env(plan: BuildPlan | None) -> dict[str, str]:
     """Env of the dbt subprocess for `plan`: DBT_BATCH_SINCE (empty = everything is the batch),
-    read by the batch_since() macro while dbt executes."""
+    read by the batch_since() macro while dbt executes, and the file-log defaults not set in
+    this process's environment (DBT_FILE_LOG_DEFAULTS)."""
     since = plan.batch_since if plan is not None else None
-    return {BATCH_SINCE_ENV: since.isoformat(sep=" ") if since is not None else ""}
+    env = {name: value for name, value in DBT_FILE_LOG_DEFAULTS.items() if not os.environ.get(name)}
+    env[BATCH_SINCE_ENV] = since.isoformat(sep=" ") if since is not None else ""
+    return env
 
 
 dbt_target_dir = settings.dbt_target_dir
