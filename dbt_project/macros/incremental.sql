@@ -157,12 +157,45 @@
     {%- if not predicates -%}
         {{ exceptions.raise_compiler_error('replace_where needs incremental_predicates') }}
     {%- endif %}
+    {%- set written = batch_written_relation(target) %}
     delete from {{ target }}
     where {{ replace_where_predicate(predicates | join(' and ')) }};
 
     insert into {{ target }} ({{ dest_cols_csv }})
     select {{ dest_cols_csv }}
-    from {{ source }}
+    from {{ source }};
+
+    {#- The rows just written, kept for this build's data tests of the model (see
+        get_where_subquery.sql), labelled with the invocation that wrote them. Same
+        transaction: a build that rolls back leaves the previous copy and label. #}
+    create or replace table {{ written }} as
+    select {{ dest_cols_csv }}
+    from {{ source }};
+
+    comment on table {{ written }} is '{{ invocation_id }}'
+{%- endmacro %}
+
+
+{% macro batch_written_relation(relation) -%}
+    {#- Where a replace_where build keeps a copy of the rows it wrote: schema dbt_batch (created
+        by the on-run-start hook create_batch_written_schema), table <schema>__<name> of the
+        model. Never published; each build of the model replaces it. -#}
+    {{ return(api.Relation.create(
+        database=relation.database,
+        schema='dbt_batch',
+        identifier=relation.schema ~ '__' ~ relation.identifier,
+    )) }}
+{%- endmacro %}
+
+
+{% macro create_batch_written_schema() -%}
+    {#- on-run-start hook: the schema of batch_written_relation, created once per invocation
+        before any model runs (DuckDB: two build threads creating it at once would conflict). -#}
+    {%- if execute and target.type == 'duckdb' -%}
+        {%- do adapter.create_schema(api.Relation.create(
+            database=target.database, schema='dbt_batch'
+        )) -%}
+    {%- endif -%}
 {%- endmacro %}
 
 

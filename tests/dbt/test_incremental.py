@@ -146,6 +146,58 @@ def test_incremental_models_have_no_duplicate_keys(batch_builds):
         assert dupes == 0, model
 
 
+def test_batch_data_tests_read_the_rows_the_build_wrote(batch_builds):
+    """Each replace_where model's batch build keeps the rows it wrote in dbt_batch, labelled
+    with its invocation; they are rows of the model, and the batch's events are among them."""
+    db = batch_builds["incremental"]
+    labels = dict(
+        query(db, "select table_name, comment from duckdb_tables() where schema_name = 'dbt_batch'")
+    )
+    assert {
+        "staging__stg_tracking__events",
+        "staging__stg_shop__order_items",
+        "intermediate__int_sessions",
+        "intermediate__int_order_facts",
+    } <= set(labels)
+    assert len(set(labels.values())) == 1, labels  # all written by the one incremental build
+    for table in labels:
+        schema, model = table.split("__", 1)
+        kept = f'dbt_batch."{table}"'
+        not_in_model = f'select * from {kept} except all select * from {schema}."{model}"'
+        assert query(db, f"select count(*) from ({not_in_model})") == [(0,)], table
+    assert query(db, 'select count(*) > 0 from dbt_batch."staging__stg_tracking__events"') == [
+        (True,)
+    ]
+
+
+def test_a_bad_batch_row_fails_its_data_test(batch_builds, tmp_path):
+    """A batch order line of an unknown order reaches the relationships test of
+    stg_shop__order_items through the rows the build kept, and fails the build."""
+    bad = tmp_path / "bad.duckdb"
+    shutil.copy(batch_builds["incremental"], bad)
+    conn = duckdb.connect(str(bad))
+    try:
+        conn.execute(
+            "insert into raw.order_items select * replace ("
+            "'no-such-order' as order_id, "
+            "(select max(_loaded_at) from raw.order_items) + interval 1 hour as _loaded_at"
+            ") from raw.order_items limit 1"
+        )
+    finally:
+        conn.close()
+    target = settings.DBT_PROJECT_DIR / "target"
+    runs_before = set(target.glob("dbt_models-*/run_results.json"))
+    with pytest.raises(Exception):  # noqa: B017 - dagster-dbt's own error for a failed build
+        run_dbt_asset(bad)
+    (results_path,) = set(target.glob("dbt_models-*/run_results.json")) - runs_before
+    results = json.loads(results_path.read_text())["results"]
+    failed = {r["unique_id"].split(".")[2]: r for r in results if r["status"] == "fail"}
+    (relationships,) = [n for n in failed if n.startswith("relationships_stg_shop__order_items")]
+    assert failed[relationships]["failures"] == 1
+    kept = '"dbt_batch"."staging__stg_shop__order_items"'
+    assert kept in failed[relationships]["compiled_code"]
+
+
 def dbt_logs() -> set[Path]:
     """The dbt.log of every dbt invocation of the Dagster asset so far."""
     return set((settings.DBT_PROJECT_DIR / "target").glob("dbt_models-*/dbt.log"))
