@@ -39,6 +39,7 @@ INCREMENTAL_MODELS = (
     "int_order_facts",
     "int_order_items_enriched",
     "int_customer_facts",
+    "int_customer_daily_activity",
 )
 
 
@@ -141,6 +142,8 @@ def test_incremental_models_have_no_duplicate_keys(batch_builds):
         ("intermediate.int_order_facts", "order_id"),
         ("intermediate.int_order_items_enriched", "order_id, line_number"),
         ("intermediate.int_customer_facts", "customer_id"),
+        ("intermediate.int_customer_daily_activity", "customer_id, business_date"),
+        ("marts.product_sales_monthly", "month, product_id"),
     ):
         dupes = query(db, f"select count(*) - count(distinct ({key})) from {model}")[0][0]
         assert dupes == 0, model

@@ -18,6 +18,8 @@
 --   tickets (opening date), marketing spend, customer signups.
 -- is_traffic_date marks the event dates and their session days: the marts built from events
 -- and sessions alone (daily_traffic, daily_funnel, daily_ctr) rebuild only those.
+-- is_activity_date marks the event dates and the touched orders' order dates (now and before):
+-- int_customer_daily_activity rebuilds only those.
 {%- set lookback = var('incremental_lookback_days') | int %}
 
 with
@@ -210,6 +212,19 @@ other_dates as (
 
 ),
 
+activity_dates as (
+
+    -- all int_customer_daily_activity reads: the event dates and the order dates of the touched
+    -- orders, now and before (not their delivery, payment or refund dates)
+    select business_date from event_dates
+    union
+    select order_date as business_date from orders
+    where order_id in (select touched_orders.order_id from touched_orders)
+    union
+    select {{ to_business_date('order_ts') }} as business_date from batch_orders
+
+),
+
 unioned as (
 
     select business_date from order_dates
@@ -230,7 +245,10 @@ final as (
         business_date,
         -- the daily marts built from events and sessions alone rebuild only these
         business_date in (select session_dates.business_date from session_dates)
-            as is_traffic_date
+            as is_traffic_date,
+        -- int_customer_daily_activity rebuilds only these
+        business_date in (select activity_dates.business_date from activity_dates)
+            as is_activity_date
     from unioned
     where business_date is not null
     -- no batch_since: a full build, which reads no batch model (empty, not every row)

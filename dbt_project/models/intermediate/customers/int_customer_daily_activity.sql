@@ -1,6 +1,8 @@
-{%- set batch_dates = "select business_date from __int_batch_dates__" %}
+{%- set batch_dates = "select business_date from __int_batch_dates__ where is_activity_date" %}
 {{ config(**incremental_config(replace_where="business_date in (" ~ batch_dates ~ ")")) }}
--- depends_on: {{ ref('int_batch_dates') }}
+{#- The same dates for the model's own select, by ref(). -#}
+{%- set batch_activity_dates = "select business_date from " ~ ref('int_batch_dates')
+    ~ " where is_activity_date" %}
 
 -- Customer activity per business day: one row per (customer_id, business_date) on which the
 -- customer had a logged-in event (an event carrying the customer_id, on the event's business
@@ -8,8 +10,9 @@
 -- visitor before they sign up or log in carry no customer_id and do not count. The base of
 -- dau / wau / mau and of the signup-cohort retention.
 -- Incremental: a day's rows depend on that day's events and orders only; a batch build
--- re-derives the business dates of int_batch_dates (the dates of every batch event and of every
--- touched order, now and before).
+-- re-derives the activity dates of int_batch_dates (is_activity_date: the dates of every batch
+-- event and the order dates of every touched order, now and before), not the dates a delivery,
+-- payment, refund, review or signup touches.
 
 with
 
@@ -17,7 +20,7 @@ events as (
 
     select * from {{ ref('stg_tracking__events') }}
     {%- if is_batch_build() %}
-    where event_date in ({{ replace_where_predicate(batch_dates) }})
+    where event_date in ({{ batch_activity_dates }})
     {%- endif %}
 
 ),
@@ -26,7 +29,7 @@ orders as (
 
     select * from {{ ref('int_order_facts') }}
     {%- if is_batch_build() %}
-    where order_date in ({{ replace_where_predicate(batch_dates) }})
+    where order_date in ({{ batch_activity_dates }})
     {%- endif %}
 
 ),

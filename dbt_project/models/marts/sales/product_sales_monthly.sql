@@ -1,3 +1,21 @@
+{#- The months whose paid lines the batch can change: those of the activity dates (the order
+    dates of the touched orders, now and before) and the current order month of every order
+    whose lines were rebuilt (a product row re-read their category). -#}
+{%- set batch_months = "select cast(" ~ dbt.date_trunc('month', 'business_date') ~ " as date)"
+    ~ " from __int_batch_dates__ where is_activity_date"
+    ~ " union all select cast(" ~ dbt.date_trunc('month', 'order_date') ~ " as date)"
+    ~ " from __int_order_facts__"
+    ~ " where order_id in (select order_id from __int_batch_orders__)" %}
+{{ config(**incremental_config(
+    replace_where="month in (" ~ batch_months ~ ")", partition_column='month'
+)) }}
+{#- The same months for the model's own select, by ref(). -#}
+{%- set batch_order_months = "select cast(" ~ dbt.date_trunc('month', 'business_date') ~ " as date)"
+    ~ " from " ~ ref('int_batch_dates') ~ " where is_activity_date"
+    ~ " union all select cast(" ~ dbt.date_trunc('month', 'order_date') ~ " as date)"
+    ~ " from " ~ ref('int_order_facts')
+    ~ " where order_id in (select order_id from " ~ ref('int_batch_orders') ~ ")" %}
+
 -- Paid sales by product and calendar month (kpi-catalog section 3 "category_sales", product
 -- level), one row per month and product with at least one paid order line placed in the month
 -- (sparse: a product without paid sales in a month has no row). month is the first day of the
@@ -5,13 +23,19 @@
 -- (int_order_items_enriched.allocated_order_value). revenue_rank is a dense rank within the
 -- month by paid_revenue, highest first: tied products share a rank, the next rank follows
 -- without a gap. The grain column is named `month` as the mart contract requires (RF04 waived).
+-- Incremental: a month's rows depend on that month's paid lines only; a batch build rebuilds the
+-- months of batch_months above (a month left without paid lines loses its rows).
 
 with
 
 order_lines as (
 
     select * from {{ ref('int_order_items_enriched') }}
-    where is_paid
+    where
+        is_paid
+        {%- if is_batch_build() %}
+        and order_month in ({{ batch_order_months }})
+        {%- endif %}
 
 ),
 
