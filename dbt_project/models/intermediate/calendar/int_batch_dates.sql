@@ -109,10 +109,19 @@ batch_customers as (
 
 ),
 
-order_dates as (
+touched_order_days as (
 
+    -- the order dates of the touched orders, now and before
     select order_date as business_date from orders
     where order_id in (select touched_orders.order_id from touched_orders)
+    union
+    select {{ to_business_date('order_ts') }} as business_date from batch_orders
+
+),
+
+order_dates as (
+
+    select business_date from touched_order_days
     union
     select delivered_date as business_date from orders
     where order_id in (select touched_orders.order_id from touched_orders)
@@ -122,8 +131,6 @@ order_dates as (
     union
     select refund_date as business_date from refunds
     where order_id in (select touched_orders.order_id from touched_orders)
-    union
-    select {{ to_business_date('order_ts') }} as business_date from batch_orders
     union
     select {{ to_business_date('delivered_ts') }} as business_date from batch_orders
     union
@@ -218,10 +225,7 @@ activity_dates as (
     -- orders, now and before (not their delivery, payment or refund dates)
     select business_date from event_dates
     union
-    select order_date as business_date from orders
-    where order_id in (select touched_orders.order_id from touched_orders)
-    union
-    select {{ to_business_date('order_ts') }} as business_date from batch_orders
+    select business_date from touched_order_days
 
 ),
 
