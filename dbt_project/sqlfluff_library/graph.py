@@ -1,5 +1,6 @@
 """`graph` stand-in: dbt's parsed project graph. Empty here: the macros that look models up in it
-(replace_where_predicate, batch_test_condition) then leave their placeholders as they are."""
+(replace_where_predicate, previous_build_relation, batch_test_node) then find none, and the
+placeholders stay as they are."""
 
 from __future__ import annotations
 
