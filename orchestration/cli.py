@@ -17,11 +17,12 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestration import settings
+from orchestration.ingest.landing import LandingFileError
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
@@ -217,10 +218,11 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
     from orchestration.partitions import DateRange, landing_range
 
     if first is None or last is None:
-        found = landing_range(settings.resolve_path(os.environ["LANDING_DIR"]))
+        landing = settings.landing_dir()
+        found = landing_range(landing)
         if found is None:
-            raise SystemExit(
-                f"no dt=YYYY-MM-DD partitions under LANDING_DIR={os.environ['LANDING_DIR']}: "
+            raise UsageError(
+                f"no dt=YYYY-MM-DD partitions under LANDING_DIR={landing}: "
                 "generate the sample (make sample) or point LANDING_DIR at a landing"
             )
         first, last = first or found.first, last or found.last
@@ -339,6 +341,35 @@ def where() -> None:
     )
 
 
+class UsageError(Exception):
+    """A bad argument or landing: printed as one line, exit code 2."""
+
+
+def check_dates(first: date | None, last: date | None) -> None:
+    """Refuse a `--from`/`--to` that no run can load, before anything runs."""
+    from orchestration.partitions import partitions_start_date
+
+    start = partitions_start_date()
+    today = datetime.now(UTC).date()  # the daily partitions are UTC days, today's included
+    if first and last and first > last:
+        raise UsageError(f"--from {first} is after --to {last}: swap them")
+    for flag, day in (("--from", first), ("--to", last)):
+        if day is not None and day < start:
+            raise UsageError(
+                f"{flag} {day} is before PARTITIONS_START_DATE={start}: "
+                "pick a later day or set PARTITIONS_START_DATE earlier"
+            )
+        if day is not None and day > today:
+            raise UsageError(f"{flag} {day} is in the future (today is {today}): pick a past day")
+
+
+def _iso_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -348,28 +379,33 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline", help="run every asset and check; non-zero exit on failure"
     )
     p_pipeline.add_argument(
-        "--from", dest="first", type=date.fromisoformat, help="first dt (default: landing's first)"
+        "--from", dest="first", type=_iso_day, help="first dt (default: landing's first)"
     )
     p_pipeline.add_argument(
-        "--to", dest="last", type=date.fromisoformat, help="last dt (default: landing's last)"
+        "--to", dest="last", type=_iso_day, help="last dt (default: landing's last)"
     )
     p_pipeline.add_argument(
         "--report-json", type=Path, help="also write the run report (step times, rows) here"
     )
     sub.add_parser("where", help="print where the marts are and how to open them")
+    sub.add_parser("check", help="validate every setting (exit 2 naming the bad one)")
     args = parser.parse_args(argv)
+    try:  # every setting, before anything runs or is written
+        settings.check()
+        if args.command == "pipeline":
+            check_dates(args.first, args.last)
+            dates = pipeline_dates(args.first, args.last)
+            check_dates(dates.first, dates.last)
+    except (settings.SettingError, UsageError, LandingFileError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    if args.command == "check":
+        return 0
     if args.command == "prepare":
         prepare(force=args.force)
         return 0
     if args.command == "pipeline":
-        from orchestration import deployment
-
-        try:  # an invalid deployment config stops here, naming the file and key, not in 13 steps
-            deployment.current()
-        except deployment.DeploymentConfigError as exc:
-            _say(f"invalid deployment config: {exc}")
-            return 1
-        report = run_pipeline(dates=pipeline_dates(args.first, args.last))
+        report = run_pipeline(dates=dates)
         if args.report_json:
             write_report_json(report, args.report_json)
         return 0 if report.ok else 1

@@ -150,39 +150,54 @@ def _var_type_ok(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def _dbt_overrides(source: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+def check_dbt_vars(
+    source: str, raw_vars: Mapping[Any, Any], label: str = "dbt_vars"
+) -> dict[str, Any]:
+    """Validate dbt var overrides (the file's `dbt_vars`, or env DBT_VARS): known names, the
+    kind of their dbt_project.yml default, a real time zone and currency code."""
     known = dbt_project_vars()
+    prefix = f"{label}: " if label else ""
+    dotted = f"{label}." if label else ""
     overrides: dict[str, Any] = {}
-    raw_vars = doc.get("dbt_vars") or {}
-    if not isinstance(raw_vars, dict):
-        raise DeploymentConfigError(source, "dbt_vars must be a mapping of dbt var -> value")
     for name, value in raw_vars.items():
         if name == "undelivered_feeds":
             raise DeploymentConfigError(
-                source, "dbt_vars.undelivered_feeds is derived from `feeds`: list the feeds there"
+                source, f"{dotted}undelivered_feeds is derived from `feeds`: list the feeds there"
             )
         if name not in known:
             raise DeploymentConfigError(
-                source, f"dbt_vars: unknown var {name!r}; known: {', '.join(sorted(known))}"
+                source, f"{prefix}unknown var {name!r}; known: {', '.join(sorted(known))}"
             )
         if not _var_type_ok(known[name], value):
             raise DeploymentConfigError(
                 source,
-                f"dbt_vars.{name} must be of the kind of its default "
-                f"{known[name]!r}, got {value!r}",
+                f"{dotted}{name} must be of the kind of its default {known[name]!r}, got {value!r}",
             )
         overrides[name] = value
+    if "business_timezone" in overrides:
+        overrides["business_timezone"] = _timezone(source, overrides["business_timezone"])
+    if "currency" in overrides:
+        overrides["currency"] = _currency(source, overrides["currency"])
+    return overrides
+
+
+def _currency(source: str, currency: Any) -> str:
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        raise DeploymentConfigError(
+            source, f"currency must be a 3-letter ISO 4217 code (EUR), got {currency!r}"
+        )
+    return currency.upper()
+
+
+def _dbt_overrides(source: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    raw_vars = doc.get("dbt_vars") or {}
+    if not isinstance(raw_vars, dict):
+        raise DeploymentConfigError(source, "dbt_vars must be a mapping of dbt var -> value")
+    overrides = check_dbt_vars(source, raw_vars)
     if "business_timezone" in doc:
         overrides["business_timezone"] = _timezone(source, doc["business_timezone"])
-    elif "business_timezone" in overrides:
-        _timezone(source, overrides["business_timezone"])
     if "currency" in doc:
-        currency = doc["currency"]
-        if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-            raise DeploymentConfigError(
-                source, f"currency must be a 3-letter ISO 4217 code (EUR), got {currency!r}"
-            )
-        overrides["currency"] = currency.upper()
+        overrides["currency"] = _currency(source, doc["currency"])
     return overrides
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from datetime import date
 
@@ -29,8 +28,7 @@ DEFAULT_SETTLE_SECONDS = 120
 
 
 def settle_seconds() -> float:
-    raw = os.environ.get("LANDING_SETTLE_SECONDS", "").strip()
-    return float(raw) if raw else DEFAULT_SETTLE_SECONDS
+    return settings.value("LANDING_SETTLE_SECONDS")
 
 
 def plan_landing_run(
@@ -60,7 +58,7 @@ def plan_landing_run(
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    root = settings.resolve_path(os.environ.get("LANDING_DIR") or settings.DEFAULT_LANDING_DIR)
+    root = settings.landing_dir()
     try:
         fingerprints = partition_fingerprints(root)
     except LandingFileError as exc:

@@ -10,7 +10,6 @@ and the schedule all start the same kind of run.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,19 +20,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from orchestration import settings
 from orchestration.contract import FEEDS
 from orchestration.ingest.landing import partition_dirs
 
-DEFAULT_PARTITIONS_START_DATE = "2020-01-01"
-
 
 def partitions_start_date() -> date:
-    """First dt a partition can have: env PARTITIONS_START_DATE (YYYY-MM-DD), default 2020-01-01."""
-    raw = os.environ.get("PARTITIONS_START_DATE", "").strip() or DEFAULT_PARTITIONS_START_DATE
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"PARTITIONS_START_DATE must be YYYY-MM-DD, got {raw!r}") from None
+    """First dt a partition can have: setting PARTITIONS_START_DATE (default 2020-01-01)."""
+    return settings.value("PARTITIONS_START_DATE")
 
 
 # end_offset=1: today's partition exists, so a delivery for the current day loads the same day.

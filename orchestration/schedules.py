@@ -6,11 +6,11 @@ sensor missed; dates whose files did not change are no-ops (ingest keeps identic
 rebuilds nothing for them).
 """
 
-import os
 from datetime import timedelta
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
 from orchestration.partitions import DateRange
 
@@ -18,11 +18,7 @@ DEFAULT_LOOKBACK_DAYS = 3
 
 
 def lookback_days() -> int:
-    raw = os.environ.get("SCHEDULE_LOOKBACK_DAYS", "").strip()
-    days = int(raw) if raw else DEFAULT_LOOKBACK_DAYS
-    if days < 1:
-        raise ValueError(f"SCHEDULE_LOOKBACK_DAYS must be at least 1, got {raw!r}")
-    return days
+    return settings.value("SCHEDULE_LOOKBACK_DAYS")
 
 
 @dg.schedule(

@@ -23,7 +23,6 @@ only log. (What launches runs, the schedules and the landing sensor, defaults to
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import serving as serving_files
+from orchestration import settings
 from orchestration.alerts import Alert, AlertResource, run_link
 from orchestration.assets.publish import ServingResource
 from orchestration.checks.freshness_checks import FRESHNESS_CHECK
@@ -305,8 +305,7 @@ def alert_on_failed_checks(
 def anomaly_lookback_days() -> int:
     """Env ANOMALY_ALERT_LOOKBACK_DAYS (default 7): flags older than this many days before the
     newest business date of the mart are history, never alerted (also on the first tick)."""
-    raw = os.environ.get("ANOMALY_ALERT_LOOKBACK_DAYS", "").strip()
-    return int(raw) if raw else DEFAULT_ANOMALY_LOOKBACK_DAYS
+    return settings.value("ANOMALY_ALERT_LOOKBACK_DAYS")
 
 
 @dataclass(frozen=True)

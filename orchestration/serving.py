@@ -50,11 +50,7 @@ T = TypeVar("T")
 
 def keep_from_env() -> int:
     """How many publishes to keep under versions/: env SERVING_KEEP, default 5 (at least 1)."""
-    raw = os.environ.get("SERVING_KEEP", "").strip()
-    keep = int(raw) if raw else DEFAULT_KEEP
-    if keep < 1:
-        raise ValueError(f"SERVING_KEEP must be at least 1, got {keep}")
-    return keep
+    return settings.value("SERVING_KEEP")
 
 
 def version_dir(serving_dir: Path, version: int) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -280,12 +279,7 @@ def _stage(
 
 
 def _max_share(feed: str) -> float:
-    # the ingest's rule (orchestration/assets/ingest.py), without importing Dagster
-    for var in (f"QUARANTINE_MAX_SHARE_{feed.upper()}", "QUARANTINE_MAX_SHARE"):
-        raw = os.environ.get(var, "").strip()
-        if raw:
-            return float(raw)
-    return deployment.quarantine_max_share(feed)
+    return settings.quarantine_max_share(feed)
 
 
 def analyse_rows(
@@ -583,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="deployment config (default: env WAREHOUSE_CONFIG)")
     args = parser.parse_args(argv)
     root = settings.resolve_path(
-        args.landing or os.environ.get("LANDING_DIR") or settings.DEFAULT_LANDING_DIR
+        args.landing or settings.raw("LANDING_DIR")
     )
     try:
         config = deployment.load_config(settings.resolve_path(args.config) if args.config else None)

@@ -7,10 +7,11 @@ are left out of the rendering.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Literal
+
+from orchestration import settings
 
 AlertKind = Literal["run_failure", "check_failure", "freshness", "anomaly"]
 Severity = Literal["ERROR", "WARN", "INFO"]
@@ -27,7 +28,7 @@ _TITLES: dict[str, str] = {
 
 def ui_url() -> str:
     """Base URL of the Dagster UI used in run links: env DAGSTER_UI_URL, default :3000."""
-    return (os.environ.get("DAGSTER_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+    return settings.value("DAGSTER_UI_URL").rstrip("/")
 
 
 def run_link(run_id: str | None, base_url: str | None = None) -> str | None:

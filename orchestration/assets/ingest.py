@@ -18,7 +18,6 @@ QUARANTINE_MAX_SHARE_<FEED>) → failed with severity WARN (reported, nothing st
 severity ERROR, which stops everything downstream, so the marts keep their previous contents.
 """
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -36,14 +35,7 @@ QUARANTINE_CHECK = "quarantine_share"
 
 def quarantine_max_share(feed: str) -> float:
     """Env QUARANTINE_MAX_SHARE_<FEED>, else QUARANTINE_MAX_SHARE, else 0.01 (a share, 0–1)."""
-    for var in (f"QUARANTINE_MAX_SHARE_{feed.upper()}", "QUARANTINE_MAX_SHARE"):
-        raw = os.environ.get(var, "").strip()
-        if raw:
-            value = float(raw)
-            if not 0 <= value <= 1:
-                raise ValueError(f"{var} must be a share between 0 and 1, got {raw!r}")
-            return value
-    return deployment.quarantine_max_share(feed)  # the config's, default 0.01
+    return settings.quarantine_max_share(feed)
 
 
 class LandingResource(dg.ConfigurableResource):

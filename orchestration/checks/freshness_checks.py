@@ -15,7 +15,6 @@ materialized partitions.
 """
 
 import math
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import deployment
+from orchestration import deployment, settings
 from orchestration.assets.ingest import LandingResource, raw_asset_key
 
 FRESHNESS_CHECK = "freshness"
@@ -40,13 +39,9 @@ def utc_now() -> datetime:
 def max_lag_days(feed: str) -> int:
     """Env FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS, else the deployment
     config's `freshness_max_lag_hours` in whole days, rounded up (default 36 h → 2 days)."""
-    for var in (f"FRESHNESS_MAX_LAG_DAYS_{feed.upper()}", "FRESHNESS_MAX_LAG_DAYS"):
-        raw = os.environ.get(var, "").strip()
-        if raw:
-            value = int(raw)
-            if value < 0:
-                raise ValueError(f"{var} must be a number of days >= 0, got {raw!r}")
-            return value
+    days = settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", feed)
+    if days is not None:
+        return days
     return math.ceil(deployment.freshness_max_lag_hours() / 24)
 
 
