@@ -305,14 +305,15 @@ def value(name: str) -> Any:
         raise _error(setting, text, str(exc)) from None
 
 
-def _error(setting: Setting, text: str, problem: str) -> SettingError:
+def _error(setting: Setting, text: str, problem: str, name: str = "") -> SettingError:
+    name = name or setting.name
     if setting.fix:
-        return SettingError(setting.name, text, problem, setting.fix)
+        return SettingError(name, text, problem, setting.fix)
     good = setting.default or setting.example
-    fix = f"set {setting.name} to a value like {good!r} in the environment or .env"
+    fix = f"set {name} to a value like {good!r} in the environment or .env"
     if setting.default:
         fix += f", or unset it for the default {setting.default!r}"
-    return SettingError(setting.name, text, problem, fix)
+    return SettingError(name, text, problem, fix)
 
 
 def _per_feed_names() -> list[tuple[str, str]]:
@@ -340,7 +341,7 @@ def per_feed_value(base: str, feed: str) -> Any:
     try:
         return BY_NAME[base].parse(text)
     except ValueError as exc:
-        raise _error(BY_NAME[base], text, str(exc)) from None
+        raise _error(BY_NAME[base], text, str(exc), name) from None
 
 
 def check() -> None:

@@ -32,9 +32,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 from dagster_dbt.compat import DBT_PYTHON_VERSION
+from dagster_dbt.errors import DagsterDbtError
 from pydantic import PrivateAttr
 
 from orchestration import dbt_warm, deployment, settings
+from orchestration.cli import prepare as prepare_manifest
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.spark.build import raw_dir, spark_env
 from orchestration.spark.export import export_raw
@@ -50,7 +52,13 @@ def dbt_project() -> DbtProject:
     project = DbtProject(
         project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
     )
-    project.prepare_if_dev()  # only acts under `dagster dev`; CI and make use `make prepare`
+    # Under `dagster dev` the manifest is refreshed at every load (CI and make use `make
+    # prepare`), by `make prepare`'s own code rather than `project.prepare_if_dev()`: dagster-dbt's
+    # preparer runs whichever `dbt` (or dbt Fusion's `dbtf`) PATH finds first, and none at all
+    # where the venv is not activated; `prepare` runs this interpreter's dbt with the runs' target
+    # and vars, and only when the project changed since the last parse.
+    if project.preparer.using_dagster_dev():
+        prepare_manifest()
     return project
 
 
@@ -152,7 +160,7 @@ def keep_partial_parse(run_target: Path) -> None:
 
 def unit_tests_from_env() -> bool:
     """Env DBT_UNIT_TESTS=1: the pipeline's `dbt build` also runs the dbt unit tests."""
-    return os.environ.get("DBT_UNIT_TESTS", "").strip().lower() in ("1", "true", "yes")
+    return settings.value("DBT_UNIT_TESTS")
 
 
 def project_hash(manifest_path: Path) -> str:
@@ -271,8 +279,38 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like _loaded_at
 
 
+# A dbt error worth a retry: the DuckDB file held by another process. Every other dbt error
+# (SQL, compile, a failed test) fails the same way again and is not retried.
+TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held")
+
+
+def first_dbt_error(target_path: Path) -> str | None:
+    """`<node>: <first line of its error>` of the first failed node in run_results.json."""
+    results_file = target_path / "run_results.json"
+    if not results_file.is_file():
+        return None
+    results = json.loads(results_file.read_text()).get("results", [])
+    for result in results:
+        if result.get("status") in ("error", "fail"):
+            lines = [ln.strip() for ln in (result.get("message") or "").splitlines() if ln.strip()]
+            node = result["unique_id"].split(".")[-1]
+            cause = lines[1] if len(lines) > 1 and " Error in " in lines[0] else " ".join(lines)
+            verb = "failed" if result["status"] == "fail" else "error"
+            return f"dbt {verb} in {node}: {cause or 'no message'}"
+    return None
+
+
+def dbt_failure(target_path: Path, error: Exception) -> dg.Failure:
+    """The dbt step's failure: its first cause on one line, retried only when transient."""
+    line = first_dbt_error(target_path) or str(error).strip().splitlines()[0]
+    return dg.Failure(
+        description=line,
+        allow_retries=any(marker in line for marker in TRANSIENT_DBT_ERRORS),
+    )
+
+
 def full_refresh_from_env() -> bool:
-    return os.environ.get("DBT_FULL_REFRESH", "").strip().lower() in ("1", "true", "yes")
+    return settings.value("DBT_FULL_REFRESH")
 
 
 class DbtBuildConfig(dg.Config):
@@ -320,8 +358,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # dagster-dbt hands this process's environment to dbt
         os.environ.update(dbt_env(plan))
         invocation = dbt.cli(dbt_cli_args(plan), context=context)
-        # each model's metadata names the undelivered feeds it is built from (deployment config)
-        yield from deployment.annotate_dbt_events(invocation.stream(), context)
+        try:
+            # each model's metadata names the undelivered feeds it is built from (deployment)
+            yield from deployment.annotate_dbt_events(invocation.stream(), context)
+        except DagsterDbtError as exc:
+            raise dbt_failure(invocation.target_path, exc) from None
         keep_partial_parse(invocation.target_path)
         # Reached only when dbt exited 0 (the stream raises otherwise). A run of some models
         # only (a UI selection) records nothing: the others have not seen the batch yet.

@@ -1,0 +1,143 @@
+"""Every setting is checked before anything runs: a bad value is one line naming the setting,
+the value and the fix, exit code 2, and nothing written. Run as a user would: the CLI in a
+subprocess, settings from the environment, from `.env` and from the deployment file."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration import settings
+
+ENV_EXAMPLE = settings.REPO_ROOT / ".env.example"
+PATH_SETTINGS = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR", "DAGSTER_HOME", "GX_DOCS_DIR")
+
+
+def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m orchestration.cli ARGS` with every path setting inside `tmp_path/run`."""
+    run = tmp_path / "run"
+    base = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in settings.BY_NAME and not name.startswith(settings.PER_FEED)
+    }
+    paths = {name: str(run / name.lower()) for name in PATH_SETTINGS}
+    paths["SPARK_DIR"] = str(run / "spark")
+    full_env = {**base, **paths, settings.ENV_FILE_VAR: str(tmp_path / "no.env"), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        cwd=settings.REPO_ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def documented() -> list[str]:
+    """The variables .env.example lists (`NAME=` lines)."""
+    return re.findall(r"^([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE)
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    listed = set(documented())
+    assert listed - {settings.ENV_FILE_VAR} == set(settings.BY_NAME)
+
+
+@pytest.mark.parametrize("setting", [s for s in settings.SETTINGS if s.bad], ids=lambda s: s.name)
+def test_a_bad_value_is_refused_before_anything_runs(
+    tmp_path: Path, setting: settings.Setting
+) -> None:
+    proc = cli(tmp_path, "pipeline", **{setting.name: setting.bad})
+    line = assert_refused(proc, f"bad setting {setting.name}=", repr(setting.bad), "fix:")
+    assert "Traceback" not in line
+    assert not (tmp_path / "run").exists(), "a refused setting wrote files"
+
+
+@pytest.mark.parametrize("name", ["QUARANTINE_MAX_SHARE_EVENTS", "FRESHNESS_MAX_LAG_DAYS_ORDERS"])
+def test_a_bad_per_feed_value_is_refused(tmp_path: Path, name: str) -> None:
+    assert_refused(cli(tmp_path, "pipeline", **{name: "lots"}), name, "'lots'", "fix:")
+
+
+def test_a_per_feed_setting_of_an_unknown_feed_is_refused(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "pipeline", QUARANTINE_MAX_SHARE_ORDER="0.1")
+    assert_refused(proc, "QUARANTINE_MAX_SHARE_ORDER", "no feed 'order'", "ORDERS")
+
+
+def test_dbt_vars_that_do_not_parse_name_dbt_vars(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "pipeline", DBT_VARS="{business_timezone: UTC")
+    assert_refused(proc, "DBT_VARS", "not valid YAML", "fix:")
+
+
+def test_dbt_vars_with_an_unknown_var_are_refused(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "pipeline", DBT_VARS="{session_timeout: 30}")
+    assert_refused(proc, "DBT_VARS", "unknown var 'session_timeout'")
+
+
+def test_the_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("# comment\nexport DUCKDB_THREADS=0\nSERVING_KEEP=\n")
+    proc = cli(tmp_path, "check", WAREHOUSE_ENV_FILE=str(env_file))
+    assert_refused(proc, "bad setting DUCKDB_THREADS='0'")
+    assert (
+        cli(tmp_path, "check", WAREHOUSE_ENV_FILE=str(env_file), DUCKDB_THREADS="2").returncode == 0
+    )
+
+
+def test_a_malformed_env_file_line_names_the_file_and_line(tmp_path: Path) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("DUCKDB_THREADS=2\nthis is not a setting\n")
+    proc = cli(tmp_path, "check", WAREHOUSE_ENV_FILE=str(env_file))
+    assert_refused(proc, f"{env_file} line 2", "NAME=value")
+
+
+def test_a_bad_deployment_file_is_refused_naming_the_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "warehouse.yaml"
+    config.write_text("business_timezone: Mars/Olympus\n")
+    proc = cli(tmp_path, "pipeline", WAREHOUSE_CONFIG=str(config))
+    assert_refused(proc, "WAREHOUSE_CONFIG", str(config), "Mars/Olympus", "fix:")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--from", "2025-12-31", "--to", "2025-12-01"], ["--from 2025-12-31 is after --to"]),
+        (["--from", "2019-01-01", "--to", "2019-01-02"], ["before PARTITIONS_START_DATE"]),
+        (["--from", "2025-01-01", "--to", "2999-01-01"], ["--to 2999-01-01 is in the future"]),
+    ],
+)
+def test_a_date_range_no_run_can_load_is_refused(
+    tmp_path: Path, args: list[str], words: list[str]
+) -> None:
+    assert_refused(cli(tmp_path, "pipeline", *args), *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_landing_is_one_line(tmp_path: Path) -> None:
+    assert_refused(cli(tmp_path, "pipeline"), "no dt=YYYY-MM-DD partitions under LANDING_DIR")
+
+
+def test_good_settings_pass_the_check(tmp_path: Path) -> None:
+    proc = cli(
+        tmp_path,
+        "check",
+        DBT_VARS="{business_timezone: Europe/Berlin, currency: eur}",
+        QUARANTINE_MAX_SHARE_EVENTS="0.05",
+        DUCKDB_MEMORY_LIMIT="512MB",
+        ALERT_EMAIL_TO="ops@example.com, cto@example.com",
+    )
+    assert proc.returncode == 0, proc.stderr
