@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 UV_VERSION := 0.13.9
 
+# The venv's executables first for every recipe and every process it starts: `dagster dev`, the
+# code servers it spawns and dagster-dbt find the venv's `dagster` and `dbt` from a plain shell.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
 export LANDING_DIR ?= data/landing
 export WAREHOUSE_PATH ?= data/warehouse.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
@@ -88,9 +92,14 @@ lint: install ## ruff and sqlfluff
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
-ui: prepare ## open the Dagster UI (http://127.0.0.1:3000)
+# `make ui PORT=3001 HOST=0.0.0.0`. A HOST in the environment is ignored (some shells export the
+# machine's name as HOST): only the command line sets it. PORT may come from the environment.
+PORT ?= 3000
+HOST := 127.0.0.1
+ui: prepare ## open the Dagster UI on http://127.0.0.1:3000 (PORT=, HOST= to change)
 	@$(BIN)/python -c "from orchestration.cli import ensure_dagster_home; ensure_dagster_home()"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@echo "Dagster UI: http://$(HOST):$(PORT) (Ctrl-C to stop)"
+	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 docs: prepare ## build the dbt docs (every mart and column) and serve them on :8080
 	cd dbt_project && WAREHOUSE_PATH=$(abspath $(WAREHOUSE_PATH)) ../$(BIN)/dbt docs generate \

@@ -52,11 +52,11 @@ def dbt_project() -> DbtProject:
     project = DbtProject(
         project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
     )
-    # Under `dagster dev` the manifest is refreshed at every load (CI and make use `make
-    # prepare`), by `make prepare`'s own code rather than `project.prepare_if_dev()`: dagster-dbt's
-    # preparer runs whichever `dbt` (or dbt Fusion's `dbtf`) PATH finds first, and none at all
-    # where the venv is not activated; `prepare` runs this interpreter's dbt with the runs' target
-    # and vars, and only when the project changed since the last parse.
+    # Under `dagster dev` every load brings the manifest up to date (CI and make run `make
+    # prepare` first), with `make prepare`'s own code rather than `project.prepare_if_dev()`:
+    # dagster-dbt's preparer runs whichever `dbt` (or dbt Fusion's `dbtf`) PATH finds first, none
+    # at all where the venv is not activated, and parses at every load. `prepare` runs this
+    # interpreter's dbt with the runs' target and vars, and only when the project changed.
     if project.preparer.using_dagster_dev():
         prepare_manifest()
     return project
