@@ -381,15 +381,24 @@ def _failure_record(o: ExpectationOutcome) -> dict[str, object]:
 
 
 def docs_metadata(pages: gx_docs.DocsPages | None) -> dict[str, dg.MetadataValue]:
-    """Links to the GX Data Docs of a check run: the suite page, the index, the failed run."""
+    """Links to the GX Data Docs of a check run: the suite page, the index, the failed run.
+
+    They are `file://` URLs, which the UI shows as links. A browser may refuse to follow a
+    file link from the UI's http page (Chromium does): copying the link into the address bar
+    opens it. `data_docs_path` keeps the suite page's plain path (e.g. for a shell)."""
     if pages is None:
         return {}
+
+    def link(page: Path) -> dg.MetadataValue:
+        return dg.MetadataValue.url(page.absolute().as_uri())
+
     metadata: dict[str, dg.MetadataValue] = {
-        "data_docs": dg.MetadataValue.path(str(pages.suite_page)),
-        "data_docs_index": dg.MetadataValue.path(str(pages.index)),
+        "data_docs": link(pages.suite_page),
+        "data_docs_index": link(pages.index),
+        "data_docs_path": dg.MetadataValue.path(str(pages.suite_page)),
     }
     if pages.validation_page is not None:
-        metadata["data_docs_validation"] = dg.MetadataValue.path(str(pages.validation_page))
+        metadata["data_docs_validation"] = link(pages.validation_page)
     return metadata
 
 

@@ -4,6 +4,7 @@ The site has GX's usual local layout, so it reads like any GX Data Docs site:
 
     index.html                                        every suite, and the recent failed runs
     static/                                           GX's styles and images (copied once)
+    static/vendor/<package>@<version>/                the CDN assets GX's pages load, local
     expectations/<schema>/<table>.html                a suite's page
     validations/<schema>/<table>/<run>/<time>/<batch>.html   a validation result page
 
@@ -21,6 +22,11 @@ suite). Here:
 - the index is re-rendered only when a page was written, from the state file (so it lists every
   suite and the most recent failed runs, whichever process wrote them).
 
+The site works offline: GX's templates load bootstrap, jquery, bootstrap-table, font-awesome,
+vega and the logo from CDNs (and the index fills its tables with bootstrap-table), so every page
+is written with those URLs pointing at copies vendored in `docs_static/` (the versions GX's
+templates name, from npm; see its README) and copied into `static/vendor/`.
+
 All functions take the docs directory; a lock serializes writers within the process.
 """
 
@@ -29,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import urllib.parse
@@ -46,6 +53,59 @@ SITE_NAME = "E-commerce warehouse quality gates"
 MAX_VALIDATION_PAGES = 200  # listed in the index and kept on disk; older pages are deleted
 _DOCS_LOCK = threading.RLock()
 
+VENDOR_DIR = Path(__file__).parent / "docs_static"
+# The CDN URLs in GX's page templates -> the vendored files, under static/vendor/.
+CDN_ASSETS = {
+    "https://cdn.jsdelivr.net/npm/vega@5": "vega@5.33.1/build/vega.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite@5.23.0/build/vega-lite.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed@6.29.0/build/vega-embed.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": (
+        "fontawesome-free@6.6.0/css/all.min.css"
+    ),
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery@3.7.1/dist/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": (
+        "popper.js@1.12.9/dist/umd/popper.min.js"
+    ),
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": (
+        "bootstrap@4.3.1/dist/js/bootstrap.min.js"
+    ),
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": (
+        "bootstrap@4.3.1/dist/css/bootstrap.min.css"
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": (
+        "bootstrap-table@1.19.1/dist/bootstrap-table.min.js"
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": (
+        "bootstrap-table@1.19.1/dist/bootstrap-table.min.css"
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.js": (
+        "bootstrap-table@1.19.1/dist/extensions/filter-control/"
+        "bootstrap-table-filter-control.min.js"
+    ),
+    # The index asks for the minified stylesheet, the other pages for the plain one: same rules.
+    **{
+        "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+        f"bootstrap-table-filter-control{ext}": (
+            "bootstrap-table@1.19.0/dist/extensions/filter-control/"
+            "bootstrap-table-filter-control.min.css"
+        )
+        for ext in (".css", ".min.css")
+    },
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/"
+    "bootstrap-datepicker.min.js": "bootstrap-datepicker@1.9.0/dist/js/bootstrap-datepicker.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/"
+    "bootstrap-datepicker.min.css": (
+        "bootstrap-datepicker@1.9.0/dist/css/bootstrap-datepicker.min.css"
+    ),
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/"
+    "bootstrap-prefers-dark.css": "bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.min.css",
+}
+# The navbar logo (and its dark-mode background), GX's web assets: GX ships the logo in static/.
+_GX_WEB_ASSET = re.compile(r"https://great-expectations-web-assets\.s3\.[\w.-]+/[^\"')]*")
+# Integrity hashes and CORS mode of the CDN scripts: a file:// page cannot load them in CORS mode.
+_SRI = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')
+
 
 @dataclass(frozen=True)
 class DocsPages:
@@ -61,7 +121,8 @@ def suite_page_path(docs_dir: Path, suite_name: str) -> Path:
 
 
 def fingerprint(suite: gx.ExpectationSuite) -> str:
-    """A hash of what the suite page shows (name, expectations, meta) and the GX version."""
+    """A hash of what the suite page shows (name, expectations, meta), the GX version and the
+    local assets it loads (so a page is rendered again when they change)."""
     import great_expectations as gx
 
     payload = {
@@ -73,6 +134,7 @@ def fingerprint(suite: gx.ExpectationSuite) -> str:
         ],
         "meta": suite.meta,
         "notes": suite.notes,
+        "assets": CDN_ASSETS,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -98,20 +160,45 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _copy_static(docs_dir: Path) -> None:
-    target = docs_dir / "static"
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy a folder once, under a temporary name then renamed: a concurrent copy may win."""
     if target.is_dir():
         return
-    import great_expectations.render.view as gx_view
-
-    source = Path(gx_view.__file__).parent / "static"
-    tmp = docs_dir / f".static.{os.getpid()}.tmp"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
     try:
         os.replace(tmp, target)
     except OSError:  # another process copied it meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _copy_static(docs_dir: Path) -> None:
+    """GX's static files, and each vendored package (a folder per version: a new one is added
+    to a site that has older ones)."""
+    import great_expectations.render.view as gx_view
+
+    static = docs_dir / "static"
+    _copy_tree(Path(gx_view.__file__).parent / "static", static)
+    for package in VENDOR_DIR.iterdir():
+        if package.is_dir():
+            _copy_tree(package, static / "vendor" / package.name)
+
+
+def offline_html(html: str, static: str) -> str:
+    """`html` with GX's CDN assets and web images pointing at the site's copies; `static` is the
+    relative URL of the site's static/ folder from the page."""
+    for url, local in CDN_ASSETS.items():
+        html = html.replace(f'"{url}"', f'"{static}vendor/{local}"')
+    html = _GX_WEB_ASSET.sub(f"{static}images/logo-long.png", html)
+    return _SRI.sub("", html)
+
+
+def _write_page(docs_dir: Path, page: Path, html: str) -> None:
+    """Write a page of the site, its assets made local (relative to the page's depth)."""
+    depth = len(page.relative_to(docs_dir).parts) - 1
+    _write(page, offline_html(html, "../" * depth + "static/"))
 
 
 def _render_suite(suite: gx.ExpectationSuite) -> str:
@@ -177,7 +264,7 @@ def _render_index(docs_dir: Path, state: dict[str, Any]) -> None:
         )
     links["validations_links"] = validations
     html = DefaultJinjaIndexPageView().render(SiteIndexPageRenderer.render(links))
-    _write(docs_dir / "index.html", html)
+    _write_page(docs_dir, docs_dir / "index.html", html)
 
 
 def _save_state(docs_dir: Path, state: dict[str, Any]) -> None:
@@ -198,7 +285,7 @@ def ensure_suite_pages(docs_dir: Path, suites: Iterable[gx.ExpectationSuite]) ->
             page = suite_page_path(docs_dir, suite.name)
             mark = fingerprint(suite)
             if state["suites"].get(suite.name) != mark or not page.exists():
-                _write(page, _render_suite(suite))
+                _write_page(docs_dir, page, _render_suite(suite))
                 state["suites"][suite.name] = mark
                 changed = True
             pages.append(page)
@@ -223,7 +310,7 @@ def write_validation_page(
         rel = Path(
             "validations", *suite_name.split("."), _safe(run_name), run_time, f"{batch}.html"
         )
-        _write(docs_dir / rel, _render_validation(result))
+        _write_page(docs_dir, docs_dir / rel, _render_validation(result))
         state = _read_state(docs_dir)
         entries = [e for e in state["validations"] if e["path"] != rel.as_posix()]
         entries.insert(

@@ -7,6 +7,8 @@ columns, `order_report` depends on it. The raw.orders suite in expectations/ gat
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,13 @@ def _meta(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
     return evaluation.metadata[key].value
 
 
+def _linked_page(evaluation: dg.AssetCheckEvaluation, key: str) -> Path:
+    """The file a `file://` URL in the metadata points at."""
+    url = urllib.parse.urlparse(_meta(evaluation, key))
+    assert url.scheme == "file", url
+    return Path(urllib.request.url2pathname(url.path))
+
+
 def test_build_gx_checks_one_op_per_suite_with_blocking_critical_check() -> None:
     (checks,) = build_gx_checks(asset_keys={ORDERS})
     specs = {spec.name: spec for spec in checks.check_specs}
@@ -149,8 +158,10 @@ def test_check_links_the_gx_data_docs_of_its_suite(tmp_path: Path) -> None:
     suite_page = docs / "expectations" / "raw" / "orders.html"
     for name in (CRITICAL, WARNING):
         evaluation = _evaluations(result)[name]
-        assert _meta(evaluation, "data_docs") == str(suite_page)
-        assert _meta(evaluation, "data_docs_index") == str(docs / "index.html")
+        assert _meta(evaluation, "data_docs") == suite_page.as_uri()
+        assert _linked_page(evaluation, "data_docs") == suite_page
+        assert _meta(evaluation, "data_docs_index") == (docs / "index.html").as_uri()
+        assert _meta(evaluation, "data_docs_path") == str(suite_page)
         assert "data_docs_validation" not in evaluation.metadata  # only for failed runs
     page = suite_page.read_text(encoding="utf-8")
     assert "raw.orders" in page and "order_id" in page
@@ -169,7 +180,7 @@ def test_failed_check_links_the_validation_result_page(tmp_path: Path) -> None:
     result = _run(tmp_path, bad_rows)
 
     critical = _evaluations(result)[CRITICAL]
-    page = Path(_meta(critical, "data_docs_validation"))
+    page = _linked_page(critical, "data_docs_validation")
     assert page.is_relative_to(tmp_path / "docs" / "validations" / "raw" / "orders")
     assert "teleported" in page.read_text(encoding="utf-8")
     index = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
@@ -530,7 +541,7 @@ def test_a_bad_row_in_the_runs_range_fails_the_critical_check(range_runs: RangeR
     assert record["rows"] == "dt 2025-03-03..2025-03-03"
     assert "| rows |" in _meta(critical, "failures")
     assert "expect_table_row_count_to_be_between" in _meta(critical, "table_level_expectations")
-    assert Path(_meta(critical, "data_docs_validation")).exists()
+    assert _linked_page(critical, "data_docs_validation").exists()
     assert _materialized(result) == {ORDERS}  # the report downstream was blocked
     assert not result.is_node_success("order_report")
 
