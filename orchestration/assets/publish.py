@@ -9,6 +9,11 @@ Each publish is a numbered version (`orchestration.serving`): it is built comple
 folder, fsync, rename), so a reader sees either the previous publish or the new one, never a mix.
 The last SERVING_KEEP versions stay for rollback, and `marts._publish_log` in every file holds one
 row per publish so far (version, time, run, row counts, checks passed, tool versions).
+
+Every table and column of the serving file carries a comment, so BI tools that browse the catalog
+show what a column means: the marts' come from the working warehouse, where dbt writes the model
+and column descriptions of the YAML (`persist_docs` in dbt_project.yml); the publish log's are
+PUBLISH_LOG_COMMENTS below.
 """
 
 import json
@@ -39,6 +44,22 @@ PUBLISH_LOG_COLUMNS = {
     "dagster_version": "VARCHAR",
     "duckdb_version": "VARCHAR",
     "storage_version": "VARCHAR",
+}
+
+# The comments of marts._publish_log (table: key None) in every serving file; docs/serving.md.
+PUBLISH_LOG_COMMENTS: dict[str | None, str] = {
+    None: "One row per publish of the serving database so far, oldest first, carried from "
+    "version to version; the newest row is the version of this file (docs/serving.md).",
+    "version": "Publish number (versions/v<version> under SERVING_DIR); NULL for a row from "
+    "before versioning.",
+    "published_at": "UTC time of the publish.",
+    "run_id": "Dagster run that published.",
+    "row_counts": "JSON {mart: rows} of the marts in that publish.",
+    "checks_passed": "Asset checks that passed in that run before the publish.",
+    "dagster_version": "Dagster version of the writer.",
+    "duckdb_version": "DuckDB version of the writer.",
+    "storage_version": "DuckDB storage version the file was written with (readable by DuckDB "
+    "clients from that version on).",
 }
 
 
@@ -100,8 +121,51 @@ def failed_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]
     return check_results_of_run(instance, run_id)[1]
 
 
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return _sql_text(str(path))
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _comment_statement(table: str, column: str | None, comment: str) -> str:
+    """COMMENT ON the table (column None) or a column of serving_new.marts.`table`."""
+    target = f"serving_new.marts.{_sql_name(table)}"
+    if column is None:
+        return f"COMMENT ON TABLE {target} IS {_sql_text(comment)}"
+    return f"COMMENT ON COLUMN {target}.{_sql_name(column)} IS {_sql_text(comment)}"
+
+
+def _mart_comments(
+    conn: duckdb.DuckDBPyConnection, marts: list[str]
+) -> list[tuple[str, str | None, str]]:
+    """(table, column or None, comment) of the marts in the working database's catalog.
+
+    dbt's persist_docs writes the YAML descriptions there; CREATE TABLE AS does not carry them.
+    Surrounding whitespace (YAML block scalars end in a newline) is dropped, empty ones skipped.
+    """
+    where = "WHERE database_name = current_database() AND schema_name = 'marts'"
+    rows = conn.execute(
+        f"SELECT table_name, NULL, comment FROM duckdb_tables() {where} "
+        f"UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() {where}"
+    ).fetchall()
+    wanted = set(marts)
+    return [(t, c, text.strip()) for t, c, text in rows if t in wanted and (text or "").strip()]
+
+
+def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
+    """Comment the tables and columns of serving_new.marts: the marts' dbt descriptions and the
+    publish log's PUBLISH_LOG_COMMENTS, so BI tools show what each column means."""
+    comments = _mart_comments(conn, marts) + [
+        ("_publish_log", column, text) for column, text in PUBLISH_LOG_COMMENTS.items()
+    ]
+    for table, column, text in comments:
+        conn.execute(_comment_statement(table, column, text))
 
 
 def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
@@ -143,7 +207,8 @@ def write_serving_copy(
     The file is not called `marts.duckdb`: DuckDB names the catalog after the file, and a catalog
     `marts` holding a schema `marts` makes every `marts.<table>` reference ambiguous.
     If anything fails before the swap, `serving_dir` is left exactly as it was. With `report`,
-    the daily KPI report is drawn from the staged file and swapped in with it.
+    the daily KPI report is drawn from the staged file and swapped in with it. The tables and
+    columns keep the comments (dbt descriptions) they have in `conn`'s `marts` schema.
     """
     serving_dir.mkdir(parents=True, exist_ok=True)
     keep = keep if keep is not None else serving_files.keep_from_env()
@@ -174,6 +239,7 @@ def write_serving_copy(
             conn.execute(f"CREATE TABLE serving_new.marts._publish_log ({columns})")
             if history is not None:
                 _carry_log(conn, history)
+            _write_comments(conn, marts)
             conn.execute(
                 "INSERT INTO serving_new.marts._publish_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
