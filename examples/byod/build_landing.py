@@ -2,6 +2,9 @@
 
     .venv/bin/python examples/byod/build_landing.py [--exports DIR] [--out DIR] [--dt YYYY-MM-DD]
 
+(`--out` default: data/byod/landing. examples/byod/run.sh runs this, then the pipeline, with every
+path of the example under data/byod/.)
+
 The exports imitate what a small shop gets out of its systems (docs/your-data.md explains each
 mapping): a Shopify-style order export with one row per line item (order fields only on the
 first line of an order), a customer export, a product export, and a review app's export. This
@@ -165,7 +168,7 @@ def build(exports: Path, out: Path, dt: str) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exports", type=Path, default=HERE / "exports")
-    parser.add_argument("--out", type=Path, default=Path("data/byod_landing"))
+    parser.add_argument("--out", type=Path, default=HERE.parents[1] / "data" / "byod" / "landing")
     parser.add_argument(
         "--dt", default="2025-03-03", help="the last business date the exports cover"
     )

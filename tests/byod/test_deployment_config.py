@@ -33,8 +33,12 @@ SIX = ["customers", "products", "orders", "order_items", "payments", "reviews"]
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("WAREHOUSE_CONFIG", "DBT_VARS", "QUARANTINE_MAX_SHARE"):
+def _no_ambient_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty config file (the defaults), never a local warehouse.yaml at the repo root."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    monkeypatch.setenv("WAREHOUSE_CONFIG", str(empty))
+    for var in ("DBT_VARS", "QUARANTINE_MAX_SHARE"):
         monkeypatch.delenv(var, raising=False)
     for feed in FEEDS:
         monkeypatch.delenv(f"QUARANTINE_MAX_SHARE_{feed.upper()}", raising=False)
@@ -93,15 +97,21 @@ def test_config_file_errors_name_the_file(tmp_path, monkeypatch) -> None:
         load_config()
 
 
-def test_defaults_without_a_config_file(monkeypatch) -> None:
-    if (settings.REPO_ROOT / deployment.DEFAULT_CONFIG_NAME).exists():
-        pytest.skip("a local warehouse.yaml is present")
+def test_defaults_of_an_empty_config_file(tmp_path) -> None:
     config = load_config()
-    assert (config.source, config.feeds, config.undelivered) == ("defaults", tuple(FEEDS), ())
+    assert config.source == str(tmp_path / "empty.yaml")
+    assert (config.feeds, config.undelivered) == (tuple(FEEDS), ())
+    assert config == deployment.Deployment(source=config.source)
     assert deployment.dbt_vars() == {}  # nothing overrides dbt_project.yml
     assert deployment.delivered_feeds() == tuple(FEEDS)
     assert quarantine_max_share("orders") == 0.01
     assert deployment.freshness_max_lag_hours() == 36.0
+
+
+def test_without_warehouse_config_the_file_at_the_repo_root_if_any(monkeypatch) -> None:
+    monkeypatch.delenv("WAREHOUSE_CONFIG")
+    local = settings.REPO_ROOT / deployment.DEFAULT_CONFIG_NAME
+    assert deployment.config_path() == (local if local.is_file() else None)
 
 
 def test_the_example_config_is_valid_and_states_the_defaults() -> None:
@@ -239,7 +249,8 @@ def test_undelivered_feed_is_an_empty_table_with_delivered_false(tmp_path, monke
 def test_pipeline_cli_stops_on_an_invalid_config(tmp_path, monkeypatch, capsys) -> None:
     from orchestration import cli
 
-    write_config(tmp_path, "business_timezone: Europe/Berlinn\n", monkeypatch)
-    assert cli.main(["pipeline"]) == 1
-    out = capsys.readouterr().out
-    assert "invalid deployment config" in out and "'Europe/Berlinn' is not an IANA" in out
+    path = write_config(tmp_path, "business_timezone: Europe/Berlinn\n", monkeypatch)
+    assert cli.main(["pipeline"]) == 2  # settings.check(): before anything runs
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: bad setting WAREHOUSE_CONFIG='{path}': ")
+    assert "'Europe/Berlinn' is not an IANA" in err

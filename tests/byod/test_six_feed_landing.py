@@ -2,8 +2,11 @@
 
 examples/byod/build_landing.py maps the hand-written exports in examples/byod/exports/ into
 customers, products, orders, order_items, payments and reviews; examples/byod/warehouse.yaml
-says those six are all the shop delivers (business time zone Europe/Berlin, EUR). The pipeline
-runs in a real Dagster instance (dbt build, GX checks, publish) and every mart must build.
+says those six are all the shop delivers (business time zone Europe/Berlin, EUR).
+examples/byod/run.sh, the command of the docs, builds the landing, validates it and runs the
+pipeline (dbt build, GX checks, publish) in a Dagster instance of its own, with every path under
+its folder (BYOD_DIR, here a temp dir); every mart must build, and nothing may be written
+elsewhere.
 
 Hand computation (timestamps in the exports carry +01:00, Berlin winter time):
 
@@ -34,17 +37,23 @@ Traffic and marketing marts need `events` / `marketing_spend` / `campaigns`: emp
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 import pytest
+from conftest import snapshot_tree, tree_changes
 
-from orchestration import cli, settings
+from orchestration import settings
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +73,13 @@ def build_landing(out: Path) -> dict[str, int]:
 
 @dataclass
 class Run:
-    warehouse: Path
-    report: cli.RunReport
-    instance: dg.DagsterInstance
+    folder: Path  # BYOD_DIR: everything the example writes
+    report: dict[str, Any]  # `orchestration.cli pipeline --report-json`
+    instance: dg.DagsterInstance  # the example's own, in BYOD_DIR/dagster_home
+    session_changes: list[str]  # what the run changed in the test session's default folders
 
     def query(self, sql: str) -> list[tuple]:
-        conn = duckdb.connect(str(self.warehouse), read_only=True)
+        conn = duckdb.connect(str(self.folder / "warehouse.duckdb"), read_only=True)
         try:
             return conn.execute(sql).fetchall()
         finally:
@@ -82,10 +92,32 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(tmp_path_factory: pytest.TempPathFactory, isolated_paths: Path) -> Iterator[Run]:
+    """examples/byod/run.sh as docs/your-data.md runs it, with BYOD_DIR in a temp dir; the
+    environment's own paths (the session's, tests/conftest.py) must not be written."""
     root = tmp_path_factory.mktemp("six_feeds")
-    counts = build_landing(root / "landing")
-    assert counts == {
+    folder = root / "byod"
+    before = snapshot_tree(isolated_paths)
+    proc = subprocess.run(
+        [str(EXAMPLE / "run.sh"), "--report-json", str(root / "report.json")],
+        env={**os.environ, "BYOD_DIR": str(folder), "PYTHON": sys.executable},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    changes = tree_changes(before, snapshot_tree(isolated_paths))
+    report = json.loads((root / "report.json").read_text())
+    with pytest.MonkeyPatch.context() as mp:
+        # the event log storage (orchestration/dagster_storage.py) finds its shards by it
+        mp.setenv("DAGSTER_HOME", str(folder / "dagster_home"))
+        with dg.DagsterInstance.get() as instance:
+            yield Run(folder, report, instance, changes)
+
+
+def test_build_landing_maps_the_exports_to_six_feeds(tmp_path: Path) -> None:
+    assert build_landing(tmp_path / "landing") == {
         "customers": 3,
         "products": 3,
         "orders": 5,
@@ -93,22 +125,25 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         "payments": 3,
         "reviews": 3,
     }
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WAREHOUSE_CONFIG", str(EXAMPLE / "warehouse.yaml"))
-        mp.setenv("LANDING_DIR", str(root / "landing"))
-        mp.setenv("WAREHOUSE_PATH", str(root / "warehouse.duckdb"))
-        mp.setenv("SERVING_DIR", str(root / "serving"))
-        mp.setenv("GX_DOCS_DIR", str(root / "docs"))
-        mp.delenv("DBT_VARS", raising=False)
-        (root / "dagster_home").mkdir()
-        with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-            report = cli.run_pipeline(instance=instance)
-            yield Run(root / "warehouse.duckdb", report, instance)
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.csv"))
+    feeds = ["customers", "order_items", "orders", "payments", "products", "reviews"]
+    assert written == [f"landing/{feed}/dt=2025-03-03/{feed}.csv" for feed in feeds]
+
+
+def test_the_example_writes_under_its_own_folder_only(run: Run) -> None:
+    assert run.session_changes == []  # nor into data/: the session's guard (tests/conftest.py)
+    written = {p.name for p in run.folder.iterdir()}
+    assert {"landing", "warehouse.duckdb", "serving", "docs", "dagster_home"} <= written
+    assert written <= {"landing", "warehouse.duckdb", "serving", "docs", "dagster_home", "spark"}
+    assert (run.folder / "serving" / "serving.duckdb").is_file()
+    assert (run.folder / "docs" / "index.html").is_file()  # its own GX Data Docs
+    (dagster_run,) = run.instance.get_runs()  # its own Dagster history: this run only
+    assert dagster_run.run_id == run.report["run_id"]
 
 
 def test_every_asset_and_check_passes(run: Run) -> None:
-    assert run.report.ok, (run.report.failed_steps, run.report.failed_checks)
-    assert run.report.skipped_steps == []
+    assert run.report["ok"], (run.report["failed_steps"], run.report["failed_checks"])
+    assert run.report["skipped_steps"] == []
     marts = run.query("SELECT table_name FROM information_schema.tables WHERE table_schema='marts'")
     assert len({n for (n,) in marts if not n.startswith("_")}) == 29
 

@@ -5,7 +5,7 @@ venv (once per test session, under the session's tmp dir), publishes the real ma
 session's sample run, and in a subprocess of that venv opens the file read-only and reads every
 mart's row count, a DECIMAL and a DATE aggregate per mart that has them, and the publish log. The
 answers must equal those of the DuckDB the pipeline uses. No registry: the test is skipped with
-the reason, never passed.
+the reason, never passed; under CI (which has the registry) it fails instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SampleRun
+from conftest import SampleRun, skip_or_fail
 
 from orchestration.assets.publish import SERVING_STORAGE_VERSION, write_serving_copy
 
@@ -54,10 +54,10 @@ def old_duckdb_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             shutil.rmtree(venv, ignore_errors=True)
-            pytest.skip(f"pip install duckdb=={OLD_DUCKDB} timed out (no package registry?)")
+            skip_or_fail(f"pip install duckdb=={OLD_DUCKDB} timed out (no package registry?)")
         if proc.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
-            pytest.skip(
+            skip_or_fail(
                 f"cannot install duckdb=={OLD_DUCKDB} from the package registry: "
                 + (proc.stderr.strip().splitlines() or ["no output"])[-1]
             )
