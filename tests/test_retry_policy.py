@@ -141,3 +141,28 @@ def test_a_rejected_landing_file_is_not_retried(tmp_path: Path):
     assert (
         "dt=2025-03-02/customers.csv" in failure.event_specific_data.user_failure_data.description
     )
+
+
+def test_a_dbt_error_is_not_retried_and_names_its_first_cause(tmp_path: Path, monkeypatch):
+    """A SQL error in a model fails the same way on every try: one failure, no retry, and the
+    run summary carries the database's own reason on one line."""
+    from orchestration import cli
+
+    monkeypatch.setenv("LANDING_DIR", str(FIXTURE))
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("SERVING_DIR", str(tmp_path / "serving"))
+    # a date that is no date: int_customer_snapshot_date's cast fails in DuckDB
+    monkeypatch.setenv("DBT_VARS", '{business_timezone: UTC, as_of_date: "not-a-date"}')
+    with dg.instance_for_test() as instance:
+        report = cli.run_pipeline(instance=instance)
+        run_id = report.run_id
+        retries = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY
+        ).records
+    assert not report.ok
+    assert not retries
+    cause = report.failed_steps["dbt_models"]
+    # the model is a view: the first node to read it (its not_null test) meets the error
+    assert cause.startswith("dbt error in "), cause
+    assert 'Conversion Error: invalid date field format: "not-a-date"' in cause
+    assert "\n" not in cause

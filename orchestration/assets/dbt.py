@@ -285,15 +285,17 @@ TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held"
 
 
 def first_dbt_error(target_path: Path) -> str | None:
-    """`<node>: <first line of its error>` of the first failed node in run_results.json."""
+    """`<node>: <first line of its error>` of the first failed node in run_results.json (a
+    model before a test: a model's error is what its tests then trip over)."""
     results_file = target_path / "run_results.json"
     if not results_file.is_file():
         return None
     results = json.loads(results_file.read_text()).get("results", [])
+    results.sort(key=lambda r: not r["unique_id"].startswith("model."))
     for result in results:
         if result.get("status") in ("error", "fail"):
             lines = [ln.strip() for ln in (result.get("message") or "").splitlines() if ln.strip()]
-            node = result["unique_id"].split(".")[-1]
+            node = result["unique_id"].split(".")[2]
             cause = lines[1] if len(lines) > 1 and " Error in " in lines[0] else " ".join(lines)
             verb = "failed" if result["status"] == "fail" else "error"
             return f"dbt {verb} in {node}: {cause or 'no message'}"
