@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -120,8 +119,12 @@ def read_proc(pid: int) -> Proc | None:
     return Proc(pid, int(fields[1]), int(fields[3]), int(fields[19]), cmdline)
 
 
-def environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes()
+def environ(pid: int) -> dict[str, str] | None:
+    """The environment a process started with; None when it has ended."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
     pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if item)
     return {name: value for name, _, value in pairs}
 
@@ -162,7 +165,8 @@ def still_alive(procs: dict[int, Proc]) -> list[Proc]:
     return alive
 
 
-def graphql(port: int, query: str, timeout: float = 60.0) -> dict[str, Any]:
+def post_graphql(port: int, query: str, timeout: float) -> dict[str, Any]:
+    """The JSON answer of the webserver's GraphQL endpoint: `data` and maybe `errors`."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": query}).encode(),
@@ -170,7 +174,11 @@ def graphql(port: int, query: str, timeout: float = 60.0) -> dict[str, Any]:
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        body = json.loads(response.read())
+        return json.loads(response.read())
+
+
+def graphql(port: int, query: str, timeout: float = 60.0) -> dict[str, Any]:
+    body = post_graphql(port, query, timeout)
     assert not body.get("errors"), f"GraphQL errors: {body['errors']}"
     return body["data"]
 
@@ -246,12 +254,14 @@ def wait_for_location(ui: Ui) -> dict[str, Any]:
         if ui.proc.poll() is not None:
             pytest.fail(f"`make ui` exited with {ui.proc.returncode}:\n{tail(ui.log)}")
         try:
-            data = graphql(ui.port, WORKSPACE_QUERY, timeout=10)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            body = post_graphql(ui.port, WORKSPACE_QUERY, timeout=10)
+        except (OSError, ValueError) as exc:  # not listening yet, or no JSON answer yet
             last = repr(exc)
         else:
-            workspace = data["workspaceOrError"]
-            if workspace["__typename"] != "Workspace":
+            workspace = (body.get("data") or {}).get("workspaceOrError")
+            if body.get("errors") or workspace is None:
+                last = f"GraphQL errors: {body.get('errors')}"
+            elif workspace["__typename"] != "Workspace":
                 last = f"{workspace['__typename']}: {workspace.get('message')}"
             else:
                 entries = {e["name"]: e for e in workspace["locationEntries"]}
@@ -306,8 +316,9 @@ def test_make_ui_loads_the_code_location_and_stops_on_ctrl_c(ui: Ui) -> None:
     # the Makefile put the venv's bin first on PATH for dagster dev and what it spawns
     venv_bin = str(REPO / ".venv" / "bin")
     for proc in started.values():
-        if "dagster" in proc.cmdline:
-            path = environ(proc.pid).get("PATH", "")
+        env = environ(proc.pid) if "dagster" in proc.cmdline else None
+        if env is not None:
+            path = env.get("PATH", "")
             assert path.split(os.pathsep)[0] == venv_bin, f"{proc.cmdline}: PATH={path}"
     os.killpg(ui.proc.pid, signal.SIGINT)
     deadline = time.monotonic() + STOP_TIMEOUT
@@ -317,6 +328,8 @@ def test_make_ui_loads_the_code_location_and_stops_on_ctrl_c(ui: Ui) -> None:
         ui.proc.poll()  # reap make itself
         ui.seen.update(started_by(ui.proc.pid))  # and whatever the shutdown started
         alive = still_alive(ui.seen)
+    stopped_in = STOP_TIMEOUT - (deadline - time.monotonic())
+    print(f"SIGINT: {len(ui.seen)} processes, {len(alive)} left after {stopped_in:.1f}s")
     left = {p.pid: p.cmdline for p in still_alive(ui.seen)}
     assert not left, f"still running {STOP_TIMEOUT:.0f}s after SIGINT: {left}\n{tail(ui.log)}"
     assert ui.proc.poll() is not None
