@@ -1,7 +1,7 @@
 """The landing contract as code: feeds, keys, column types and source systems.
 
 Single source of truth for the ingest assets, the sample generator, the dbt sources and the
-GX suites. The minimum columns come from the landing contract (../shared/landing-contract.md);
+GX suites. The minimum columns come from the landing contract (docs/specs/landing-contract.md);
 the types are ours: ids are strings (shops export them as text), money is DECIMAL(18,2),
 timestamps are naive UTC TIMESTAMPs after ingest (offsets are converted, naive means UTC).
 """

@@ -1,6 +1,6 @@
 """Read what the report shows from a published serving.duckdb, read-only.
 
-Only mart-contract columns are used (shared/mart-contract.md), so the report keeps working when
+Only mart-contract columns are used (docs/specs/mart-contract.md), so the report keeps working when
 marts gain columns. Money is cast to DOUBLE here: the charts are JSON, and a chart needs no
 cents-exact sum (the headline sums stay DECIMAL until they are formatted).
 """

@@ -1,6 +1,6 @@
 """The published report draws in a real headless Chromium, offline.
 
-Chromium comes from the OS (`make browser`: Debian package `chromium`); Playwright's Python
+Chromium comes from the OS (Debian package `chromium`, which `make test` installs); Playwright's Python
 package drives it (its wheel brings the driver; `playwright install` is never run). Every network
 request is refused: the page must draw from the file alone. Then: no JS error, no console error
 or warning, each chart's SVG has marks, the anomaly points on the GMV and conversion charts are
@@ -47,7 +47,7 @@ def chromium_path() -> str:
     if not path:
         pytest.fail(
             "Chromium is not installed, so the report cannot be checked in a browser: run "
-            "`make browser` (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM to its path"
+            "`make test` installs it (Debian/Ubuntu: apt-get install chromium), or set CHROMIUM"
         )
     return path
 
