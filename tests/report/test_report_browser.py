@@ -46,7 +46,7 @@ def chromium_path() -> str:
     )
     if not path:
         pytest.fail(
-            "Chromium is not installed, so the report cannot be checked in a browser: run "
+            "Chromium is not installed, so the report cannot be checked in a browser: "
             "`make test` installs it (Debian/Ubuntu: apt-get install chromium), or set CHROMIUM"
         )
     return path
