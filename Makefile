@@ -27,6 +27,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
+	@echo "installing pinned dependencies into .venv (first run: about 2 minutes)…"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
@@ -71,7 +72,10 @@ pipeline: prepare ## run every asset and check over LANDING_DIR; non-zero exit o
 validate-landing: install ## check LANDING_DIR against the contract (writes nothing; exit 2 = a file would be rejected)
 	$(BIN)/python -m orchestration.validate_landing $(LANDING_DIR)
 
-run: install sample pipeline ## install, generate the sample, build and publish the marts
+# A short summary by default. `make run VERBOSE=1` (or VERBOSE=1 in the environment or .env):
+# Dagster's event lines, dbt's output and every mart's rows, as `cli -v`; make hands a variable
+# set on its command line to the environment of every recipe (pipeline, where).
+run: install sample pipeline ## install, generate the sample, build and publish the marts (VERBOSE=1: full detail)
 	@$(BIN)/python -m orchestration.cli where
 
 # The report's browser test drives the system Chromium (Debian/Ubuntu package; root or sudo).

@@ -4,29 +4,34 @@
 run shows in `make ui`, and exits non-zero naming every failed step and failed check. It loads
 the landing's dt partitions `--from`..`--to` (default: every dt in the landing) in one run — a
 first load, a backfill and a one-day incremental run (`--from D --to D`) are the same command.
+It shows each stage's progress (orchestration/progress.py) and a short summary; `-v` (env
+VERBOSE=1) prints the full detail too: Dagster's event lines, dbt's output, third-party warnings.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import os
 import subprocess
 import sys
 import time
+import warnings
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from orchestration import settings
 from orchestration.ingest.landing import LandingFileError
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
-    from dagster._core.execution.plan.objects import StepFailureData
+    from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
     from orchestration.partitions import DateRange
 
@@ -118,8 +123,10 @@ class RunReport:
     skipped_steps: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)  # severity ERROR
     warned_checks: list[str] = field(default_factory=list)  # severity WARN
+    check_causes: dict[str, str] = field(default_factory=dict)  # failed / warned: description
     checks_passed: int = 0
-    materialized: int = 0
+    materialized: int = 0  # materialization events: one per partition of a partitioned asset
+    assets: set[str] = field(default_factory=set)  # the distinct asset keys materialized
     # numeric materialization metadata per asset (rows_read, dagster/row_count, …): --report-json
     asset_numbers: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_seconds: float = 0.0
@@ -142,17 +149,14 @@ def stage_of(step_key: str) -> str:
     return "other"
 
 
-def failure_reason(failure_data: StepFailureData) -> str:
+def failure_reason(failure_data: Any) -> str:
     """The root cause of a step failure: a `dg.Failure` description, else the innermost error."""
+    from orchestration.progress import error_text
+
     user = getattr(failure_data, "user_failure_data", None)
     if user is not None and user.description:
         return user.description
-    error = failure_data.error
-    if error is None:
-        return "failed"
-    while error.cause is not None:
-        error = error.cause
-    return f"{error.cls_name}: {error.message.strip()}"
+    return "failed" if failure_data.error is None else error_text(failure_data.error)
 
 
 def report_from_result(result: ExecuteInProcessResult) -> RunReport:
@@ -175,6 +179,7 @@ def report_from_result(result: ExecuteInProcessResult) -> RunReport:
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             report.materialized += 1
             materialization = event.event_specific_data.materialization
+            report.assets.add(materialization.asset_key.to_user_string())
             report.asset_numbers[materialization.asset_key.to_user_string()] = {
                 name: value.value
                 for name, value in materialization.metadata.items()
@@ -185,31 +190,48 @@ def report_from_result(result: ExecuteInProcessResult) -> RunReport:
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             if evaluation.passed:
                 report.checks_passed += 1
-            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                continue
+            report.check_causes[name] = evaluation.description or ""
+            if evaluation.severity == dg.AssetCheckSeverity.WARN:
                 report.warned_checks.append(name)
             else:
                 report.failed_checks.append(name)
     return report
 
 
+LISTED = 8  # failed or warned checks named in the summary; the UI lists them all
+
+
 def print_report(report: RunReport, wall_seconds: float) -> None:
+    """The run in a few lines: stage times, assets and checks, then each problem with the whole
+    first line of its cause. Everything else is in the run's page in `make ui` (or -v)."""
+    from orchestration.progress import STAGES, first_cause_line, stage_of_step
+
     by_stage: dict[str, float] = defaultdict(float)
     for step, seconds in report.step_seconds.items():
-        by_stage[stage_of(step)] += seconds
-    split = ", ".join(f"{stage} {secs:.1f}s" for stage, secs in sorted(by_stage.items()))
-    _say(f"run {report.run_id}: {wall_seconds:.1f}s wall ({split})")
+        by_stage[stage_of_step(step)] += seconds
+    order = [*STAGES, *sorted(set(by_stage) - set(STAGES))]
+    split = ", ".join(f"{stage} {by_stage[stage]:.1f}s" for stage in order if stage in by_stage)
+    status = "ok" if report.ok else "FAILED"
+    _say(f"run {report.run_id} {status} in {wall_seconds:.1f}s ({split})")
     _say(
-        f"  {report.materialized} assets materialized, {report.checks_passed} checks passed, "
-        f"{len(report.warned_checks)} warnings, {len(report.failed_checks)} failed checks"
+        f"{len(report.assets)} assets ({report.materialized:,} partition materializations); "
+        f"checks: {report.checks_passed} passed, {len(report.warned_checks)} warned, "
+        f"{len(report.failed_checks)} failed"
     )
-    for name in report.warned_checks:
-        _say(f"  WARN  check {name}")
-    for name in report.failed_checks:
-        _say(f"  FAIL  check {name}")
     for step, message in report.failed_steps.items():
-        _say(f"  FAIL  step {step}: {message.splitlines()[0] if message else ''}")
-    for step in report.skipped_steps:
-        _say(f"  SKIP  step {step} (an upstream step or blocking check failed)")
+        _say(f"  FAIL  step {step}: {first_cause_line(message)}")
+    for label, names in (("FAIL", report.failed_checks), ("WARN", report.warned_checks)):
+        for name in names[:LISTED]:
+            _say(f"  {label}  check {name}: {first_cause_line(report.check_causes[name])}")
+        if len(names) > LISTED:
+            _say(f"  {label}  … and {len(names) - LISTED} more checks (make ui)")
+    skipped = report.skipped_steps
+    if skipped:
+        more = f" and {len(skipped) - LISTED} more" if len(skipped) > LISTED else ""
+        _say(f"  SKIP  {', '.join(skipped[:LISTED])}{more} (an upstream step or check failed)")
+    if not report.ok:
+        _say(f"  full detail: make ui, run {report.run_id[:8]}; or run again with -v (VERBOSE=1)")
 
 
 def pipeline_dates(first: date | None = None, last: date | None = None) -> DateRange:
@@ -229,8 +251,21 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
     return DateRange(first, last)
 
 
-def _load_pipeline(instance: DagsterInstance | None) -> tuple[JobDefinition, DagsterInstance]:
-    """`full_pipeline` and the instance to run it in (default: the persistent one).
+def quiet_warnings() -> None:
+    """Keep third-party Python warnings off the terminal (e.g. dagster's BetaWarning, once per
+    partitioned asset at import): they address the libraries' developers. -v shows them."""
+    import dagster as dg
+
+    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("default", module=r"orchestration(\.|$)")
+    for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
+def _load_definitions(
+    instance: DagsterInstance | None, verbose: bool
+) -> tuple[Definitions, DagsterInstance]:
+    """The definitions and the instance to run in (default: the persistent one).
 
     Importing Dagster, dagster-dbt and the definitions leaves a large heap that lives as long as
     the run (modules, asset and check specs, the dbt manifest). Left to the collector, each
@@ -242,47 +277,106 @@ def _load_pipeline(instance: DagsterInstance | None) -> tuple[JobDefinition, Dag
     try:
         import dagster as dg
 
+        if not verbose:
+            quiet_warnings()
+        import orchestration.progress  # noqa: F401  (rich: imported with the rest)
         from orchestration.definitions import defs
-
-        job = defs.resolve_job_def("full_pipeline")
     finally:
         gc.freeze()
         gc.enable()
     if instance is None:
         ensure_dagster_home()
         instance = dg.DagsterInstance.get()
-    return job, instance
+    return defs, instance
+
+
+@contextmanager
+def run_output(verbose: bool) -> Iterator[TextIO]:
+    """A stream on this process's stdout for the progress; unless verbose, fds 1 and 2 point at
+    /dev/null meanwhile.
+
+    While a run executes, Dagster captures fds 1 and 2 into its compute logs (the run's page in
+    the UI) and mirrors them to where they pointed: /dev/null keeps dbt's node lines, the
+    console logger's lines and third-party warnings off the terminal, not out of the UI.
+    """
+    try:
+        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal = os.fdopen(os.dup(out_fd), "w", buffering=1, encoding="utf-8", errors="replace")
+    saved = {} if verbose else {fd: os.dup(fd) for fd in (out_fd, err_fd)}
+    try:
+        if saved:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in saved:
+                os.dup2(devnull, fd)
+            os.close(devnull)
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        terminal.close()
+
+
+def _execute(
+    defs: Definitions, instance: DagsterInstance, dates: DateRange, out: TextIO, verbose: bool
+) -> RunReport:
+    """Run `full_pipeline` with the stages' progress on `out`; Dagster's console logger at
+    INFO when verbose, else ERROR (every event is in the event log and the UI either way)."""
+    import dagster as dg
+    from rich.console import Console
+
+    from orchestration.progress import RunProgress, logger_def
+
+    console = Console(file=out)
+    progress = RunProgress(console, live=console.is_terminal and not verbose)
+    loggers = {"console": dg.colored_console_logger, "progress": logger_def(progress)}
+    job = dg.Definitions.merge(defs, dg.Definitions(loggers=loggers)).resolve_job_def(
+        "full_pipeline"
+    )
+    progress.say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
+    level = "INFO" if verbose else "ERROR"
+    started = time.perf_counter()
+    with progress:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=dates.tags(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}},
+        )
+    report = report_from_result(result)
+    report.wall_seconds = time.perf_counter() - started
+    return report
 
 
 def run_pipeline(
     instance: DagsterInstance | None = None,
-    log_level: str = "INFO",
     dates: DateRange | None = None,
+    verbose: bool | None = None,
 ) -> RunReport:
     """Run `full_pipeline` over `dates` (default: every dt of the landing) in `instance`
-    (default: the persistent one in DAGSTER_HOME)."""
+    (default: the persistent one in DAGSTER_HOME), showing each stage's progress, then print
+    the summary. `verbose` (default: VERBOSE): also Dagster's event lines and dbt's output."""
     settings.apply_env_defaults()
+    verbose = settings.verbose() if verbose is None else verbose
     from orchestration import dbt_warm
 
     # The dbt build's warm process imports dbt and parses the project on the other core while
     # this one imports Dagster and the definitions (the run's dbt resource adopts it).
     dbt_warm.start_early(dbt_warm.pipeline_spec())
     try:
-        job, instance = _load_pipeline(instance)
+        defs, instance = _load_definitions(instance, verbose)
         dates = dates or pipeline_dates()
-        _say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
-        started = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance,
-            tags=dates.tags(),
-            raise_on_error=False,
-            # Step-level DEBUG events go to the event log (and the UI), not the terminal.
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+        with run_output(verbose) as out:
+            report = _execute(defs, instance, dates, out, verbose)
     finally:
         dbt_warm.stop_early()
-    report = report_from_result(result)
-    report.wall_seconds = time.perf_counter() - started
     print_report(report, report.wall_seconds)
     return report
 
@@ -312,33 +406,63 @@ def write_report_json(report: RunReport, path: Path) -> None:
 # ------------------------------------------------------------------------------------ where
 
 
-def where() -> None:
+def published_row_counts(db: Path) -> dict[str, int]:
+    """Rows of each mart in the published serving file, opened read-only ({} before the first
+    publish). The working warehouse may hold newer, unchecked rows: BI tools read this file."""
     import duckdb
 
-    db = settings.warehouse_path()
+    if not db.exists():
+        return {}
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        names = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
+            "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
+        ).fetchall()
+        return {
+            name: conn.execute(f'SELECT count(*) FROM marts."{name}"').fetchone()[0]
+            for (name,) in names
+        }
+    finally:
+        conn.close()
+
+
+def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
+    """The marts' rows in one line (the largest three named; empty marts called out), or one
+    line per mart when verbose."""
+    if verbose:
+        return [f"  marts.{name:<28} {rows:>10,} rows" for name, rows in counts.items()]
+    largest = sorted(counts.items(), key=lambda item: -item[1])[:3]
+    top = ", ".join(f"{name} {rows:,}" for name, rows in largest)
+    lines = [f"  {len(counts)} marts, {sum(counts.values()):,} rows; largest: {top}"]
+    empty = [name for name, rows in counts.items() if rows == 0]
+    if empty:
+        lines.append(f"  empty: {', '.join(empty)}")
+    return lines
+
+
+def _found(path: Path) -> str:
+    return str(path) if path.exists() else f"{path} (not written yet: make pipeline)"
+
+
+def where(verbose: bool = False) -> None:
+    """Where the run's results are: the published marts (row counts read from that file), the
+    report, the GX Data Docs, the Dagster UI, and the working warehouse they came from."""
     serving = settings.serving_dir()
+    db = serving / "serving.duckdb"
+    counts = published_row_counts(db)
     _say("")
-    _say(f"Published marts (BI tools read these): {serving / 'serving.duckdb'}")
-    _say(f"                 one Parquet per mart: {serving / 'parquet'}/")
-    _say(f"Working warehouse (the pipeline's):    {db}")
-    if db.exists():
-        conn = duckdb.connect(str(db), read_only=True)
-        try:
-            marts = conn.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'marts' ORDER BY 1"
-            ).fetchall()
-            for (name,) in marts:
-                rows = conn.execute(f'SELECT count(*) FROM marts."{name}"').fetchone()[0]
-                _say(f"  marts.{name:<28} {rows:>8} rows")
-        finally:
-            conn.close()
-    _say("Open the UI:        make ui   (then http://127.0.0.1:3000)")
+    _say(f"Published marts:  {_found(db)}  (Parquet: {serving / 'parquet'}/)")
+    for line in _mart_lines(counts, verbose) if counts else []:
+        _say(line)
+    _say(f"Report:           {_found(serving / 'report.html')}")
+    _say(f"Data Docs (GX):   {_found(settings.gx_docs_dir() / 'index.html')}")
+    _say(f"Dagster UI:       make ui, then {settings.value('DAGSTER_UI_URL')}")
     _say(
-        'Query the marts:    .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{serving / 'serving.duckdb'}', read_only=True)"
-        ".sql('from marts.daily_sales limit 5'))\""
+        'Query the marts:  .venv/bin/python -c "import duckdb; '
+        f"print(duckdb.connect('{db}', read_only=True).sql('from marts.daily_sales limit 5'))\""
     )
+    _say(f"Working warehouse (the pipeline's own, not for BI tools): {settings.warehouse_path()}")
 
 
 class UsageError(Exception):
@@ -370,8 +494,12 @@ def _iso_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
+VERBOSE_HELP = "full detail: Dagster's event lines, dbt's output, every mart (env VERBOSE=1)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     p_prepare = sub.add_parser("prepare", help="parse the dbt project (manifest for Dagster)")
     p_prepare.add_argument("--force", action="store_true")
@@ -387,7 +515,11 @@ def main(argv: list[str] | None = None) -> int:
     p_pipeline.add_argument(
         "--report-json", type=Path, help="also write the run report (step times, rows) here"
     )
-    sub.add_parser("where", help="print where the marts are and how to open them")
+    p_where = sub.add_parser("where", help="print where the marts are and how to open them")
+    for p in (p_pipeline, p_where):  # SUPPRESS: `-v pipeline` is not reset by this default
+        p.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
     sub.add_parser("check", help="validate every setting (exit 2 naming the bad one)")
     args = parser.parse_args(argv)
     try:  # every setting, before anything runs or is written
@@ -405,11 +537,11 @@ def main(argv: list[str] | None = None) -> int:
         prepare(force=args.force)
         return 0
     if args.command == "pipeline":
-        report = run_pipeline(dates=dates)
+        report = run_pipeline(dates=dates, verbose=args.verbose or settings.verbose())
         if args.report_json:
             write_report_json(report, args.report_json)
         return 0 if report.ok else 1
-    where()
+    where(verbose=args.verbose or settings.verbose())
     return 0
 
 

@@ -1,0 +1,192 @@
+"""Live progress of a pipeline run: the steps each stage has done, from the run's own events.
+
+`pipeline` used to print every Dagster event and dbt node line (~700 lines). A Dagster logger
+(`logger_def`) hands every event of the run to `RunProgress`, which redraws the five stages on
+a terminal (rich) or, when stdout is a pipe or a file, prints one line per stage as it ends. A
+retried step is printed when it happens: the run then waits with nothing else to show.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from rich.console import Console
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+STAGES = ("ingest", "raw checks", "dbt", "mart checks", "publish")
+PREFIXES = {"raw__": "ingest", "gx_raw__": "raw checks", "dbt_": "dbt", "gx_": "mart checks"}
+Kind = dg.DagsterEventType
+ENDS = (Kind.STEP_SUCCESS, Kind.STEP_FAILURE, Kind.STEP_SKIPPED, Kind.STEP_UP_FOR_RETRY)
+PROBLEMS = ("failed", "not run", "failed checks")
+
+
+def stage_of_step(step_key: str) -> str:
+    """The stage of a `full_pipeline` step: raw__orders, gx_raw__orders, dbt_models,
+    gx_dbt_models, serving__marts (a step of no known kind is `other`)."""
+    for prefix, stage in PREFIXES.items():
+        if step_key.startswith(prefix):
+            return stage
+    return "publish" if step_key.startswith("serving__") else "other"
+
+
+def error_text(error: Any) -> str:
+    """`Class: message` of the innermost cause of a Dagster error info (its message starts
+    with the class's dotted path, or not at all)."""
+    while error.cause is not None:
+        error = error.cause
+    name, colon, rest = error.message.strip().partition(":")
+    if colon and name.endswith(error.cls_name):
+        return f"{error.cls_name}:{rest}"
+    return f"{error.cls_name}: {error.message.strip()}"
+
+
+def first_cause_line(message: str) -> str:
+    """The whole first line of a failure message, with the next one when it ends in a colon
+    ("1 blocking asset check failed with ERROR severity:" names no check)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"
+    return lines[0] if lines else message.strip()
+
+
+@dataclass
+class Stage:
+    """What the steps of one stage have done so far."""
+
+    name: str
+    total: int = 0  # known once the executor announces the run's steps
+    done: int = 0
+    failed: int = 0
+    failed_checks: int = 0
+    not_run: int = 0  # when the run is over: steps never started (an upstream step failed)
+    seconds: float = 0.0  # time spent in its ended steps
+    running: str | None = None
+    since: float = 0.0
+
+    @property
+    def ended(self) -> bool:  # every step ran: printed when not live
+        return self.done == self.total > 0
+
+    def elapsed(self) -> float:
+        return self.seconds + (time.monotonic() - self.since if self.running else 0.0)
+
+    def note(self) -> str:
+        counts = zip((self.failed, self.not_run, self.failed_checks), PROBLEMS, strict=True)
+        problems = ", ".join(f"{n} {what}" for n, what in counts if n)
+        return problems or self.running or ("done" if self.ended else "")
+
+    def line(self) -> str:
+        steps = f"{self.done}/{self.total or '?'} steps"
+        return f"{self.name:<12} {steps:<13} {self.elapsed():6.1f}s  {self.note()}".rstrip()
+
+
+class RunProgress(logging.Handler):
+    """The stages of one run, live on a terminal, else one plain line per stage as it ends: a
+    logging handler of the run's Dagster logger (`logger_def`), fed every event record."""
+
+    def __init__(self, console: Console, live: bool) -> None:
+        super().__init__(logging.DEBUG)
+        self.console = console
+        self.stages = {name: Stage(name) for name in STAGES}
+        # No redirection of sys.stdout by rich: Dagster captures fds 1 and 2 during the run.
+        options = {"redirect_stdout": False, "redirect_stderr": False}
+        self.live = Live(console=console, get_renderable=self.render, **options) if live else None
+
+    def __enter__(self) -> RunProgress:
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for stage in self.stages.values():
+            stage.not_run = stage.total - stage.done - (stage.running is not None)
+            if self.live is None and not stage.ended and (stage.total or stage.done):
+                self.say(stage.line())
+        if self.live is not None:
+            self.live.stop()
+
+    def stage(self, step_key: str) -> Stage:
+        name = stage_of_step(step_key)
+        return self.stages.setdefault(name, Stage(name))
+
+    def say(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def render(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        for stage in list(self.stages.values()):  # the run's thread may add a stage
+            bar = ProgressBar(total=stage.total or None, completed=stage.done, width=24)
+            style = (
+                "red" if stage.failed or stage.failed_checks else "green" if stage.ended else "dim"
+            )
+            done = f"{stage.done}/{stage.total or '?'}"
+            table.add_row(
+                stage.name, bar, done, f"{stage.elapsed():.1f}s", Text(stage.note(), style)
+            )
+        return table
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:  # a display error must not fail the run: logging reports it on stderr
+            event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+            if isinstance(event, dg.DagsterEvent):
+                self.update(event)
+        except Exception:
+            self.handleError(record)
+
+    def update(self, event: dg.DagsterEvent) -> None:
+        """Update the stage of the event's step (events of no step only announce the steps)."""
+        kind, data = event.event_type, event.event_specific_data
+        if kind == Kind.ENGINE_EVENT and not any(s.total for s in self.stages.values()):
+            self.plan(getattr(getattr(data, "metadata", {}).get("step_keys"), "value", ""))
+        if event.step_key is None:
+            return
+        stage = self.stage(event.step_key)
+        if kind == Kind.STEP_START:
+            stage.running, stage.since = event.step_key, time.monotonic()
+        elif kind in ENDS:
+            self.step_ended(stage, event)
+        elif kind == Kind.ASSET_CHECK_EVALUATION and not data.passed:
+            stage.failed_checks += int(data.severity == dg.AssetCheckSeverity.ERROR)
+
+    def plan(self, step_keys: str) -> None:
+        """Each stage's total, from the step keys the in-process executor announces."""
+        try:
+            keys = ast.literal_eval(step_keys) if step_keys else []
+        except (ValueError, SyntaxError):
+            keys = []
+        for key in keys:
+            self.stage(key).total += 1
+
+    def step_ended(self, stage: Stage, event: dg.DagsterEvent) -> None:
+        if stage.running:
+            stage.seconds += time.monotonic() - stage.since
+        stage.running = None
+        if event.event_type == Kind.STEP_UP_FOR_RETRY:
+            data = event.event_specific_data
+            cause = first_cause_line(error_text(data.error))
+            self.say(f"retry {event.step_key} in {data.seconds_to_wait or 0:.0f}s: {cause}")
+            return
+        stage.done += 1
+        stage.failed += int(event.event_type == Kind.STEP_FAILURE)
+        if self.live is None and stage.ended:
+            self.say(stage.line())
+
+
+def logger_def(progress: RunProgress) -> dg.LoggerDefinition:
+    """A Dagster logger that feeds every event of the run to `progress`."""
+
+    @dg.logger(description="the stages' progress in `python -m orchestration.cli pipeline`")
+    def progress_logger(_context: dg.InitLoggerContext) -> logging.Logger:
+        logger = logging.Logger("orchestration.progress", logging.DEBUG)  # no parent, no root
+        logger.addHandler(progress)
+        return logger
+
+    return progress_logger
