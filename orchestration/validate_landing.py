@@ -31,7 +31,7 @@ import duckdb
 from orchestration import deployment, settings
 from orchestration.contract import FEEDS, FUTURE_TOLERANCE, Feed, create_empty_raw_schema
 from orchestration.ingest import landing as landing_mod
-from orchestration.ingest.landing import LandingFile, LandingFileError
+from orchestration.ingest.landing import LandingFile, LandingFileError, reader_path
 from orchestration.ingest.loader import (
     _csv_header,
     _format_select,
@@ -162,7 +162,7 @@ def _file_columns(conn: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
     if f.fmt == "csv":
         return [c.strip() for c in _csv_header(f.path)]
     if f.fmt == "parquet":
-        rows = conn.execute("SELECT name FROM parquet_schema(?)", [str(f.path)]).fetchall()
+        rows = conn.execute("SELECT name FROM parquet_schema(?)", [reader_path(f.path)]).fetchall()
         return [name for (name,) in rows[1:]]  # the first row is the schema root
     keys: dict[str, None] = {}
     opener = gzip.open if f.path.name.lower().endswith(".gz") else open
@@ -576,9 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     parser.add_argument("--config", help="deployment config (default: env WAREHOUSE_CONFIG)")
     args = parser.parse_args(argv)
-    root = settings.resolve_path(
-        args.landing or settings.raw("LANDING_DIR")
-    )
+    root = settings.resolve_path(args.landing or settings.raw("LANDING_DIR"))
     try:
         config = deployment.load_config(settings.resolve_path(args.config) if args.config else None)
     except deployment.DeploymentConfigError as exc:

@@ -16,6 +16,7 @@ FORMATS: dict[str, str] = {
     ".parquet": "parquet",
 }
 _PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+_GLOB_CHARS = re.compile(r"([*?\[{])")
 
 
 class LandingFileError(Exception):
@@ -39,6 +40,17 @@ class LandingFile:
 
     def relative_to(self, root: Path) -> str:
         return self.path.relative_to(root).as_posix()
+
+
+def reader_path(path: Path) -> str:
+    """`path` as a DuckDB reader argument that names exactly this file, never a pattern.
+
+    DuckDB's readers glob every path they are given (a list too): `orders [1].csv` would read
+    `orders 1.csv` and `part-*.csv` its siblings. Each glob character is put in a character
+    class of its own (`[*]`), which matches only itself; the `filename` column still returns
+    the real name.
+    """
+    return _GLOB_CHARS.sub(r"[\1]", str(path))
 
 
 def file_format(path: Path) -> str | None:

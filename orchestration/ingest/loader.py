@@ -42,7 +42,7 @@ from orchestration.contract import (
     References,
     Rule,
 )
-from orchestration.ingest.landing import LandingFile, LandingFileError
+from orchestration.ingest.landing import LandingFile, LandingFileError, reader_path
 
 RAW_SCHEMA = "raw"
 QUARANTINE_SCHEMA = "raw_quarantine"
@@ -106,7 +106,7 @@ def _ident(name: str) -> str:
 
 
 def _path_list(files: list[LandingFile]) -> str:
-    return "[" + ", ".join(_sql_str(str(f.path)) for f in files) + "]"
+    return "[" + ", ".join(_sql_str(reader_path(f.path)) for f in files) + "]"
 
 
 # ---------------------------------------------------------------- header checks (fail fast)

@@ -156,6 +156,20 @@ def file_named_like_sql(root: Path) -> None:
     )(root)
 
 
+ORDERS_HEADER = fixture_text(ORDERS_03_02).split("\n")[0] + "\n"
+PAYMENTS_HEADER = "payment_id,order_id,attempt_ts,method,amount,status\n"
+
+
+def files(**named: str) -> Callable[[Path], None]:
+    """Write several files at once: {relative path: content}, as `write` does."""
+
+    def mutate(root: Path) -> None:
+        for rel, content in named.items():
+            write(rel, content)(root)
+
+    return mutate
+
+
 # ------------------------------------------------------------------------------ cases
 
 
@@ -287,6 +301,56 @@ CASES = {
                 "SELECT _source_file FROM raw.payments WHERE payment_id = 'pay9'",
                 [("payments/dt=2025-03-03/x'); DROP TABLE raw.orders; --.csv",)],
             ),
+        ),
+    ),
+    "glob_class_in_file_name": Case(
+        "orders",
+        # `[1]` is a character class to a glob: read as a pattern, it matched `orders 1.csv`
+        files(
+            **{
+                "orders/dt=2025-03-04/orders 1.csv": ORDERS_HEADER + ORDER_ROW,
+                "orders/dt=2025-03-04/orders [1].csv": ORDERS_HEADER
+                + ORDER_ROW.replace("o5,", "o6,"),
+            }
+        ),
+        expect=(
+            (
+                "SELECT order_id, _source_file, _source_row FROM raw.orders "
+                "WHERE order_id IN ('o5', 'o6') ORDER BY 1",
+                [
+                    ("o5", "orders/dt=2025-03-04/orders 1.csv", 1),
+                    ("o6", "orders/dt=2025-03-04/orders [1].csv", 1),
+                ],
+            ),
+            ("SELECT count(*) FROM raw.orders", [(6,)]),
+        ),
+    ),
+    "glob_star_in_file_name": Case(
+        "payments",
+        # `part-*.csv` read as a pattern pulled in its sibling's rows too
+        files(
+            **{
+                "payments/dt=2025-03-03/part-*.csv": PAYMENTS_HEADER
+                + "pay9,o4,2025-03-03 12:01:00,card,50.00,success\n",
+                "payments/dt=2025-03-03/part-1.csv": PAYMENTS_HEADER
+                + "pay10,o4,2025-03-03 12:02:00,card,50.00,success\n"
+                + "pay11,o4,2025-03-03 12:03:00,card,50.00,success\n",
+                "payments/dt=2025-03-03/p?{a,b}.csv": PAYMENTS_HEADER
+                + "pay12,o4,2025-03-03 12:04:00,card,50.00,success\n",
+            }
+        ),
+        expect=(
+            (
+                "SELECT payment_id, _source_file, _source_row FROM raw.payments "
+                "WHERE _partition_dt = DATE '2025-03-03' ORDER BY 1",
+                [
+                    ("pay10", "payments/dt=2025-03-03/part-1.csv", 1),
+                    ("pay11", "payments/dt=2025-03-03/part-1.csv", 2),
+                    ("pay12", "payments/dt=2025-03-03/p?{a,b}.csv", 1),
+                    ("pay9", "payments/dt=2025-03-03/part-*.csv", 1),
+                ],
+            ),
+            ("SELECT count(*) FROM raw.payments", [(8,)]),
         ),
     ),
     # ---- values
