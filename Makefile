@@ -13,15 +13,15 @@ UV_VERSION := 0.13.9
 # code servers it spawns and dagster-dbt find the venv's `dagster` and `dbt` from a plain shell.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-export LANDING_DIR ?= data/landing
-export WAREHOUSE_PATH ?= data/warehouse.duckdb
-export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+# Settings (paths included) come from the environment, else .env, else their defaults: one
+# place, orchestration/settings.py. `cli setting NAME` prints one for a recipe.
+SETTING = $(BIN)/python -m orchestration.cli setting
 
 SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install run sample pipeline prepare test lint ui docs clean lock validate-landing browser install-spark test-spark bench
+.PHONY: help install check run sample pipeline prepare test lint ui docs clean lock validate-landing browser install-spark test-spark bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,33 +59,38 @@ lock: ## re-pin the dependency tree after editing pyproject.toml
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra spark --python-version 3.11 \
 		-c requirements.lock -o requirements-spark.lock
 
+check: install ## validate every setting (env, .env, WAREHOUSE_CONFIG, DBT_VARS); exit 2 names a bad one
+	@$(BIN)/python -m orchestration.cli check
+
 prepare: install ## parse the dbt project once (manifest for Dagster)
-	$(BIN)/python -m orchestration.cli prepare
+	@$(BIN)/python -m orchestration.cli prepare
 
-sample: install ## generate the embedded sample into LANDING_DIR
-	$(BIN)/python -m orchestration.sample --scale $(SAMPLE_SCALE) --seed $(SAMPLE_SEED) \
-		--days $(SAMPLE_DAYS) --out $(LANDING_DIR) --clean
+sample: check ## generate the embedded sample into LANDING_DIR
+	@$(BIN)/python -m orchestration.sample --scale $(SAMPLE_SCALE) --seed $(SAMPLE_SEED) \
+		--days $(SAMPLE_DAYS) --out "$$($(SETTING) LANDING_DIR)" --clean
 
-pipeline: prepare ## run every asset and check over LANDING_DIR; non-zero exit on any failure
-	$(BIN)/python -m orchestration.cli pipeline
+# FROM= and TO= (YYYY-MM-DD) load a range of dt partitions: a backfill, or one day (FROM=TO).
+pipeline: prepare ## run every asset and check over LANDING_DIR (FROM=, TO= for a range); exit 1 on any failure
+	@$(BIN)/python -m orchestration.cli pipeline $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
-validate-landing: install ## check LANDING_DIR against the contract (writes nothing; exit 2 = a file would be rejected)
-	$(BIN)/python -m orchestration.validate_landing $(LANDING_DIR)
+validate-landing: check ## check LANDING_DIR against the contract (writes nothing; exit 2 = a file would be rejected)
+	$(BIN)/python -m orchestration.validate_landing
 
 # A short summary by default. `make run VERBOSE=1` (or VERBOSE=1 in the environment or .env):
 # Dagster's event lines, dbt's output and every mart's rows, as `cli -v`; make hands a variable
 # set on its command line to the environment of every recipe (pipeline, where).
-run: install sample pipeline ## install, generate the sample, build and publish the marts (VERBOSE=1: full detail)
+run: install check sample pipeline ## install, generate the sample, build and publish the marts (VERBOSE=1: full detail)
 	@$(BIN)/python -m orchestration.cli where
 
 # The report's browser test drives the system Chromium (Debian/Ubuntu package; root or sudo).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-browser: ## install Chromium for the report's headless-browser test (apt-get, once per machine)
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+browser: ## install Chromium for the headless-browser tests (apt-get, once per machine; make test does it)
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium (apt-get) for the browser tests…"; \
+		$(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get \
+		install -y -q --no-install-recommends chromium >/dev/null; }
 	@chromium --version 2>/dev/null | head -1
 
-test: prepare ## run the test suite (without the Spark tests: make test-spark)
+test: prepare browser ## run the test suite (without the Spark tests: make test-spark)
 	$(BIN)/python -m pytest -m "not spark"
 
 test-spark: prepare install-spark ## build the marts on local Spark and DuckDB, require equal marts
@@ -101,12 +106,12 @@ lint: install ## ruff and sqlfluff
 PORT ?= 3000
 HOST := 127.0.0.1
 ui: prepare ## open the Dagster UI on http://127.0.0.1:3000 (PORT=, HOST= to change)
-	@$(BIN)/python -c "from orchestration.cli import ensure_dagster_home; ensure_dagster_home()"
 	@echo "Dagster UI: http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	DAGSTER_HOME="$$($(BIN)/python -m orchestration.cli dagster-home)" \
+		$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 docs: prepare ## build the dbt docs (every mart and column) and serve them on :8080
-	cd dbt_project && WAREHOUSE_PATH=$(abspath $(WAREHOUSE_PATH)) ../$(BIN)/dbt docs generate \
+	cd dbt_project && WAREHOUSE_PATH="$$(../$(SETTING) WAREHOUSE_PATH)" ../$(BIN)/dbt docs generate \
 		--profiles-dir . --project-dir . --quiet
 	@echo "dbt docs: http://127.0.0.1:8080 (Ctrl-C to stop)"
 	cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --project-dir . --port 8080 --no-browser

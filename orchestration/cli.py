@@ -521,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
             "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
         )
     sub.add_parser("check", help="validate every setting (exit 2 naming the bad one)")
+    p_setting = sub.add_parser("setting", help="print a setting's resolved value (for make)")
+    p_setting.add_argument("name", choices=sorted(settings.BY_NAME))
+    sub.add_parser("dagster-home", help="create the Dagster instance folder and print its path")
     args = parser.parse_args(argv)
     try:  # every setting, before anything runs or is written
         settings.check()
@@ -532,6 +535,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     if args.command == "check":
+        return 0
+    if args.command == "setting":
+        _say(str(settings.value(args.name) or ""))
+        return 0
+    if args.command == "dagster-home":
+        _say(str(ensure_dagster_home()))
         return 0
     if args.command == "prepare":
         prepare(force=args.force)
