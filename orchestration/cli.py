@@ -459,8 +459,8 @@ def where(verbose: bool = False) -> None:
     _say(f"Data Docs (GX):   {_found(settings.gx_docs_dir() / 'index.html')}")
     _say(f"Dagster UI:       make ui, then {settings.value('DAGSTER_UI_URL')}")
     _say(
-        'Query the marts:  .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{db}', read_only=True).sql('from marts.daily_sales limit 5'))\""
+        f"Query the marts:  .venv/bin/duckdb -readonly {db} "
+        "-c 'from marts.daily_sales order by business_date desc limit 5'"
     )
     _say(f"Working warehouse (the pipeline's own, not for BI tools): {settings.warehouse_path()}")
 
