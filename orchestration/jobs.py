@@ -15,10 +15,9 @@ from orchestration.contract import FEEDS
 # run started from the UI, a tool that opened the working file read-write), a landing file still
 # being synced, a full disk that was cleaned. Two retries after 10 s and 20 s (exponential)
 # outlast a short lock without hiding a real outage for long. What is not transient is not
-# retried: a rejected landing file and publish's "checks failed" raise
-# `dg.Failure(allow_retries=False)`, and a failed blocking check is not an exception at all.
-# A failing `dbt build` (a model or test error) is retried too: Dagster cannot tell it from a
-# lock error, and redoing the build is safe (the batch is recomputed), only slower.
+# retried: a rejected landing file, a failed `dbt build` other than a lock error, and publish's
+# "checks failed" raise `dg.Failure(allow_retries=False)`; a failed blocking check is not an
+# exception at all.
 TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 FRESHNESS_CHECK_KEYS = freshness_check_keys(FEEDS)
