@@ -245,6 +245,11 @@ def _typed(column: str, sql_type: str, fmt: str) -> str:
     return f"TRY_CAST({value} AS {sql_type})"
 
 
+# `<feed>/dt=YYYY-MM-DD/` at the start of the path relative to the landing root: a `dt=` in the
+# root's own path (an export folder named by date) is not the partition.
+_PARTITION_OF_FILE = _sql_str(r"^[^/]+/dt=(\d{4}-\d{2}-\d{2})/")
+
+
 def _format_select(
     fmt: str, files: list[LandingFile], feed: Feed, landing_root: Path, header: tuple[str, ...]
 ) -> str:
@@ -259,7 +264,7 @@ def _format_select(
         {cols},
         substr(src.filename, {root_len}) AS _source_file,
         CAST({row_expr} AS BIGINT) AS _source_row,
-        CAST(regexp_extract(src.filename, 'dt=(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1) AS DATE)
+        CAST(regexp_extract(substr(src.filename, {root_len}), {_PARTITION_OF_FILE}, 1) AS DATE)
             AS _partition_dt,
         {{{raw_text}}} AS _raw
     FROM {src} AS src"""

@@ -602,6 +602,25 @@ def test_bad_input(case: Case, conn, tmp_path):
         assert conn.execute(sql).fetchall() == expected, sql
 
 
+# ------------------------------------------------------------------ where the landing is
+
+
+def test_dt_comes_only_from_the_partition_folder_under_the_feed(conn, tmp_path):
+    # An export folder named by date holds the landing: its dt= is not the rows' partition.
+    root = tmp_path / "exports" / "dt=2025-01-01" / "landing"
+    shutil.copytree(FIXTURE, root)
+    stats = load(conn, root, "payments")
+    assert stats.rows_read == rows_in(root, "payments") == stats.rows_loaded
+    got = conn.execute(
+        "SELECT DISTINCT _partition_dt, _source_file FROM raw.payments ORDER BY 1"
+    ).fetchall()
+    assert [(str(dt), f) for dt, f in got] == [
+        ("2025-03-01", "payments/dt=2025-03-01/payments.csv"),
+        ("2025-03-02", PAYMENTS_03_02),
+    ]
+    assert stats.first_partition == "2025-03-01"
+
+
 # ------------------------------------------------------------------ through the ingest asset
 
 
