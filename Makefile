@@ -29,9 +29,9 @@ help: ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	@echo "installing pinned dependencies into .venv (first run: about 2 minutes)…"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	@$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
 # Bytecode compiled once per install: where no .pyc can be written at import time
@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml requirements.lock
 # for each pipeline run, `dbt build` and GX import (docs/performance.md, orchestration overhead).
 PYC_STAMP := $(VENV)/.compiled
 $(PYC_STAMP): $(STAMP)
-	$(BIN)/python -m compileall -q -j 0 \
+	@$(BIN)/python -m compileall -q -j 0 \
 		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	@touch $(PYC_STAMP)
 
