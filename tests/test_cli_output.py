@@ -24,19 +24,12 @@ import pytest
 
 from orchestration import settings
 from orchestration.sample import generate
+from tests.conftest import ISOLATED_PATHS
 
 MAX_LINES = 60
 UI_URL = "http://127.0.0.1:3000"
 STAGES = ("ingest", "raw checks", "dbt", "mart checks", "publish")
 SUMMARY = re.compile(r"^(\d+) assets \(([\d,]+) partition materializations\); checks: (\d+) passed")
-PATHS = {
-    "LANDING_DIR": "landing",
-    "WAREHOUSE_PATH": "warehouse.duckdb",
-    "SERVING_DIR": "serving",
-    "GX_DOCS_DIR": "docs",
-    "DAGSTER_HOME": "dagster_home",
-    "SPARK_DIR": "spark",
-}
 
 
 @dataclass
@@ -72,7 +65,7 @@ def isolated_env(root: Path) -> dict[str, str]:
     (root / "dotenv").write_text("# empty: the environment and the defaults\n")
     unset = ("VERBOSE", "DBT_VARS", "SPARK_RAW_DIR", "PYTHONWARNINGS", "DAGSTER_UI_URL")
     env = {name: value for name, value in os.environ.items() if name not in unset}
-    env.update({name: str(root / relative) for name, relative in PATHS.items()})
+    env.update({name: str(root / relative) for name, relative in ISOLATED_PATHS.items()})
     env.update(
         WAREHOUSE_CONFIG=str(root / "warehouse.yaml"), WAREHOUSE_ENV_FILE=str(root / "dotenv")
     )
