@@ -123,9 +123,14 @@ def discover(root: Path, feed: str, problems: list[Problem]) -> list[LandingFile
     files: list[LandingFile] = []
     if not feed_dir.is_dir():
         return files
+    try:
+        landing_mod.check_inside(root, feed_dir)
+    except LandingFileError as exc:
+        problems.append(Problem("error", feed, "layout", exc.reason, feed))
+        return files
     for part in sorted(p for p in feed_dir.iterdir() if not landing_mod._is_hidden(p)):
         try:  # one folder at a time through the ingest's own discovery rules
-            files.extend(_discover_partition(feed_dir, part))
+            files.extend(_discover_partition(root, part))
         except LandingFileError as exc:
             problems.append(
                 Problem("error", feed, "layout", exc.reason, _rel(Path(exc.file), root))
@@ -133,7 +138,8 @@ def discover(root: Path, feed: str, problems: list[Problem]) -> list[LandingFile
     return files
 
 
-def _discover_partition(feed_dir: Path, part: Path) -> list[LandingFile]:
+def _discover_partition(root: Path, part: Path) -> list[LandingFile]:
+    landing_mod.check_inside(root, part)
     match = landing_mod._PARTITION_DIR.match(part.name)
     if not part.is_dir() or not match:
         raise LandingFileError(
@@ -145,6 +151,7 @@ def _discover_partition(feed_dir: Path, part: Path) -> list[LandingFile]:
         raise LandingFileError(part, f"invalid partition date {match.group(1)!r}") from None
     found = []
     for path in sorted(p for p in part.iterdir() if not landing_mod._is_hidden(p)):
+        landing_mod.check_inside(root, path)
         fmt = landing_mod.file_format(path)
         if fmt is None or not path.is_file():
             raise LandingFileError(
@@ -176,6 +183,15 @@ def _file_columns(conn: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
     return list(keys)
 
 
+def _missing_columns(conn: duckdb.DuckDBPyConnection, feed: Feed, f: LandingFile) -> list[str]:
+    """The contract columns a rejected file lacks (all of them when it cannot be read)."""
+    try:
+        found = _file_columns(conn, f)
+    except (OSError, EOFError, ValueError, LandingFileError, duckdb.Error):
+        found = []
+    return [c for c in feed.columns if c not in found]
+
+
 def check_columns(
     conn: duckdb.DuckDBPyConnection,
     feed: Feed,
@@ -195,8 +211,7 @@ def check_columns(
             kind = "missing_column" if "missing required column" in exc.reason else "unreadable"
             problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
             if kind == "missing_column":
-                found = exc.reason.split("(found: ", 1)[-1].rstrip(")").split(", ")
-                report.missing_columns[rel] = [c for c in feed.columns if c not in found]
+                report.missing_columns[rel] = _missing_columns(conn, feed, f)
             continue
         try:
             found = _file_columns(conn, f)

@@ -66,6 +66,17 @@ def _is_hidden(path: Path) -> bool:
     return path.name.startswith((".", "_", "~"))
 
 
+def check_inside(landing_root: Path, path: Path) -> Path:
+    """`path`, unless it is (or goes through) a link that leads outside `landing_root`.
+
+    A link out of the landing would load whatever it points at (another export, a secrets
+    file) as this feed's data; the error names the link only, never the target or its content.
+    """
+    if not path.resolve().is_relative_to(landing_root.resolve()):
+        raise LandingFileError(path, "a link that leads outside the landing folder: refused")
+    return path
+
+
 def partition_dirs(landing_root: Path, feed: str) -> list[tuple[date, Path]]:
     """The `dt=YYYY-MM-DD` folders of one feed, sorted by date.
 
@@ -75,8 +86,10 @@ def partition_dirs(landing_root: Path, feed: str) -> list[tuple[date, Path]]:
     feed_dir = landing_root / feed
     if not feed_dir.is_dir():
         return []
+    check_inside(landing_root, feed_dir)
     found: list[tuple[date, Path]] = []
     for part_dir in sorted(p for p in feed_dir.iterdir() if not _is_hidden(p)):
+        check_inside(landing_root, part_dir)
         match = _PARTITION_DIR.match(part_dir.name)
         if not part_dir.is_dir() or not match:
             raise LandingFileError(part_dir, "expected a partition folder named dt=YYYY-MM-DD")
@@ -99,6 +112,7 @@ def discover_feed_files(
         if (first and partition_dt < first) or (last and partition_dt > last):
             continue
         for path in sorted(p for p in part_dir.iterdir() if not _is_hidden(p)):
+            check_inside(landing_root, path)
             fmt = file_format(path)
             if fmt is None or not path.is_file():
                 supported = ", ".join(FORMATS)

@@ -136,13 +136,24 @@ def _csv_header(path: Path) -> list[str]:
     return next(csv.reader(io.StringIO(text)))
 
 
+def _loose(name: str) -> str:
+    return re.sub(r"[\s_-]+", "_", name.strip().lower())
+
+
 def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
+    """Reject a header without every contract column, or with one twice.
+
+    The reason quotes the file's own header names only where they offend (a duplicate, or a
+    near miss of a missing column such as `Status `), never the whole first line: a file that
+    is not an export at all must not have its content echoed into logs.
+    """
     missing = [c for c in feed.columns if c not in found]
     if missing:
+        wanted = {_loose(c) for c in missing}
+        near = [c for c in found if _loose(c) in wanted]
+        hint = f" (found instead: {', '.join(near)})" if near else ""
         raise LandingFileError(
-            path,
-            f"missing required column(s) {', '.join(missing)} (found: {', '.join(found)})",
-            line=1,
+            path, f"missing required column(s) {', '.join(missing)}{hint}", line=1
         )
     duplicated = sorted({c for c in found if found.count(c) > 1})
     if duplicated:

@@ -197,6 +197,20 @@ CASES = {
         rewrite_csv(ORDERS_03_02, lambda rows: [r[:4] + r[5:] for r in rows]),
         reject=(ORDERS_03_02, 1, r"missing required column\(s\) status"),
     ),
+    "missing_column_near_miss": Case(
+        "orders",
+        edit(ORDERS_03_02, lambda b: b.replace(b",status,", b",Order Status,", 1)),
+        reject=(ORDERS_03_02, 1, r"^missing required column\(s\) status$"),
+    ),
+    "missing_column_cased": Case(
+        "orders",
+        edit(ORDERS_03_02, lambda b: b.replace(b",status,", b", Status ,", 1)),
+        reject=(
+            ORDERS_03_02,
+            1,
+            r"^missing required column\(s\) status \(found instead: Status\)$",
+        ),
+    ),
     "invalid_utf8": Case(
         "reviews",
         append(REVIEWS, b"rv2,o3,p1,c1,5,tr\xe8s bien,2025-03-03 19:00:00\n"),
@@ -619,6 +633,52 @@ def test_dt_comes_only_from_the_partition_folder_under_the_feed(conn, tmp_path):
         ("2025-03-02", PAYMENTS_03_02),
     ]
     assert stats.first_partition == "2025-03-01"
+
+
+SECRET = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+
+
+def link_out_of_the_landing(root: Path, outside: Path, linked: str) -> Path:
+    """A link in the orders feed (to a file, a partition or the feed folder) leading to
+    `outside`, which holds a secret-looking line in a file named like an export."""
+    secret_part = outside / "orders" / "dt=2025-03-04"
+    secret_part.mkdir(parents=True)
+    (secret_part / "orders.csv").write_text(SECRET + "\n")
+    if linked == "feed":
+        shutil.copytree(root / "orders", outside / "orders", dirs_exist_ok=True)
+        shutil.rmtree(root / "orders")
+        link, target = root / "orders", outside / "orders"
+    elif linked == "partition":
+        link, target = root / "orders" / "dt=2025-03-04", secret_part
+    else:
+        link, target = root / "orders" / "dt=2025-03-04" / "orders.csv", secret_part / "orders.csv"
+        link.parent.mkdir()
+    link.symlink_to(target)
+    return link
+
+
+@pytest.mark.parametrize("linked", ["file", "partition", "feed"])
+def test_link_out_of_the_landing_is_refused_naming_the_link_only(conn, tmp_path, linked):
+    from orchestration import deployment
+    from orchestration.validate_landing import validate
+
+    root = copy_landing(tmp_path)
+    link = link_out_of_the_landing(root, tmp_path / "outside", linked)
+    with pytest.raises(LandingFileError) as info:
+        load(conn, root, "orders")
+    assert info.value.file == str(link)
+    assert "outside the landing folder" in info.value.reason
+    assert SECRET not in str(info.value)
+    assert not conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'raw'"
+    ).fetchall()  # refused at discovery, before any table was made
+
+    report = validate(root, deployment.Deployment(source="test")).to_json()
+    assert SECRET not in str(report)
+    (problem,) = [p for p in report["problems"] if p["feed"] == "orders"]
+    assert (problem["severity"], problem["kind"]) == ("error", "layout")
+    assert problem["file"] == link.relative_to(root).as_posix()
+    assert "outside the landing folder" in problem["message"]
 
 
 # ------------------------------------------------------------------ through the ingest asset
