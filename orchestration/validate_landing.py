@@ -217,7 +217,7 @@ def check_columns(
             found = _file_columns(conn, f)
         except (OSError, EOFError, UnicodeDecodeError, ValueError, duckdb.Error):
             found = list(feed.columns)  # the full read below names what is wrong
-        extra = [c for c in found if c not in feed.columns]
+        extra = [c for c in found if c and c not in feed.columns]  # unnamed: ignored too
         if extra:
             report.extra_columns[rel] = extra
             problems.append(

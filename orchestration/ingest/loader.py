@@ -155,9 +155,19 @@ def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
         raise LandingFileError(
             path, f"missing required column(s) {', '.join(missing)}{hint}", line=1
         )
-    duplicated = sorted({c for c in found if found.count(c) > 1})
+    duplicated = sorted({c for c in found if c in feed.columns and found.count(c) > 1})
     if duplicated:
         raise LandingFileError(path, f"duplicate column(s) {', '.join(duplicated)}", line=1)
+
+
+def reader_columns(found: list[str], feed: Feed) -> tuple[str, ...]:
+    """The names a CSV's columns are read under: a contract column keeps its name, any other
+    (unnamed, as a trailing comma makes, or named anything at all) becomes `_extra_<position>`.
+
+    A header is the file's data: none of its other names ever reaches generated SQL, and the
+    extra columns are ignored.
+    """
+    return tuple(c if c in feed.columns else f"_extra_{i}" for i, c in enumerate(found, 1))
 
 
 def check_file_headers(
@@ -175,7 +185,7 @@ def check_file_headers(
     for f in (f for f in files if f.fmt == "csv"):
         found = [c.strip() for c in _csv_header(f.path)]
         _check_columns(f.path, found, feed)
-        headers[f.path] = tuple(found)
+        headers[f.path] = reader_columns(found, feed)
     parquet = [f for f in files if f.fmt == "parquet"]
     if parquet:
         by_file: dict[str, list[str]] = {str(f.path): [] for f in parquet}

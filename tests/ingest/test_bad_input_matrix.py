@@ -186,6 +186,7 @@ class Case:
     expect: tuple[tuple[str, list[tuple]], ...] = field(default=())
 
 
+SQL_LIKE_NAMES = ['a"b', "[x]", "x); drop table raw.orders; --", "'", "", "AMOUNT"]
 ORDER_ROW = "o5,c1,2025-03-02 12:00:00,web,paid,,0.00,0.00,2025-03-05,,,,2025-03-02 12:00:00\n"
 REVIEW_HEADER = "review_id,order_id,product_id,customer_id,rating,review_text,review_ts\n"
 TEXT = "SELECT review_id, review_text FROM raw.reviews ORDER BY 1"
@@ -276,6 +277,39 @@ CASES = {
                 [("pay4", Decimal("80.00"))],
             ),
         ),
+    ),
+    "trailing_comma_unnamed_empty_column": Case(
+        "orders",
+        edit(ORDERS_03_02, lambda b: b.replace(b"\n", b",\n")),  # header and rows end with ","
+        expect=(
+            (
+                "SELECT order_id, status, updated_ts, _source_row FROM raw.orders "
+                "WHERE _partition_dt = DATE '2025-03-02' ORDER BY 1",
+                [
+                    ("o2", "cancelled", datetime(2025, 3, 2, 1, 0), 1),
+                    ("o3", "paid", datetime(2025, 3, 2, 9, 5), 2),
+                ],
+            ),
+        ),
+    ),
+    "header_names_like_sql": Case(
+        "payments",
+        rewrite_csv(
+            PAYMENTS_03_02,
+            lambda rows: [[*rows[0], *SQL_LIKE_NAMES]] + [[*r, *"123456"] for r in rows[1:]],
+        ),
+        expect=(
+            ("SELECT count(DISTINCT order_id) FROM raw.orders", [(4,)]),
+            (
+                "SELECT payment_id, amount FROM raw.payments WHERE order_id = 'o3' ORDER BY 1",
+                [("pay3", Decimal("80.00")), ("pay4", Decimal("80.00"))],
+            ),
+        ),
+    ),
+    "duplicate_contract_column": Case(
+        "payments",
+        rewrite_csv(PAYMENTS_03_02, lambda rows: [[*r, r[4]] for r in rows]),
+        reject=(PAYMENTS_03_02, 1, r"^duplicate column\(s\) amount$"),
     ),
     "column_order_changed": Case(
         "payments",
