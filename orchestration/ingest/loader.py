@@ -254,16 +254,49 @@ def _reader(
     return src, "ordinality - min(ordinality) OVER (PARTITION BY filename) + 1"
 
 
+# A value is read as its type only when its text is exactly that type's: DuckDB's casts round
+# (`2.5` → 3 as INTEGER, `12.345` → 12.35), read hex and exponents (`0x10`, `1e2`) and zone
+# names (`CST`), and such a guess must quarantine the row, not load a different number or time.
+_INTEGER = r"[+-]?[0-9]+"
+_OFFSET = r"(Z|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))"
+_ISO_TIME = r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+_ISO_TIMESTAMP = rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}({_ISO_TIME}{_OFFSET}?)?"
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def exact_text_pattern(sql_type: str, fmt: str) -> str | None:
+    """The regex a value's text must match in full to be read as `sql_type`, or None (any).
+
+    Integers: an optional sign and digits (from parquet also a float's `.0`). Decimals: at most
+    the type's scale of decimals, zeros after it allowed, no exponent. Timestamps: ISO 8601,
+    with `Z`, a numeric offset up to ±14:00, or none (UTC).
+    """
+    if sql_type in ("INTEGER", "BIGINT"):
+        return _INTEGER + (r"(\.0*)?" if fmt == "parquet" else "")
+    if match := _DECIMAL.fullmatch(sql_type):
+        scale = int(match.group(2))
+        return rf"[+-]?([0-9]+(\.[0-9]{{0,{scale}}}0*)?|\.[0-9]{{1,{scale}}}0*)"
+    if sql_type == "TIMESTAMP":
+        return _ISO_TIMESTAMP
+    return None
+
+
 def _typed(column: str, sql_type: str, fmt: str) -> str:
     value = f"src.{_ident(column)}"
     if fmt != "parquet":
         value = f"nullif({value}, '')"
     if sql_type == "VARCHAR":
         return f"nullif(CAST({value} AS VARCHAR), '')" if fmt == "parquet" else value
+    # TIMESTAMPTZ parses an offset; a naive value is read in the session zone, UTC.
+    cast_to = "TIMESTAMPTZ" if sql_type == "TIMESTAMP" else sql_type
+    typed = f"TRY_CAST({value} AS {cast_to})"
     if sql_type == "TIMESTAMP":
-        # TIMESTAMPTZ parses an offset; a naive value is read in the session zone, UTC.
-        return f"CAST(TRY_CAST({value} AS TIMESTAMPTZ) AS TIMESTAMP)"
-    return f"TRY_CAST({value} AS {sql_type})"
+        typed = f"CAST({typed} AS TIMESTAMP)"
+    pattern = exact_text_pattern(sql_type, fmt)
+    if pattern is None:
+        return typed
+    exact = f"regexp_full_match(CAST({value} AS VARCHAR), {_sql_str(pattern)})"
+    return f"CASE WHEN {exact} THEN {typed} END"
 
 
 # `<feed>/dt=YYYY-MM-DD/` at the start of the path relative to the landing root: a `dt=` in the

@@ -408,6 +408,65 @@ CASES = {
         quarantine=((ITEMS_03_03, 2, r"^quantity: cannot parse 'two' as INTEGER$"),),
         expect=(("SELECT count(*) FROM raw.order_items", [(5,)]),),
     ),
+    "inexact_integers": Case(
+        "order_items",
+        append(
+            ITEMS_03_03,
+            "o4,2,p1,2.5,10.00\no4,3,p1,0x10,10.00\no4,4,p1,1e2,10.00\no4,5,p1,+3,10.00\n",
+        ),
+        quarantine=(
+            (ITEMS_03_03, 2, r"^quantity: cannot parse '2\.5' as INTEGER$"),
+            (ITEMS_03_03, 3, r"^quantity: cannot parse '0x10' as INTEGER$"),
+            (ITEMS_03_03, 4, r"^quantity: cannot parse '1e2' as INTEGER$"),
+        ),
+        expect=(("SELECT quantity FROM raw.order_items WHERE line_number = 5", [(3,)]),),
+    ),
+    "inexact_rating": Case(
+        "reviews",
+        append(REVIEWS, "rv2,o3,p1,c1,4.6,ok,2025-03-03 19:00:00\n"),
+        quarantine=((REVIEWS, 2, r"^rating: cannot parse '4\.6' as INTEGER$"),),
+    ),
+    "inexact_money": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-03-02 09:06:00,card,12.345,failed\n"
+            "pay6,o3,2025-03-02 09:06:00,card,0.005,failed\n"
+            "pay7,o3,2025-03-02 09:06:00,card,12.30,failed\n"
+            "pay8,o3,2025-03-02 09:06:00,card,1e2,failed\n",
+        ),
+        quarantine=(
+            (PAYMENTS_03_02, 3, r"^amount: cannot parse '12\.345' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 4, r"^amount: cannot parse '0\.005' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 6, r"^amount: cannot parse '1e2' as DECIMAL\(18,2\)$"),
+        ),
+        expect=(
+            ("SELECT amount FROM raw.payments WHERE payment_id = 'pay7'", [(Decimal("12.30"),)]),
+        ),
+    ),
+    "ambiguous_zone_and_impossible_offset": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-01-20 10:00:00 CST,card,1.00,failed\n"
+            "pay6,o3,2025-03-02T09:05:00+25:00,card,1.00,failed\n"
+            "pay7,o3,2025-03-02T23:05:00+14:00,card,1.00,failed\n",
+        ),
+        quarantine=(
+            (
+                PAYMENTS_03_02,
+                3,
+                r"^attempt_ts: cannot parse '2025-01-20 10:00:00 CST' as TIMESTAMP$",
+            ),
+            (PAYMENTS_03_02, 4, r"^attempt_ts: cannot parse '.*\+25:00' as TIMESTAMP$"),
+        ),
+        expect=(
+            (
+                "SELECT attempt_ts FROM raw.payments WHERE payment_id = 'pay7'",
+                [(datetime(2025, 3, 2, 9, 5),)],
+            ),
+        ),
+    ),
     "unparseable_timestamp": Case(
         "payments",
         append(PAYMENTS_03_02, "pay5,o3,yesterday 9am,card,1.00,failed\n"),
