@@ -179,12 +179,35 @@ def prune(serving_dir: Path, keep: int) -> list[int]:
     return doomed
 
 
+def remove_stale_temporaries(serving_dir: Path) -> list[Path]:
+    """Delete what a killed publish or promote left behind: staging folders under versions/ and
+    the temporary copies (`.<name>.<random>.tmp`) at the top and in parquet/; returns them.
+
+    None of them is ever a complete version or a file readers open, and publishes never overlap
+    (one run at a time holds the warehouse pool), so whatever is there when a publish starts is
+    from a process that died (`kill -9`, a crash, a power cut) and would stay forever.
+    """
+    found = [
+        *(serving_dir / VERSIONS).glob(".v*.tmp"),
+        *serving_dir.glob(".*.tmp"),
+        *(serving_dir / PARQUET).glob(".*.tmp"),
+    ]
+    for path in found:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
 def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T], keep: int) -> T:
     """Build `version` with `build(staging_dir)`, seal it under versions/, promote it, prune.
 
     `build` writes `serving.duckdb` and `parquet/` into the staging folder. If it raises, the
-    staging folder is removed and nothing visible has changed.
+    staging folder is removed and nothing visible has changed. What a killed publish left behind
+    is removed first (`remove_stale_temporaries`).
     """
+    remove_stale_temporaries(serving_dir)
     root = serving_dir / VERSIONS
     root.mkdir(parents=True, exist_ok=True)
     final = version_dir(serving_dir, version)
