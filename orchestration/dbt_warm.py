@@ -21,8 +21,10 @@ Everything unusual takes the plain path, so the server can only make a build sta
   project and profiles folders) or an environment variable the parse or the profile reads
   differ from the server's parse: the server runs the command without the manifest, i.e.
   dbt parses as usual (only the imports are saved).
-A server serves one command, then exits; it also exits, unused, when the process that started
-it ends (its stdin closes) or tears it down.
+A server serves one command, then exits; it also exits when the process that started it ends
+(its stdin closes) or tears it down, in the middle of a build too: a run killed with `kill -9`
+leaves no dbt writing its warehouse. A `dbt-warm` client dies with its parent as well (Linux
+PR_SET_PDEATHSIG, kept across the exec of a cold `dbt`).
 """
 
 from __future__ import annotations
@@ -319,15 +321,19 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
 
 
 def _exit_when_orphaned(serving: threading.Event, sock: Path) -> None:
-    """Exit, unused, once the starting process is gone (our stdin, its pipe, closes)."""
+    """Exit once the starting process is gone (our stdin, its pipe, closes), also during a
+    build: its run is dead (killed, crashed), nobody reads the build's result, and a build left
+    running would keep writing the warehouse under the next run."""
     try:
         while sys.stdin.buffer.read(4096):
             pass
     except OSError:
         pass
-    if not serving.is_set():
-        sock.unlink(missing_ok=True)
-        os._exit(0)
+    sock.unlink(missing_ok=True)
+    if serving.is_set():
+        _log("the process that started this server is gone: stopping the build")
+        os._exit(3)
+    os._exit(0)
 
 
 def _run(request: dict[str, Any], fds: list[int], warm: _Warm) -> int:
@@ -465,11 +471,35 @@ def _recv_byte(client: socket.socket) -> bytes:
             continue
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Have the kernel send `signum` to this process when its parent ends (Linux; elsewhere a
+    no-op), and exit now if it already has. Kept across exec: a cold `dbt` inherits it.
+
+    dagster-dbt starts this client from the run's process; when that one is killed (`kill -9`),
+    the client, or the `dbt` it became, would otherwise build on, writing the warehouse."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the prctl
+        os._exit(128 + int(signum))
+
+
 def client_main() -> NoReturn:
     """`dbt-warm <dbt args>`: run the command in the parent's warm server, else `dbt`.
 
     Only the standard library is imported here: this runs in front of every dbt command."""
     argv = sys.argv[1:]
+    die_with_parent()
     client = _connect(socket_path(os.getppid())) if enabled() else None
     if client is None:
         _exec_real_dbt(argv)
