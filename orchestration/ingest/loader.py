@@ -113,6 +113,8 @@ def _path_list(files: list[LandingFile]) -> str:
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_MAX_HEADER_BYTES = 1 << 20
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -120,20 +122,29 @@ def _csv_header(path: Path) -> list[str]:
     compressed = path.name.lower().endswith(".gz")
     try:
         with (gzip.open if compressed else open)(path, "rb") as fh:
-            first = fh.readline()
+            first = fh.readline(_MAX_HEADER_BYTES)
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise LandingFileError(path, f"cannot read file: {exc}") from None
     if not compressed and first.startswith(_GZIP_MAGIC):
         raise LandingFileError(
             path, "gzip-compressed data in a file not named .gz (expected .csv.gz)", line=1
         )
+    if _LONE_CR.search(first):
+        raise LandingFileError(
+            path, "lines end in CR only (classic Mac): expected LF or CRLF line breaks", line=1
+        )
+    if len(first) >= _MAX_HEADER_BYTES:
+        raise LandingFileError(path, "header row longer than 1 MiB: not a CSV header", line=1)
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LandingFileError(path, f"not UTF-8 text: {exc.reason}", line=1) from None
     if not text.strip():
         raise LandingFileError(path, "empty file: no header row", line=1)
-    return next(csv.reader(io.StringIO(text)))
+    try:
+        return next(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise LandingFileError(path, f"header row is not CSV: {exc}", line=1) from None
 
 
 def _loose(name: str) -> str:
@@ -160,6 +171,34 @@ def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
         raise LandingFileError(path, f"duplicate column(s) {', '.join(duplicated)}", line=1)
 
 
+_NUMERIC_TYPES = (
+    "TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT "
+    "FLOAT DOUBLE DECIMAL"
+).split()
+
+
+def _parquet_type_fits(sql_type: str, duckdb_type: str) -> bool:
+    """Whether a parquet column of `duckdb_type` can hold values of the contract `sql_type`."""
+    base = duckdb_type.split("(")[0]
+    if sql_type == "VARCHAR" or base == "VARCHAR":
+        return True  # text is checked value by value
+    if sql_type in ("TIMESTAMP", "DATE"):
+        return base.startswith("TIMESTAMP") or base == "DATE"
+    if sql_type == "BOOLEAN":
+        return base == "BOOLEAN"
+    return base in _NUMERIC_TYPES
+
+
+def _check_parquet_types(path: Path, types: dict[str, str], feed: Feed) -> None:
+    """Reject a parquet file whose contract column has a type that cannot hold it: epoch
+    numbers in a timestamp column, say, which are a guess at a unit and not a time."""
+    for column, sql_type in feed.columns.items():
+        if not _parquet_type_fits(sql_type, types[column]):
+            raise LandingFileError(
+                path, f"column {column}: parquet type {types[column]} cannot hold {sql_type}"
+            )
+
+
 def reader_columns(found: list[str], feed: Feed) -> tuple[str, ...]:
     """The names a CSV's columns are read under: a contract column keeps its name, any other
     (unnamed, as a trailing comma makes, or named anything at all) becomes `_extra_<position>`.
@@ -173,9 +212,12 @@ def reader_columns(found: list[str], feed: Feed) -> tuple[str, ...]:
 def check_file_headers(
     conn: duckdb.DuckDBPyConnection, feed: Feed, files: list[LandingFile]
 ) -> dict[Path, tuple[str, ...]]:
-    """Reject a file that is empty or lacks a contract column, before anything is read.
+    """Reject a file that is empty, lacks a contract column or (parquet) stores one in a type
+    that cannot hold it, before anything is read.
 
-    Returns each file's columns (JSON lines: the contract's, as they are read by name).
+    Returns each file's layout: its columns as read (JSON lines: the contract's, read by name;
+    parquet: `name type`, so that files whose column types differ are read apart, each with its
+    own types, and an error names the file it is in).
     """
     headers: dict[Path, tuple[str, ...]] = {}
     for f in files:
@@ -188,19 +230,22 @@ def check_file_headers(
         headers[f.path] = reader_columns(found, feed)
     parquet = [f for f in files if f.fmt == "parquet"]
     if parquet:
-        by_file: dict[str, list[str]] = {str(f.path): [] for f in parquet}
+        by_file: dict[str, list[tuple[str, str]]] = {str(f.path): [] for f in parquet}
         try:
             rows = conn.execute(
-                f"SELECT file_name, name FROM parquet_schema({_path_list(parquet)})"
+                "SELECT file_name, name, coalesce(duckdb_type, '') "
+                f"FROM parquet_schema({_path_list(parquet)})"
             ).fetchall()
         except duckdb.Error:
             _raise_for_bad_file(conn, feed, parquet)
             raise
-        for file_name, name in rows:
-            by_file.setdefault(file_name, []).append(name)
+        for file_name, name, duckdb_type in rows:
+            by_file.setdefault(file_name, []).append((name, duckdb_type))
         for f in parquet:
-            _check_columns(f.path, by_file[str(f.path)], feed)
-            headers[f.path] = tuple(by_file[str(f.path)])
+            columns = by_file[str(f.path)]
+            _check_columns(f.path, [name for name, _ in columns], feed)
+            _check_parquet_types(f.path, dict(columns), feed)
+            headers[f.path] = tuple(f"{name} {duckdb_type}" for name, duckdb_type in columns)
     # JSON lines omit null keys, so a key absent from a file is read as NULL, not an error.
     return headers
 
@@ -431,6 +476,24 @@ def _reason_expr(
 
 _LINE_IN_ERROR = re.compile(r"[Ll]ine:?\s*(\d+)")
 _NOISE = re.compile(r"^(Invalid Input Error|IO Error|Conversion Error):\s*")
+_ECHOED_OBJECT = re.compile(r"Object \{.*\} ")  # DuckDB quotes the whole JSON line: file content
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice: which value is meant is a guess."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r}")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKeyError(key)
+        found[key] = value
+    return found
 
 
 def _first_bad_json_line(path: Path) -> tuple[int | None, str | None]:
@@ -445,11 +508,13 @@ def _first_bad_json_line(path: Path) -> tuple[int | None, str | None]:
                 if not line.strip():
                     continue
                 try:
-                    value = json.loads(line.decode("utf-8"))
+                    value = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys)
                 except UnicodeDecodeError as exc:
                     return number, f"not UTF-8 text: {exc.reason}"
                 except json.JSONDecodeError as exc:
                     return number, f"malformed JSON: {exc.msg} at column {exc.colno}"
+                except DuplicateKeyError as exc:
+                    return number, f"duplicate key {json.dumps(exc.key[:64])}"
                 if not isinstance(value, dict):
                     return number, "not a JSON object"
     except (OSError, EOFError):
@@ -463,11 +528,11 @@ def _describe_error(message: str) -> tuple[str, int | None]:
     match = _LINE_IN_ERROR.search(lines[0]) if lines else None
     kept: list[str] = []
     for ln in lines[1:]:
-        if ln.startswith(("Possible fixes", "Possible Solution", "LINE ", "file =")):
+        if ln.startswith(("Possible fixes", "Possible Solution", "LINE ", "file =", "Try ")):
             break
         if ln and not ln.startswith(("Original Line", "^")):
             kept.append(ln)
-    first = _NOISE.sub("", lines[0]) if lines else "read error"
+    first = _ECHOED_OBJECT.sub("Object ", _NOISE.sub("", lines[0])) if lines else "read error"
     reason = "; ".join(kept) if match and kept else first
     return reason, int(match.group(1)) if match else None
 

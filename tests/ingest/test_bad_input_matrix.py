@@ -170,6 +170,33 @@ def files(**named: str) -> Callable[[Path], None]:
     return mutate
 
 
+def payments_parquet(rel: str, **overrides: pa.Array) -> Callable[[Path], None]:
+    """One payment (pay9 of o4) as a parquet file, with some columns replaced by `overrides`."""
+
+    def mutate(root: Path) -> None:
+        columns = {
+            "payment_id": pa.array(["pay9"]),
+            "order_id": pa.array(["o4"]),
+            "attempt_ts": pa.array([datetime(2025, 3, 3, 12, 1)], pa.timestamp("us")),
+            "method": pa.array(["card"]),
+            "amount": pa.array([Decimal("50.00")], pa.decimal128(18, 2)),
+            "status": pa.array(["success"]),
+        }
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({**columns, **overrides}), path)
+
+    return mutate
+
+
+def chain(*mutations: Callable[[Path], None]) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        for change in mutations:
+            change(root)
+
+    return mutate
+
+
 # ------------------------------------------------------------------------------ cases
 
 
@@ -263,6 +290,38 @@ CASES = {
         "reviews",
         append(REVIEWS, 'rv2,o3,p1,c1,5,"never closed,2025-03-03 19:00:00\n'),
         reject=(REVIEWS, 3, "unterminated quote"),
+    ),
+    "cr_only_line_breaks": Case(
+        "orders",
+        write("orders/dt=2025-03-04/orders.csv", fixture_text(ORDERS_03_02).replace("\n", "\r")),
+        reject=("orders/dt=2025-03-04/orders.csv", 1, r"CR only .*expected LF or CRLF"),
+    ),
+    "parquet_epoch_integers_in_timestamp_column": Case(
+        "payments",
+        chain(
+            payments_parquet("payments/dt=2025-03-03/a_good.parquet"),
+            payments_parquet(
+                "payments/dt=2025-03-03/b_epoch.parquet",
+                payment_id=pa.array(["pay10"]),
+                attempt_ts=pa.array([1741003260], pa.int64()),
+            ),
+        ),
+        reject=(
+            "payments/dt=2025-03-03/b_epoch.parquet",
+            None,
+            r"^column attempt_ts: parquet type BIGINT cannot hold TIMESTAMP$",
+        ),
+    ),
+    "json_duplicate_key": Case(
+        "payments",
+        write(
+            "payments/dt=2025-03-03/p.jsonl",
+            '{"payment_id":"pay5","order_id":"o4","attempt_ts":"2025-03-03T12:01:00Z",'
+            '"method":"card","amount":50,"status":"failed"}\n'
+            '{"payment_id":"pay6","order_id":"o4","attempt_ts":"2025-03-03T12:01:00Z",'
+            '"method":"card","amount":50,"amount":5,"status":"failed"}\n',
+        ),
+        reject=("payments/dt=2025-03-03/p.jsonl", 2, r'^duplicate key "amount"$'),
     ),
     # ---- layout variations that are fine
     "extra_column": Case(
@@ -707,6 +766,24 @@ def test_bad_input(case: Case, conn, tmp_path):
     for sql, expected in case.expect:
         sql = sql.replace(f"raw.{case.feed}", f"latest.{case.feed}")
         assert conn.execute(sql).fetchall() == expected, sql
+
+
+REJECTED = {name: case for name, case in CASES.items() if case.reject is not None}
+
+
+@pytest.mark.parametrize("case", REJECTED.values(), ids=REJECTED.keys())
+def test_validate_landing_reports_the_file_the_ingest_rejects(case: Case, tmp_path):
+    from orchestration import deployment
+    from orchestration.validate_landing import validate
+
+    root = copy_landing(tmp_path)
+    case.mutate(root)
+    assert case.reject is not None
+    rel, line, reason = case.reject
+    report = validate(root, deployment.Deployment(source="test"))
+    errors = [p for p in report.problems if p.severity == "error"]
+    assert [(p.feed, p.file, p.line) for p in errors] == [(case.feed, rel, line)]
+    assert re.search(reason, errors[0].message), errors[0].message
 
 
 # ------------------------------------------------------------------ where the landing is
