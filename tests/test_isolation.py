@@ -24,10 +24,15 @@ from conftest import (
 from orchestration import deployment, settings
 
 
-def test_every_path_setting_points_into_the_session_folder(isolated_paths: Path) -> None:
+def test_every_path_setting_points_into_the_session_folder(
+    isolated_paths: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Into the session's temp dirs: `isolated_paths`, or a session fixture's own folder there
+    (`sample_run` sets its paths for the rest of the session)."""
     assert not isolated_paths.is_relative_to(settings.REPO_ROOT)
+    base = tmp_path_factory.getbasetemp()
     resolved = {
-        "LANDING_DIR": settings.resolve_path(os.environ["LANDING_DIR"]),
+        "LANDING_DIR": settings.landing_dir(),
         "WAREHOUSE_PATH": settings.warehouse_path(),
         "SERVING_DIR": settings.serving_dir(),
         "GX_DOCS_DIR": settings.gx_docs_dir(),
@@ -36,7 +41,8 @@ def test_every_path_setting_points_into_the_session_folder(isolated_paths: Path)
     }
     assert resolved.keys() == ISOLATED_PATHS.keys()
     for name, path in resolved.items():
-        assert path == isolated_paths / ISOLATED_PATHS[name], name
+        assert path.is_relative_to(base), name
+        assert path.name == Path(ISOLATED_PATHS[name]).name, name
         assert not path.is_relative_to(DATA_DIR), name
 
 
