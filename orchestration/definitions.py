@@ -23,7 +23,9 @@ from orchestration.resources import WarehouseResource
 from orchestration.schedules import SCHEDULES
 from orchestration.sensors import SENSORS
 
-# EnvVar-configured resources need the variables set; the defaults are documented in README.
+# A bad setting stops the load here, in one line (the UI shows it as the code location's error).
+settings.check()
+# EnvVar-configured resources need the variables set (from .env or the defaults).
 settings.apply_env_defaults()
 
 _ingest_assets = build_ingest_assets()

@@ -141,3 +141,18 @@ def test_good_settings_pass_the_check(tmp_path: Path) -> None:
         ALERT_EMAIL_TO="ops@example.com, cto@example.com",
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_definitions_refuse_a_bad_setting_when_loaded(tmp_path: Path) -> None:
+    """`make ui` loads the definitions: its code location error is the same one line."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import orchestration.definitions"],
+        cwd=settings.REPO_ROOT,
+        env={**os.environ, "DUCKDB_THREADS": "none", settings.ENV_FILE_VAR: str(tmp_path / "x")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("orchestration.settings.SettingError: bad setting DUCKDB_THREADS='none'")
