@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -195,6 +196,23 @@ def chain(*mutations: Callable[[Path], None]) -> Callable[[Path], None]:
             change(root)
 
     return mutate
+
+
+def pandas_parquet(rel: str, frame: dict[str, list], index: list[int]) -> Callable[[Path], None]:
+    """A parquet file as pandas writes it: a non-default index becomes `__index_level_0__`,
+    floats for integers, nanosecond timestamps with a zone."""
+
+    def mutate(root: Path) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(frame, index=index).to_parquet(path)
+
+    return mutate
+
+
+def excel_csv(rel: str, rows: list[str]) -> Callable[[Path], None]:
+    """A CSV as Excel saves it ("CSV UTF-8"): BOM, CRLF, and a trailing empty column."""
+    return write(rel, b"\xef\xbb\xbf" + "".join(r + ",\r\n" for r in rows).encode())
 
 
 # ------------------------------------------------------------------------------ cases
@@ -697,6 +715,176 @@ CASES = {
             (
                 "SELECT review_text FROM raw.reviews WHERE review_id = 'rv2'",
                 [("'); DROP TABLE raw.orders; --",)],
+            ),
+        ),
+    ),
+    # ---- habits of other export tools
+    "excel_bom_crlf_trailing_empty_column": Case(
+        "orders",
+        excel_csv("orders/dt=2025-03-04/orders.csv", [ORDERS_HEADER.strip(), ORDER_ROW.strip()]),
+        expect=(
+            (
+                "SELECT order_id, status, updated_ts, _source_row FROM raw.orders "
+                "WHERE _partition_dt = DATE '2025-03-04'",
+                [("o5", "paid", datetime(2025, 3, 2, 12, 0), 1)],
+            ),
+        ),
+    ),
+    "excel_thousands_separator_and_us_dates": Case(
+        "orders",
+        excel_csv(
+            "orders/dt=2025-03-04/orders.csv",
+            [
+                ORDERS_HEADER.strip(),
+                ORDER_ROW.strip().replace(",0.00,0.00,", ',"1,234.50",0.00,'),
+                ORDER_ROW.strip().replace("o5,", "o6,").replace("2025-03-05", "03/05/2025"),
+                ORDER_ROW.strip()
+                .replace("o5,", "o7,")
+                .replace("2025-03-02 12:00:00", "3/2/2025 12:00 PM"),
+                ORDER_ROW.strip().replace("o5,", "o8,"),
+            ],
+        ),
+        quarantine=(
+            (
+                "orders/dt=2025-03-04/orders.csv",
+                1,
+                r"^discount_amount: cannot parse '1,234\.50' as DECIMAL\(18,2\)$",
+            ),
+            (
+                "orders/dt=2025-03-04/orders.csv",
+                2,
+                r"^promised_delivery_date: cannot parse '03/05/2025' as DATE$",
+            ),
+            (
+                "orders/dt=2025-03-04/orders.csv",
+                3,
+                r"^order_ts: cannot parse '3/2/2025 12:00 PM' as TIMESTAMP; "
+                r"updated_ts: cannot parse '3/2/2025 12:00 PM' as TIMESTAMP",
+            ),
+        ),
+        expect=(
+            (
+                "SELECT order_id FROM raw.orders WHERE _partition_dt = DATE '2025-03-04'",
+                [("o8",)],
+            ),
+        ),
+    ),
+    "shopify_style_header_names": Case(
+        "orders",
+        edit(ORDERS_03_02, lambda b: b.replace(b"order_id,", b"Order ID,", 1)),
+        reject=(
+            ORDERS_03_02,
+            1,
+            r"^missing required column\(s\) order_id \(found instead: Order ID\)$",
+        ),
+    ),
+    "currency_symbols_in_money": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-03-02 09:06:00,card,$50.00,failed\n"
+            "pay6,o3,2025-03-02 09:06:00,card,¥80.00,failed\n"
+            "pay7,o3,2025-03-02 09:06:00,card,50.00 CNY,failed\n"
+            'pay8,o3,2025-03-02 09:06:00,"",50,failed\n',
+        ),
+        quarantine=(
+            (PAYMENTS_03_02, 3, r"^amount: cannot parse '\$50\.00' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 4, r"^amount: cannot parse '¥80\.00' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 5, r"^amount: cannot parse '50\.00 CNY' as DECIMAL\(18,2\)$"),
+        ),
+        expect=(
+            (
+                "SELECT method, amount FROM raw.payments WHERE payment_id = 'pay8'",
+                [(None, Decimal("50.00"))],
+            ),
+        ),
+    ),
+    "bigquery_json_strings_for_numbers_and_nested_nulls": Case(
+        "payments",
+        write(
+            "payments/dt=2025-03-03/bq-000000000000.jsonl",
+            '{"payment_id":"pay5","order_id":"o4","attempt_ts":"2025-03-03T12:01:00Z",'
+            '"method":"card","amount":"50.00","status":"success","meta":{"gateway":null}}\n'
+            '{"payment_id":"pay6","order_id":"o4","attempt_ts":"2025-03-03 12:02:00 UTC",'
+            '"method":null,"amount":"50","status":"failed","meta":null}\n'
+            '{"payment_id":"pay7","order_id":"o4","attempt_ts":"2025-03-03T12:03:00.123456Z",'
+            '"amount":12.5,"status":"failed","meta":{"retries":[null]}}\n',
+        ),
+        quarantine=(
+            (
+                "payments/dt=2025-03-03/bq-000000000000.jsonl",
+                2,
+                r"^attempt_ts: cannot parse '2025-03-03 12:02:00 UTC' as TIMESTAMP$",
+            ),
+        ),
+        expect=(
+            (
+                "SELECT payment_id, attempt_ts, method, amount FROM raw.payments "
+                "WHERE _partition_dt = DATE '2025-03-03' ORDER BY 1",
+                [
+                    ("pay5", datetime(2025, 3, 3, 12, 1), "card", Decimal("50.00")),
+                    ("pay7", datetime(2025, 3, 3, 12, 3, 0, 123456), None, Decimal("12.50")),
+                ],
+            ),
+        ),
+    ),
+    "pandas_parquet_index_ns_tz_and_float_money": Case(
+        "payments",
+        pandas_parquet(
+            "payments/dt=2025-03-03/payments.parquet",
+            {
+                "payment_id": ["pay5", "pay6"],
+                "order_id": ["o4", "o4"],
+                "attempt_ts": pd.to_datetime(
+                    ["2025-03-03 20:01:00.123456789", "2025-03-03 20:02:00.000000000"]
+                ).tz_localize("Asia/Shanghai"),
+                "method": ["card", "card"],
+                "amount": [50.0, 12.345],
+                "status": ["success", "failed"],
+            },
+            index=[10, 11],
+        ),
+        quarantine=(
+            (
+                "payments/dt=2025-03-03/payments.parquet",
+                2,
+                r"^amount: cannot parse '12\.345' as DECIMAL\(18,2\)$",
+            ),
+        ),
+        expect=(
+            (
+                "SELECT payment_id, attempt_ts, amount FROM raw.payments "
+                "WHERE _partition_dt = DATE '2025-03-03'",
+                # +08:00 to UTC; nanoseconds to the nearest microsecond of TIMESTAMP
+                [("pay5", datetime(2025, 3, 3, 12, 1, 0, 123457), Decimal("50.00"))],
+            ),
+        ),
+    ),
+    "pandas_parquet_floats_for_integers": Case(
+        "order_items",
+        pandas_parquet(
+            "order_items/dt=2025-03-04/order_items.parquet",
+            {
+                "order_id": ["o4", "o4"],
+                "line_number": [2.0, 3.0],
+                "product_id": ["p1", "p1"],
+                "quantity": [2.0, 2.5],
+                "unit_price": [10.0, 10.0],
+            },
+            index=[0, 7],
+        ),
+        quarantine=(
+            (
+                "order_items/dt=2025-03-04/order_items.parquet",
+                2,
+                r"^quantity: cannot parse '2\.5' as INTEGER$",
+            ),
+        ),
+        expect=(
+            (
+                "SELECT line_number, quantity, unit_price FROM raw.order_items "
+                "WHERE _partition_dt = DATE '2025-03-04'",
+                [(2, 2, Decimal("10.00"))],
             ),
         ),
     ),
