@@ -978,8 +978,9 @@ def test_validate_landing_reports_the_file_the_ingest_rejects(case: Case, tmp_pa
 
 
 def test_dt_comes_only_from_the_partition_folder_under_the_feed(conn, tmp_path):
-    # An export folder named by date holds the landing: its dt= is not the rows' partition.
-    root = tmp_path / "exports" / "dt=2025-01-01" / "landing"
+    # An export folder named by date holds the landing: its dt= is not the rows' partition,
+    # and its glob characters are plain characters too.
+    root = tmp_path / "exports" / "dt=2025-01-01 [final]*" / "landing"
     shutil.copytree(FIXTURE, root)
     stats = load(conn, root, "payments")
     assert stats.rows_read == rows_in(root, "payments") == stats.rows_loaded
