@@ -15,14 +15,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from orchestration import settings
 from orchestration.contract import FEEDS
 from orchestration.ingest.landing import partition_dirs
+
+# The run tags of a partition range run (a single-run backfill), as Dagster's UI writes them.
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def partitions_start_date() -> date:

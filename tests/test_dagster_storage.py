@@ -12,13 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from orchestration.cli import DAGSTER_YAML
 from orchestration.dagster_storage import MAX_OPEN_SHARDS, FastSqliteEventLogStorage
+from orchestration.partitions import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 STOCK_YAML = "telemetry:\n  enabled: false\n"
 PARTITIONS = dg.StaticPartitionsDefinition([f"p{i:03d}" for i in range(120)])

@@ -10,15 +10,17 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from orchestration.assets.ingest import LandingResource, build_ingest_asset
 from orchestration.contract import FEEDS
 from orchestration.landing_sensor import landing_sensor, plan_landing_run
-from orchestration.partitions import DateRange, landing_range, partition_fingerprints
+from orchestration.partitions import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    DateRange,
+    landing_range,
+    partition_fingerprints,
+)
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import daily_full_pipeline
 

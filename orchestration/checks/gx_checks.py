@@ -70,13 +70,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecord,
-    AssetCheckExecutionRecordStatus,
-)
 
 from orchestration import deployment, settings
 from orchestration.quality import gx_docs
@@ -164,10 +161,7 @@ def _spec(suite: SuiteFile, key: dg.AssetKey, severity: Severity) -> dg.AssetChe
 # When the loader wrote a row (orchestration/ingest/loader.py): an unchanged re-delivered row
 # keeps its first value, a new or changed row gets the load's time.
 LOADED_AT_COLUMN = "_loaded_at"
-_COMPLETED = {
-    AssetCheckExecutionRecordStatus.SUCCEEDED,
-    AssetCheckExecutionRecordStatus.FAILED,
-}
+COMPLETED = ("SUCCEEDED", "FAILED")  # statuses of an evaluation that ran to its end
 
 
 @dataclass(frozen=True)
@@ -203,12 +197,19 @@ def run_row_scope(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> R
 
 def _previous_evaluation(
     context: dg.AssetCheckExecutionContext, check_key: dg.AssetCheckKey
-) -> AssetCheckExecutionRecord | None:
-    """The latest completed evaluation of `check_key` in an earlier run."""
+) -> Any:
+    """The latest completed evaluation of `check_key` in an earlier run (an execution record)."""
     records = context.instance.event_log_storage.get_asset_check_execution_history(
-        check_key, limit=5, status=_COMPLETED
+        check_key, limit=10
     )
-    return next((r for r in records if r.run_id != context.run.run_id and r.event), None)
+    return next(
+        (
+            r
+            for r in records
+            if r.run_id != context.run.run_id and r.event and r.status.value in COMPLETED
+        ),
+        None,
+    )
 
 
 def _table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -258,7 +259,7 @@ def check_scope(
     if previous is None or previous.event is None:
         return CheckScope(None, f"no earlier evaluation of {name}")
     run = previous.run_id[:8]
-    if severity == "critical" and previous.status != AssetCheckExecutionRecordStatus.SUCCEEDED:
+    if severity == "critical" and previous.status.value != "SUCCEEDED":
         return CheckScope(None, f"the previous evaluation of {name} (run {run}) failed")
     evaluation = previous.event.asset_check_evaluation
     digest = evaluation.metadata.get("suite_digest") if evaluation else None

@@ -6,7 +6,8 @@ status, so it has an index, suite pages and a failed run's validation page. Each
 with every non-file request refused and recorded; then: nothing was asked of the network, every
 local file loaded, no JS error, bootstrap's styles and scripts are in effect, the Font Awesome
 icons and the logo drew, the index's tables (filled by bootstrap-table) have their rows, and in
-dark mode the index takes bootstrap-dark's colours and the local logo. No Chromium is a failure, not a skip (`chromium_path`).
+dark mode the index takes bootstrap-dark's colours and the local logo. No Chromium is a failure,
+not a skip (`chromium_path`).
 """
 
 from __future__ import annotations

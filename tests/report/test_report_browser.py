@@ -1,11 +1,11 @@
 """The published report draws in a real headless Chromium, offline.
 
-Chromium comes from the OS (Debian package `chromium`, which `make test` installs); Playwright's Python
-package drives it (its wheel brings the driver; `playwright install` is never run). Every network
-request is refused: the page must draw from the file alone. Then: no JS error, no console error
-or warning, each chart's SVG has marks, the anomaly points on the GMV and conversion charts are
-exactly the flagged rows, the six headline tiles show arrows, and a screenshot is kept in the
-test's tmp dir. No Chromium is a failure, not a skip.
+Chromium comes from the OS (Debian package `chromium`, which `make test` installs); Playwright's
+Python package drives it (its wheel brings the driver; `playwright install` is never run).
+Every network request is refused: the page must draw from the file alone. Then: no JS error, no
+console error or warning, each chart's SVG has marks, the anomaly points on the GMV and
+conversion charts are exactly the flagged rows, the six headline tiles show arrows, and a
+screenshot is kept in the test's tmp dir. No Chromium is a failure, not a skip.
 """
 
 from __future__ import annotations
