@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import signal
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -371,7 +370,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         if set(context.selected_asset_keys) != set(context.assets_def.keys):
             context.log.warning("subset of the dbt models built: no ops.dbt_build_log row")
             return
-        run_id = getattr(context, "run_id", None) or uuid.uuid4().hex
+        run_id = context.run.run_id
         with warehouse.connect() as conn:
             record_build(conn, plan, run_id, started_at)
 
