@@ -29,7 +29,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	@echo "installing pinned dependencies into .venv (first run: about 2 minutes)…"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	@$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	@$(BIN)/python -m pip install -qq "uv==$(UV_VERSION)"
 	@$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
 	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
@@ -119,7 +119,7 @@ docs: prepare ## build the dbt docs (every mart and column) and serve them on :8
 SCALE ?= 0.01
 BENCH_ARGS ?=
 bench: prepare ## benchmark one scale factor: make bench SCALE=0.1 (see docs/performance.md)
-	$(BIN)/python -m orchestration.bench --scale $(SCALE) --seed $(SAMPLE_SEED) $(BENCH_ARGS)
+	$(BIN)/python -m bench.harness --scale $(SCALE) --seed $(SAMPLE_SEED) $(BENCH_ARGS)
 
 clean: ## remove generated data and build output (keeps .venv)
 	rm -rf data dbt_project/target dbt_project/logs logs
