@@ -1,4 +1,5 @@
-"""`make bench SCALE=S`: what every stage of the pipeline costs at a scale factor.
+"""`make bench SCALE=S` (`python -m bench.harness`, from the repository root): what every stage
+of the pipeline costs at a scale factor.
 
 One run: generate the sample (reused when the same seed/scale is already there), a full build in
 a fresh warehouse, a one-day incremental build (when the CLI has `pipeline --from/--to`), and
@@ -157,15 +158,22 @@ def _command(pid: int) -> str:
     return " ".join(words)[:80]
 
 
-def run_measured(cmd: list[str], env: dict[str, str], log: Path, interval: float = 0.2) -> Measured:
-    """Run `cmd`, output to `log`; sample the process tree's RSS every `interval` seconds."""
+def run_measured(
+    cmd: list[str],
+    env: dict[str, str],
+    log: Path,
+    interval: float = 0.2,
+    cwd: Path | None = None,
+) -> Measured:
+    """Run `cmd` (in `cwd`, by default the current folder), output to `log`; sample the process
+    tree's RSS every `interval` seconds."""
     log.parent.mkdir(parents=True, exist_ok=True)
     peak, peak_at, peak_by_pid = 0, 0.0, {}
     timeline = log.with_suffix(".rss.csv")
     started = time.perf_counter()
     with log.open("wb") as out, timeline.open("w") as series:
         series.write("seconds,rss_bytes\n")
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         done = threading.Event()
 
         def sample() -> None:
@@ -629,16 +637,21 @@ def step_offsets(case: BenchCase, run_id: str, measured: Measured) -> dict[str, 
 
 
 def floor_run(case: BenchCase) -> dict[str, Any]:
+    """The floor in a subprocess of its own (measured like a pipeline run), then its comparison
+    with the marts of the full and one-day builds."""
     database = case.run_dir / "floor.duckdb"
     cmd = [
         sys.executable,
         "-m",
-        "orchestration.bench",
+        "bench.harness",
         "--floor-only",
         str(case.landing),
         str(database),
     ]
-    measured = run_measured(cmd, case.env(), case.root / "logs" / "floor.log")
+    # `bench` is a folder of the repository, not an installed package: run from its root.
+    measured = run_measured(
+        cmd, case.env(), case.root / "logs" / "floor.log", cwd=settings.REPO_ROOT
+    )
     if measured.returncode != 0:
         raise RuntimeError(f"floor failed:\n{measured.output_tail}")
     comparison = compare_floor(database, Path(case.env()["WAREHOUSE_PATH"]))
@@ -765,7 +778,7 @@ def write_result(result: BenchResult, out_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.harness", description=__doc__)
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--days", type=int, default=365)

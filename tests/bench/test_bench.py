@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration import bench, cli
+from bench import harness
+from orchestration import cli
 
 REPORT = {
     "run_id": "abcdef12-0000",
@@ -43,12 +44,12 @@ NODES = {
 ROWS = {"intermediate.int_sessions": 3000, "marts.daily_sales": 365, "raw.orders": 900}
 
 
-def _by_name(stages: list[bench.Stage]) -> dict[str, bench.Stage]:
+def _by_name(stages: list[harness.Stage]) -> dict[str, harness.Stage]:
     return {s.name: s for s in stages}
 
 
 def test_build_stages_covers_every_stage_with_rows_and_rates() -> None:
-    stages = _by_name(bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0))
+    stages = _by_name(harness.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0))
     assert stages["ingest orders"].rows == 1000  # rows read, not only the rows kept
     assert stages["ingest orders"].rows_per_s == 500
     assert stages["dbt intermediate.int_sessions"].rows == 3000
@@ -63,8 +64,8 @@ def test_build_stages_covers_every_stage_with_rows_and_rates() -> None:
 
 
 def test_summarize_adds_up_kinds_and_the_gx_share() -> None:
-    stages = bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
-    summary = bench.summarize(stages)
+    stages = harness.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
+    summary = harness.summarize(stages)
     assert summary["ingest"] == 6.0
     assert summary["gx"] == 3.0
     assert summary["dbt"] == 15.0
@@ -74,24 +75,24 @@ def test_summarize_adds_up_kinds_and_the_gx_share() -> None:
 
 
 def test_build_stages_without_dbt_results_still_reports_the_step() -> None:
-    stages = _by_name(bench.build_stages(REPORT, None, {}, None, wall_seconds=None))
+    stages = _by_name(harness.build_stages(REPORT, None, {}, None, wall_seconds=None))
     assert stages["dbt build step"].seconds == 15.0
     assert "total (wall)" not in stages
     assert stages["ingest events"].rows == 8000
 
 
 def test_format_table_has_a_line_per_stage() -> None:
-    stages = bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
-    lines = bench.format_table(stages).splitlines()
+    stages = harness.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
+    lines = harness.format_table(stages).splitlines()
     assert lines[0].split() == ["stage", "seconds", "rows", "rows/s"]
     assert len(lines) == len(stages) + 1
     assert any(line.startswith("ingest orders") and "1,000" in line for line in lines)
 
 
 def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
-    stages = bench.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
-    result = bench.BenchResult(
-        schema_version=bench.SCHEMA_VERSION,
+    stages = harness.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
+    result = harness.BenchResult(
+        schema_version=harness.SCHEMA_VERSION,
         scale=0.1,
         seed=42,
         days=365,
@@ -103,19 +104,19 @@ def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
         incremental={"available": False, "reason": "incremental: not available"},
         floor={"seconds": 4.0, "ratio_full_to_floor": 10.0},
     )
-    path = bench.write_result(result, tmp_path)
+    path = harness.write_result(result, tmp_path)
     assert path.name == "2026-11-26-sf0.1.json"
     document = json.loads(path.read_text())
     assert document["schema_version"] == 1
     assert set(document) >= {"scale", "generate", "full", "incremental", "floor", "settings"}
     for stage in document["full"]["stages"]:
         assert set(stage) == {"name", "kind", "seconds", "rows", "rows_per_s"}
-    assert bench.scale_label(1.0) == "sf1"
-    assert bench.scale_label(0.01) == "sf0.01"
+    assert harness.scale_label(1.0) == "sf1"
+    assert harness.scale_label(0.01) == "sf0.01"
 
 
 def test_floor_sql_fills_every_placeholder(tmp_path: Path) -> None:
-    sql = bench.floor_sql(tmp_path, bench.dbt_business_vars())
+    sql = harness.floor_sql(tmp_path, harness.dbt_business_vars())
     for placeholder in ("{landing}", "{business_timezone}", "{session_timeout_minutes}"):
         assert placeholder not in sql
     assert "Asia/Shanghai" in sql
@@ -126,7 +127,7 @@ def test_run_measured_sees_the_memory_of_a_child_process(tmp_path: Path) -> None
     # The child allocates 200 MiB in a grandchild: the sampled tree sum must see it.
     grandchild = "b = bytearray(200 * 2**20); import time; time.sleep(1.5)"
     child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
-    measured = bench.run_measured(
+    measured = harness.run_measured(
         [sys.executable, "-c", child], dict(os.environ), tmp_path / "log.txt", interval=0.05
     )
     assert measured.returncode == 0
@@ -137,8 +138,8 @@ def test_run_measured_sees_the_memory_of_a_child_process(tmp_path: Path) -> None
 
 def test_floor_equals_the_marts_on_the_sample(sample_run, tmp_path: Path) -> None:
     database = tmp_path / "floor.duckdb"
-    bench.run_floor(sample_run.landing, database)
-    comparison = bench.compare_floor(database, sample_run.warehouse)
+    harness.run_floor(sample_run.landing, database)
+    comparison = harness.compare_floor(database, sample_run.warehouse)
     assert comparison["equal"], comparison
     traffic = comparison["marts"]["daily_traffic"]["totals"]
     assert traffic["sessions"]["floor"] == traffic["sessions"]["mart"] > 0
