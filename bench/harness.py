@@ -4,7 +4,8 @@ of the pipeline costs at a scale factor.
 One run: generate the sample (reused when the same seed/scale is already there), a full build in
 a fresh warehouse, a one-day incremental build (when the CLI has `pipeline --from/--to`), and
 the floor (bench/floor.sql: daily_sales and daily_traffic by hand, straight from the landing
-files). Prints a table and writes bench/results/<date>-sf<scale>.json.
+files). Prints a table and writes bench/results/sf<scale>.json: the latest run of each scale,
+overwritten by the next (git keeps the earlier ones; the date and commit are inside).
 
 Every pipeline run is a subprocess (`python -m orchestration.cli pipeline --report-json`), with
 its own DAGSTER_HOME, warehouse and serving folder inside the bench folder. Peak RSS is sampled
@@ -36,7 +37,8 @@ BENCH_DIR = settings.REPO_ROOT / "bench"
 FLOOR_SQL = BENCH_DIR / "floor.sql"
 RESULTS_DIR = BENCH_DIR / "results"
 DEFAULT_WORK_DIR = "data/bench"
-SCHEMA_VERSION = 1
+# 2: `commit` and `dirty` (the code measured) added to version 1.
+SCHEMA_VERSION = 2
 # Mart columns the floor computes; each must equal the mart's on every day.
 FLOOR_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily_sales": (
@@ -483,11 +485,15 @@ class BenchCase:
 
 @dataclass
 class BenchResult:
+    """One run of the bench: the content of bench/results/sf<scale>.json."""
+
     schema_version: int
     scale: float
     seed: int
     days: int
     started_at: str
+    commit: str | None  # HEAD when the run started (None outside a git checkout)
+    dirty: bool | None  # tracked files differed from HEAD (bench/results aside)
     host: dict[str, Any]
     settings: dict[str, Any]
     generate: dict[str, Any]
@@ -495,6 +501,29 @@ class BenchResult:
     incremental: dict[str, Any]
     floor: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+
+
+def git_state(repo: Path) -> tuple[str | None, bool | None]:
+    """HEAD's short hash and whether tracked files differ from it, so that a result file names
+    the code it measured; (None, None) when `repo` is no git checkout or git is missing."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    return head, bool(status.strip())
 
 
 def ensure_sample(case: BenchCase, force: bool) -> dict[str, Any]:
@@ -674,6 +703,7 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
     )
     case.root.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC)
+    commit, dirty = git_state(settings.REPO_ROOT)
     notes: list[str] = []
 
     _say(f"bench {scale_label(case.scale)} seed {case.seed}: {case.root}")
@@ -750,6 +780,8 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
         seed=case.seed,
         days=case.days,
         started_at=started_at.isoformat(timespec="seconds"),
+        commit=commit,
+        dirty=dirty,
         host={
             "cpus": os.cpu_count(),
             "load_avg_at_start": os.getloadavg(),
@@ -770,10 +802,14 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
 
 
 def write_result(result: BenchResult, out_dir: Path) -> Path:
+    """Write `out_dir/sf<scale>.json`, replacing the previous run of that scale: the results
+    folder holds the latest run per scale, and git the earlier ones. Written to a temporary
+    file first, so that an interrupted write leaves the previous result whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    day = result.started_at[:10]
-    path = out_dir / f"{day}-{scale_label(result.scale)}.json"
-    path.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n")
+    path = out_dir / f"{scale_label(result.scale)}.json"
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n")
+    os.replace(partial, path)
     return path
 
 
@@ -783,7 +819,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--dir", default=DEFAULT_WORK_DIR, help="bench work folder (gitignored)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help="results folder (sf<scale>.json is replaced)"
+    )
     parser.add_argument("--force-sample", action="store_true", help="regenerate the sample")
     parser.add_argument("--no-incremental", action="store_true")
     parser.add_argument("--no-floor", action="store_true")

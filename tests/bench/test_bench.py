@@ -89,14 +89,16 @@ def test_format_table_has_a_line_per_stage() -> None:
     assert any(line.startswith("ingest orders") and "1,000" in line for line in lines)
 
 
-def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
+def _result(scale: float, started_at: str, commit: str) -> harness.BenchResult:
     stages = harness.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
-    result = harness.BenchResult(
+    return harness.BenchResult(
         schema_version=harness.SCHEMA_VERSION,
-        scale=0.1,
+        scale=scale,
         seed=42,
         days=365,
-        started_at="2026-11-26T20:00:00+00:00",
+        started_at=started_at,
+        commit=commit,
+        dirty=False,
         host={"cpus": 2},
         settings={"duckdb_memory_limit": "2GB", "duckdb_threads": 2},
         generate={"seconds": 10.0, "rows": 5, "reused": False},
@@ -104,15 +106,34 @@ def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
         incremental={"available": False, "reason": "incremental: not available"},
         floor={"seconds": 4.0, "ratio_full_to_floor": 10.0},
     )
-    path = harness.write_result(result, tmp_path)
-    assert path.name == "2026-11-26-sf0.1.json"
+
+
+def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
+    path = harness.write_result(_result(0.1, "2026-11-26T20:00:00+00:00", "abc1234"), tmp_path)
+    assert path.name == "sf0.1.json"
     document = json.loads(path.read_text())
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
+    assert document["started_at"] == "2026-11-26T20:00:00+00:00"
+    assert (document["commit"], document["dirty"]) == ("abc1234", False)
     assert set(document) >= {"scale", "generate", "full", "incremental", "floor", "settings"}
     for stage in document["full"]["stages"]:
         assert set(stage) == {"name", "kind", "seconds", "rows", "rows_per_s"}
     assert harness.scale_label(1.0) == "sf1"
     assert harness.scale_label(0.01) == "sf0.01"
+
+
+def test_a_new_run_replaces_the_latest_result_of_its_scale(tmp_path: Path) -> None:
+    harness.write_result(_result(1.0, "2026-11-26T20:00:00+00:00", "aaaaaaa"), tmp_path)
+    harness.write_result(_result(0.1, "2026-11-26T21:00:00+00:00", "aaaaaaa"), tmp_path)
+    harness.write_result(_result(1.0, "2026-11-27T20:00:00+00:00", "bbbbbbb"), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sf0.1.json", "sf1.json"]
+    assert json.loads((tmp_path / "sf1.json").read_text())["commit"] == "bbbbbbb"
+
+
+def test_git_state_names_the_checkout_and_nothing_outside_one(tmp_path: Path) -> None:
+    commit, dirty = harness.git_state(harness.settings.REPO_ROOT)
+    assert commit and isinstance(dirty, bool)
+    assert harness.git_state(tmp_path) == (None, None)
 
 
 def test_floor_sql_fills_every_placeholder(tmp_path: Path) -> None:
