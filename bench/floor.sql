@@ -13,7 +13,7 @@
 -- It does no quarantine: the generated sample has no invalid rows (the bench checks the floor's
 -- numbers against the marts, so a difference would show).
 --
--- Placeholders, filled in by orchestration/bench.py: {landing} (absolute landing root),
+-- Placeholders, filled in by bench/harness.py: {landing} (absolute landing root),
 -- {business_timezone}, {session_timeout_minutes} (dbt vars). File formats are the sample's
 -- export formats (orchestration/sample/writer.py FORMATS).
 
