@@ -97,8 +97,8 @@ test-spark: prepare install-spark ## build the marts on local Spark and DuckDB, 
 	$(BIN)/python -m pytest -m spark
 
 lint: install ## ruff and sqlfluff
-	$(BIN)/ruff check orchestration tests
-	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/ruff format --check orchestration tests bench
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 # `make ui PORT=3001 HOST=0.0.0.0`. A HOST in the environment is ignored (some shells export the
