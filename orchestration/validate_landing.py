@@ -16,7 +16,6 @@ too); 1 when the config is invalid; 0 otherwise, warnings included.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -31,21 +30,22 @@ import duckdb
 from orchestration import deployment, settings
 from orchestration.contract import FEEDS, FUTURE_TOLERANCE, Feed, create_empty_raw_schema
 from orchestration.ingest import landing as landing_mod
-from orchestration.ingest.landing import LandingFile, LandingFileError, reader_path
+from orchestration.ingest.landing import LandingFile, LandingFileError, describe_unknown_entry
 from orchestration.ingest.loader import (
-    _csv_header,
     _format_select,
+    _held_expr,
     _ident,
+    _not_delivered_reason,
     _raise_for_bad_file,
-    _reason_expr,
+    _reason_parts,
     check_file_headers,
+    delivered_columns,
     group_by_layout,
 )
 
 Severity = Literal["error", "warning", "info"]
 EXIT_OK, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2
 FIRST_N = 5  # how many example rows / reasons a report lists per feed
-JSON_KEY_SAMPLE_LINES = 1000  # JSON lines: extra keys are looked for in this many first lines
 
 
 @dataclass
@@ -72,6 +72,7 @@ class FeedReport:
     missing_columns: dict[str, list[str]] = field(default_factory=dict)  # file -> columns
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     rows_quarantined: int = 0
+    rows_held: int = 0  # for an order not in the landing, within ORPHAN_GRACE_DAYS of its dt
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     first_quarantined: list[dict[str, Any]] = field(default_factory=list)
     keys_delivered_more_than_once: int = 0
@@ -164,29 +165,10 @@ def _discover_partition(root: Path, part: Path) -> list[LandingFile]:
 # ------------------------------------------------------------------------------ columns
 
 
-def _file_columns(conn: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
-    """The columns a file delivers (JSON lines: the keys of its first lines)."""
-    if f.fmt == "csv":
-        return [c.strip() for c in _csv_header(f.path)]
-    if f.fmt == "parquet":
-        rows = conn.execute("SELECT name FROM parquet_schema(?)", [reader_path(f.path)]).fetchall()
-        return [name for (name,) in rows[1:]]  # the first row is the schema root
-    keys: dict[str, None] = {}
-    opener = gzip.open if f.path.name.lower().endswith(".gz") else open
-    with opener(f.path, "rt", encoding="utf-8") as fh:
-        for number, line in enumerate(fh):
-            if number >= JSON_KEY_SAMPLE_LINES:
-                break
-            value = json.loads(line) if line.strip() else {}
-            if isinstance(value, dict):
-                keys.update(dict.fromkeys(value))
-    return list(keys)
-
-
 def _missing_columns(conn: duckdb.DuckDBPyConnection, feed: Feed, f: LandingFile) -> list[str]:
     """The contract columns a rejected file lacks (all of them when it cannot be read)."""
     try:
-        found = _file_columns(conn, f)
+        found = delivered_columns(conn, f)
     except (OSError, EOFError, ValueError, LandingFileError, duckdb.Error):
         found = []
     return [c for c in feed.columns if c not in found]
@@ -214,7 +196,7 @@ def check_columns(
                 report.missing_columns[rel] = _missing_columns(conn, feed, f)
             continue
         try:
-            found = _file_columns(conn, f)
+            found = delivered_columns(conn, f)
         except (OSError, EOFError, UnicodeDecodeError, ValueError, duckdb.Error):
             found = list(feed.columns)  # the full read below names what is wrong
         extra = [c for c in found if c and c not in feed.columns]  # unnamed: ignored too
@@ -304,30 +286,38 @@ def analyse_rows(
     report: FeedReport,
     problems: list[Problem],
 ) -> None:
-    """Quarantine reasons and duplicate keys of the staged rows; orders feed raw.orders."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    reason = _reason_expr(feed, "s", now, FUTURE_TOLERANCE, "raw" if feed.parents else None)
-    body = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT s.*, {reason} AS _reason FROM ({body}) s"
-    )
-    for p in parts:
-        conn.execute(f"DROP TABLE {p}")
+    """Quarantine reasons, held rows and duplicate keys of the staged rows; orders feed
+    raw.orders (the whole landing's, as a run over every dt loads them)."""
+    _stage_rows(conn, feed, parts)
     report.rows = conn.execute("SELECT count(*) FROM _rows").fetchone()[0]
+    report.rows_held = conn.execute("SELECT count(*) FROM _rows WHERE _held").fetchone()[0]
+    if report.rows_held:
+        grace = settings.value("ORPHAN_GRACE_DAYS")
+        problems.append(
+            Problem(
+                "warning",
+                feed.name,
+                "held",
+                f"{report.rows_held} rows name an order that is not in the landing: held until "
+                f"it is delivered, quarantined when orders reach {grace} dt days after the row's "
+                "(ORPHAN_GRACE_DAYS)",
+            )
+        )
     report.rows_quarantined = conn.execute(
-        "SELECT count(*) FROM _rows WHERE _reason IS NOT NULL"
+        "SELECT count(*) FROM _rows WHERE _reason IS NOT NULL AND NOT _held"
     ).fetchone()[0]
     if report.rows_quarantined:
         report.quarantine_reasons = dict(
             conn.execute(
-                "SELECT _reason, count(*) FROM _rows WHERE _reason IS NOT NULL "
+                "SELECT _reason, count(*) FROM _rows WHERE _reason IS NOT NULL AND NOT _held "
                 f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {FIRST_N}"
             ).fetchall()
         )
         report.first_quarantined = [
             {"file": f, "row": r, "reason": why}
             for f, r, why in conn.execute(
-                "SELECT _source_file, _source_row, _reason FROM _rows WHERE _reason IS NOT NULL "
+                "SELECT _source_file, _source_row, _reason FROM _rows "
+                "WHERE _reason IS NOT NULL AND NOT _held "
                 f"ORDER BY _partition_dt, _source_file, _source_row LIMIT {FIRST_N}"
             ).fetchall()
         ]
@@ -350,11 +340,37 @@ def analyse_rows(
         )
     _duplicates(conn, feed, report, problems)
     if feed.name == "orders":  # the parent of the References rules of later feeds
-        cols = ", ".join(_ident(c) for c in feed.columns)
+        cols = ", ".join([*(_ident(c) for c in feed.columns), "_partition_dt"])
         conn.execute(
             f"INSERT INTO raw.orders ({cols}) SELECT {cols} FROM _rows WHERE _reason IS NULL"
         )
     conn.execute("DROP TABLE _rows")
+
+
+def _stage_rows(conn: duckdb.DuckDBPyConnection, feed: Feed, parts: list[str]) -> None:
+    """`_rows`: the staged rows with their `_reason` and `_held` as the ingest's load would
+    give them: a row whose only fault is an order not in the landing is held, unless the
+    landing's newest dt of orders is past its grace (then quarantined as not delivered)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    schema = "raw" if feed.parents else None
+    other, referential = _reason_parts(feed, "s", now, FUTURE_TOLERANCE, schema)
+    reason = "nullif(concat_ws('; ', " + ", ".join(other + referential) + "), '')"
+    held = _held_expr(other, referential)
+    body = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _rows AS "
+        f"SELECT s.*, {reason} AS _reason, {held} AS _held FROM ({body}) s"
+    )
+    for p in parts:
+        conn.execute(f"DROP TABLE {p}")
+    if referential:
+        grace = int(settings.value("ORPHAN_GRACE_DAYS"))
+        newest = ", ".join(f"(SELECT max(_partition_dt) FROM raw.{p})" for p in feed.parents)
+        conn.execute(
+            f"UPDATE _rows AS h SET _held = false, "
+            f"_reason = {_not_delivered_reason(feed, 'raw', 'h', grace)} "
+            f"WHERE _held AND date_diff('day', h._partition_dt, least({newest})) > {grace}"
+        )
 
 
 def _duplicates(
@@ -416,18 +432,12 @@ def validate(
     if not root.is_dir():
         problems.append(Problem("error", "-", "layout", f"landing folder {root} does not exist"))
         return report
-    for entry in sorted(p for p in root.iterdir() if not landing_mod._is_hidden(p)):
-        if entry.name not in FEEDS:
-            what = "folder" if entry.is_dir() else "file"
-            problems.append(
-                Problem(
-                    "warning",
-                    "-",
-                    "layout",
-                    f"{what} outside the layout (not a feed of the contract): ignored by ingest",
-                    entry.name,
-                )
+    for entry in landing_mod.unknown_entries(root, FEEDS):
+        problems.append(
+            Problem(
+                "warning", "-", "layout", describe_unknown_entry(entry, list(FEEDS)), entry.name
             )
+        )
     discovered = {name: discover(root, name, problems) for name in FEEDS}
     task = None
     if progress is not None:

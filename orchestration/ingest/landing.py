@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from difflib import SequenceMatcher
 from pathlib import Path
 
 # Extension → DuckDB reader family. Longest suffix first so ".csv.gz" wins over ".gz".
@@ -119,3 +121,35 @@ def discover_feed_files(
                 raise LandingFileError(path, f"unsupported file type (expected one of {supported})")
             files.append(LandingFile(partition_dt, path, fmt))
     return files
+
+
+# A folder name this similar to a feed's (SequenceMatcher ratio, lower case) is taken for a
+# misspelling of it: `order` → orders, `Reviews` → reviews, `returns` → refunds.
+CLOSE_NAME = 0.7
+
+
+def unknown_entries(landing_root: Path, feeds: Iterable[str]) -> list[Path]:
+    """Folders and files directly under the landing root that are not a feed's folder.
+
+    The ingest reads nothing of them (a misspelt `order/`, an unknown `returns/`): say so.
+    """
+    if not landing_root.is_dir():
+        return []
+    known = set(feeds)
+    return sorted(p for p in landing_root.iterdir() if not _is_hidden(p) and p.name not in known)
+
+
+def nearest_feed(name: str, feeds: Sequence[str]) -> tuple[str, bool]:
+    """The feed whose name is most like `name` (the first on a tie), and whether it is close
+    enough (CLOSE_NAME) to be what `name` was meant to be."""
+    scores = [SequenceMatcher(None, name.lower(), f.lower()).ratio() for f in feeds]
+    best = max(range(len(feeds)), key=lambda i: scores[i])
+    return feeds[best], scores[best] >= CLOSE_NAME
+
+
+def describe_unknown_entry(entry: Path, feeds: Sequence[str]) -> str:
+    """`folder order/ is not a feed (did you mean orders?): not read`."""
+    feed, close = nearest_feed(entry.name, feeds)
+    what = f"folder {entry.name}/" if entry.is_dir() else f"file {entry.name}"
+    hint = f"; did you mean {feed}?" if close else ""
+    return f"{what} under the landing is not a feed of the contract{hint}: not read"

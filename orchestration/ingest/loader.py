@@ -47,6 +47,7 @@ from orchestration.ingest.landing import LandingFile, LandingFileError, reader_p
 RAW_SCHEMA = "raw"
 QUARANTINE_SCHEMA = "raw_quarantine"
 REPLACED_SCHEMA = "raw_replaced"
+HELD_SCHEMA = "raw_held"
 LOAD_LOG = f"{RAW_SCHEMA}._load_log"
 
 # Rows moved out of raw by a re-delivery: the raw columns plus when and by which load.
@@ -75,6 +76,18 @@ QUARANTINE_COLUMNS: dict[str, str] = {
 }
 
 
+# Rows waiting for their parent: the typed row, its lineage, why it waits and the row as delivered.
+HELD_LINEAGE: dict[str, str] = {
+    "_source_file": "VARCHAR",
+    "_source_row": "BIGINT",
+    "_partition_dt": "DATE",
+    "_reason": "VARCHAR",
+    "_record": "JSON",
+    "_load_id": "VARCHAR",  # the load that held it
+    "_loaded_at": "TIMESTAMP",
+}
+
+
 @dataclass
 class LoadStats:
     """What one load of a feed did; becomes Dagster asset metadata."""
@@ -94,6 +107,13 @@ class LoadStats:
     rows_unchanged: int = 0  # rows identical to what these partitions loaded before
     rows_in_raw: int = 0  # raw.<feed> after the load, every partition
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # Rows for a parent not loaded yet (orphan_grace_days): held by this load, released from
+    # raw_held into raw by it, quarantined by it at the end of their grace, still held after it.
+    rows_held: int = 0
+    rows_released: int = 0
+    rows_held_expired: int = 0
+    rows_waiting: int = 0
+    waiting_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -197,6 +217,55 @@ def _check_parquet_types(path: Path, types: dict[str, str], feed: Feed) -> None:
             raise LandingFileError(
                 path, f"column {column}: parquet type {types[column]} cannot hold {sql_type}"
             )
+
+
+JSON_KEY_SAMPLE_LINES = 1000  # JSON lines: keys are looked for in this many first lines
+
+
+def _json_keys(path: Path) -> list[str]:
+    """The keys of the first JSON_KEY_SAMPLE_LINES objects of a JSON lines file, in order."""
+    keys: dict[str, None] = {}
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for number, line in enumerate(fh):
+            if number >= JSON_KEY_SAMPLE_LINES:
+                break
+            value = json.loads(line) if line.strip() else {}
+            if isinstance(value, dict):
+                keys.update(dict.fromkeys(value))
+    return list(keys)
+
+
+def delivered_columns(conn: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
+    """The columns a file delivers: a CSV's header, a parquet file's schema, the keys of a
+    JSON lines file's first lines (JSON_KEY_SAMPLE_LINES)."""
+    if f.fmt == "csv":
+        return [c.strip() for c in _csv_header(f.path)]
+    if f.fmt == "parquet":
+        rows = conn.execute("SELECT name FROM parquet_schema(?)", [reader_path(f.path)]).fetchall()
+        return [name for (name,) in rows[1:]]  # the first row is the schema root
+    return _json_keys(f.path)
+
+
+def unexpected_input(
+    conn: duckdb.DuckDBPyConnection, feed: Feed, files: list[LandingFile], landing_root: Path
+) -> list[str]:
+    """What the files deliver that the ingest does not read, one line per file: columns (keys)
+    outside the contract, e.g. a misspelt `review_txt`; for JSON lines with such a key, also
+    the contract keys absent from its first lines, which load as NULL."""
+    found: list[str] = []
+    for f in files:
+        columns = delivered_columns(conn, f)
+        extra = [c for c in columns if c and c not in feed.columns]  # unnamed: ignored
+        if not extra:
+            continue
+        what = "key" if f.fmt == "json" else "column"
+        line = f"{f.relative_to(landing_root)}: {what}(s) {', '.join(extra)} not in the contract"
+        absent = [c for c in feed.columns if c not in columns] if f.fmt == "json" else []
+        if absent:
+            line += f" (absent, read as NULL: {', '.join(absent)})"
+        found.append(line)
+    return found
 
 
 def reader_columns(found: list[str], feed: Feed) -> tuple[str, ...]:
@@ -454,8 +523,26 @@ def _reason_expr(
     ranges, dates not in the future, references to a parent feed): every reason that applies,
     joined by "; ". One SQL expression over the whole staged relation, no Python row loop.
     """
+    other, referential = _reason_parts(feed, s, now, tolerance, references_schema, parent_keys)
+    return "nullif(concat_ws('; ', " + ", ".join(other + referential) + "), '')"
+
+
+def _reason_parts(
+    feed: Feed,
+    s: str = "s",
+    now: datetime | None = None,
+    tolerance: timedelta = FUTURE_TOLERANCE,
+    references_schema: str | None = None,
+    parent_keys: Mapping[References, str] | None = None,
+) -> tuple[list[str], list[str]]:
+    """The reason CASE expressions of `_reason_expr`: (every other rule's, the `References`').
+
+    Apart so that a row whose only fault is an unknown parent can be told from the others: it
+    is held for its parent instead of quarantined (`orphan_grace_days` of `load_feed`).
+    """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     parts: list[str] = []
+    referential: list[str] = []
     for col, sql_type in feed.columns.items():
         raw = f"{s}._raw[{_sql_str(col)}]"
         if sql_type != "VARCHAR":
@@ -470,8 +557,18 @@ def _reason_expr(
     for rule in feed.rules:
         sql = _rule_sql(rule, s, now, tolerance, references_schema, parent_keys)
         if sql is not None:
-            parts.append(sql)
-    return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
+            (referential if isinstance(rule, References) else parts).append(sql)
+    return parts, referential
+
+
+def _held_expr(other: list[str], referential: list[str]) -> str:
+    """Whether a row waits for its parent: its only fault is a parent not loaded (yet)."""
+    if not referential:
+        return "false"
+    return (
+        f"(nullif(concat_ws('; ', {', '.join(other)}), '') IS NULL "
+        f"AND nullif(concat_ws('; ', {', '.join(referential)}), '') IS NOT NULL)"
+    )
 
 
 _LINE_IN_ERROR = re.compile(r"[Ll]ine:?\s*(\d+)")
@@ -580,7 +677,8 @@ def _check_parents_loaded(conn: duckdb.DuckDBPyConnection, feed: Feed, schema: s
 
 
 def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
-    """Create the feed's raw, raw_replaced and quarantine tables and the load log if missing."""
+    """Create the feed's raw, raw_replaced and quarantine tables and the load log if missing
+    (and raw_held.<feed> for a feed with a parent)."""
     for schema in (RAW_SCHEMA, REPLACED_SCHEMA, QUARANTINE_SCHEMA):
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     raw_cols = {**feed.columns, **LINEAGE_COLUMNS}
@@ -590,6 +688,9 @@ def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
         f"{QUARANTINE_SCHEMA}.{feed.name}": QUARANTINE_COLUMNS,
         LOAD_LOG: LOAD_LOG_COLUMNS,
     }
+    if feed.parents:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {HELD_SCHEMA}")
+        tables[f"{HELD_SCHEMA}.{feed.name}"] = {**feed.columns, **HELD_LINEAGE}
     for table, cols in tables.items():
         body = ", ".join(f"{_ident(name)} {sql_type}" for name, sql_type in cols.items())
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
@@ -604,6 +705,7 @@ def load_feed(
     *,
     references_schema: str | None = None,
     future_tolerance: timedelta = FUTURE_TOLERANCE,
+    orphan_grace_days: int | None = None,
 ) -> LoadStats:
     """Replace what the partitions of `files` loaded before with what these files hold.
 
@@ -614,6 +716,10 @@ def load_feed(
     quarantined, so that parent table must already hold this load's orders (the ingest assets
     depend on raw/orders for that). None skips referential rules (a feed loaded on its own).
     A timestamp later than the load time + `future_tolerance` is quarantined as in the future.
+
+    With `orphan_grace_days` (and `references_schema`), a row whose only fault is an unknown
+    parent is held in `raw_held.<feed>` instead (its parent may come with a later delivery),
+    and every load, one without files too, re-checks all held rows (`recheck_held`).
     """
     started = time.perf_counter()
     stats = LoadStats(feed=feed.name, files=len(files))
@@ -626,13 +732,25 @@ def load_feed(
     ensure_feed_tables(conn, feed)
     if references_schema is not None:
         _check_parents_loaded(conn, feed, references_schema)
+    hold = bool(feed.parents) and references_schema is not None and orphan_grace_days is not None
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     if not files:  # nothing delivered in this load: the (possibly empty) tables stay as they are
+        if hold:  # … but a parent loaded since may release held rows, or their grace ends
+            assert references_schema is not None and orphan_grace_days is not None
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                recheck_held(
+                    conn, feed, stats, load_id, loaded_at, references_schema, orphan_grace_days
+                )
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
         stats.rows_in_raw = _count(conn, f"{RAW_SCHEMA}.{feed.name}")
         stats.seconds = round(time.perf_counter() - started, 3)
         return stats
 
     headers = check_file_headers(conn, feed, files)
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     staged = f"_staged_{feed.name}"
     groups = group_by_layout(files, headers)
     body = " UNION ALL BY NAME ".join(
@@ -640,7 +758,7 @@ def load_feed(
     )
     try:
         conn.execute(
-            _staging_sql(staged, feed, body, loaded_at, future_tolerance, references_schema)
+            _staging_sql(staged, feed, body, loaded_at, future_tolerance, references_schema, hold)
         )
     except duckdb.Error:
         for fs in groups:
@@ -734,6 +852,12 @@ def load_feed(
         ).fetchone()
         stats.rows_inserted = inserted[0] if inserted else 0
         _write_quarantine(conn, staged, feed, load_id, loaded_at, scope)
+        if hold:
+            assert references_schema is not None and orphan_grace_days is not None
+            stats.rows_held = _write_held(conn, staged, new, feed, load_id, loaded_at, scope)
+            recheck_held(
+                conn, feed, stats, load_id, loaded_at, references_schema, orphan_grace_days
+            )
         _write_load_log(conn, feed, load_id, stamp, staged=staged, new=new, same=same, gone=gone)
         conn.execute("COMMIT")
     except Exception:
@@ -742,12 +866,14 @@ def load_feed(
 
     stats.rows_read = _count(conn, staged)
     stats.rows_loaded = _count(conn, new)
-    stats.rows_quarantined = _count(conn, staged, "_reason IS NOT NULL")
-    stats.rows_superseded = stats.rows_read - stats.rows_loaded - stats.rows_quarantined
+    stats.rows_quarantined = _count(conn, staged, "_reason IS NOT NULL AND NOT _held")
+    stats.rows_superseded = (
+        stats.rows_read - stats.rows_loaded - stats.rows_quarantined - stats.rows_held
+    )
     stats.rows_unchanged = stats.rows_loaded - stats.rows_inserted
     stats.rows_in_raw = _count(conn, raw)
     reasons = conn.execute(
-        f"SELECT _reason, count(*) FROM {staged} WHERE _reason IS NOT NULL "
+        f"SELECT _reason, count(*) FROM {staged} WHERE _reason IS NOT NULL AND NOT _held "
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
     ).fetchall()
     stats.quarantine_reasons = {r: n for r, n in reasons}
@@ -764,8 +890,10 @@ def _staging_sql(
     now: datetime,
     tolerance: timedelta,
     references_schema: str | None,
+    hold_orphans: bool = False,
 ) -> str:
-    """CREATE of the load's typed rows with their quarantine `_reason`, from the reader `body`.
+    """CREATE of the load's typed rows with their quarantine `_reason`, from the reader `body`,
+    and `_held`: whether the row waits for its parent (`hold_orphans`) rather than quarantined.
 
     A referential rule looks its values up among the parent keys this batch names, found by a
     semi-join of the parent table with the batch (pruned by DuckDB's join filter). A NOT EXISTS
@@ -776,7 +904,7 @@ def _staging_sql(
     if not rules:
         reason = _reason_expr(feed, "s", now, tolerance, references_schema)
         return f"""CREATE OR REPLACE TEMP TABLE {staged} AS
-            SELECT s.*, {reason} AS _reason FROM ({body}) AS s"""
+            SELECT s.*, {reason} AS _reason, false AS _held FROM ({body}) AS s"""
     lookups = {rule: f"_parent_keys_{i}" for i, rule in enumerate(dict.fromkeys(rules))}
     ctes = [f"_typed AS MATERIALIZED ({body})"]
     for rule, name in lookups.items():
@@ -786,10 +914,12 @@ def _staging_sql(
                 SELECT DISTINCT _p.{col} FROM {parent} AS _p
                 WHERE _p.{col} IN (SELECT {_ident(rule.column)} FROM _typed))"""
         )
-    reason = _reason_expr(feed, "s", now, tolerance, references_schema, lookups)
+    other, referential = _reason_parts(feed, "s", now, tolerance, references_schema, lookups)
+    reason = "nullif(concat_ws('; ', " + ", ".join(other + referential) + "), '')"
+    held = _held_expr(other, referential) if hold_orphans else "false"
     return f"""CREATE OR REPLACE TEMP TABLE {staged} AS
         WITH {", ".join(ctes)}
-        SELECT s.*, {reason} AS _reason FROM _typed AS s"""
+        SELECT s.*, {reason} AS _reason, {held} AS _held FROM _typed AS s"""
 
 
 def _partitions_predicate(dts: list[date], alias: str | None = None) -> str:
@@ -849,7 +979,7 @@ def _write_quarantine(
             {_sql_str(load_id)} AS _load_id,
             TIMESTAMP {_sql_str(loaded_at.isoformat(sep=" "))} AS _loaded_at
         FROM {staged}
-        WHERE _reason IS NOT NULL
+        WHERE _reason IS NOT NULL AND NOT _held
         ORDER BY _partition_dt, _source_file, _source_row"""
     )
 
@@ -878,9 +1008,122 @@ def _write_load_log(
         f"""INSERT INTO {LOAD_LOG}
         SELECT {_sql_str(load_id)}, {_sql_str(feed.name)}, s._partition_dt,
             count(DISTINCT s._source_file), count(*), {per_partition(new)},
-            count(*) FILTER (WHERE s._reason IS NOT NULL),
+            count(*) FILTER (WHERE s._reason IS NOT NULL AND NOT s._held),
             {per_partition(new)} - {per_partition(same)}, {per_partition(gone)}, {stamp}
         FROM {staged} AS s
         GROUP BY s._partition_dt
         ORDER BY s._partition_dt"""
+    )
+
+
+def _write_held(
+    conn: duckdb.DuckDBPyConnection,
+    staged: str,
+    new: str,
+    feed: Feed,
+    load_id: str,
+    loaded_at: datetime,
+    scope: str,
+) -> int:
+    """Replace the held rows of the loaded partitions with this load's; returns how many.
+
+    One row per key and partition, as in raw (the newest version wins), and none for a key
+    this load also delivered with a known parent in the same partition.
+    """
+    table = f"{HELD_SCHEMA}.{feed.name}"
+    conn.execute(f"DELETE FROM {table} WHERE {scope}")
+    order = [f"{_ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
+    order += ["_source_file DESC", "_source_row DESC"]
+    key = ", ".join(_ident(k) for k in feed.key)
+    cols = ", ".join(_ident(c) for c in feed.columns)
+    inserted = conn.execute(
+        f"""INSERT INTO {table}
+        SELECT {cols}, _source_file, _source_row, _partition_dt, _reason,
+            CAST(to_json(_raw) AS JSON), {_sql_str(load_id)},
+            TIMESTAMP {_sql_str(loaded_at.isoformat(sep=" "))}
+        FROM {staged} AS s
+        WHERE s._held AND NOT EXISTS (
+            SELECT 1 FROM {new} AS n WHERE {_same_key_predicate(feed, "n", "s")})
+        QUALIFY row_number() OVER (PARTITION BY {key}, _partition_dt ORDER BY {", ".join(order)})
+            = 1
+        ORDER BY _partition_dt, _source_file, _source_row"""
+    ).fetchone()
+    return int(inserted[0]) if inserted else 0
+
+
+def _parent_found(feed: Feed, schema: str, alias: str) -> str:
+    """Every `References` parent of the row `alias` is in `schema`."""
+    return " AND ".join(
+        f"EXISTS (SELECT 1 FROM {schema}.{_ident(r.parent)} AS _p "
+        f"WHERE _p.{_ident(r.parent_column)} = {alias}.{_ident(r.column)})"
+        for r in feed.rules
+        if isinstance(r, References)
+    )
+
+
+def _not_delivered_reason(feed: Feed, schema: str, alias: str, grace_days: int) -> str:
+    """`order o9 not delivered within 3 days`, one clause per missing parent."""
+    parts = [
+        f"CASE WHEN NOT EXISTS (SELECT 1 FROM {schema}.{_ident(r.parent)} AS _p "
+        f"WHERE _p.{_ident(r.parent_column)} = {alias}.{_ident(r.column)}) "
+        f"THEN {_sql_str(r.parent.removesuffix('s') + ' ')} || {alias}.{_ident(r.column)} "
+        f"|| {_sql_str(f' not delivered within {grace_days} days')} END"
+        for r in feed.rules
+        if isinstance(r, References)
+    ]
+    return f"concat_ws('; ', {', '.join(parts)})"
+
+
+def recheck_held(
+    conn: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    stats: LoadStats,
+    load_id: str,
+    loaded_at: datetime,
+    schema: str,
+    grace_days: int,
+) -> None:
+    """Release the held rows whose parent is now in `schema`, quarantine those past their grace.
+
+    A released row goes to raw.<feed> with its own file, row and partition, `_load_id` this
+    load and `_loaded_at` now, so the next incremental dbt batch picks it up. A row is past
+    its grace when the newest `dt` partition loaded of its parent feed is more than
+    `grace_days` days after the row's own partition: the landing's clock, not the wall clock,
+    so that loading old history does not expire what its own later days deliver.
+    """
+    held, raw = f"{HELD_SCHEMA}.{feed.name}", f"{RAW_SCHEMA}.{feed.name}"
+    quarantine = f"{QUARANTINE_SCHEMA}.{feed.name}"
+    found = _parent_found(feed, schema, "h")
+    stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
+    cols = ", ".join(f"h.{_ident(c)}" for c in feed.columns)
+    released = conn.execute(
+        f"""INSERT INTO {raw}
+        SELECT {cols}, h._source_file, h._source_row, h._partition_dt, {_sql_str(load_id)},
+            {stamp}
+        FROM {held} AS h
+        WHERE {found} AND NOT EXISTS (
+            SELECT 1 FROM {raw} AS r WHERE {_same_key_predicate(feed, "r", "h")})
+        ORDER BY h._partition_dt, h._source_file, h._source_row"""
+    ).fetchone()
+    stats.rows_released = int(released[0]) if released else 0
+    conn.execute(f"DELETE FROM {held} AS h WHERE {found}")
+    newest = ", ".join(
+        f"(SELECT max(_partition_dt) FROM {schema}.{_ident(parent)})" for parent in feed.parents
+    )
+    expired = f"date_diff('day', h._partition_dt, least({newest})) > {int(grace_days)}"
+    reason = _not_delivered_reason(feed, schema, "h", grace_days)
+    moved = conn.execute(
+        f"""INSERT INTO {quarantine}
+        SELECT h._source_file, h._source_row, h._partition_dt, {reason}, h._record,
+            {_sql_str(load_id)}, {stamp}
+        FROM {held} AS h WHERE {expired}
+        ORDER BY h._partition_dt, h._source_file, h._source_row"""
+    ).fetchone()
+    stats.rows_held_expired = int(moved[0]) if moved else 0
+    conn.execute(f"DELETE FROM {held} AS h WHERE {expired}")
+    stats.rows_waiting = _count(conn, held)
+    stats.waiting_reasons = dict(
+        conn.execute(
+            f"SELECT _reason, count(*) FROM {held} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+        ).fetchall()
     )
