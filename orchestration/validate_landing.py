@@ -299,8 +299,8 @@ def analyse_rows(
                 feed.name,
                 "held",
                 f"{report.rows_held} rows name an order that is not in the landing: held until "
-                f"it is delivered, quarantined when orders reach {grace} dt days after the row's "
-                "(ORPHAN_GRACE_DAYS)",
+                f"it is delivered, quarantined once orders reach more than {grace} dt days past "
+                "the row's dt (ORPHAN_GRACE_DAYS)",
             )
         )
     report.rows_quarantined = conn.execute(

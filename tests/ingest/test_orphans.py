@@ -323,3 +323,20 @@ def test_a_line_a_day_before_its_order_reaches_the_marts(tmp_path, monkeypatch):
         assert conn.execute(
             "SELECT _partition_dt::VARCHAR, _source_file FROM raw.order_items WHERE order_id = 'o4'"
         ).fetchall() == [("2025-03-02", "order_items/dt=2025-03-02/order_items.csv")]
+
+
+def test_validate_landing_counts_orphans_as_the_ingest_would(tmp_path):
+    from orchestration import deployment
+    from orchestration.validate_landing import validate
+
+    deliver_orders(tmp_path, "2025-03-01", "o1")
+    deliver_items(tmp_path, "2025-03-01", "o1,1,p1,1,10.00\no9,1,p1,2,5.00\n")
+    deliver_items(tmp_path, "2025-03-04", "o8,1,p1,2,5.00\n")  # no order o8 anywhere
+    deliver_orders(tmp_path, "2025-03-05", "o2")  # orders reach 4 dt days after 03-01
+    report = validate(tmp_path, deployment.Deployment(source="test"))
+    items = report.feeds["order_items"]
+    assert (items.rows, items.rows_held, items.rows_quarantined) == (3, 1, 1)
+    assert items.quarantine_reasons == {"order o9 not delivered within 3 days": 1}
+    (held,) = [p for p in report.problems if p.kind == "held"]
+    assert (held.severity, held.feed) == ("warning", "order_items")
+    assert held.message.startswith("1 rows name an order that is not in the landing: held")
