@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from orchestration import settings
+from orchestration import runguard, settings
 from orchestration.ingest.landing import LandingFileError
 
 if TYPE_CHECKING:
@@ -336,20 +336,35 @@ def _execute(
 
     console = Console(file=out)
     progress = RunProgress(console, live=console.is_terminal and not verbose)
-    loggers = {"console": dg.colored_console_logger, "progress": logger_def(progress)}
+    stop = runguard.RunStop(progress.say, instance)  # SIGTERM / SIGINT: a clean stop
+    loggers = {
+        "console": dg.colored_console_logger,
+        "progress": logger_def(progress),
+        "runguard": stop.logger_def(),
+    }
     job = dg.Definitions.merge(defs, dg.Definitions(loggers=loggers)).resolve_job_def(
         "full_pipeline"
     )
     progress.say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
     level = "INFO" if verbose else "ERROR"
     started = time.perf_counter()
-    with progress:
-        result = job.execute_in_process(
-            instance=instance,
-            tags=dates.tags(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}},
+    with progress, stop, runguard.SlotWatch(instance, stop):
+        result = stop.call(
+            lambda: job.execute_in_process(
+                instance=instance,
+                tags={**dates.tags(), **runguard.process_tags()},
+                raise_on_error=False,
+                run_config={
+                    "loggers": {
+                        "console": {"config": {"log_level": level}},
+                        "progress": {},
+                        "runguard": {},
+                    }
+                },
+            )
         )
+    if result is None:
+        result = runguard.result_after_stop(job, instance, stop.run_id or "")
     report = report_from_result(result)
     report.wall_seconds = time.perf_counter() - started
     return report
@@ -362,7 +377,12 @@ def run_pipeline(
 ) -> RunReport:
     """Run `full_pipeline` over `dates` (default: every dt of the landing) in `instance`
     (default: the persistent one in DAGSTER_HOME), showing each stage's progress, then print
-    the summary. `verbose` (default: VERBOSE): also Dagster's event lines and dbt's output."""
+    the summary. `verbose` (default: VERBOSE): also Dagster's event lines and dbt's output.
+
+    Runs of the instance killed earlier are marked failed and their warehouse slot freed first;
+    another live run of the pipeline ends this one at once (one line on stderr, exit status 2).
+    SIGTERM or SIGINT stops the run: nothing more runs or is published, the report says why and
+    is not ok (orchestration/runguard.py)."""
     settings.apply_env_defaults()
     verbose = settings.verbose() if verbose is None else verbose
     from orchestration import dbt_warm
@@ -373,12 +393,28 @@ def run_pipeline(
     try:
         defs, instance = _load_definitions(instance, verbose)
         dates = dates or pipeline_dates()
+        _recover_runs(instance)
         with run_output(verbose) as out:
             report = _execute(defs, instance, dates, out, verbose)
     finally:
         dbt_warm.stop_early()
+    stopped = runguard.last_stop()
+    if stopped:
+        report.success = False
     print_report(report, report.wall_seconds)
+    if stopped:
+        published = "published" if "serving/marts" in report.assets else "nothing published"
+        _say(f"  STOP  {stopped}: the run was stopped ({published})")
     return report
+
+
+def _recover_runs(instance: DagsterInstance) -> None:
+    """`runguard.recover` before a run; another live run: one line on stderr, exit status 2."""
+    try:
+        runguard.recover(instance, _say)
+    except runguard.OtherRunRunning as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
 
 
 def write_report_json(report: RunReport, path: Path) -> None:

@@ -25,8 +25,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration import runguard, settings
 from orchestration import serving as serving_files
-from orchestration import settings
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 # DuckDB 2.x writes a format 1.x clients cannot open unless told otherwise; BI drivers lag.
@@ -285,6 +285,9 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     def publish_marts(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
     ) -> dg.MaterializeResult:
+        stopping = runguard.stop_requested()
+        if stopping:  # SIGTERM / SIGINT during the run (`cli pipeline`): publish nothing
+            raise dg.Failure(description=f"not published: {stopping}", allow_retries=False)
         checks_passed, failed = check_results_of_run(context.instance, context.run_id)
         if failed:
             raise dg.Failure(
