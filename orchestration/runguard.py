@@ -12,7 +12,7 @@
   interrupt inside a step into a retry of that step. Publish refuses to start once a stop was
   requested (`stop_requested`).
 - `SlotWatch` says in one line when a step waits for a pool slot that another run holds (a run
-  started from the UI, which carries no pid), and stops the run after SLOT_WAIT_LIMIT_S.
+  started from the UI, which carries no pid), and stops the run after POOL_WAIT_SECONDS.
 """
 
 from __future__ import annotations
@@ -29,16 +29,15 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
+from orchestration import settings
+
 if TYPE_CHECKING:
     import dagster as dg
 
 HOST_TAG = "ecom/host"
 PID_TAG = "ecom/pid"
 PID_START_TAG = "ecom/pid_start"  # the process's start time: pids are reused
-# Longest a step waits for a pool slot held by another live run before the run gives up
-# (a constant for now; a setting would belong in orchestration/settings.py).
-SLOT_WAIT_LIMIT_S = 600.0
-SLOT_POLL_S = 2.0
+SLOT_POLL_S = 2.0  # how often a waiting run looks at the pool again
 INTERRUPT_EVERY_S = 1.0  # how often a requested stop interrupts the run again until it ends
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 T = TypeVar("T")
@@ -395,7 +394,7 @@ class _Wait:
 class SlotWatch:
     """While this process's run executes: one line when one of its steps waits for a slot of
     the warehouse pool that another run holds, and a stop (`stop.request`) once it has waited
-    SLOT_WAIT_LIMIT_S. It only reads the instance (the pool's slots and waiting steps)."""
+    POOL_WAIT_SECONDS. It only reads the instance (the pool's slots and waiting steps)."""
 
     def __init__(
         self, instance: dg.DagsterInstance, stop: RunStop, limit_s: float | None = None
@@ -405,7 +404,7 @@ class SlotWatch:
         self.instance = instance
         self.stop = stop
         self.pool = WAREHOUSE_POOL
-        self.limit_s = SLOT_WAIT_LIMIT_S if limit_s is None else limit_s
+        self.limit_s = settings.value("POOL_WAIT_SECONDS") if limit_s is None else limit_s
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="slot-watch", daemon=True)
         self._wait: _Wait | None = None

@@ -224,6 +224,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DBT_TARGET", "duckdb", _choice("duckdb", "spark"), "postgres"),
     Setting("QUARANTINE_MAX_SHARE", "0.01", _share, "1%"),
     Setting("ORPHAN_GRACE_DAYS", "3", _int_at_least(0), "three"),
+    Setting("POOL_WAIT_SECONDS", "600", _number_at_least(1), "forever"),
     Setting("GX_DOCS_DIR", DEFAULT_GX_DOCS_DIR, _path("dir"), "README.md"),
     Setting("GX_BACKEND", "auto", _choice("auto", "sql", "pandas"), "spark"),
     Setting("SPARK_DIR", DEFAULT_SPARK_DIR, _path("dir"), "README.md"),

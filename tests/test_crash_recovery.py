@@ -351,7 +351,7 @@ def test_a_step_waiting_for_another_runs_slot_says_so_and_gives_up(
     storage = instance.event_log_storage
     storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
     assert storage.claim_concurrency_slot(WAREHOUSE_POOL, holder.run_id, "its_step").is_claimed
-    monkeypatch.setattr(runguard, "SLOT_WAIT_LIMIT_S", 3.0)
+    monkeypatch.setenv("POOL_WAIT_SECONDS", "3")
 
     report = cli.run_pipeline(instance=instance, verbose=False)
 
