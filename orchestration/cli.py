@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from orchestration import runguard, settings
 from orchestration.ingest.landing import LandingFileError
@@ -533,8 +533,15 @@ def _iso_day(text: str) -> date:
 VERBOSE_HELP = "full detail: Dagster's event lines, dbt's output, every mart (env VERBOSE=1)"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a bad argument refused in one line (exit 2) instead of the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} -h)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
+    parser = OneLineParser(prog="python -m orchestration.cli", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     p_prepare = sub.add_parser("prepare", help="parse the dbt project (manifest for Dagster)")

@@ -118,6 +118,8 @@ def test_a_bad_deployment_file_is_refused_naming_the_file_and_key(tmp_path: Path
         (["--from", "2025-12-31", "--to", "2025-12-01"], ["--from 2025-12-31 is after --to"]),
         (["--from", "2019-01-01", "--to", "2019-01-02"], ["before PARTITIONS_START_DATE"]),
         (["--from", "2025-01-01", "--to", "2999-01-01"], ["--to 2999-01-01 is in the future"]),
+        (["--from", "2025-13-01"], ["'2025-13-01' is not a date YYYY-MM-DD"]),
+        (["--form", "2025-01-01"], ["unrecognized arguments: --form"]),
     ],
 )
 def test_a_date_range_no_run_can_load_is_refused(
