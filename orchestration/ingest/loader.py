@@ -378,7 +378,8 @@ def _reader(
 _INTEGER = r"[+-]?[0-9]+"
 _OFFSET = r"(Z|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))"
 _ISO_TIME = r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
-_ISO_TIMESTAMP = rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}({_ISO_TIME}{_OFFSET}?)?"
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_ISO_TIMESTAMP = rf"{_ISO_DATE}({_ISO_TIME}{_OFFSET}?)?"
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
@@ -387,7 +388,8 @@ def exact_text_pattern(sql_type: str, fmt: str) -> str | None:
 
     Integers: an optional sign and digits (from parquet also a float's `.0`). Decimals: at most
     the type's scale of decimals, zeros after it allowed, no exponent. Timestamps: ISO 8601,
-    with `Z`, a numeric offset up to ±14:00, or none (UTC).
+    with `Z`, a numeric offset up to ±14:00, or none (UTC). Dates in text: `YYYY-MM-DD` only
+    (a cast drops a time of day, `2025-03-05 23:30:00-05:00` included, and reads `2025-3-5`).
     """
     if sql_type in ("INTEGER", "BIGINT"):
         return _INTEGER + (r"(\.0*)?" if fmt == "parquet" else "")
@@ -396,6 +398,8 @@ def exact_text_pattern(sql_type: str, fmt: str) -> str | None:
         return rf"[+-]?([0-9]+(\.[0-9]{{0,{scale}}}0*)?|\.[0-9]{{1,{scale}}}0*)"
     if sql_type == "TIMESTAMP":
         return _ISO_TIMESTAMP
+    if sql_type == "DATE" and fmt != "parquet":
+        return _ISO_DATE
     return None
 
 

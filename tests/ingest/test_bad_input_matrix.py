@@ -210,6 +210,31 @@ def pandas_parquet(rel: str, frame: dict[str, list], index: list[int]) -> Callab
     return mutate
 
 
+def parquet_file(rel: str, table: dict[str, pa.Array], **options) -> Callable[[Path], None]:
+    """A parquet file of `table`, written with pyarrow `options` (as another tool would)."""
+
+    def mutate(root: Path) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(table), path, **options)
+
+    return mutate
+
+
+def payment_json(n: int, **values: str) -> str:
+    """One JSON line: payment pay<n> of o4, with some keys' raw JSON text replaced."""
+    fields = {
+        "payment_id": f'"pay{n}"',
+        "order_id": '"o4"',
+        "attempt_ts": '"2025-03-03T12:01:00Z"',
+        "method": '"card"',
+        "amount": "50",
+        "status": '"failed"',
+        **values,
+    }
+    return "{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}"
+
+
 def excel_csv(rel: str, rows: list[str]) -> Callable[[Path], None]:
     """A CSV as Excel saves it ("CSV UTF-8"): BOM, CRLF, and a trailing empty column."""
     return write(rel, b"\xef\xbb\xbf" + "".join(r + ",\r\n" for r in rows).encode())
@@ -235,6 +260,17 @@ SQL_LIKE_NAMES = ['a"b', "[x]", "x); drop table raw.orders; --", "'", "", "AMOUN
 ORDER_ROW = "o5,c1,2025-03-02 12:00:00,web,paid,,0.00,0.00,2025-03-05,,,,2025-03-02 12:00:00\n"
 REVIEW_HEADER = "review_id,order_id,product_id,customer_id,rating,review_text,review_ts\n"
 TEXT = "SELECT review_id, review_text FROM raw.reviews ORDER BY 1"
+JSONL = "payments/dt=2025-03-03/payments.jsonl"
+PARQUET = "payments/dt=2025-03-03/payments.parquet"
+NEW_ORDERS = "orders/dt=2025-03-04/orders.csv"
+PAYMENTS_03_02_ADDED = (
+    "SELECT payment_id, attempt_ts, method, amount, status FROM raw.payments "
+    "WHERE payment_id NOT IN ('pay1', 'pay2', 'pay3', 'pay4') ORDER BY _source_row"
+)
+PAYMENTS_03_03 = (
+    "SELECT payment_id, order_id, attempt_ts, method, amount, status, _source_row "
+    "FROM raw.payments WHERE _partition_dt = DATE '2025-03-03' ORDER BY _source_row"
+)
 
 CASES = {
     # ---- file-level: the file is rejected whole, raw stays as it was
@@ -885,6 +921,411 @@ CASES = {
                 "SELECT line_number, quantity, unit_price FROM raw.order_items "
                 "WHERE _partition_dt = DATE '2025-03-04'",
                 [(2, 2, Decimal("10.00"))],
+            ),
+        ),
+    ),
+    "tab_separated_file_named_csv": Case(
+        "payments",
+        write(
+            "payments/dt=2025-03-03/payments.csv",
+            PAYMENTS_HEADER.replace(",", "\t")
+            + "pay9\to4\t2025-03-03 12:01:00\tcard\t50.00\tsuccess\n",
+        ),
+        # one header name holding tabs: no delimiter is guessed
+        reject=(
+            "payments/dt=2025-03-03/payments.csv",
+            1,
+            r"^missing required column\(s\) payment_id, order_id, attempt_ts, method, amount, "
+            r"status$",
+        ),
+    ),
+    "quoted_numbers_and_timestamps": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            'pay5,o3,2025-03-02 09:06:00,card,"12.50",failed\n'
+            '"pay6","o3","2025-03-02 09:07:00","card","0.5","success"\n',
+        ),
+        expect=(
+            (
+                PAYMENTS_03_02_ADDED,
+                [
+                    ("pay5", datetime(2025, 3, 2, 9, 6), "card", Decimal("12.50"), "failed"),
+                    ("pay6", datetime(2025, 3, 2, 9, 7), "card", Decimal("0.50"), "success"),
+                ],
+            ),
+        ),
+    ),
+    "whitespace_around_values": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-03-02 09:06:00,card, 12.50 ,failed\n"
+            "pay6,o3,2025-03-02 09:06:00,card,12.50, failed\n"
+            "pay7,o3, 2025-03-02 09:06:00,card,12.50,failed\n"
+            "pay8, o3,2025-03-02 09:06:00,card,12.50,failed\n"
+            "pay9 ,o3,2025-03-02 09:06:00,card ,12.50,failed\n",
+        ),
+        # padding is not trimmed: a typed or referenced value with it is quarantined …
+        quarantine=(
+            (PAYMENTS_03_02, 3, r"^amount: cannot parse ' 12\.50 ' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 4, r"^status: ' failed' not in \(success, failed\)$"),
+            (PAYMENTS_03_02, 5, r"^attempt_ts: cannot parse ' 2025-03-02 09:06:00' as TIMESTAMP$"),
+            (PAYMENTS_03_02, 6, r"^order_id: ' o3' not found in raw\.orders\.order_id$"),
+        ),
+        # … and free text keeps it, as delivered
+        expect=(
+            (
+                PAYMENTS_03_02_ADDED,
+                [("pay9 ", datetime(2025, 3, 2, 9, 6), "card ", Decimal("12.50"), "failed")],
+            ),
+        ),
+    ),
+    "null_like_literals_in_optional_and_required_columns": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-03-02 09:06:00,NULL,1.00,failed\n"
+            "pay6,o3,2025-03-02 09:06:00,card,NULL,failed\n"
+            "pay7,o3,N/A,card,1.00,failed\n"
+            "pay8,N/A,2025-03-02 09:06:00,card,1.00,failed\n"
+            "pay9,o3,2025-03-02 09:06:00,card,-,failed\n"
+            "pay10,o3,2025-03-02 09:06:00,,1.00,failed\n"
+            "pay11,o3,2025-03-02 09:06:00,card,1.00,\n"
+            "pay12,o3,2025-03-02 09:06:00,card,1.00,NULL\n",
+        ),
+        quarantine=(
+            (PAYMENTS_03_02, 4, r"^amount: cannot parse 'NULL' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 5, r"^attempt_ts: cannot parse 'N/A' as TIMESTAMP$"),
+            (PAYMENTS_03_02, 6, r"^order_id: 'N/A' not found in raw\.orders\.order_id$"),
+            (PAYMENTS_03_02, 7, r"^amount: cannot parse '-' as DECIMAL\(18,2\)$"),
+            (PAYMENTS_03_02, 9, r"^status: missing$"),
+            (PAYMENTS_03_02, 10, r"^status: 'NULL' not in \(success, failed\)$"),
+        ),
+        # only an empty field is NULL; the word NULL in free text is text
+        expect=(
+            (
+                PAYMENTS_03_02_ADDED,
+                [
+                    ("pay5", datetime(2025, 3, 2, 9, 6), "NULL", Decimal("1.00"), "failed"),
+                    ("pay10", datetime(2025, 3, 2, 9, 6), None, Decimal("1.00"), "failed"),
+                ],
+            ),
+        ),
+    ),
+    "status_in_another_case": Case(
+        "orders",
+        append(
+            ORDERS_03_02,
+            ORDER_ROW.replace(",paid,", ",Paid,")
+            + ORDER_ROW.replace("o5,", "o6,").replace(",paid,", ",PAID,")
+            + ORDER_ROW.replace("o5,", "o7,").replace(",web,", ",WEB,"),
+        ),
+        quarantine=(
+            (ORDERS_03_02, 3, r"^status: 'Paid' not in \(created, paid, .*returned\)$"),
+            (ORDERS_03_02, 4, r"^status: 'PAID' not in \(created, paid, .*returned\)$"),
+        ),
+        # platform has no domain: its case is kept as delivered
+        expect=(
+            (
+                "SELECT order_id, platform, status FROM raw.orders WHERE order_id >= 'o5'",
+                [("o7", "WEB", "paid")],
+            ),
+        ),
+    ),
+    "iso_timestamps_with_t_fractions_and_z": Case(
+        "payments",
+        append(
+            PAYMENTS_03_02,
+            "pay5,o3,2025-03-02T09:06:00.5Z,card,1.00,failed\n"
+            "pay6,o3,2025-03-02T09:06:00.123456789Z,card,1.00,failed\n"
+            "pay7,o3,2025-03-02T09:06Z,card,1.00,failed\n"
+            "pay8,o3,2025-03-02T17:06:00.250+08:00,card,1.00,failed\n"
+            "pay9,o3,20250302T090600Z,card,1.00,failed\n",
+        ),
+        quarantine=(
+            (PAYMENTS_03_02, 7, r"^attempt_ts: cannot parse '20250302T090600Z' as TIMESTAMP$"),
+        ),
+        expect=(
+            (
+                "SELECT payment_id, attempt_ts FROM raw.payments "
+                "WHERE payment_id >= 'pay5' ORDER BY 1",
+                [
+                    ("pay5", datetime(2025, 3, 2, 9, 6, 0, 500000)),
+                    # nanoseconds in text are cut to microseconds (parquet's are rounded)
+                    ("pay6", datetime(2025, 3, 2, 9, 6, 0, 123456)),
+                    ("pay7", datetime(2025, 3, 2, 9, 6)),
+                    ("pay8", datetime(2025, 3, 2, 9, 6, 0, 250000)),
+                ],
+            ),
+        ),
+    ),
+    "excel_serial_dates_and_dates_that_are_not_iso": Case(
+        "orders",
+        write(
+            NEW_ORDERS,
+            ORDERS_HEADER
+            + ORDER_ROW.replace("2025-03-05", "45721")
+            + ORDER_ROW.replace("o5,", "o6,").replace("2025-03-02 12:00:00,web", "45718.5,web")
+            + ORDER_ROW.replace("o5,", "o7,").replace("2025-03-05", "2025-03-05 23:30:00")
+            + ORDER_ROW.replace("o5,", "o8,").replace("2025-03-05", "2025-3-5")
+            + ORDER_ROW.replace("o5,", "o9,").replace("2025-03-05", "2025-03-05T00:00:00Z")
+            + ORDER_ROW.replace("o5,", "o10,"),
+        ),
+        # a DATE cast dropped the time of day and read 2025-3-5: loaded a guessed date
+        quarantine=(
+            (NEW_ORDERS, 1, r"^promised_delivery_date: cannot parse '45721' as DATE$"),
+            (NEW_ORDERS, 2, r"^order_ts: cannot parse '45718\.5' as TIMESTAMP$"),
+            (
+                NEW_ORDERS,
+                3,
+                r"^promised_delivery_date: cannot parse '2025-03-05 23:30:00' as DATE$",
+            ),
+            (NEW_ORDERS, 4, r"^promised_delivery_date: cannot parse '2025-3-5' as DATE$"),
+            (
+                NEW_ORDERS,
+                5,
+                r"^promised_delivery_date: cannot parse '2025-03-05T00:00:00Z' as DATE$",
+            ),
+        ),
+        expect=(
+            (
+                "SELECT order_id, promised_delivery_date FROM raw.orders "
+                "WHERE _partition_dt = DATE '2025-03-04'",
+                [("o10", datetime(2025, 3, 5).date())],
+            ),
+        ),
+    ),
+    "excel_scientific_and_leading_zero_ids": Case(
+        "orders",
+        write(
+            NEW_ORDERS,
+            ORDERS_HEADER
+            + ORDER_ROW.replace("o5,c1,", "1.23457E+11,c1,")
+            + ORDER_ROW.replace("o5,c1,", "00123,000042,"),
+        ),
+        # ids are text: kept exactly as delivered, never read as numbers (the digits Excel
+        # lost cannot be recovered; the children naming the real id are orphans)
+        expect=(
+            (
+                "SELECT order_id, customer_id, _source_row FROM raw.orders "
+                "WHERE _partition_dt = DATE '2025-03-04' ORDER BY _source_row",
+                [("1.23457E+11", "c1", 1), ("00123", "000042", 2)],
+            ),
+        ),
+    ),
+    "windows_1252_json_lines": Case(
+        "payments",
+        write(
+            JSONL,
+            (
+                payment_json(5) + "\n" + payment_json(6, method='"carte bancaire \xe9"') + "\n"
+            ).encode("cp1252"),
+        ),
+        reject=(JSONL, 2, r"^not UTF-8 text: invalid continuation byte$"),
+    ),
+    "json_array_in_a_jsonl_file": Case(
+        "payments",
+        write(JSONL, "[" + payment_json(5) + "," + payment_json(6) + "]\n"),
+        reject=(JSONL, 1, r"^not a JSON object$"),
+    ),
+    "pretty_printed_json_array_in_a_jsonl_file": Case(
+        "payments",
+        write(JSONL, "[\n  " + payment_json(5) + ",\n  " + payment_json(6) + "\n]\n"),
+        reject=(JSONL, 1, r"^malformed JSON: Expecting value at column 1$"),
+    ),
+    "jsonl_crlf_and_blank_trailing_lines": Case(
+        "payments",
+        write(JSONL, payment_json(5) + "\r\n" + payment_json(6) + "\r\n\r\n\r\n"),
+        expect=(
+            (
+                PAYMENTS_03_03,
+                [
+                    (
+                        "pay5",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1),
+                        "card",
+                        Decimal("50.00"),
+                        "failed",
+                        1,
+                    ),
+                    (
+                        "pay6",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1),
+                        "card",
+                        Decimal("50.00"),
+                        "failed",
+                        2,
+                    ),
+                ],
+            ),
+        ),
+    ),
+    "jsonl_with_bom": Case(
+        "payments",
+        write(JSONL, "\ufeff" + payment_json(5) + "\n" + payment_json(6, amount='"12.5"') + "\n"),
+        expect=(
+            (
+                PAYMENTS_03_03,
+                [
+                    (
+                        "pay5",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1),
+                        "card",
+                        Decimal("50.00"),
+                        "failed",
+                        1,
+                    ),
+                    (
+                        "pay6",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1),
+                        "card",
+                        Decimal("12.50"),
+                        "failed",
+                        2,
+                    ),
+                ],
+            ),
+        ),
+    ),
+    "parquet_int96_timestamps": Case(
+        "payments",
+        parquet_file(
+            PARQUET,
+            {
+                "payment_id": pa.array(["pay9"]),
+                "order_id": pa.array(["o4"]),
+                "attempt_ts": pa.array(
+                    [datetime(2025, 3, 3, 12, 1, 0, 123456)], pa.timestamp("us")
+                ),
+                "method": pa.array(["card"]),
+                "amount": pa.array([Decimal("50.00")], pa.decimal128(18, 2)),
+                "status": pa.array(["success"]),
+            },
+            use_deprecated_int96_timestamps=True,  # Spark / Hive / Impala
+        ),
+        expect=(
+            (
+                PAYMENTS_03_03,
+                [
+                    (
+                        "pay9",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1, 0, 123456),
+                        "card",
+                        Decimal("50.00"),
+                        "success",
+                        1,
+                    )
+                ],
+            ),
+        ),
+    ),
+    "parquet_dictionary_large_string_and_narrow_decimal": Case(
+        "payments",
+        parquet_file(
+            PARQUET,
+            {
+                "payment_id": pa.array(["pay9", "pay10"], pa.large_string()),
+                "order_id": pa.array(["o4", "o4"]).dictionary_encode(),
+                "attempt_ts": pa.array(
+                    [datetime(2025, 3, 3, 12, 1)] * 2, pa.timestamp("ms", "UTC")
+                ),
+                "method": pa.array(["card", None]).dictionary_encode(),
+                "amount": pa.array([Decimal("50.0"), Decimal("1.5")], pa.decimal128(10, 1)),
+                "status": pa.array(["success", "failed"], pa.large_string()).dictionary_encode(),
+            },
+        ),
+        expect=(
+            (
+                PAYMENTS_03_03,
+                [
+                    (
+                        "pay9",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1),
+                        "card",
+                        Decimal("50.00"),
+                        "success",
+                        1,
+                    ),
+                    (
+                        "pay10",
+                        "o4",
+                        datetime(2025, 3, 3, 12, 1),
+                        None,
+                        Decimal("1.50"),
+                        "failed",
+                        2,
+                    ),
+                ],
+            ),
+        ),
+    ),
+    "header_names_padded_with_spaces_and_tabs": Case(
+        "payments",
+        edit(
+            PAYMENTS_03_02,
+            lambda b: b.replace(b"payment_id,order_id,", b" payment_id , order_id\t,", 1),
+        ),
+        expect=(
+            (
+                "SELECT payment_id, order_id, amount FROM raw.payments "
+                "WHERE _partition_dt = DATE '2025-03-02' ORDER BY 1",
+                [("pay3", "o3", Decimal("80.00")), ("pay4", "o3", Decimal("80.00"))],
+            ),
+        ),
+    ),
+    "same_row_twice_in_one_file": Case(
+        "payments",
+        append(PAYMENTS_03_02, "pay4,o3,2025-03-02 09:05:00,alipay,80.00,success\n"),
+        superseded=1,
+        expect=(
+            (
+                "SELECT payment_id, _source_row FROM raw.payments "
+                "WHERE _partition_dt = DATE '2025-03-02' ORDER BY 1",
+                [("pay3", 1), ("pay4", 3)],  # the last copy is kept
+            ),
+        ),
+    ),
+    "gzip_with_several_members": Case(
+        "orders",
+        # `cat a.gz b.gz > batch.csv.gz`, or a tool writing one member per chunk
+        write(
+            "orders/dt=2025-03-04/batch.csv.gz",
+            gzip.compress((ORDERS_HEADER + ORDER_ROW).encode())
+            + gzip.compress(ORDER_ROW.replace("o5,", "o6,").encode()),
+        ),
+        expect=(
+            (
+                "SELECT order_id, _source_row FROM raw.orders "
+                "WHERE _partition_dt = DATE '2025-03-04' ORDER BY 1",
+                [("o5", 1), ("o6", 2)],
+            ),
+        ),
+    ),
+    "header_repeated_mid_file": Case(
+        "payments",
+        # two exports concatenated: the second header is a data row that parses as nothing
+        append(PAYMENTS_03_02, PAYMENTS_HEADER + "pay5,o3,2025-03-02 09:06:00,card,1.00,failed\n"),
+        quarantine=(
+            (
+                PAYMENTS_03_02,
+                3,
+                r"^attempt_ts: cannot parse 'attempt_ts' as TIMESTAMP; "
+                r"amount: cannot parse 'amount' as DECIMAL\(18,2\); "
+                r"status: 'status' not in \(success, failed\); "
+                r"order_id: 'order_id' not found in raw\.orders\.order_id$",
+            ),
+        ),
+        expect=(
+            (
+                PAYMENTS_03_02_ADDED,
+                [("pay5", datetime(2025, 3, 2, 9, 6), "card", Decimal("1.00"), "failed")],
             ),
         ),
     ),
