@@ -284,3 +284,19 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleRun]:
                 instance=instance,
                 monkeypatch=mp,
             )
+
+
+def mart_rows(db: Path) -> dict[str, list[tuple]]:
+    """Every row of every mart of the DuckDB file `db`, sorted: two builds compare equal."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        names = [
+            n
+            for (n,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'marts' AND table_name NOT LIKE '\\_%' ESCAPE '\\' "
+                "ORDER BY 1"
+            ).fetchall()
+        ]
+        return {
+            n: conn.execute(f'SELECT * FROM marts."{n}" ORDER BY ALL').fetchall() for n in names
+        }

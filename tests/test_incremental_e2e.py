@@ -19,6 +19,7 @@ import duckdb
 from orchestration import cli
 from orchestration.partitions import DateRange
 from orchestration.sample import generate
+from tests.conftest import mart_rows
 
 START = date(2025, 3, 3)
 DAYS = 35
@@ -58,21 +59,6 @@ def _redeliver_orders(landing: Path) -> int:
     return changed
 
 
-def _marts(db: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as conn:
-        names = [
-            n
-            for (n,) in conn.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_name NOT LIKE '\\_%' ESCAPE '\\' "
-                "ORDER BY 1"
-            ).fetchall()
-        ]
-        return {
-            n: conn.execute(f'SELECT * FROM marts."{n}" ORDER BY ALL').fetchall() for n in names
-        }
-
-
 def test_daily_runs_equal_one_full_build(tmp_path, monkeypatch):
     full = tmp_path / "landing_full"
     generate(full, scale=0.002, seed=11, days=DAYS, start=START)
@@ -97,11 +83,11 @@ def test_daily_runs_equal_one_full_build(tmp_path, monkeypatch):
     assert _redeliver_orders(daily) > 0
     _redeliver_orders(full)  # the final landing holds the re-delivered version too
     _run(monkeypatch, tmp_path, daily, "daily", DateRange(REDELIVERED, REDELIVERED))
-    after_daily = _marts(tmp_path / "daily.duckdb")
+    after_daily = mart_rows(tmp_path / "daily.duckdb")
 
     # Re-running a range changes nothing: no raw row moves, every mart stays.
     _run(monkeypatch, tmp_path, daily, "daily", DateRange(REDELIVERED, LATE[-1]))
-    again = _marts(tmp_path / "daily.duckdb")
+    again = mart_rows(tmp_path / "daily.duckdb")
     assert all(_same_rows(again[name], rows) for name, rows in after_daily.items())
     with duckdb.connect(str(tmp_path / "daily.duckdb"), read_only=True) as conn:
         replaced = conn.execute(
@@ -111,7 +97,7 @@ def test_daily_runs_equal_one_full_build(tmp_path, monkeypatch):
 
     # Path B: everything at once.
     _run(monkeypatch, tmp_path, full, "full", DateRange(START, LAST))
-    after_full = _marts(tmp_path / "full.duckdb")
+    after_full = mart_rows(tmp_path / "full.duckdb")
 
     assert after_daily.keys() == after_full.keys()
     assert len(after_full) == 29

@@ -31,6 +31,7 @@ from orchestration.ingest.landing import discover_feed_files
 from orchestration.ingest.loader import LoadStats, load_feed
 from orchestration.partitions import DateRange
 from orchestration.resources import WarehouseResource
+from tests.conftest import mart_rows
 
 ORDER_HEADER = (
     "order_id,customer_id,order_ts,platform,status,coupon_code,discount_amount,shipping_fee,"
@@ -251,21 +252,6 @@ def test_assets_warn_while_held_and_quarantine_after_the_grace(tmp_path, monkeyp
 # ------------------------------------------------------------------ through the whole pipeline
 
 
-def _marts(db: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as conn:
-        names = [
-            n
-            for (n,) in conn.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_name NOT LIKE '\\_%' ESCAPE '\\' "
-                "ORDER BY 1"
-            ).fetchall()
-        ]
-        return {
-            n: conn.execute(f'SELECT * FROM marts."{n}" ORDER BY ALL').fetchall() for n in names
-        }
-
-
 def _two_runs(monkeypatch, root: Path, landing: Path, name: str) -> list[cli.RunReport]:
     monkeypatch.setenv("LANDING_DIR", str(landing))
     monkeypatch.setenv("WAREHOUSE_PATH", str(root / f"{name}.duckdb"))
@@ -316,9 +302,9 @@ def test_a_line_a_day_before_its_order_reaches_the_marts(tmp_path, monkeypatch):
     for name in ("orphans_held", "quarantine_share"):  # released: none held, none quarantined
         assert f"raw/order_items:{name}" not in second.warned_checks + second.failed_checks
     _two_runs(monkeypatch, tmp_path, together, "together")
-    marts = _marts(tmp_path / "late.duckdb")
+    marts = mart_rows(tmp_path / "late.duckdb")
     assert len(marts) >= 20
-    assert marts == _marts(tmp_path / "together.duckdb")
+    assert marts == mart_rows(tmp_path / "together.duckdb")
     with duckdb.connect(str(tmp_path / "late.duckdb"), read_only=True) as conn:
         assert conn.execute(
             "SELECT _partition_dt::VARCHAR, _source_file FROM raw.order_items WHERE order_id = 'o4'"
