@@ -107,7 +107,8 @@ PORT ?= 3000
 HOST := 127.0.0.1
 ui: prepare ## open the Dagster UI on http://127.0.0.1:3000 (PORT=, HOST= to change)
 	@echo "Dagster UI: http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	DAGSTER_HOME="$$($(BIN)/python -m orchestration.cli dagster-home)" \
+	@$(BIN)/python -m orchestration.cli docs-server & trap 'kill $$! 2>/dev/null' EXIT; \
+		DAGSTER_HOME="$$($(BIN)/python -m orchestration.cli dagster-home)" \
 		$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 docs: prepare ## build the dbt docs (every mart and column) and serve them on :8080

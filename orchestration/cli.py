@@ -501,6 +501,38 @@ def where(verbose: bool = False) -> None:
     _say(f"Working warehouse (the pipeline's own, not for BI tools): {settings.warehouse_path()}")
 
 
+def serve_docs() -> None:
+    """Serve GX_DOCS_DIR over http at GX_DOCS_URL when that is on this machine, until stopped,
+    so the Data Docs links of the checks open from the UI. Otherwise do nothing."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlparse
+
+    base = settings.value("GX_DOCS_URL")
+    url = urlparse(base)
+    if base == "file" or url.hostname not in ("127.0.0.1", "localhost") or url.path.strip("/"):
+        return
+    docs = settings.gx_docs_dir()
+    docs.mkdir(parents=True, exist_ok=True)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """No line per request on the terminal the UI shares."""
+
+    handler = functools.partial(Quiet, directory=str(docs))
+    try:
+        server = ThreadingHTTPServer((url.hostname, url.port or 80), handler)
+    except OSError as exc:
+        _say(f"Data Docs: not served at {base} ({exc.strerror}); open {docs / 'index.html'}")
+        return
+    _say(f"Data Docs:  {base}/index.html")
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
 class UsageError(Exception):
     """A bad argument or landing: printed as one line, exit code 2."""
 
@@ -567,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     p_setting = sub.add_parser("setting", help="print a setting's resolved value (for make)")
     p_setting.add_argument("name", choices=sorted(settings.BY_NAME))
     sub.add_parser("dagster-home", help="create the Dagster instance folder and print its path")
+    sub.add_parser("docs-server", help="serve GX_DOCS_DIR at GX_DOCS_URL (make ui runs it)")
     args = parser.parse_args(argv)
     try:  # every setting, before anything runs or is written
         settings.check()
@@ -584,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dagster-home":
         _say(str(ensure_dagster_home()))
+        return 0
+    if args.command == "docs-server":
+        serve_docs()
         return 0
     if args.command == "prepare":
         prepare(force=args.force)

@@ -153,6 +153,12 @@ def _url(raw: str) -> str:
     return raw.strip()
 
 
+def _docs_url(raw: str) -> str:
+    if raw.strip() == "file":
+        return "file"
+    return _url(raw).rstrip("/")
+
+
 def _emails(raw: str) -> list[str]:
     addresses = [a.strip() for a in raw.split(",") if a.strip()]
     bad = [a for a in addresses if not re.fullmatch(r"[^@\s,]+@[^@\s,]+", a)]
@@ -227,6 +233,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("POOL_WAIT_SECONDS", "600", _number_at_least(1), "forever"),
     Setting("GX_DOCS_DIR", DEFAULT_GX_DOCS_DIR, _path("dir"), "README.md"),
     Setting("GX_BACKEND", "auto", _choice("auto", "sql", "pandas"), "spark"),
+    Setting("GX_DOCS_URL", "http://127.0.0.1:3100", _docs_url, "docs.example.com"),
     Setting("SPARK_DIR", DEFAULT_SPARK_DIR, _path("dir"), "README.md"),
     Setting("SPARK_RAW_DIR", "", _text, "", "data/spark/raw"),
     Setting("SPARK_DRIVER_MEMORY", "1g", _spark_memory, "lots"),

@@ -73,6 +73,7 @@ def isolated_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             mp.setenv(name, str(root / relative))
         mp.setenv("WAREHOUSE_CONFIG", str(config))
         mp.setenv("WAREHOUSE_ENV_FILE", str(env_file))
+        mp.setenv("GX_DOCS_URL", "file")  # no docs server in tests: link the files
         for name in UNSET_VARS:
             mp.delenv(name, raising=False)
         yield root

@@ -195,6 +195,7 @@ class Ui:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
+    docs_port: int
     seen: dict[int, Proc] = field(default_factory=dict)  # every process seen started by it
 
 
@@ -209,7 +210,9 @@ def ui(tmp_path: Path) -> Iterator[Ui]:
         # not in a plain shell: an activated venv, the `make` this test may run under
         if name not in ("VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
     }
+    docs_port = free_port()
     env.update(
+        GX_DOCS_URL=f"http://127.0.0.1:{docs_port}",
         PATH=path,
         DAGSTER_HOME=str(tmp_path / "dagster_home"),
         WAREHOUSE_PATH=str(tmp_path / "warehouse.duckdb"),
@@ -230,7 +233,7 @@ def ui(tmp_path: Path) -> Iterator[Ui]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    started = Ui(proc, port, log)
+    started = Ui(proc, port, log, docs_port)
     try:
         yield started
     finally:
@@ -289,6 +292,11 @@ def test_make_ui_loads_the_code_location_and_stops_on_ctrl_c(ui: Ui) -> None:
 
     out = ui.log.read_text(errors="replace")
     assert f"http://127.0.0.1:{ui.port}" in out, "make ui did not print the UI's URL"
+    # the Data Docs, which the checks' metadata links, are served beside the UI
+    (docs_dir := ui.log.parent / "docs").mkdir(exist_ok=True)
+    (docs_dir / "index.html").write_text("<html><body>data docs</body></html>")
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui.docs_port}/index.html", timeout=10) as r:
+        assert r.status == 200 and b"data docs" in r.read()
 
     nodes = graphql(ui.port, ASSETS_QUERY)["assetNodes"]
     keys = {"/".join(node["assetKey"]["path"]): node for node in nodes}

@@ -384,14 +384,18 @@ def _failure_record(o: ExpectationOutcome) -> dict[str, object]:
 def docs_metadata(pages: gx_docs.DocsPages | None) -> dict[str, dg.MetadataValue]:
     """Links to the GX Data Docs of a check run: the suite page, the index, the failed run.
 
-    They are `file://` URLs, which the UI shows as links. A browser may refuse to follow a
-    file link from the UI's http page (Chromium does): copying the link into the address bar
-    opens it. `data_docs_path` keeps the suite page's plain path (e.g. for a shell)."""
+    Under GX_DOCS_URL, which `make ui` serves (a browser does not follow a `file://` link from
+    the UI's http page); with GX_DOCS_URL=file, `file://` URLs. `data_docs_path` keeps the
+    suite page's plain path (e.g. for a shell)."""
     if pages is None:
         return {}
+    base = settings.value("GX_DOCS_URL")
+    site = pages.index.parent
 
     def link(page: Path) -> dg.MetadataValue:
-        return dg.MetadataValue.url(page.absolute().as_uri())
+        if base == "file":
+            return dg.MetadataValue.url(page.absolute().as_uri())
+        return dg.MetadataValue.url(f"{base}/{page.relative_to(site).as_posix()}")
 
     metadata: dict[str, dg.MetadataValue] = {
         "data_docs": link(pages.suite_page),

@@ -16,8 +16,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
+from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks, docs_metadata
 from orchestration.contract import FEEDS, raw_table_ddl
+from orchestration.quality import gx_docs
 from orchestration.resources import WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
 
@@ -642,3 +643,23 @@ def test_a_changed_suite_judges_every_row(range_runs: RangeRuns) -> None:
     critical = _evaluations(result)[CRITICAL]
     assert critical.passed and _meta(critical, "row_scope") == "all rows"
     assert _meta(critical, "scope_reason").startswith("the suite changed since the evaluation")
+
+
+def test_data_docs_links_go_to_gx_docs_url(tmp_path: Path, monkeypatch) -> None:
+    """Under GX_DOCS_URL (which `make ui` serves) a link is that URL plus the page's path."""
+    monkeypatch.setenv("GX_DOCS_URL", "http://127.0.0.1:3100/")
+    docs = tmp_path / "docs"
+    pages = gx_docs.DocsPages(
+        index=docs / "index.html",
+        suite_page=docs / "expectations" / "marts" / "daily_sales.html",
+        validation_page=docs / "validations" / "marts" / "daily_sales" / "r1" / "t" / "b.html",
+    )
+    metadata = docs_metadata(pages)
+    assert metadata["data_docs"].value == (
+        "http://127.0.0.1:3100/expectations/marts/daily_sales.html"
+    )
+    assert metadata["data_docs_index"].value == "http://127.0.0.1:3100/index.html"
+    assert metadata["data_docs_validation"].value.endswith(
+        "/validations/marts/daily_sales/r1/t/b.html"
+    )
+    assert metadata["data_docs_path"].value == str(pages.suite_page)
