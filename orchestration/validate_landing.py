@@ -275,10 +275,6 @@ def _stage(
     return parts, rejected
 
 
-def _max_share(feed: str) -> float:
-    return settings.quarantine_max_share(feed)
-
-
 def analyse_rows(
     conn: duckdb.DuckDBPyConnection,
     feed: Feed,
@@ -322,7 +318,7 @@ def analyse_rows(
             ).fetchall()
         ]
         share = report.rows_quarantined / report.rows
-        limit = _max_share(feed.name)
+        limit = settings.quarantine_max_share(feed.name)
         over = share > limit
         problems.extend(
             Problem("warning", feed.name, "quarantine", f"row {q['row']}: {q['reason']}", q["file"])

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.alerts.model import DEFAULT_UI_URL, Alert, run_link
 from orchestration.alerts.sinks import (
     LOGGER,
@@ -38,17 +39,6 @@ _STRING_VARS = {
     "email_to": "ALERT_EMAIL_TO",
     "ui_url": "DAGSTER_UI_URL",
 }
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def parse_bool(raw: str, name: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 class AlertResource(dg.ConfigurableResource):
@@ -123,5 +113,7 @@ def alert_resource_from_env(environ: dict[str, str] | None = None) -> AlertResou
         kwargs["smtp_port"] = dg.EnvVar.int("ALERT_SMTP_PORT")
     if env.get("ALERT_SMTP_STARTTLS", "").strip():
         # Dagster has no boolean EnvVar; a flag is no secret, so it is read here.
-        kwargs["smtp_starttls"] = parse_bool(env["ALERT_SMTP_STARTTLS"], "ALERT_SMTP_STARTTLS")
+        kwargs["smtp_starttls"] = settings.BY_NAME["ALERT_SMTP_STARTTLS"].parse(
+            env["ALERT_SMTP_STARTTLS"]
+        )
     return AlertResource(**kwargs)

@@ -57,11 +57,6 @@ UNEXPECTED_CHECK = "unexpected_input"
 SHOWN = 3  # unexpected inputs named in a check's description (all are in its metadata)
 
 
-def quarantine_max_share(feed: str) -> float:
-    """Env QUARANTINE_MAX_SHARE_<FEED>, else QUARANTINE_MAX_SHARE, else 0.01 (a share, 0–1)."""
-    return settings.quarantine_max_share(feed)
-
-
 class LandingResource(dg.ConfigurableResource):
     """Root folder of the landing zone (env LANDING_DIR)."""
 
@@ -301,7 +296,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         for line in not_read:
             context.log.warning(f"feed {feed.name}: not read: {line}")
         checks = [
-            quarantine_check_result(stats, quarantine_max_share(feed.name)),
+            quarantine_check_result(stats, settings.quarantine_max_share(feed.name)),
             unexpected_check_result(feed.name, not_read),
         ]
         if feed.parents:

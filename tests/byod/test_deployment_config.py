@@ -18,7 +18,6 @@ from orchestration import deployment, settings
 from orchestration.assets.ingest import (
     LandingResource,
     build_ingest_asset,
-    quarantine_max_share,
     raw_asset_key,
 )
 from orchestration.contract import FEEDS
@@ -104,7 +103,7 @@ def test_defaults_of_an_empty_config_file(tmp_path) -> None:
     assert config == deployment.Deployment(source=config.source)
     assert deployment.dbt_vars() == {}  # nothing overrides dbt_project.yml
     assert deployment.delivered_feeds() == tuple(FEEDS)
-    assert quarantine_max_share("orders") == 0.01
+    assert settings.quarantine_max_share("orders") == 0.01
     assert deployment.freshness_max_lag_hours() == 36.0
 
 
@@ -154,9 +153,15 @@ def test_quarantine_share_config_then_env(tmp_path, monkeypatch) -> None:
         "quarantine_max_share: 0.02\nquarantine_max_share_per_feed: {events: 0.05}\n",
         monkeypatch,
     )
-    assert (quarantine_max_share("orders"), quarantine_max_share("events")) == (0.02, 0.05)
+    assert (settings.quarantine_max_share("orders"), settings.quarantine_max_share("events")) == (
+        0.02,
+        0.05,
+    )
     monkeypatch.setenv("QUARANTINE_MAX_SHARE", "0.03")  # env wins over the file
-    assert (quarantine_max_share("orders"), quarantine_max_share("events")) == (0.03, 0.03)
+    assert (settings.quarantine_max_share("orders"), settings.quarantine_max_share("events")) == (
+        0.03,
+        0.03,
+    )
 
 
 # ------------------------------------------------------------------------------ lineage, GX

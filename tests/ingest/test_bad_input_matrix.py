@@ -1332,14 +1332,6 @@ CASES = {
 }
 
 
-@pytest.fixture
-def conn(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
-
-
 def test_matrix_has_the_cases_the_issue_names():
     assert len(CASES) >= 20
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -27,14 +26,6 @@ def write(path: Path, text: str, gz: bool = False) -> Path:
     data = text.encode("utf-8")
     path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
     return path
-
-
-@pytest.fixture
-def conn(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
 
 
 def load(conn, root: Path, feed: str):

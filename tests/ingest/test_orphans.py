@@ -59,14 +59,6 @@ def deliver_items(root: Path, day: str, rows: str) -> None:
     write(root / f"order_items/dt={day}/items.csv", f"{ITEM_HEADER}\n{rows}")
 
 
-@pytest.fixture
-def conn(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
-
-
 def load_day(
     conn: duckdb.DuckDBPyConnection, root: Path, day: str, load_id: str, grace: int = 3
 ) -> LoadStats:
