@@ -84,6 +84,15 @@ def dbt_manifest(isolated_paths: Path) -> None:
     cli.prepare()
 
 
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A real DuckDB file in the test's tmp dir, in UTC like the pipeline's connections."""
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    c.execute("SET TimeZone = 'UTC'")
+    yield c
+    c.close()
+
+
 # ------------------------------------------------------------------------------ guards
 
 DATA_DIR = settings.REPO_ROOT / "data"
