@@ -24,8 +24,6 @@ from orchestration.ingest.landing import LandingFileError
 from orchestration.jobs import FULL_PIPELINE_JOB
 from orchestration.partitions import DateRange, partition_fingerprints
 
-DEFAULT_SETTLE_SECONDS = 120
-
 
 def settle_seconds() -> float:
     return settings.value("LANDING_SETTLE_SECONDS")

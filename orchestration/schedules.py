@@ -14,8 +14,6 @@ from orchestration import settings
 from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
 from orchestration.partitions import DateRange
 
-DEFAULT_LOOKBACK_DAYS = 3
-
 
 def lookback_days() -> int:
     return settings.value("SCHEDULE_LOOKBACK_DAYS")

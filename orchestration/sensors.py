@@ -45,7 +45,6 @@ RUN_END_EVENTS = (
 )
 RUNS_PER_TICK = 50
 ANOMALY_MART = "marts.kpi_anomalies"
-DEFAULT_ANOMALY_LOOKBACK_DAYS = 7
 
 # Check metadata keys, in order of preference, that hold what was observed / the limit.
 _OBSERVED_KEYS = (

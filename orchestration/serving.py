@@ -42,7 +42,7 @@ PARQUET = "parquet"
 REPORT = "report.html"
 VERSIONS = "versions"
 LOG_TABLE = "marts._publish_log"
-DEFAULT_KEEP = 5
+DEFAULT_KEEP = int(settings.BY_NAME["SERVING_KEEP"].default)  # the setting's default
 _VERSION_DIR = re.compile(r"^v(\d{6,})$")
 
 T = TypeVar("T")

@@ -273,7 +273,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                     feed,
                     files,
                     root,
-                    load_id=context.run_id,
+                    load_id=context.run.run_id,
                     references_schema=RAW_SCHEMA if feed.parents else None,
                     orphan_grace_days=grace_days if feed.parents else None,
                 )

@@ -288,7 +288,7 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
         stopping = runguard.stop_requested()
         if stopping:  # SIGTERM / SIGINT during the run (`cli pipeline`): publish nothing
             raise dg.Failure(description=f"not published: {stopping}", allow_retries=False)
-        checks_passed, failed = check_results_of_run(context.instance, context.run_id)
+        checks_passed, failed = check_results_of_run(context.instance, context.run.run_id)
         if failed:
             raise dg.Failure(
                 description="not published: checks failed in this run: " + ", ".join(failed),
@@ -298,7 +298,7 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
             result = write_serving_copy(
                 conn,
                 serving.resolved_dir,
-                context.run_id,
+                context.run.run_id,
                 [k.path[-1] for k in mart_keys],
                 checks_passed=checks_passed,
                 keep=serving.resolved_keep,
