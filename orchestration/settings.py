@@ -480,3 +480,14 @@ def apply_env_defaults(environ: Mapping[str, str] | None = None) -> None:
     for name in ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR", "DAGSTER_EVENT_BATCH_SIZE"):
         if not os.environ.get(name, "").strip():
             target[name] = raw(name)  # type: ignore[index]
+
+
+def process_env() -> dict[str, str]:
+    """A copy of this process's environment, for a child process's `env=`."""
+    return dict(os.environ)
+
+
+def set_process_env(values: Mapping[str, str]) -> None:
+    """Set variables in this process's environment: the one way other modules hand values to
+    child processes that inherit it (dagster-dbt's dbt subprocess, DAGSTER_HOME)."""
+    os.environ.update(values)
