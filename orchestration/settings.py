@@ -1,10 +1,12 @@
-"""Every setting of the warehouse, resolved and validated in one place.
+"""Every setting of the warehouse, resolved and validated once, in one `Settings` object.
 
-A setting comes from the environment, else from the `.env` file at the repository root, else its
-default; the deployment file (WAREHOUSE_CONFIG, orchestration/deployment.py) holds the shop's
-business settings. `check()` validates them all, with the deployment file and DBT_VARS, before
-any step runs: a bad value raises `SettingError`, one line naming the setting, the value and the
-fix. `.env.example` documents each setting; relative paths are relative to the repository root.
+A setting comes from the environment, else the `.env` file (WAREHOUSE_ENV_FILE, default `.env`),
+else the deployment file (WAREHOUSE_CONFIG, default `warehouse.yaml` when present), else its
+default. `load()` resolves and validates them all; `get()` is the process's object, resolved again
+only when a variable or file it was read from changes. A bad value raises `SettingError`: one line
+naming the setting, the value and the fix. `.env.example` documents every setting and
+`warehouse.example.yaml` every key of the deployment file; relative paths are relative to the
+repository root. This is the only module that reads or writes the process environment.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_type_hints
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -28,13 +31,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 ENV_FILE_VAR = "WAREHOUSE_ENV_FILE"  # tests point it elsewhere; default REPO_ROOT/.env
-
+DBT_TARGET_PATH_VAR = "DBT_TARGET_PATH"  # dagster-dbt's variable, read here too
+DEFAULT_CONFIG = REPO_ROOT / "warehouse.yaml"
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_GX_DOCS_DIR = "data/docs"
 DEFAULT_DAGSTER_HOME = "data/dagster_home"
 DEFAULT_SPARK_DIR = "data/spark"
+# Settings with a per-feed variant <NAME>_<FEED>, e.g. QUARANTINE_MAX_SHARE_EVENTS; in the
+# deployment file, the keys <name> and <name>_per_feed: {feed: value}.
+PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
+# Exported to the process by apply_env_defaults, for the dg.EnvVar resources.
+EXPORTED = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR", "DAGSTER_EVENT_BATCH_SIZE")
 
 
 class SettingError(ValueError):
@@ -45,142 +54,101 @@ class SettingError(ValueError):
         super().__init__(f"bad setting {name}={value!r}: {problem}; fix: {fix}")
 
 
+class DeploymentConfigError(ValueError):
+    """The deployment file is malformed; the message names the file and the key."""
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}")
+
+
+def resolve_path(path: str) -> Path:
+    """`~` expanded; a relative path is relative to the repository root, not the cwd."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (REPO_ROOT / p)
+
+
 # ------------------------------------------------------------------------------ value checks
-# Each takes the raw text and returns the typed value, or raises ValueError(what is expected).
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        if not re.fullmatch(r"[+]?\d+", raw) or int(raw) < low:
-            raise ValueError(f"expected a whole number of at least {low}")
-        return int(raw)
+def _check(
+    convert: Callable[[str], Any], expected: str, ok: Callable[[Any], Any] = lambda _: True
+) -> Callable[[str], Any]:
+    """A setting's check: `convert` its text, refuse it unless `ok(value)`; `expected` says what
+    a good value is."""
 
-    return parse
-
-
-def _number_at_least(low: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
+    def parse(raw: str) -> Any:
         try:
-            value = float(raw)
-        except ValueError:
-            value = float("nan")
-        if not value >= low:  # also refuses nan
-            raise ValueError(f"expected a number of at least {low:g}")
-        return value
+            value = convert(raw.strip())
+            if ok(value):
+                return value
+        except (ValueError, KeyError):
+            pass
+        raise ValueError(f"expected {expected}")
 
     return parse
 
 
-def _share(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 1:
-        raise ValueError("expected a share between 0 and 1 (0.01 means 1 %)")
-    return value
+def _whole(low: int) -> Callable[[str], int]:
+    return _check(int, f"a whole number of at least {low}", lambda v: v >= low)
 
 
-def _flag(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError("expected 1 or 0 (true/false)")
+def _at_least(low: float) -> Callable[[str], float]:
+    return _check(float, f"a number of at least {low:g}", lambda v: v >= low)  # nan is not
 
 
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in options:
-            raise ValueError(f"expected one of {', '.join(options)}")
-        return value
-
-    return parse
+def _one_of(*options: str) -> Callable[[str], str]:
+    return _check(str.lower, f"one of {', '.join(options)}", lambda v: v in options)
 
 
-def _text(raw: str) -> str:
-    return raw
+def _like(regex: str, expected: str) -> Callable[[str], str]:
+    return _check(str, expected, lambda v: re.fullmatch(regex, v.lower()))
 
 
 def _path(kind: str) -> Callable[[str], Path]:
-    """A path that may not exist yet; `kind` is `file` or `dir`, what it must not be instead."""
-
-    def parse(raw: str) -> Path:
-        if "\0" in raw:
-            raise ValueError("expected a path")
-        path = resolve_path(raw)
-        if kind == "file" and path.is_dir():
-            raise ValueError("expected a file path, and this is a folder")
-        if kind == "dir" and path.exists() and not path.is_dir():
-            raise ValueError("expected a folder, and this is a file")
-        return path
-
-    return parse
+    """A path that may not exist yet, and is no folder (`file`) or no file (`dir`)."""
+    if kind == "file":
+        return _check(resolve_path, "a file path, not a folder", lambda p: not p.is_dir())
+    return _check(resolve_path, "a folder, not a file", lambda p: p.is_dir() or not p.exists())
 
 
-def _existing_file(raw: str) -> Path:
-    path = resolve_path(raw)
-    if not path.is_file():
-        raise ValueError("no such file")
-    return path
+def _is_url(text: str) -> bool:
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def _iso_date(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError("expected a date YYYY-MM-DD") from None
-
-
-def _memory(raw: str) -> str:
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", raw.strip().lower()):
-        raise ValueError("expected a size such as 2GB or 512MB")
-    return raw.strip()
-
-
-def _spark_memory(raw: str) -> str:
-    if not re.fullmatch(r"\d+[kmgt]?", raw.strip().lower()):
-        raise ValueError("expected a JVM size such as 1g or 512m")
-    return raw.strip()
-
-
-def _url(raw: str) -> str:
-    parsed = urlparse(raw.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError("expected an http(s):// URL")
-    return raw.strip()
-
-
-def _docs_url(raw: str) -> str:
-    if raw.strip() == "file":
-        return "file"
-    return _url(raw).rstrip("/")
-
-
-def _emails(raw: str) -> list[str]:
-    addresses = [a.strip() for a in raw.split(",") if a.strip()]
-    bad = [a for a in addresses if not re.fullmatch(r"[^@\s,]+@[^@\s,]+", a)]
-    if bad or not addresses:
-        raise ValueError("expected e-mail addresses separated by commas")
-    return addresses
+def _emails(text: str) -> list[str]:
+    return [address.strip() for address in text.split(",") if address.strip()]
 
 
 def _dbt_vars(raw: str) -> dict[str, Any]:
-    from orchestration import deployment
-
     try:
         parsed = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0]
-        raise ValueError(f"not valid YAML ({problem})") from None
+        raise ValueError(f"not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(parsed, dict):
         raise ValueError("expected a YAML mapping such as {business_timezone: UTC}")
     try:
-        return deployment.check_dbt_vars("DBT_VARS", parsed, label="")
-    except deployment.DeploymentConfigError as exc:
+        return check_dbt_vars("DBT_VARS", parsed, label="")
+    except DeploymentConfigError as exc:
         raise ValueError(str(exc).removeprefix("DBT_VARS: ")) from None
+
+
+FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+FLAGS |= {"": False, "0": False, "false": False, "no": False, "off": False}
+FLAG = _check(lambda text: FLAGS[text.lower()], "1 or 0 (true/false)")
+SHARE = _check(float, "a share between 0 and 1 (0.01 means 1 %)", lambda v: 0 <= v <= 1)
+DATE = _check(date.fromisoformat, "a date YYYY-MM-DD")
+URL = _check(str, "an http(s):// URL", _is_url)
+DOCS_URL = _check(lambda t: "file" if t == "file" else URL(t).rstrip("/"), "an http(s):// URL")
+EMAILS = _check(
+    _emails,
+    "e-mail addresses separated by commas",
+    lambda found: found and all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a) for a in found),
+)
+EXISTING_FILE = _check(resolve_path, "an existing file", Path.is_file)
+SIZE = _like(r"\d+(\.\d+)?\s*(b|[kmgt]i?b)", "a size such as 2GB or 512MB")
+JVM_SIZE = _like(r"\d+[kmgt]?", "a JVM size such as 1g or 512m")
 
 
 # ------------------------------------------------------------------------------ the settings
@@ -190,296 +158,448 @@ def _dbt_vars(raw: str) -> dict[str, Any]:
 class Setting:
     """One documented setting: its default, how its text is checked, and a value it refuses."""
 
-    name: str
     default: str
     parse: Callable[[str], Any]
-    bad: str  # a value `check()` refuses (tests try each)
+    bad: str  # a value the check refuses (tests try each)
     example: str = ""  # a good value for the fix when there is no default
     fix: str = ""  # the fix, when it is more than "set it to a value like the default"
+    name: str = ""  # the variable: the Settings field's name in capitals
+
+    def read(self, text: str, name: str = "") -> Any:
+        """The typed value of `text` (None when empty); SettingError naming `name` if bad."""
+        try:
+            return self.parse(text) if text else None
+        except ValueError as exc:
+            raise self.error(text, str(exc), name or self.name) from None
+
+    def error(self, text: str, problem: str, name: str) -> SettingError:
+        if self.fix:
+            return SettingError(name, text, problem, self.fix)
+        good = self.default or self.example
+        fix = f"set {name} to a value like {good!r} in the environment or .env"
+        fix += f", or unset it for the default {self.default!r}" if self.default else ""
+        return SettingError(name, text, problem, fix)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("LANDING_DIR", DEFAULT_LANDING_DIR, _path("dir"), "README.md"),
-    Setting("WAREHOUSE_PATH", DEFAULT_WAREHOUSE_PATH, _path("file"), "orchestration"),
-    Setting("SERVING_DIR", DEFAULT_SERVING_DIR, _path("dir"), "README.md"),
-    Setting("SERVING_KEEP", "5", _int_at_least(1), "0"),
-    Setting("DAGSTER_HOME", DEFAULT_DAGSTER_HOME, _path("dir"), "README.md"),
-    Setting("DAGSTER_EVENT_BATCH_SIZE", "1000", _int_at_least(1), "many"),
-    Setting(
-        "WAREHOUSE_CONFIG",
-        "",
-        _existing_file,
-        "no/such/warehouse.yaml",
-        fix="point WAREHOUSE_CONFIG at an existing file (see warehouse.example.yaml), or unset it",
-    ),
-    Setting(
-        "DBT_VARS",
-        "",
-        _dbt_vars,
-        "{business_timezone: Mars/Olympus}",
-        fix="give a YAML mapping of dbt vars of dbt_project.yml, e.g. "
-        "DBT_VARS='{business_timezone: Europe/Berlin}', or unset it",
-    ),
-    Setting("PARTITIONS_START_DATE", "2020-01-01", _iso_date, "2020-13-01"),
-    Setting("LANDING_SETTLE_SECONDS", "120", _number_at_least(0), "-5"),
-    Setting("SCHEDULE_LOOKBACK_DAYS", "3", _int_at_least(1), "0"),
-    Setting("DBT_FULL_REFRESH", "0", _flag, "maybe"),
-    Setting("DBT_UNIT_TESTS", "0", _flag, "maybe"),
-    Setting("DBT_WARM", "1", _flag, "maybe"),
-    Setting("DBT_LOG_LEVEL_FILE", "info", _choice("debug", "info", "warn", "error"), "loud"),
-    Setting("DBT_TARGET", "duckdb", _choice("duckdb", "spark"), "postgres"),
-    Setting("QUARANTINE_MAX_SHARE", "0.01", _share, "1%"),
-    Setting("ORPHAN_GRACE_DAYS", "3", _int_at_least(0), "three"),
-    Setting("POOL_WAIT_SECONDS", "600", _number_at_least(1), "forever"),
-    Setting("GX_DOCS_DIR", DEFAULT_GX_DOCS_DIR, _path("dir"), "README.md"),
-    Setting("GX_BACKEND", "auto", _choice("auto", "sql", "pandas"), "spark"),
-    Setting("GX_DOCS_URL", "http://127.0.0.1:3100", _docs_url, "docs.example.com"),
-    Setting("SPARK_DIR", DEFAULT_SPARK_DIR, _path("dir"), "README.md"),
-    Setting("SPARK_RAW_DIR", "", _text, "", "data/spark/raw"),
-    Setting("SPARK_DRIVER_MEMORY", "1g", _spark_memory, "lots"),
-    Setting("DUCKDB_MEMORY_LIMIT", "2GB", _memory, "2 gigs"),
-    Setting("DUCKDB_THREADS", "2", _int_at_least(1), "0"),
-    Setting("ALERT_WEBHOOK_URL", "", _url, "hooks.example.com/abc", "https://hooks.example/x"),
-    Setting("ALERT_SMTP_HOST", "", _text, "", "smtp.example.com"),
-    Setting("ALERT_SMTP_PORT", "587", _int_at_least(1), "smtp"),
-    Setting("ALERT_SMTP_STARTTLS", "true", _flag, "sometimes"),
-    Setting("ALERT_SMTP_CA_FILE", "", _existing_file, "no/such/ca.pem", "/etc/ssl/ca.pem"),
-    Setting("ALERT_SMTP_USER", "", _text, ""),
-    Setting("ALERT_SMTP_PASSWORD", "", _text, ""),
-    Setting("ALERT_EMAIL_FROM", "warehouse-alerts@localhost", _emails, "alerts"),
-    Setting("ALERT_EMAIL_TO", "", _emails, "ops team", "ops@example.com"),
-    Setting("DAGSTER_UI_URL", "http://127.0.0.1:3000", _url, "localhost:3000"),
-    Setting("ANOMALY_ALERT_LOOKBACK_DAYS", "7", _int_at_least(0), "a week"),
-    Setting("FRESHNESS_MAX_LAG_DAYS", "", _int_at_least(0), "-1", "2"),
-    Setting("VERBOSE", "0", _flag, "very"),
+CONFIG_FIX = "point WAREHOUSE_CONFIG at an existing file (see warehouse.example.yaml), or unset it"
+DBT_VARS_FIX = (
+    "give a YAML mapping of dbt vars of dbt_project.yml, e.g. "
+    "DBT_VARS='{business_timezone: Europe/Berlin}', or unset it"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, typed, as resolved; then what is derived from them. Each setting is a
+    field annotated with its `Setting`; its variable is the field's name in capitals."""
+
+    landing_dir: Annotated[Path, Setting(DEFAULT_LANDING_DIR, _path("dir"), "README.md")]
+    warehouse_path: Annotated[Path, Setting(DEFAULT_WAREHOUSE_PATH, _path("file"), "orchestration")]
+    serving_dir: Annotated[Path, Setting(DEFAULT_SERVING_DIR, _path("dir"), "README.md")]
+    serving_keep: Annotated[int, Setting("5", _whole(1), "0")]
+    dagster_home: Annotated[Path, Setting(DEFAULT_DAGSTER_HOME, _path("dir"), "README.md")]
+    dagster_event_batch_size: Annotated[int, Setting("1000", _whole(1), "many")]
+    warehouse_config: Annotated[
+        Path | None, Setting("", EXISTING_FILE, "no/such/warehouse.yaml", fix=CONFIG_FIX)
+    ]
+    dbt_vars: Annotated[
+        dict[str, Any] | None,
+        Setting("", _dbt_vars, "{business_timezone: Mars/Olympus}", fix=DBT_VARS_FIX),
+    ]
+    partitions_start_date: Annotated[date, Setting("2020-01-01", DATE, "2020-13-01")]
+    landing_settle_seconds: Annotated[float, Setting("120", _at_least(0), "-5")]
+    schedule_lookback_days: Annotated[int, Setting("3", _whole(1), "0")]
+    dbt_full_refresh: Annotated[bool, Setting("0", FLAG, "maybe")]
+    dbt_unit_tests: Annotated[bool, Setting("0", FLAG, "maybe")]
+    dbt_warm: Annotated[bool, Setting("1", FLAG, "maybe")]
+    dbt_log_level_file: Annotated[
+        str, Setting("info", _one_of("debug", "info", "warn", "error"), "loud")
+    ]
+    dbt_target: Annotated[str, Setting("duckdb", _one_of("duckdb", "spark"), "postgres")]
+    quarantine_max_share: Annotated[float, Setting("0.01", SHARE, "1%")]
+    orphan_grace_days: Annotated[int, Setting("3", _whole(0), "three")]
+    pool_wait_seconds: Annotated[float, Setting("600", _at_least(1), "forever")]
+    gx_docs_dir: Annotated[Path, Setting(DEFAULT_GX_DOCS_DIR, _path("dir"), "README.md")]
+    gx_backend: Annotated[str, Setting("auto", _one_of("auto", "sql", "pandas"), "spark")]
+    gx_docs_url: Annotated[str, Setting("http://127.0.0.1:3100", DOCS_URL, "docs.example.com")]
+    spark_dir: Annotated[Path, Setting(DEFAULT_SPARK_DIR, _path("dir"), "README.md")]
+    spark_raw_dir: Annotated[str | None, Setting("", str, "", "data/spark/raw")]
+    spark_driver_memory: Annotated[str, Setting("1g", JVM_SIZE, "lots")]
+    duckdb_memory_limit: Annotated[str, Setting("2GB", SIZE, "2 gigs")]
+    duckdb_threads: Annotated[int, Setting("2", _whole(1), "0")]
+    alert_webhook_url: Annotated[
+        str | None, Setting("", URL, "hooks.example.com/abc", "https://hooks.example/x")
+    ] = field(repr=False)  # a secret: the URL holds the token
+    alert_smtp_host: Annotated[str | None, Setting("", str, "", "smtp.example.com")]
+    alert_smtp_port: Annotated[int, Setting("587", _whole(1), "smtp")]
+    alert_smtp_starttls: Annotated[bool, Setting("true", FLAG, "sometimes")]
+    alert_smtp_ca_file: Annotated[
+        Path | None, Setting("", EXISTING_FILE, "no/such/ca.pem", "ca.pem")
+    ]
+    alert_smtp_user: Annotated[str | None, Setting("", str, "")] = field(repr=False)
+    alert_smtp_password: Annotated[str | None, Setting("", str, "")] = field(repr=False)
+    alert_email_from: Annotated[list[str], Setting("warehouse-alerts@localhost", EMAILS, "alerts")]
+    alert_email_to: Annotated[list[str] | None, Setting("", EMAILS, "ops team", "ops@example.com")]
+    dagster_ui_url: Annotated[str, Setting("http://127.0.0.1:3000", URL, "localhost:3000")]
+    anomaly_alert_lookback_days: Annotated[int, Setting("7", _whole(0), "a week")]
+    freshness_max_lag_days: Annotated[int, Setting("2", _whole(0), "-1")]
+    verbose: Annotated[bool, Setting("0", FLAG, "very")]
+
+    deployment: Deployment = field(repr=False)
+    per_feed: Mapping[str, Mapping[str, Any]] = field(repr=False)  # {base: {feed: value}}
+    environ: Mapping[str, str] = field(repr=False)  # what the environment and .env set
+    inputs: tuple[Any, ...] = field(repr=False)  # the variables and files resolved from
+
+    def for_feed(self, base: str, feed: str) -> Any:
+        """A PER_FEED setting of `feed`: <BASE>_<FEED>, else <BASE>; each env before the file."""
+        return self.per_feed[base].get(feed, getattr(self, base.lower()))
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's target folder as dagster-dbt resolves it (env DBT_TARGET_PATH, default `target`,
+        relative to the dbt project). Each run writes its artifacts to a subfolder of it."""
+        target = Path(self.environ.get(DBT_TARGET_PATH_VAR) or "target")
+        return target if target.is_absolute() else DBT_PROJECT_DIR / target
+
+    @property
+    def all_dbt_vars(self) -> dict[str, Any]:
+        """dbt's `--vars`: the deployment file's, then DBT_VARS over them."""
+        return {**self.deployment.dbt_vars, **(self.dbt_vars or {})}
+
+    def is_current(self) -> bool:
+        """Whether this process's variables and the files read are as they were at `load()`."""
+        variables, stamps = self.inputs
+        return variables == _variables(os.environ) and all(_stamp(p) == s for p, s in stamps)
+
+
+# ------------------------------------------------------------------------------ the deployment file
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A validated deployment file. `dbt_overrides`: the dbt vars it sets; `settings`: the
+    settings it sets, as text under their variable names (QUARANTINE_MAX_SHARE_EVENTS: "0.05")."""
+
+    source: str  # the file read, or "defaults"
+    feeds: tuple[str, ...] = tuple(FEEDS)
+    dbt_overrides: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def undelivered(self) -> tuple[str, ...]:
+        return tuple(f for f in FEEDS if f not in self.feeds)
+
+    def delivers(self, feed: str) -> bool:
+        return feed in self.feeds
+
+    @property
+    def dbt_vars(self) -> dict[str, Any]:
+        """The vars the file sets, and `undelivered_feeds` when feeds are left out (the marts'
+        post-hook empties a mart that requires one: macro empty_if_feeds_missing)."""
+        extra = {"undelivered_feeds": list(self.undelivered)} if self.undelivered else {}
+        return {**self.dbt_overrides, **extra}
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    replace(meta, name=name.upper())
+    for name, hint in get_type_hints(Settings, include_extras=True).items()
+    for meta in getattr(hint, "__metadata__", ())
 )
 BY_NAME = {s.name: s for s in SETTINGS}
-# Settings with a per-feed variant: <NAME>_<FEED>, e.g. QUARANTINE_MAX_SHARE_EVENTS.
-PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
-
-
-def env_file() -> Path:
-    """The `.env` file read under the environment: WAREHOUSE_ENV_FILE, default REPO_ROOT/.env."""
-    return resolve_path(os.environ.get(ENV_FILE_VAR) or ".env")
+FILE_KEYS = {"feeds", "business_timezone", "currency", "dbt_vars"}
+FILE_KEYS |= {key for base in PER_FEED for key in (base.lower(), f"{base.lower()}_per_feed")}
 
 
 @cache
-def _read_env_file(path: str, mtime: float) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        name, sep, value = text.removeprefix("export ").partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise SettingError(
-                f"{path} line {number}", text, "not NAME=value", "write it as NAME=value"
+def dbt_project_vars() -> dict[str, Any]:
+    """The vars and defaults declared in dbt_project/dbt_project.yml."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return dict(project.get("vars") or {})
+
+
+def _feed_names(source: str, key: str, names: Iterable[Any]) -> list[str]:
+    bad = [n for n in names if not isinstance(n, str) or n not in FEEDS]
+    if bad:
+        problem = f"{key}: unknown feed(s) {bad}; the contract's feeds are {', '.join(FEEDS)}"
+        raise DeploymentConfigError(source, problem)
+    return list(names)
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """A var keeps the kind of its dbt_project.yml default: number, text, boolean, list."""
+    if default is None or value is None:
+        return True  # e.g. as_of_date: null by default, a date string when set
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, int | float):
+        return isinstance(value, int | float)  # anomaly_z: 3 may well become 2.5
+    return isinstance(value, type(default))
+
+
+def _is_zone(name: Any) -> bool:
+    try:
+        return isinstance(name, str) and bool(ZoneInfo(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+
+
+def check_dbt_vars(
+    source: str, raw_vars: Mapping[Any, Any], label: str = "dbt_vars"
+) -> dict[str, Any]:
+    """Validate dbt var overrides (the file's `dbt_vars`, or env DBT_VARS): known names, the
+    kind of their dbt_project.yml default, a real time zone and currency code."""
+    known, checked = dbt_project_vars(), dict(raw_vars)
+    prefix, dotted = (f"{label}: ", f"{label}.") if label else ("", "")
+    for name, value in checked.items():
+        if name == "undelivered_feeds":
+            problem = f"{dotted}undelivered_feeds is derived from `feeds`: list the feeds there"
+        elif name not in known:
+            problem = f"{prefix}unknown var {name!r}; known: {', '.join(sorted(known))}"
+        elif not _same_kind(known[name], value):
+            problem = (
+                f"{dotted}{name} must be of the kind of its default {known[name]!r}, got {value!r}"
             )
+        elif name == "business_timezone" and not _is_zone(value):
+            problem = f"business_timezone {value!r} is not an IANA time zone (e.g. Europe/Berlin)"
+        elif name == "currency" and not (
+            isinstance(value, str) and re.fullmatch("[A-Za-z]{3}", value)
+        ):
+            problem = f"currency must be a 3-letter ISO 4217 code (EUR), got {value!r}"
+        else:
+            continue
+        raise DeploymentConfigError(source, problem)
+    if "currency" in checked:
+        checked["currency"] = checked["currency"].upper()
+    return checked
+
+
+def _file_settings(source: str, doc: Mapping[str, Any]) -> dict[str, str]:
+    """The PER_FEED settings the file sets, checked as their variables are, as text."""
+    found: dict[str, str] = {}
+    for base in PER_FEED:
+        key = base.lower()
+        per_feed = doc.get(f"{key}_per_feed") or {}
+        if not isinstance(per_feed, dict):
+            raise DeploymentConfigError(source, f"{key}_per_feed must be a mapping feed: value")
+        _feed_names(source, f"{key}_per_feed", per_feed)
+        pairs = [(key, base, doc.get(key))]
+        pairs += [(f"{key}_per_feed.{f}", f"{base}_{f.upper()}", v) for f, v in per_feed.items()]
+        for label, name, value in (p for p in pairs if p[2] is not None):
+            try:
+                BY_NAME[base].parse(str(value))
+            except ValueError as exc:
+                raise DeploymentConfigError(source, f"{label}: {exc}, got {value!r}") from None
+            found[name] = str(value)
+    return found
+
+
+def parse_config(doc: Any, source: str = "config") -> Deployment:
+    """Validate a parsed deployment file; raise DeploymentConfigError naming the bad key."""
+    if doc is None:
+        return Deployment(source=source)
+    if not isinstance(doc, dict):
+        raise DeploymentConfigError(source, "the config must be a YAML mapping")
+    if unknown := sorted(set(doc) - FILE_KEYS):
+        known = ", ".join(sorted(FILE_KEYS))
+        raise DeploymentConfigError(source, f"unknown key(s) {unknown}; known: {known}")
+    feeds = doc.get("feeds", list(FEEDS))
+    if not isinstance(feeds, list):
+        raise DeploymentConfigError(source, "feeds must be a list of feed names")
+    raw_vars = doc.get("dbt_vars") or {}
+    if not isinstance(raw_vars, dict):
+        raise DeploymentConfigError(source, "dbt_vars must be a mapping of dbt var -> value")
+    top = {k: doc[k] for k in ("business_timezone", "currency") if k in doc}
+    return Deployment(
+        source=source,
+        feeds=tuple(f for f in FEEDS if f in _feed_names(source, "feeds", feeds)),  # contract order
+        dbt_overrides={**check_dbt_vars(source, raw_vars), **check_dbt_vars(source, top, "")},
+        settings=_file_settings(source, doc),
+    )
+
+
+def config_path(text: str) -> Path | None:
+    """The deployment file: `text` (WAREHOUSE_CONFIG), else warehouse.yaml when present."""
+    if not text:
+        return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    if not resolve_path(text).is_file():
+        problem = "WAREHOUSE_CONFIG names a file that does not exist"
+        raise DeploymentConfigError(str(resolve_path(text)), problem)
+    return resolve_path(text)
+
+
+def read_deployment(path: Path | None) -> Deployment:
+    """Read and validate the deployment file at `path` (None: the defaults)."""
+    if path is None:
+        return Deployment(source="defaults")
+    if not path.is_file():
+        raise DeploymentConfigError(str(path), "no such config file")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DeploymentConfigError(str(path), f"not valid YAML: {exc}") from None
+    return parse_config(doc, str(path))
+
+
+# ------------------------------------------------------------------------------ resolving
+
+
+def _variables(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables of `env` that settings read, sorted."""
+    read, prefixes = {*BY_NAME, ENV_FILE_VAR, DBT_TARGET_PATH_VAR}, tuple(f"{b}_" for b in PER_FEED)
+    return tuple(sorted((k, v) for k, v in env.items() if k in read or k.startswith(prefixes)))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """The non-empty values of a `.env` file ({} when there is none); empty means the default."""
+    values: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    for number, line in enumerate(lines, 1):
+        if not (text := line.strip()) or text.startswith("#"):
+            continue
+        name, sep, value = (part.strip() for part in text.removeprefix("export ").partition("="))
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            fix = "write it as NAME=value"
+            raise SettingError(f"{path} line {number}", text, "not NAME=value", fix)
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
-        if value:  # an empty value, as copied from .env.example, means the default
+        if value:
             values[name] = value
     return values
 
 
-def dotenv() -> dict[str, str]:
-    """The non-empty values of the `.env` file, or {} when there is none."""
-    path = env_file()
-    if not path.is_file():
-        return {}
-    return _read_env_file(str(path), path.stat().st_mtime)
+def _layer(variables: Iterable[tuple[str, str]]) -> tuple[dict[str, str], Path]:
+    """What the environment and `.env` set (the environment wins), and the `.env` file read."""
+    set_vars = {k: v.strip() for k, v in variables if v.strip()}
+    env_file = resolve_path(set_vars.get(ENV_FILE_VAR) or ".env")
+    return {**_read_env_file(env_file), **set_vars}, env_file
 
 
-def raw(name: str) -> str:
-    """The text of a setting: environment, else `.env`, else its default (stripped)."""
-    value = os.environ.get(name, "").strip()
-    if value:
-        return value
-    value = dotenv().get(name, "").strip()
-    if value:
-        return value
-    return BY_NAME[name].default if name in BY_NAME else ""
+def _per_feed(layer: Mapping[str, str], deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Each PER_FEED setting of each feed; refuses a variable that names no feed."""
+    feeds = {feed.upper() for feed in FEEDS}
+    for name, text in layer.items():
+        for base in (b for b in PER_FEED if name.startswith(f"{b}_")):
+            if (suffix := name.removeprefix(f"{base}_")) not in feeds:
+                fix = f"name one of {', '.join(sorted(feeds))} after {base}_"
+                raise SettingError(name, text, f"no feed {suffix.lower()!r}", fix)
+    result: dict[str, dict[str, Any]] = {base: {} for base in PER_FEED}
+    for base, feed in ((base, feed) for base in PER_FEED for feed in FEEDS):
+        names = (f"{base}_{feed.upper()}", base)  # the feed's first, in each source in turn
+        found = ((n, s[n]) for s in (layer, deployment.settings) for n in names if n in s)
+        name, text = next(found, (base, BY_NAME[base].default))
+        result[base][feed] = BY_NAME[base].read(text, name)
+    return result
 
 
-def value(name: str) -> Any:
-    """The typed value of a setting (see SETTINGS); raises SettingError when it is bad."""
-    setting = BY_NAME[name]
-    text = raw(name)
-    if not text:
-        return None
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve and validate every setting from `environ` (default: this process's), `.env`, the
+    deployment file and the defaults; raise SettingError on the first bad one."""
+    variables = _variables(os.environ if environ is None else environ)
+    layer, env_file = _layer(variables)
+    config_text = layer.get("WAREHOUSE_CONFIG", "")
+    BY_NAME["WAREHOUSE_CONFIG"].read(config_text)  # a missing file, named as the variable
     try:
-        return setting.parse(text)
-    except ValueError as exc:
-        raise _error(setting, text, str(exc)) from None
-
-
-def _error(setting: Setting, text: str, problem: str, name: str = "") -> SettingError:
-    name = name or setting.name
-    if setting.fix:
-        return SettingError(name, text, problem, setting.fix)
-    good = setting.default or setting.example
-    fix = f"set {name} to a value like {good!r} in the environment or .env"
-    if setting.default:
-        fix += f", or unset it for the default {setting.default!r}"
-    return SettingError(name, text, problem, fix)
-
-
-def _per_feed_names() -> list[tuple[str, str]]:
-    """(setting, variable) of every per-feed variable set: QUARANTINE_MAX_SHARE_ORDERS, …"""
-    names = {*os.environ, *dotenv()}
-    return sorted(
-        (base, name)
-        for name in names
-        for base in PER_FEED
-        if name.startswith(f"{base}_") and raw_env(name)
+        deployment = read_deployment(config := config_path(config_text))
+    except DeploymentConfigError as exc:
+        problem = str(exc).removeprefix(f"{exc.source}: ")
+        fix = "edit the file (warehouse.example.yaml lists every key)"
+        raise SettingError("WAREHOUSE_CONFIG", exc.source, problem, fix) from None
+    values = {
+        s.name.lower(): s.read(layer.get(s.name) or deployment.settings.get(s.name) or s.default)
+        for s in SETTINGS
+    }
+    return Settings(
+        **values,
+        deployment=deployment,
+        per_feed=_per_feed(layer, deployment),
+        environ=layer,
+        inputs=(variables, tuple((p, _stamp(p)) for p in (env_file, config or DEFAULT_CONFIG))),
     )
 
 
-def raw_env(name: str) -> str:
-    """Text of a variable that is not in SETTINGS (per-feed variants): env, else `.env`."""
-    return os.environ.get(name, "").strip() or dotenv().get(name, "").strip()
+_current: list[Settings] = []  # get()'s object
 
 
-def per_feed_value(base: str, feed: str) -> Any:
-    """`<base>_<FEED>` when set, else `<base>` (None when neither is set)."""
-    name = f"{base}_{feed.upper()}"
-    text = raw_env(name)
-    if not text:
-        return value(base)
-    try:
-        return BY_NAME[base].parse(text)
-    except ValueError as exc:
-        raise _error(BY_NAME[base], text, str(exc), name) from None
+def get() -> Settings:
+    """The settings of this process: resolved once, and again only when a variable or a file
+    they were resolved from changes (tests change them)."""
+    if not (_current and _current[0].is_current()):
+        _current[:] = [load()]
+    return _current[0]
 
 
 def check() -> None:
-    """Validate every setting, the per-feed variants, DBT_VARS and the deployment file.
-
-    Raises SettingError (one line) on the first bad one; called before any step runs.
-    """
-    dotenv()
-    for setting in SETTINGS:
-        value(setting.name)
-    feeds = {feed.upper() for feed in FEEDS}
-    for base, name in _per_feed_names():
-        suffix = name.removeprefix(f"{base}_")
-        if suffix not in feeds:
-            raise SettingError(
-                name,
-                raw_env(name),
-                f"no feed {suffix.lower()!r}",
-                f"name one of {', '.join(sorted(feeds))} after {base}_",
-            )
-        per_feed_value(base, suffix)
-    from orchestration import deployment
-
-    try:
-        deployment.current()
-    except deployment.DeploymentConfigError as exc:
-        raise SettingError(
-            "WAREHOUSE_CONFIG",
-            exc.source,
-            str(exc).removeprefix(f"{exc.source}: "),
-            "edit the file (warehouse.example.yaml lists every key)",
-        ) from None
+    """Validate every setting; raises SettingError (one line). Called before any step runs."""
+    get()
 
 
-# ------------------------------------------------------------------------------ accessors
+# ------------------------------------------------------------------------------ delegates
+# Module functions for the callers that do not take the object yet.
 
 
-def resolve_path(path: str) -> Path:
-    """`~` expanded; a relative path is relative to the repository root, not the cwd."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else (REPO_ROOT / p)
+def raw(name: str) -> str:
+    """The text of a setting from the environment, else `.env`, else its default; unchecked."""
+    text = _layer(_variables(os.environ))[0].get(name, "")
+    return text or (BY_NAME[name].default if name in BY_NAME else "")
 
 
-def landing_dir() -> Path:
-    return value("LANDING_DIR")
+def value(name: str) -> Any:
+    """The typed value of a setting (see Settings); raises SettingError when one is bad."""
+    return getattr(get(), name.lower())
 
 
-def warehouse_path() -> Path:
-    return value("WAREHOUSE_PATH")
-
-
-def serving_dir() -> Path:
-    return value("SERVING_DIR")
-
-
-def gx_docs_dir() -> Path:
-    return value("GX_DOCS_DIR")
-
-
-def gx_backend() -> str:
-    return value("GX_BACKEND")
-
-
-def dagster_home() -> Path:
-    return value("DAGSTER_HOME")
-
-
-def dbt_target() -> str:
-    """`duckdb` or `spark`. `dbt parse` (make prepare) and the run-time `dbt build` must name
-    the same target, or dbt parses the project again (the target is in its parse hash)."""
-    return value("DBT_TARGET")
-
-
-def dbt_target_dir() -> Path:
-    """dbt's target folder as dagster-dbt resolves it (env DBT_TARGET_PATH, default `target`,
-    relative to the dbt project). Each run writes its artifacts to a subfolder of it."""
-    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
-    return target if target.is_absolute() else DBT_PROJECT_DIR / target
-
-
-def spark_dir() -> Path:
-    return value("SPARK_DIR")
-
-
-def duckdb_memory_limit() -> str:
-    return value("DUCKDB_MEMORY_LIMIT")
-
-
-def duckdb_threads() -> int:
-    return value("DUCKDB_THREADS")
-
-
-def verbose() -> bool:
-    return value("VERBOSE")
+def per_feed_value(base: str, feed: str) -> Any:
+    return get().for_feed(base, feed)
 
 
 def quarantine_max_share(feed: str) -> float:
-    """The quarantine gate of `feed`: QUARANTINE_MAX_SHARE_<FEED>, QUARANTINE_MAX_SHARE, else
-    the deployment file's (default 0.01)."""
-    from orchestration import deployment
-
-    if raw_env(f"QUARANTINE_MAX_SHARE_{feed.upper()}") or raw_env("QUARANTINE_MAX_SHARE"):
-        return per_feed_value("QUARANTINE_MAX_SHARE", feed)
-    return deployment.quarantine_max_share(feed)
+    return get().for_feed("QUARANTINE_MAX_SHARE", feed)
 
 
-def dbt_vars() -> dict[str, Any]:
-    """dbt vars: the deployment file's, then DBT_VARS (a YAML mapping) over them."""
-    from orchestration import deployment
+def _delegate(name: str) -> Callable[[], Any]:
+    """A function returning `get().<name>`."""
+    return lambda: getattr(get(), name)
 
-    return {**deployment.dbt_vars(), **(value("DBT_VARS") or {})}
+
+landing_dir: Callable[[], Path] = _delegate("landing_dir")
+warehouse_path: Callable[[], Path] = _delegate("warehouse_path")
+serving_dir: Callable[[], Path] = _delegate("serving_dir")
+gx_docs_dir: Callable[[], Path] = _delegate("gx_docs_dir")
+gx_backend: Callable[[], str] = _delegate("gx_backend")
+dagster_home: Callable[[], Path] = _delegate("dagster_home")
+dbt_target: Callable[[], str] = _delegate("dbt_target")
+dbt_target_dir: Callable[[], Path] = _delegate("dbt_target_dir")
+spark_dir: Callable[[], Path] = _delegate("spark_dir")
+duckdb_memory_limit: Callable[[], str] = _delegate("duckdb_memory_limit")
+duckdb_threads: Callable[[], int] = _delegate("duckdb_threads")
+verbose: Callable[[], bool] = _delegate("verbose")
+dbt_vars: Callable[[], dict[str, Any]] = _delegate("all_dbt_vars")
 
 
 def dbt_vars_args() -> list[str]:
     """dbt's `--vars` option with dbt_vars(), or nothing when there are none."""
-    overrides = dict(dbt_vars())
-    return ["--vars", json.dumps(overrides)] if overrides else []
+    return ["--vars", json.dumps(dbt_vars())] if dbt_vars() else []
 
 
-def apply_env_defaults(environ: Mapping[str, str] | None = None) -> None:
-    """Export `.env` values and the path defaults to this process's environment, so that
+# ------------------------------------------------------------------------------ the process
+
+
+def apply_env_defaults(environ: dict[str, str] | None = None) -> None:
+    """Export `.env` values and the EXPORTED defaults to this process's environment, so that
     `dg.EnvVar` resources and the dbt subprocess (profiles.yml) see the resolved values."""
     target = os.environ if environ is None else environ
-    for name, text in dotenv().items():
+    values = {**{name: BY_NAME[name].default for name in EXPORTED}, **get().environ}
+    for name, text in values.items():
         if not os.environ.get(name, "").strip():
-            target[name] = text  # type: ignore[index]
-    for name in ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR", "DAGSTER_EVENT_BATCH_SIZE"):
-        if not os.environ.get(name, "").strip():
-            target[name] = raw(name)  # type: ignore[index]
+            target[name] = text
 
 
 def process_env() -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The deployment config (orchestration/deployment.py): validation, defaults, precedence, and what
-the ingest assets and the GX suites do with a feed that is or is not delivered.
+"""The deployment config (read by orchestration/settings.py, used by orchestration/deployment.py):
+validation, defaults, precedence, and what the ingest assets and the GX suites do with a feed
+that is or is not delivered.
 
 The ingest tests materialize the real ingest assets into a real DuckDB file (as
 tests/ingest/test_bad_input_matrix.py does); nothing is mocked.
@@ -13,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 
 from orchestration import deployment, settings
 from orchestration.assets.ingest import (
@@ -37,10 +39,10 @@ def _no_ambient_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     monkeypatch.setenv("WAREHOUSE_CONFIG", str(empty))
-    for var in ("DBT_VARS", "QUARANTINE_MAX_SHARE"):
+    for var in ("DBT_VARS", *settings.PER_FEED):
         monkeypatch.delenv(var, raising=False)
-    for feed in FEEDS:
-        monkeypatch.delenv(f"QUARANTINE_MAX_SHARE_{feed.upper()}", raising=False)
+        for feed in FEEDS:
+            monkeypatch.delenv(f"{var}_{feed.upper()}", raising=False)
 
 
 def write_config(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -59,15 +61,20 @@ def write_config(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> 
         ({"feeds": ["orders", "clicks"]}, r"feeds: unknown feed\(s\) \['clicks'\]"),
         ({"feeds": "orders"}, "feeds must be a list"),
         ({"business_timezone": "Europe/Berlinn"}, "'Europe/Berlinn' is not an IANA time zone"),
-        ({"business_timezone": 1}, "business_timezone must be a string"),
+        ({"business_timezone": 1}, "business_timezone must be of the kind of its default"),
         ({"currency": "euro"}, "currency must be a 3-letter ISO 4217 code"),
-        ({"quarantine_max_share": 2}, "quarantine_max_share must be a share between 0 and 1"),
-        ({"quarantine_max_share": "1%"}, "quarantine_max_share must be a share"),
+        ({"quarantine_max_share": 2}, "quarantine_max_share: expected a share between 0 and 1"),
+        ({"quarantine_max_share": "1%"}, "quarantine_max_share: expected a share"),
         (
             {"quarantine_max_share_per_feed": {"event": 0.1}},
             r"quarantine_max_share_per_feed: unknown feed\(s\) \['event'\]",
         ),
-        ({"freshness_max_lag_hours": 0}, "freshness_max_lag_hours must be a positive number"),
+        ({"freshness_max_lag_days": 1.5}, "freshness_max_lag_days: expected a whole number"),
+        (
+            {"freshness_max_lag_days_per_feed": {"orders": -1}},
+            "freshness_max_lag_days_per_feed.orders: expected a whole number of at least 0",
+        ),
+        ({"freshness_max_lag_hours": 36}, r"unknown key\(s\) \['freshness_max_lag_hours'\]"),
         ({"dbt_vars": {"session_timeout": 30}}, "dbt_vars: unknown var 'session_timeout'"),
         (
             {"dbt_vars": {"session_timeout_minutes": "30"}},
@@ -104,22 +111,22 @@ def test_defaults_of_an_empty_config_file(tmp_path) -> None:
     assert deployment.dbt_vars() == {}  # nothing overrides dbt_project.yml
     assert deployment.delivered_feeds() == tuple(FEEDS)
     assert settings.quarantine_max_share("orders") == 0.01
-    assert deployment.freshness_max_lag_hours() == 36.0
+    assert settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", "orders") == 2
 
 
 def test_without_warehouse_config_the_file_at_the_repo_root_if_any(monkeypatch) -> None:
     monkeypatch.delenv("WAREHOUSE_CONFIG")
-    local = settings.REPO_ROOT / deployment.DEFAULT_CONFIG_NAME
+    local = settings.DEFAULT_CONFIG
     assert deployment.config_path() == (local if local.is_file() else None)
 
 
-def test_the_example_config_is_valid_and_states_the_defaults() -> None:
-    example = load_config(settings.REPO_ROOT / "warehouse.example.yaml")
-    defaults = deployment.Deployment(source="x")
-    assert example.feeds == defaults.feeds
-    assert example.quarantine_max_share == defaults.quarantine_max_share
-    assert example.freshness_max_lag_hours == defaults.freshness_max_lag_hours
-    project = deployment.dbt_project_vars()
+def test_the_example_config_is_valid_and_states_every_key_and_default() -> None:
+    path = settings.REPO_ROOT / "warehouse.example.yaml"
+    assert set(yaml.safe_load(path.read_text())) == settings.FILE_KEYS
+    example = load_config(path)
+    assert example.feeds == deployment.Deployment(source="x").feeds
+    assert example.settings == {name: settings.BY_NAME[name].default for name in settings.PER_FEED}
+    project = settings.dbt_project_vars()
     assert example.dbt_overrides == {
         "business_timezone": project["business_timezone"],
         "currency": project["currency"],
@@ -161,6 +168,28 @@ def test_quarantine_share_config_then_env(tmp_path, monkeypatch) -> None:
     assert (settings.quarantine_max_share("orders"), settings.quarantine_max_share("events")) == (
         0.03,
         0.03,
+    )
+    monkeypatch.setenv("QUARANTINE_MAX_SHARE_EVENTS", "0.04")
+    assert deployment.quarantine_max_share("events") == 0.04
+
+
+def test_freshness_is_days_in_the_file_and_in_the_env(tmp_path, monkeypatch) -> None:
+    write_config(
+        tmp_path,
+        "freshness_max_lag_days: 3\nfreshness_max_lag_days_per_feed: {marketing_spend: 7}\n",
+        monkeypatch,
+    )
+    lag = settings.get().for_feed
+    assert (
+        lag("FRESHNESS_MAX_LAG_DAYS", "orders"),
+        lag("FRESHNESS_MAX_LAG_DAYS", "marketing_spend"),
+    ) == (3, 7)
+    assert deployment.freshness_max_lag_hours() == 72.0
+    monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS_ORDERS", "1")
+    lag = settings.get().for_feed
+    assert (lag("FRESHNESS_MAX_LAG_DAYS", "orders"), lag("FRESHNESS_MAX_LAG_DAYS", "events")) == (
+        1,
+        3,
     )
 
 
