@@ -467,7 +467,7 @@ class BenchCase:
     def env(self) -> dict[str, str]:
         run = self.run_dir
         return {
-            **os.environ,
+            **settings.process_env(),
             "LANDING_DIR": str(self.landing),
             "WAREHOUSE_PATH": str(run / "warehouse.duckdb"),
             "SERVING_DIR": str(run / "serving"),
@@ -549,7 +549,7 @@ def ensure_sample(case: BenchCase, force: bool) -> dict[str, Any]:
         str(case.landing),
         "--clean",
     ]
-    measured = run_measured(cmd, dict(os.environ), case.root / "logs" / "generate.log")
+    measured = run_measured(cmd, settings.process_env(), case.root / "logs" / "generate.log")
     if measured.returncode != 0:
         raise RuntimeError(f"sample generation failed:\n{measured.output_tail}")
     manifest = json.loads((case.landing / "_manifest.json").read_text())

@@ -16,7 +16,7 @@ from orchestration import settings
 AlertKind = Literal["run_failure", "check_failure", "freshness", "anomaly"]
 Severity = Literal["ERROR", "WARN", "INFO"]
 
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
+DEFAULT_UI_URL = settings.BY_NAME["DAGSTER_UI_URL"].default
 
 _TITLES: dict[str, str] = {
     "run_failure": "Run failed",
@@ -27,8 +27,8 @@ _TITLES: dict[str, str] = {
 
 
 def ui_url() -> str:
-    """Base URL of the Dagster UI used in run links: env DAGSTER_UI_URL, default :3000."""
-    return settings.value("DAGSTER_UI_URL").rstrip("/")
+    """Base URL of the Dagster UI used in run links: DAGSTER_UI_URL."""
+    return settings.get().dagster_ui_url.rstrip("/")
 
 
 def run_link(run_id: str | None, base_url: str | None = None) -> str | None:

@@ -1,14 +1,12 @@
-"""The alert sinks as one Dagster resource, configured from env vars (see .env.example).
+"""The alert sinks as one Dagster resource, configured from the settings (see .env.example).
 
-`alert_resource_from_env()` passes every variable that is set as a `dg.EnvVar`, so the Dagster UI
-shows the variable's name, never its value (the webhook URL holds a token, the SMTP password is a
-password), and the value is read where the sensor runs. Unset variables take the defaults below;
-with no ALERT_WEBHOOK_URL and no ALERT_SMTP_HOST the alerts only go to the log.
+`alert_resource_from_env()` passes the secrets (the webhook URL holds a token, the SMTP login) as
+`dg.EnvVar`, so the Dagster UI shows the variable's name, never its value. With no
+ALERT_WEBHOOK_URL and no ALERT_SMTP_HOST the alerts only go to the log.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,28 +14,15 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.alerts.model import DEFAULT_UI_URL, Alert, run_link
-from orchestration.alerts.sinks import (
-    LOGGER,
-    DeliveryReport,
-    EmailSink,
-    Sink,
-    WebhookSink,
-    deliver,
-)
+from orchestration.alerts.sinks import LOGGER, DeliveryReport, EmailSink, Sink, WebhookSink, deliver
 
-DEFAULT_SMTP_PORT = 587
-DEFAULT_EMAIL_FROM = "warehouse-alerts@localhost"
-
-# resource field -> env var, for the string settings passed as dg.EnvVar when set
-_STRING_VARS = {
+DEFAULT_SMTP_PORT = int(settings.BY_NAME["ALERT_SMTP_PORT"].default)
+DEFAULT_EMAIL_FROM = settings.BY_NAME["ALERT_EMAIL_FROM"].default
+# resource field -> variable, for the secrets passed as dg.EnvVar when set
+SECRETS = {
     "webhook_url": "ALERT_WEBHOOK_URL",
-    "smtp_host": "ALERT_SMTP_HOST",
     "smtp_user": "ALERT_SMTP_USER",
     "smtp_password": "ALERT_SMTP_PASSWORD",
-    "smtp_ca_file": "ALERT_SMTP_CA_FILE",
-    "email_from": "ALERT_EMAIL_FROM",
-    "email_to": "ALERT_EMAIL_TO",
-    "ui_url": "DAGSTER_UI_URL",
 }
 
 
@@ -103,17 +88,17 @@ class AlertResource(dg.ConfigurableResource):
         )
 
 
-def alert_resource_from_env(environ: dict[str, str] | None = None) -> AlertResource:
-    """The resource for `Definitions`: set variables as `dg.EnvVar`, the rest defaults."""
-    env = os.environ if environ is None else environ
-    kwargs: dict[str, Any] = {
-        field: dg.EnvVar(var) for field, var in _STRING_VARS.items() if env.get(var, "").strip()
-    }
-    if env.get("ALERT_SMTP_PORT", "").strip():
-        kwargs["smtp_port"] = dg.EnvVar.int("ALERT_SMTP_PORT")
-    if env.get("ALERT_SMTP_STARTTLS", "").strip():
-        # Dagster has no boolean EnvVar; a flag is no secret, so it is read here.
-        kwargs["smtp_starttls"] = settings.BY_NAME["ALERT_SMTP_STARTTLS"].parse(
-            env["ALERT_SMTP_STARTTLS"]
-        )
-    return AlertResource(**kwargs)
+def alert_resource_from_env(config: settings.Settings | None = None) -> AlertResource:
+    """The resource for `Definitions`, from `config` (default: the process's settings)."""
+    config = config or settings.get()
+    secrets = {field: dg.EnvVar(var) for field, var in SECRETS.items() if var in config.environ}
+    return AlertResource(
+        smtp_host=config.alert_smtp_host or "",
+        smtp_port=config.alert_smtp_port,
+        smtp_starttls=config.alert_smtp_starttls,
+        smtp_ca_file=str(config.alert_smtp_ca_file or ""),
+        email_from=", ".join(config.alert_email_from),
+        email_to=", ".join(config.alert_email_to or ()),
+        ui_url=config.dagster_ui_url,
+        **secrets,
+    )

@@ -10,7 +10,6 @@ lives under one folder, SPARK_DIR: one Spark process per folder at a time (Derby
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -39,8 +38,8 @@ logger.repl.level = error
 
 
 def raw_dir(spark_dir: Path) -> Path:
-    """Where the raw Parquet goes: env SPARK_RAW_DIR, default `spark_dir`/raw."""
-    configured = os.environ.get("SPARK_RAW_DIR")
+    """Where the raw Parquet goes: SPARK_RAW_DIR, default `spark_dir`/raw."""
+    configured = settings.get().spark_raw_dir
     return settings.resolve_path(configured) if configured else spark_dir / "raw"
 
 
@@ -49,7 +48,7 @@ def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[st
     conf_dir = spark_dir / "conf"
     conf_dir.mkdir(parents=True, exist_ok=True)
     (conf_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
-    env = dict(os.environ if base is None else base)
+    env = dict(settings.process_env() if base is None else base)
     env.update(
         {
             "DBT_TARGET": "spark",
