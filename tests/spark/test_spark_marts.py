@@ -23,8 +23,8 @@ import pytest
 from orchestration import cli, settings
 from orchestration.sample import generate
 from orchestration.spark.build import build
-from orchestration.spark.compare import compare_marts, mart_grains
 from orchestration.spark.export import ExportedTable
+from tests.spark.compare import compare_marts, mart_grains
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

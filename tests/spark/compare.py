@@ -1,4 +1,4 @@
-"""Compare the marts built on Spark with the marts built on DuckDB, row by row on each grain.
+"""Test helper: the marts built on Spark against those built on DuckDB, row by row by grain.
 
 Equal means: the same columns in the same order, the same grain keys (no row missing or extra),
 and per row: money (DECIMAL) and every non-float value exactly equal, DOUBLE values equal within
