@@ -1,23 +1,23 @@
-"""Command line behind the Makefile: `prepare`, `pipeline` and `where`.
+"""Command line behind the Makefile: `prepare`, `pipeline`, `where` and the settings helpers.
 
 `pipeline` runs the `full_pipeline` job in the persistent Dagster instance (DAGSTER_HOME), so the
-run shows in `make ui`, and exits non-zero naming every failed step and failed check. It loads
-the landing's dt partitions `--from`..`--to` (default: every dt in the landing) in one run — a
-first load, a backfill and a one-day incremental run (`--from D --to D`) are the same command.
-It shows each stage's progress (orchestration/progress.py) and a short summary; `-v` (env
-VERBOSE=1) prints the full detail too: Dagster's event lines, dbt's output, third-party warnings.
+run shows in `make ui`, and exits non-zero naming every failed step and check. It loads the
+landing's dt partitions `--from`..`--to` (default: every dt in the landing) in one run: a first
+load, a backfill and a one-day run are the same command. It shows each stage's progress
+(orchestration/progress.py) and a short summary; `-v` (VERBOSE=1) prints the full detail too.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
@@ -27,11 +27,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from orchestration import runguard, settings
+from orchestration import settings
 from orchestration.ingest.landing import LandingFileError
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+    from dagster import DagsterEvent, DagsterInstance, Definitions, ExecuteInProcessResult
 
     from orchestration.partitions import DateRange
 
@@ -43,11 +43,6 @@ concurrency:
   pools:
     # every writer of the working DuckDB file shares the pool `duckdb_warehouse`
     default_limit: 1
-# The stock SQLite event log with one engine per shard and batched writes: a backfill over a
-# year of partitions logs ~9,500 asset events (orchestration/dagster_storage.py).
-event_log_storage:
-  module: orchestration.dagster_storage
-  class: FastSqliteEventLogStorage
 """
 
 
@@ -76,24 +71,12 @@ def prepare(force: bool = False) -> None:
         _say(f"dbt manifest up to date: {manifest.relative_to(settings.REPO_ROOT)}")
         return
     settings.apply_env_defaults()
-    env = {**os.environ, "WAREHOUSE_PATH": str(settings.warehouse_path())}
+    env = {**settings.process_env(), "WAREHOUSE_PATH": str(settings.warehouse_path())}
     dbt = Path(sys.executable).with_name("dbt")
-    cmd = [
-        str(dbt),
-        "parse",
-        "--quiet",
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        # Exactly what `dbt build` gets at run time (target, vars): dbt re-parses the whole
-        # project when they differ from the parse that wrote target/partial_parse.msgpack.
-        "--target",
-        settings.dbt_target(),
-    ]
-    overrides = settings.dbt_vars()
-    if overrides:
-        cmd += ["--vars", json.dumps(overrides)]
+    # The target and vars of the run's `dbt build`: dbt re-parses everything when they differ.
+    cmd = [str(dbt), "parse", "--quiet", "--project-dir", str(project)]
+    cmd += ["--profiles-dir", str(project), "--target", settings.dbt_target()]
+    cmd += settings.dbt_vars_args()
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=project)
     _say(f"dbt manifest parsed in {time.perf_counter() - started:.1f}s")
@@ -106,15 +89,16 @@ def ensure_dagster_home() -> Path:
     home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    # (Re)written when it names the event log storage class of earlier versions, now gone.
+    if not config.exists() or "orchestration.dagster_storage" in config.read_text():
         config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
+    settings.set_process_env({"DAGSTER_HOME": str(home)})
     return home
 
 
 @dataclass
 class RunReport:
-    """What a pipeline run did, read from its event log."""
+    """What a pipeline run did, read from its events."""
 
     success: bool
     run_id: str
@@ -130,10 +114,13 @@ class RunReport:
     # numeric materialization metadata per asset (rows_read, dagster/row_count, …): --report-json
     asset_numbers: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    stopped: str | None = None  # why the run was stopped (a signal, a pool wait), if it was
 
     @property
     def ok(self) -> bool:
-        return self.success and not self.failed_steps and not self.failed_checks
+        return (
+            self.success and not self.stopped and not self.failed_steps and not self.failed_checks
+        )
 
 
 def stage_of(step_key: str) -> str:
@@ -144,9 +131,7 @@ def stage_of(step_key: str) -> str:
         return "dbt"
     if "gx" in step_key:
         return "gx"
-    if step_key.startswith("serving__"):
-        return "publish"
-    return "other"
+    return "publish" if step_key.startswith("serving__") else "other"
 
 
 def failure_reason(failure_data: Any) -> str:
@@ -159,44 +144,42 @@ def failure_reason(failure_data: Any) -> str:
     return "failed" if failure_data.error is None else error_text(failure_data.error)
 
 
-def report_from_result(result: ExecuteInProcessResult) -> RunReport:
+def report_from_events(run_id: str, success: bool, events: list[DagsterEvent]) -> RunReport:
     import dagster as dg
 
-    report = RunReport(success=result.success, run_id=result.run_id)
-    for event in result.all_events:
-        step = event.step_key
-        if event.event_type in (
-            dg.DagsterEventType.STEP_SUCCESS,
-            dg.DagsterEventType.STEP_FAILURE,
-        ):
-            duration = getattr(event.event_specific_data, "duration_ms", None)
-            if duration is not None:
-                report.step_seconds[step] = duration / 1000
-            if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                report.failed_steps[step] = failure_reason(event.event_specific_data)
-        elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
+    kind = dg.DagsterEventType
+    report = RunReport(success=success, run_id=run_id)
+    for event in events:
+        step, data = event.step_key, event.event_specific_data
+        if event.event_type in (kind.STEP_SUCCESS, kind.STEP_FAILURE):
+            if getattr(data, "duration_ms", None) is not None:
+                report.step_seconds[step] = data.duration_ms / 1000
+            if event.event_type == kind.STEP_FAILURE:
+                report.failed_steps[step] = failure_reason(data)
+        elif event.event_type == kind.STEP_SKIPPED:
             report.skipped_steps.append(step)
-        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        elif event.event_type == kind.ASSET_MATERIALIZATION:
             report.materialized += 1
-            materialization = event.event_specific_data.materialization
-            report.assets.add(materialization.asset_key.to_user_string())
-            report.asset_numbers[materialization.asset_key.to_user_string()] = {
+            asset = data.materialization.asset_key.to_user_string()
+            report.assets.add(asset)
+            report.asset_numbers[asset] = {
                 name: value.value
-                for name, value in materialization.metadata.items()
+                for name, value in data.materialization.metadata.items()
                 if isinstance(value.value, int | float) and not isinstance(value.value, bool)
             }
-        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            if evaluation.passed:
+        elif event.event_type == kind.ASSET_CHECK_EVALUATION:
+            name = f"{data.asset_key.to_user_string()}:{data.check_name}"
+            if data.passed:
                 report.checks_passed += 1
                 continue
-            report.check_causes[name] = evaluation.description or ""
-            if evaluation.severity == dg.AssetCheckSeverity.WARN:
-                report.warned_checks.append(name)
-            else:
-                report.failed_checks.append(name)
+            report.check_causes[name] = data.description or ""
+            warned = data.severity == dg.AssetCheckSeverity.WARN
+            (report.warned_checks if warned else report.failed_checks).append(name)
     return report
+
+
+def report_from_result(result: ExecuteInProcessResult) -> RunReport:
+    return report_from_events(result.run_id, result.success, result.all_events)
 
 
 LISTED = 8  # failed or warned checks named in the summary; the UI lists them all
@@ -230,6 +213,9 @@ def print_report(report: RunReport, wall_seconds: float) -> None:
     if skipped:
         more = f" and {len(skipped) - LISTED} more" if len(skipped) > LISTED else ""
         _say(f"  SKIP  {', '.join(skipped[:LISTED])}{more} (an upstream step or check failed)")
+    if report.stopped:
+        published = "published" if "serving/marts" in report.assets else "nothing published"
+        _say(f"  STOP  {report.stopped}: the run was stopped ({published})")
     if not report.ok:
         _say(f"  full detail: make ui, run {report.run_id[:8]}; or run again with -v (VERBOSE=1)")
 
@@ -262,43 +248,11 @@ def quiet_warnings() -> None:
         warnings.filterwarnings("ignore", category=category)
 
 
-def _load_definitions(
-    instance: DagsterInstance | None, verbose: bool
-) -> tuple[Definitions, DagsterInstance]:
-    """The definitions and the instance to run in (default: the persistent one).
-
-    Importing Dagster, dagster-dbt and the definitions leaves a large heap that lives as long as
-    the run (modules, asset and check specs, the dbt manifest). Left to the collector, each
-    full (gen-2) pass of the run scans all of it again: 8 passes of 0.04-0.28 s during a
-    one-day run's start-up and ingest steps, ~1.1 s on the critical path. The collector is off
-    while it is built and then freezes it (gc.freeze: never scanned, never freed).
-    """
-    gc.disable()
-    try:
-        import dagster as dg
-
-        if not verbose:
-            quiet_warnings()
-        import orchestration.progress  # noqa: F401  (rich: imported with the rest)
-        from orchestration.definitions import defs
-    finally:
-        gc.freeze()
-        gc.enable()
-    if instance is None:
-        ensure_dagster_home()
-        instance = dg.DagsterInstance.get()
-    return defs, instance
-
-
 @contextmanager
 def run_output(verbose: bool) -> Iterator[TextIO]:
     """A stream on this process's stdout for the progress; unless verbose, fds 1 and 2 point at
-    /dev/null meanwhile.
-
-    While a run executes, Dagster captures fds 1 and 2 into its compute logs (the run's page in
-    the UI) and mirrors them to where they pointed: /dev/null keeps dbt's node lines, the
-    console logger's lines and third-party warnings off the terminal, not out of the UI.
-    """
+    /dev/null meanwhile. Dagster mirrors what it captures for the UI (dbt's lines, the console
+    logger, third-party warnings) to where fds 1 and 2 point."""
     try:
         out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream
@@ -327,45 +281,65 @@ def run_output(verbose: bool) -> Iterator[TextIO]:
 def _execute(
     defs: Definitions, instance: DagsterInstance, dates: DateRange, out: TextIO, verbose: bool
 ) -> RunReport:
-    """Run `full_pipeline` with the stages' progress on `out`; Dagster's console logger at
-    INFO when verbose, else ERROR (every event is in the event log and the UI either way)."""
+    """Run `full_pipeline` in a thread with the stages' progress on `out`; Dagster's console
+    logger at INFO when verbose, else ERROR (the UI has every event either way). A stop signal
+    or a pool held too long ends the wait early: the report is then read from the instance."""
     import dagster as dg
     from rich.console import Console
 
+    from orchestration import runguard
     from orchestration.progress import RunProgress, logger_def
+    from orchestration.resources import WAREHOUSE_POOL
 
     console = Console(file=out)
     progress = RunProgress(console, live=console.is_terminal and not verbose)
-    stop = runguard.RunStop(progress.say, instance)  # SIGTERM / SIGINT: a clean stop
-    loggers = {
-        "console": dg.colored_console_logger,
-        "progress": logger_def(progress),
-        "runguard": stop.logger_def(),
-    }
+    loggers = {"console": dg.colored_console_logger, "progress": logger_def(progress)}
     job = dg.Definitions.merge(defs, dg.Definitions(loggers=loggers)).resolve_job_def(
         "full_pipeline"
     )
+    run_id = str(uuid.uuid4())
     progress.say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
-    level = "INFO" if verbose else "ERROR"
-    started = time.perf_counter()
-    with progress, stop, runguard.SlotWatch(instance, stop):
-        result = stop.call(
-            lambda: job.execute_in_process(
+    results: list[ExecuteInProcessResult] = []
+
+    def execute() -> None:
+        level = "INFO" if verbose else "ERROR"
+        results.append(
+            job.execute_in_process(
                 instance=instance,
+                run_id=run_id,
                 tags={**dates.tags(), **runguard.process_tags()},
                 raise_on_error=False,
                 run_config={
-                    "loggers": {
-                        "console": {"config": {"log_level": level}},
-                        "progress": {},
-                        "runguard": {},
-                    }
+                    "loggers": {"console": {"config": {"log_level": level}}, "progress": {}}
                 },
             )
         )
-    if result is None:
-        result = runguard.result_after_stop(job, instance, stop.run_id or "")
-    report = report_from_result(result)
+
+    limit = settings.value("POOL_WAIT_SECONDS")
+    stopped = runguard.wait_for_pool(instance, WAREHOUSE_POOL, progress.say, limit)
+    if stopped:
+        instance.report_run_canceled(
+            instance.create_run_for_job(job_def=job, run_id=run_id, tags=dates.tags()),
+            f"Stopped before its first step: {stopped}.",
+        )
+    started = time.perf_counter()
+    # A daemon thread: a stopped run's step ends with the process, as a killed one would.
+    thread = threading.Thread(target=execute, name="pipeline-run", daemon=True)
+    with progress, runguard.RunStop() as stop:
+        if not stopped:
+            thread.start()
+            stopped = stop.wait(thread)
+        if stopped:
+            progress.say(f"stopping: {stopped}; no further step runs")
+            runguard.cancel(instance, run_id, stopped)
+    if results:
+        report = report_from_result(results[0])
+    else:
+        logs = instance.all_logs(run_id)
+        report = report_from_events(
+            run_id, False, [e.dagster_event for e in logs if e.is_dagster_event]
+        )
+    report.stopped = stopped
     report.wall_seconds = time.perf_counter() - started
     return report
 
@@ -379,42 +353,33 @@ def run_pipeline(
     (default: the persistent one in DAGSTER_HOME), showing each stage's progress, then print
     the summary. `verbose` (default: VERBOSE): also Dagster's event lines and dbt's output.
 
-    Runs of the instance killed earlier are marked failed and their warehouse slot freed first;
-    another live run of the pipeline ends this one at once (one line on stderr, exit status 2).
-    SIGTERM or SIGINT stops the run: nothing more runs or is published, the report says why and
-    is not ok (orchestration/runguard.py)."""
+    Runs killed earlier are marked failed first; another live run of the pipeline ends this one
+    at once (one line on stderr, exit status 2). A stopped run (SIGTERM, SIGINT, a pool held
+    past POOL_WAIT_SECONDS) reports `stopped`; its step may still run in a daemon thread, so the
+    caller ends the process (`main` does)."""
+    import dagster as dg
+
+    from orchestration import runguard
+
     settings.apply_env_defaults()
     verbose = settings.verbose() if verbose is None else verbose
-    from orchestration import dbt_warm
+    if not verbose:
+        quiet_warnings()
+    from orchestration.definitions import defs
 
-    # The dbt build's warm process imports dbt and parses the project on the other core while
-    # this one imports Dagster and the definitions (the run's dbt resource adopts it).
-    dbt_warm.start_early(dbt_warm.pipeline_spec())
-    try:
-        defs, instance = _load_definitions(instance, verbose)
-        dates = dates or pipeline_dates()
-        _recover_runs(instance)
-        with run_output(verbose) as out:
-            report = _execute(defs, instance, dates, out, verbose)
-    finally:
-        dbt_warm.stop_early()
-    stopped = runguard.last_stop()
-    if stopped:
-        report.success = False
-    print_report(report, report.wall_seconds)
-    if stopped:
-        published = "published" if "serving/marts" in report.assets else "nothing published"
-        _say(f"  STOP  {stopped}: the run was stopped ({published})")
-    return report
-
-
-def _recover_runs(instance: DagsterInstance) -> None:
-    """`runguard.recover` before a run; another live run: one line on stderr, exit status 2."""
+    if instance is None:
+        ensure_dagster_home()
+        instance = dg.DagsterInstance.get()
+    dates = dates or pipeline_dates()
     try:
         runguard.recover(instance, _say)
     except runguard.OtherRunRunning as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise SystemExit(2) from None
+    with run_output(verbose) as out:
+        report = _execute(defs, instance, dates, out, verbose)
+    print_report(report, report.wall_seconds)
+    return report
 
 
 def write_report_json(report: RunReport, path: Path) -> None:
@@ -628,23 +593,14 @@ def main(argv: list[str] | None = None) -> int:
         report = run_pipeline(dates=dates, verbose=args.verbose or settings.verbose())
         if args.report_json:
             write_report_json(report, args.report_json)
+        if report.stopped:  # its step may still run in its thread: it ends with the process
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         return 0 if report.ok else 1
     where(verbose=args.verbose or settings.verbose())
     return 0
 
 
-def exit_fast(code: int) -> None:
-    """Exit with `code`, without the interpreter's final garbage collections.
-
-    After a pipeline run the heap holds Dagster, dbt, GX and pandas objects (~1 GB); the cyclic
-    garbage collections of interpreter shutdown walk all of it, ~3 s of a short run spent before
-    the process ends, to free memory the OS takes back anyway. Frozen objects are left out of
-    those passes; atexit handlers, log handlers and open files are still closed as usual.
-    """
-    sys.stdout.flush()
-    gc.freeze()
-    sys.exit(code)
-
-
 if __name__ == "__main__":
-    exit_fast(main())
+    sys.exit(main())

@@ -1,36 +1,55 @@
-"""The dbt resource skips dagster-dbt's per-build `dbt --version` and in-process adapter
-(orchestration/assets/dbt.py, WarehouseDbtCliResource) without changing what dbt runs."""
+"""The dbt resource is dagster-dbt's own `DbtCliResource`. Its executable runs the venv's dbt, and
+where `setpriv` exists that dbt dies with the process that started it (a run killed with
+`kill -9` leaves no dbt writing its warehouse)."""
 
 from __future__ import annotations
 
-import re
+import os
+import shutil
+import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets.dbt import WarehouseDbtCliResource, dbt_resource
+from orchestration import runguard
+from orchestration.assets.dbt import DBT_CHILD, VENV_DBT, dbt_executable, dbt_resource
 
 
-def test_the_overridden_methods_still_exist_in_dagster_dbt() -> None:
-    # The overrides name private dagster-dbt methods: an upgrade that renames them must fail
-    # here rather than quietly bring the start-up cost back.
-    assert "_cli_version" in vars(DbtCliResource)
-    assert callable(vars(DbtCliResource)["_initialize_dbt_core_adapter"])
-    assert isinstance(dbt_resource(), WarehouseDbtCliResource)
-
-
-def test_the_version_is_the_one_the_dbt_executable_reports() -> None:
+def test_the_dbt_resource_is_dagster_dbts_own() -> None:
     resource = dbt_resource()
-    # what the stock resource asks the CLI (dbt_executable is this environment's dbt)
-    output = subprocess.run(
-        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
-    ).stdout
-    installed = re.search(r"installed:\s*(\d+\.\d+\.\d+)", output)
-    assert installed is not None, output
-    assert str(resource._cli_version) == installed.group(1)
-    assert resource._cli_version.major < 2  # dbt Core, not Fusion
+    assert type(resource) is DbtCliResource
+    assert resource.dbt_executable == dbt_executable()
 
 
-def test_no_adapter_is_built_in_the_dagster_process() -> None:
-    # the adapter only serves fetch_row_counts() / fetch_column_metadata(), which are not used
-    assert dbt_resource()._initialize_dbt_core_adapter(["build"]) is None
+def test_the_executable_runs_the_venvs_dbt() -> None:
+    env = {**os.environ, "WAREHOUSE_DBT": str(VENV_DBT), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [dbt_executable(), "--version"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "installed:" in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
+def test_the_dbt_child_dies_with_its_parent() -> None:
+    # A parent that starts DBT_CHILD with `sleep` in the place of dbt, then is killed.
+    script = "import subprocess, sys, time\np = subprocess.Popen([sys.argv[1], '60'])\n"
+    script += "print(p.pid, flush=True)\ntime.sleep(60)\n"
+    env = {**os.environ, "WAREHOUSE_DBT": "sleep"}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(DBT_CHILD)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    child = int(parent.stdout.readline())
+    tags = {runguard.HOST_TAG: socket.gethostname(), runguard.PID_TAG: str(child)}
+    cmdline = Path(f"/proc/{child}/cmdline")
+    while not cmdline.read_bytes().startswith(b"sleep"):  # until setpriv has set it up
+        time.sleep(0.01)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while runguard.process_alive(tags) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not runguard.process_alive(tags)

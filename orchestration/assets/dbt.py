@@ -1,23 +1,21 @@
-"""The dbt project as Dagster assets (Pythonic `@dbt_assets`, one `dbt build` per run).
+"""The dbt project as Dagster assets: one `dbt build` per run, through dagster-dbt's public API.
 
-dbt starts in ~5 s, so the whole project builds in one invocation instead of one per model; the
-manifest is parsed once at build time (`make prepare`), not at every definitions load.
-
-Incremental builds (docs/incremental.md): the batch of a build is every raw row loaded after
-`batch_since` (and every raw_replaced row replaced after it); `batch_since` is the watermark the
-last SUCCESSFUL build recorded in `ops.dbt_build_log`. A build that fails or is killed records
-nothing, so the next one redoes its batch. No log row, a changed dbt project or changed DBT_VARS,
-env DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `dbt build --full-refresh`.
+The batch of a build (docs/incremental.md) is every raw row loaded after `batch_since`, and every
+raw_replaced row replaced after it: the watermark the last SUCCESSFUL build recorded in
+`ops.dbt_build_log`. A failed or killed build records nothing, so the next one redoes its batch.
+No log row, a changed dbt project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
+`full_refresh: true` -> `dbt build --full-refresh`. dbt reads the batch from env DBT_BATCH_SINCE
+(empty = everything), so its parse stays the same from run to run and partial parsing holds.
 """
 
 import hashlib
 import json
-import os
-import signal
+import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +28,9 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
-from dagster_dbt.compat import DBT_PYTHON_VERSION
 from dagster_dbt.errors import DagsterDbtError
-from pydantic import PrivateAttr
 
-from orchestration import dbt_warm, deployment, settings
+from orchestration import deployment, settings
 from orchestration.cli import prepare as prepare_manifest
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.spark.build import raw_dir, spark_env
@@ -44,6 +40,15 @@ BUILD_LOG = "ops.dbt_build_log"
 RAW_SCHEMA = "raw"
 REPLACED_SCHEMA = "raw_replaced"
 PROJECT_NAME = "ecom_warehouse"  # dbt_project.yml `name`
+BATCH_SINCE_ENV = "DBT_BATCH_SINCE"
+# dbt's file log (target/<invocation>/dbt.log) at info and in plain text unless set otherwise:
+# dagster-dbt's JSON stdout format would also make it JSON, with every SQL statement.
+DBT_FILE_LOG_DEFAULTS = {"DBT_LOG_FORMAT_FILE": "text", "DBT_USE_COLORS_FILE": "false"}
+# The dbt error worth a retry: the DuckDB file held by another process.
+TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held")
+# Runs dbt under `setpriv --pdeathsig KILL`: dbt dies with the run's process.
+DBT_CHILD = Path(__file__).with_name("dbt_child.sh")
+VENV_DBT = Path(sys.executable).with_name("dbt")  # the venv need not be activated
 
 
 @cache
@@ -51,27 +56,17 @@ def dbt_project() -> DbtProject:
     project = DbtProject(
         project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
     )
-    # Under `dagster dev` every load brings the manifest up to date (CI and make run `make
-    # prepare` first), with `make prepare`'s own code rather than `project.prepare_if_dev()`:
-    # dagster-dbt's preparer runs whichever `dbt` (or dbt Fusion's `dbtf`) PATH finds first, none
-    # at all where the venv is not activated, and parses at every load. `prepare` runs this
-    # interpreter's dbt with the runs' target and vars, and only when the project changed.
+    # Under `dagster dev`, the manifest is brought up to date with this interpreter's dbt.
     if project.preparer.using_dagster_dev():
         prepare_manifest()
     return project
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Maps dbt nodes to asset keys that name the DuckDB relation.
-
-    A model's key is `[schema, name]` (e.g. `marts/daily_sales`), so that a GX suite file
-    `expectations/marts.daily_sales.json` and the relation BI tools query share one name. A source
-    table's key is `[source schema, table]`, i.e. `raw/<feed>`, the key of the ingest asset that
-    writes it, which wires dbt downstream of ingest. Source raw_replaced (the row versions a
-    re-delivered partition removed) keeps its own key `raw_replaced/<feed>` (dagster-dbt refuses
-    two dbt sources on one key): an external asset the ingest asset raw/<feed> writes as a side
-    table; dbt already runs after raw/<feed>. Groups follow the dbt folder path.
-    """
+    """A model's key is `[schema, name]` (`marts/daily_sales`): the relation BI tools query and
+    the GX suite `expectations/marts.daily_sales.json` share its name. A source's key is
+    `[source schema, table]`: `raw/<feed>` is the ingest asset, which wires dbt after ingest;
+    `raw_replaced/<feed>` is a side table that asset writes. Groups follow dbt's folders."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -80,8 +75,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["schema"], name])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        folders = fqn[1:-1]
+        folders = dbt_resource_props.get("fqn", [])[1:-1]
         return "_".join(folders) if folders else "dbt"
 
 
@@ -100,74 +94,39 @@ class BuildPlan:
 
 
 def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[str]:
-    """`dbt build` plus the batch and the run-time var overrides from env DBT_VARS."""
-    # The batch goes in env DBT_BATCH_SINCE (dbt_env), not in --vars: a --vars that changes
-    # from run to run makes dbt re-parse the whole project each time.
+    """`dbt build`, the dbt vars, `--full-refresh` when planned; unit tests only when asked
+    (DBT_UNIT_TESTS=1): they check SQL logic on fixtures, which CI does, not the data."""
     args = [command, *settings.dbt_vars_args()]
     if plan is not None and plan.full_refresh:
         args.append("--full-refresh")
-    if command == "build" and not unit_tests_from_env():
-        # Unit tests check the SQL logic on fixed fixtures, not the data: they run in CI
-        # (`make test`, tests/dbt), not in every pipeline build (~50 x 0.3-4 s).
+    if command == "build" and not settings.value("DBT_UNIT_TESTS"):
         args += ["--exclude", "resource_type:unit_test"]
     return args
 
 
-BATCH_SINCE_ENV = "DBT_BATCH_SINCE"
-
-
-# dbt's own defaults for its file log (target/<invocation>/dbt.log): every SQL statement and
-# adapter call at debug level and, because dagster-dbt sets DBT_LOG_FORMAT=json for stdout, as
-# JSON. In a one-day build that is ~8 MB and ~0.7 s of the dbt step: each of ~1,000 statements
-# is an event formatted under the GIL that the dbt threads share (docs/performance.md). The
-# pipeline's default keeps the file log at info (each node's start, result and errors) in plain
-# text; the SQL dbt ran is in the invocation's target/run/. DBT_LOG_LEVEL_FILE=debug brings the
-# statement log back; a variable set in the environment wins over its default here.
-DBT_FILE_LOG_DEFAULTS = {
-    "DBT_LOG_LEVEL_FILE": "info",
-    "DBT_LOG_FORMAT_FILE": "text",
-    "DBT_USE_COLORS_FILE": "false",
-}
-
-
 def dbt_env(plan: BuildPlan | None) -> dict[str, str]:
-    """Env of the dbt subprocess for `plan`: DBT_BATCH_SINCE (empty = everything is the batch),
-    read by the batch_since() macro while dbt executes, and the file-log defaults not set in
-    this process's environment (DBT_FILE_LOG_DEFAULTS)."""
+    """What the dbt subprocess must find in the environment for `plan`."""
+    current = settings.process_env()
+    env = {name: value for name, value in DBT_FILE_LOG_DEFAULTS.items() if not current.get(name)}
+    env["DBT_LOG_LEVEL_FILE"] = settings.value("DBT_LOG_LEVEL_FILE")
     since = plan.batch_since if plan is not None else None
-    env = {name: value for name, value in DBT_FILE_LOG_DEFAULTS.items() if not os.environ.get(name)}
     env[BATCH_SINCE_ENV] = since.isoformat(sep=" ") if since is not None else ""
     return env
 
 
-dbt_target_dir = settings.dbt_target_dir
-
-
 def keep_partial_parse(run_target: Path) -> None:
-    """Make this run's parse state the one the next run starts from.
-
-    dagster-dbt copies target/partial_parse.msgpack into each invocation's own target folder,
-    but dbt discards it and parses the whole project again (seconds per run) when the rendered
-    profile (warehouse path, DuckDB settings), the target or the --vars differ from those of the
-    parse that wrote it: `make prepare` ran with other settings than this deployment's runs. The
-    file this run wrote matches its settings, so with unchanged settings the next run only
-    re-parses what changed. (A build that reused the warm server's parse writes none; the server
-    published its own.) Best effort: a read-only project folder just keeps re-parsing.
-    """
-    dbt_warm.publish_partial_parse(run_target, dbt_target_dir())
-
-
-def unit_tests_from_env() -> bool:
-    """Env DBT_UNIT_TESTS=1: the pipeline's `dbt build` also runs the dbt unit tests."""
-    return settings.value("DBT_UNIT_TESTS")
+    """Make this run's parse state (target/<invocation>/partial_parse.msgpack) the one the next
+    run starts from: dagster-dbt copies target/partial_parse.msgpack into each invocation."""
+    source = run_target / "partial_parse.msgpack"
+    if source.is_file():
+        target = settings.dbt_target_dir() / source.name
+        shutil.copyfile(source, target.with_suffix(".tmp"))
+        target.with_suffix(".tmp").replace(target)
 
 
 def project_hash(manifest_path: Path) -> str:
-    """Checksum of every model and macro of the parsed project plus the DBT_VARS overrides.
-
-    A change of either can change any past row of an incremental model (a KPI definition, the
-    business timezone), so it forces a full refresh rather than a silently mixed table.
-    """
+    """Checksum of every model and macro of the parsed project plus the dbt vars: a change of
+    either can change any past row of an incremental model, so it forces a full refresh."""
     manifest = json.loads(manifest_path.read_text())
     parts = sorted(
         f"{uid}:{node['checksum']['checksum']}"
@@ -184,31 +143,18 @@ def project_hash(manifest_path: Path) -> str:
 
 
 def ensure_build_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """ops.dbt_build_log, and an empty raw_replaced.<feed> for every raw feed that lacks one.
-
-    The partitioned ingest creates raw_replaced itself; a warehouse loaded before it (or a
-    full-refresh ingest) has none, and the batch macros then read an empty table.
-    """
+    """ops.dbt_build_log, and an empty raw_replaced.<feed> for every raw feed that lacks one
+    (a warehouse loaded before partitioned ingest has none)."""
     conn.execute("create schema if not exists ops")
     conn.execute(
-        f"""
-        create table if not exists {BUILD_LOG} (
-            run_id varchar,
-            started_at timestamp,
-            finished_at timestamp,
-            batch_since timestamp,
-            watermark timestamp,
-            full_refresh boolean,
-            project_hash varchar
-        )
-        """
+        f"create table if not exists {BUILD_LOG} (run_id varchar, started_at timestamp, "
+        "finished_at timestamp, batch_since timestamp, watermark timestamp, "
+        "full_refresh boolean, project_hash varchar)"
     )
     conn.execute(f"create schema if not exists {REPLACED_SCHEMA}")
     for (table,) in conn.execute(
-        "select table_name from information_schema.tables "
-        "where table_schema = ? and table_type = 'BASE TABLE' "
-        # raw._load_log is ingest's bookkeeping, not a feed
-        "and table_name not like '\\_%' escape '\\'",
+        "select table_name from information_schema.tables where table_schema = ? "
+        "and table_type = 'BASE TABLE' and table_name not like '\\_%' escape '\\'",
         [RAW_SCHEMA],
     ).fetchall():
         conn.execute(
@@ -260,17 +206,10 @@ def record_build(
 ) -> None:
     """One ops.dbt_build_log row, written only after `dbt build` succeeded."""
     ensure_build_tables(conn)
+    row = [run_id, started_at, utc_now(), plan.batch_since, plan.watermark]
     conn.execute(
         f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            started_at,
-            utc_now(),
-            plan.batch_since,
-            plan.watermark,
-            plan.full_refresh,
-            plan.project_hash,
-        ],
+        [*row, plan.full_refresh, plan.project_hash],
     )
 
 
@@ -278,13 +217,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like _loaded_at
 
 
-# A dbt error worth a retry: the DuckDB file held by another process. Every other dbt error
-# (SQL, compile, a failed test) fails the same way again and is not retried.
-TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held")
-
-
 def first_dbt_error(target_path: Path) -> str | None:
-    """`<node>: <first line of its error>` of the first failed node in run_results.json (a
+    """`dbt error in <node>: <first line>` of the first failed node in run_results.json (a
     model before a test: a model's error is what its tests then trip over)."""
     results_file = target_path / "run_results.json"
     if not results_file.is_file():
@@ -304,14 +238,8 @@ def first_dbt_error(target_path: Path) -> str | None:
 def dbt_failure(target_path: Path, error: Exception) -> dg.Failure:
     """The dbt step's failure: its first cause on one line, retried only when transient."""
     line = first_dbt_error(target_path) or str(error).strip().splitlines()[0]
-    return dg.Failure(
-        description=line,
-        allow_retries=any(marker in line for marker in TRANSIENT_DBT_ERRORS),
-    )
-
-
-def full_refresh_from_env() -> bool:
-    return settings.value("DBT_FULL_REFRESH")
+    transient = any(marker in line for marker in TRANSIENT_DBT_ERRORS)
+    return dg.Failure(description=line, allow_retries=transient)
 
 
 class DbtBuildConfig(dg.Config):
@@ -337,113 +265,46 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
-        # profiles.yml reads WAREHOUSE_PATH; make it the absolute path the resource resolved.
-        os.environ["WAREHOUSE_PATH"] = str(warehouse.resolved_path)
         started_at = utc_now()
-        # Spark builds from scratch (no incremental strategy there; docs/incremental.md).
-        spark = settings.dbt_target() == "spark"
-        # The connection is closed before dbt starts: DuckDB allows one writer process.
+        spark = settings.dbt_target() == "spark"  # Spark builds from scratch (no incremental)
+        full_refresh = config.full_refresh or settings.value("DBT_FULL_REFRESH") or spark
+        # closed before dbt starts: DuckDB allows one writer process
         with warehouse.connect() as conn:
-            plan = plan_build(
-                conn,
-                Path(project.manifest_path),
-                full_refresh=config.full_refresh or full_refresh_from_env() or spark,
-            )
-        context.log.info(
-            f"dbt build: {'full refresh' if plan.full_refresh else 'incremental'} ({plan.reason})"
-        )
-        if spark:  # DBT_TARGET=spark: raw tables to Parquet first
-            spark_dir = settings.spark_dir()
-            export_raw(warehouse.resolved_path, raw_dir(spark_dir))
-            os.environ.update(spark_env(spark_dir))
-        # dagster-dbt hands this process's environment to dbt
-        os.environ.update(dbt_env(plan))
+            plan = plan_build(conn, Path(project.manifest_path), full_refresh=full_refresh)
+        mode = "full refresh" if plan.full_refresh else "incremental"
+        context.log.info(f"dbt build: {mode} ({plan.reason})")
+        # dagster-dbt hands this process's environment to dbt; profiles.yml reads WAREHOUSE_PATH
+        env = {**dbt_env(plan), "WAREHOUSE_PATH": str(warehouse.resolved_path)}
+        env["WAREHOUSE_DBT"] = str(VENV_DBT)  # for DBT_CHILD
+        if spark:  # raw tables to Parquet first
+            export_raw(warehouse.resolved_path, raw_dir(settings.spark_dir()))
+            env.update(spark_env(settings.spark_dir()))
+        settings.set_process_env(env)
         invocation = dbt.cli(dbt_cli_args(plan), context=context)
-        try:
-            # each model's metadata names the undelivered feeds it is built from (deployment)
+        try:  # each model's metadata names the undelivered feeds it is built from
             yield from deployment.annotate_dbt_events(invocation.stream(), context)
         except DagsterDbtError as exc:
             raise dbt_failure(invocation.target_path, exc) from None
         keep_partial_parse(invocation.target_path)
-        # Reached only when dbt exited 0 (the stream raises otherwise). A run of some models
-        # only (a UI selection) records nothing: the others have not seen the batch yet.
+        # A UI selection of some models records nothing: the others have not seen the batch.
         if set(context.selected_asset_keys) != set(context.assets_def.keys):
             context.log.warning("subset of the dbt models built: no ops.dbt_build_log row")
             return
-        run_id = context.run.run_id
         with warehouse.connect() as conn:
-            record_build(conn, plan, run_id, started_at)
+            record_build(conn, plan, context.run.run_id, started_at)
 
     return dbt_models
 
 
-class WarehouseDbtCliResource(DbtCliResource):
-    """`DbtCliResource` without the start-up costs that buy this project nothing.
-
-    Before it spawns `dbt build`, dagster-dbt runs `dbt --version` in a subprocess (a full dbt
-    import plus a request for the latest release: 2-3 s) and builds a dbt adapter in this
-    process (dbt's config, profile and macro loading: ~2 s). The version only tells dbt Core from
-    the Fusion engine; the adapter only serves `fetch_row_counts()` / `fetch_column_metadata()`,
-    which these assets do not call. Both overrides are checked in tests/test_dbt_resource.py, so a
-    dagster-dbt upgrade that renames them fails there, not silently.
-
-    And `dbt build` itself imports dbt and parses the project (~3.5 s) before its first model:
-    with the `dbt-warm` executable, a warm dbt process does that ahead of the build. The run
-    starts one when it initializes its resources, or adopts the one `pipeline` started before
-    importing Dagster (orchestration/dbt_warm.py).
-    """
-
-    _warm: dbt_warm.WarmDbtServer | None = PrivateAttr(default=None)
-
-    @cached_property
-    def _cli_version(self) -> Any:
-        # dbt_executable is the dbt of this interpreter's environment (dbt_resource), so the
-        # dbt-core package dagster-dbt imported is the CLI that runs.
-        if DBT_PYTHON_VERSION is None:  # no dbt-core here (the Fusion engine): ask the CLI
-            return super()._cli_version
-        return DBT_PYTHON_VERSION
-
-    def _initialize_dbt_core_adapter(self, args: Any) -> None:
-        return None
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        super().setup_for_execution(context)
-        spec = dbt_warm.server_spec(
-            self.dbt_executable,
-            self.project_dir,
-            self.profiles_dir,
-            self.target,
-            self.profile,
-            settings.dbt_vars_args(),
-        )
-        if spec is not None:
-            self._warm = dbt_warm.WarmDbtServer.start_or_adopt(spec)
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        warm, self._warm = self._warm, None
-        if warm is None:
-            return
-        tail = warm.log_tail()
-        code = warm.stop()
-        if context.log is None:
-            return
-        # 0: it ran the build; -SIGTERM: stopped unused. Anything else is worth a look.
-        if code not in (0, -signal.SIGTERM):
-            context.log.warning(f"the warm dbt process ended with code {code}:\n{tail}")
-        elif "not reusing" in tail:  # the build parsed the project itself (a slower start)
-            context.log.info(tail)
-        else:
-            context.log.debug(tail)
-
-
-dbt_executable = dbt_warm.executable
+def dbt_executable() -> str:
+    """The venv's dbt, through DBT_CHILD where `setpriv` exists (Linux)."""
+    return str(DBT_CHILD if shutil.which("setpriv") else VENV_DBT)
 
 
 def dbt_resource() -> DbtCliResource:
-    # The venv's dbt, found next to this interpreter: the venv need not be activated.
-    return WarehouseDbtCliResource(
+    return DbtCliResource(
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        target=settings.dbt_target(),  # env DBT_TARGET: duckdb (default) or spark
+        target=settings.dbt_target(),  # duckdb (default) or spark
         dbt_executable=dbt_executable(),
     )

@@ -1,19 +1,11 @@
 """Publish: copy the `marts` schema into a serving database that BI tools read.
 
-BI tools never open the working file (DuckDB allows one writer, and a half-built mart must not be
-seen). Publish runs last and verifies that every asset check of its run passed: a failed dbt test
-check does not by itself stop a downstream Python asset (dagster #25112), so the gate is here too.
-
-Each publish is a numbered version (`orchestration.serving`): it is built complete under
-`versions/`, then swapped in at the top of SERVING_DIR file by file (temporary name in the same
-folder, fsync, rename), so a reader sees either the previous publish or the new one, never a mix.
-The last SERVING_KEEP versions stay for rollback, and `marts._publish_log` in every file holds one
-row per publish so far (version, time, run, row counts, checks passed, tool versions).
-
-Every table and column of the serving file carries a comment, so BI tools that browse the catalog
-show what a column means: the marts' come from the working warehouse, where dbt writes the model
-and column descriptions of the YAML (`persist_docs` in dbt_project.yml); the publish log's are
-PUBLISH_LOG_COMMENTS below.
+BI tools never open the working file (one writer; a half-built mart must not be seen). Publish
+runs last, only if every asset check of its run passed (a failed dbt test does not by itself
+stop a downstream Python asset). Each publish is a numbered version (`orchestration.serving`),
+built complete and swapped in atomically, with one `marts._publish_log` row per publish so far.
+Every table and column of the serving file carries its comment: the marts' dbt descriptions
+(`persist_docs`), and PUBLISH_LOG_COMMENTS for the publish log.
 """
 
 import json
@@ -114,11 +106,6 @@ def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int
         elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
             failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
     return passed, failed
-
-
-def failed_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """Checks evaluated in this run that failed with severity ERROR."""
-    return check_results_of_run(instance, run_id)[1]
 
 
 def _sql_text(text: str) -> str:
@@ -285,16 +272,16 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     def publish_marts(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
     ) -> dg.MaterializeResult:
-        stopping = runguard.stop_requested()
-        if stopping:  # SIGTERM / SIGINT during the run (`cli pipeline`): publish nothing
-            raise dg.Failure(description=f"not published: {stopping}", allow_retries=False)
         checks_passed, failed = check_results_of_run(context.instance, context.run.run_id)
         if failed:
             raise dg.Failure(
                 description="not published: checks failed in this run: " + ", ".join(failed),
                 allow_retries=False,
             )
-        with warehouse.connect() as conn:
+        with runguard.PUBLISHING, warehouse.connect() as conn:
+            if runguard.stop_requested():  # the run was stopped (`cli pipeline`)
+                reason = f"not published: {runguard.stop_requested()}"
+                raise dg.Failure(description=reason, allow_retries=False)
             result = write_serving_copy(
                 conn,
                 serving.resolved_dir,
