@@ -1,30 +1,19 @@
-"""Alert sensors: failed runs, failed checks (incl. freshness), new KPI anomalies.
+"""Alert sensors: failed runs, failed checks (freshness included), new KPI anomalies.
 
-- `alert_on_run_failure`: a `run_failure_sensor` over every job. `monitor_all_code_locations`
-  is on because runs started by `make pipeline` (`execute_in_process` in DAGSTER_HOME) carry no
-  code-location origin, and a run-status sensor scoped to its own location skips them.
-- `alert_on_failed_checks`: every failed asset check, blocking or not, ERROR or WARN. A run
-  failure sensor does not see them: a failed non-blocking check (or a WARN) leaves the run
-  successful. The instance's `get_event_records` cannot page check evaluations across runs with
-  a plain cursor on the default (run-sharded SQLite) storage, so the sensor follows the
-  run-finished events instead (`fetch_run_status_changes`, the index the run-status sensors
-  use, one cursor per status) and reads each finished run's check evaluations. Each failed
-  evaluation alerts once, when its run ends; a `freshness` check gives a `freshness` alert,
-  once per stale feed and newest partition (the check runs hourly; see `failed_check_alerts`).
-- `alert_on_kpi_anomalies`: each new flagged row of `marts.kpi_anomalies` in the PUBLISHED
-  serving database (opened read-only; never the working warehouse, which a run may be writing).
-  It polls the publish version, so a publish from any run, or a rollback, is seen.
-
-The three only read and notify, never start a run, so they default to RUNNING: alerting that must
-be remembered to be switched on is off the day it is needed, and with no sink configured they
-only log. (What launches runs, the schedules and the landing sensor, defaults to STOPPED.)
+- `alert_on_run_failure`: every failed run of any job, with its failed steps and their causes;
+  over every code location, since `make pipeline` runs (`execute_in_process`) have none.
+- `alert_on_failed_checks`: every failed check evaluation, blocking or not, ERROR or WARN, once,
+  when its run ends (a WARN leaves the run green). It follows the run-finished events, one
+  cursor per status; a stale feed alerts once per newest partition, not at every hourly check.
+- `alert_on_kpi_anomalies`: each new flagged row of the PUBLISHED `marts.kpi_anomalies`, read
+  only; it polls the publish version, so any publish or rollback is seen.
+They only read and notify, so they default to RUNNING (without a sink they only log).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +26,6 @@ from orchestration.alerts import Alert, AlertResource, run_link
 from orchestration.assets.publish import ServingResource
 from orchestration.checks.freshness_checks import FRESHNESS_CHECK
 
-ALERTS_RESOURCE = "alerts"
 RUN_END_EVENTS = (
     dg.DagsterEventType.RUN_SUCCESS,
     dg.DagsterEventType.RUN_FAILURE,
@@ -45,21 +33,16 @@ RUN_END_EVENTS = (
 )
 RUNS_PER_TICK = 50
 ANOMALY_MART = "marts.kpi_anomalies"
-
 # Check metadata keys, in order of preference, that hold what was observed / the limit.
-_OBSERVED_KEYS = (
+OBSERVED_KEYS = (
     "observed_value",
     "quarantine_share",
     "dagster_dbt/failed_row_count",
     "unexpected_count",
     "error",
 )
-_THRESHOLD_KEYS = ("threshold", "max_share", "max_lag_days")
-
-_RUNNING = dg.DefaultSensorStatus.RUNNING
-
-
-# ------------------------------------------------------------------------------ run failures
+THRESHOLD_KEYS = ("threshold", "max_share", "max_lag_days")
+RUNNING = dg.DefaultSensorStatus.RUNNING
 
 
 def run_partition(tags: Mapping[str, str]) -> str | None:
@@ -73,65 +56,53 @@ def run_partition(tags: Mapping[str, str]) -> str | None:
     return None
 
 
-def _step_failure_reason(event: dg.DagsterEvent) -> str:
+def step_failure_reason(event: dg.DagsterEvent) -> str:
     data = event.event_specific_data
     user = getattr(data, "user_failure_data", None)
     if user is not None and user.description:
         return user.description
     error = getattr(data, "error", None)
-    if error is None:
-        return "failed"
-    while error.cause is not None:
+    while error is not None and error.cause is not None:
         error = error.cause
-    return error.message.strip() or error.cls_name  # the message starts with the class name
+    return "failed" if error is None else error.message.strip() or error.cls_name
 
 
-def _unmaterialized_assets_of_steps(
-    instance: dg.DagsterInstance, run_id: str, step_keys: set[str]
-) -> list[str]:
-    """Assets the failed steps planned but did not materialize (the SQLite event log does not
-    keep ASSET_FAILED_TO_MATERIALIZE events, the planned ones it does)."""
-
-    def keys(event_type: dg.DagsterEventType, steps: set[str] | None) -> set[str]:
-        records = instance.get_records_for_run(run_id, of_type=event_type).records
-        return {
-            r.event_log_entry.dagster_event.asset_key.to_user_string()
-            for r in records
-            if r.event_log_entry.dagster_event.asset_key is not None
-            and (steps is None or r.event_log_entry.step_key in steps)
-        }
-
-    planned = keys(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, step_keys)
-    return sorted(planned - keys(dg.DagsterEventType.ASSET_MATERIALIZATION, None))
+def run_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
+    """Every event of `kind` in a run, in order (paged: a pipeline run has hundreds)."""
+    found, cursor = [], None
+    while True:
+        page = instance.get_records_for_run(run_id, cursor=cursor, of_type=kind, limit=1000)
+        found += [record.event_log_entry for record in page.records]
+        if not page.has_more:
+            return found
+        cursor = page.cursor
 
 
 def run_failure_alert(
-    instance: dg.DagsterInstance,
-    run: dg.DagsterRun,
-    failure_message: str | None,
-    ui_url: str,
+    instance: dg.DagsterInstance, run: dg.DagsterRun, message: str | None, ui_url: str
 ) -> Alert:
-    """One alert for a failed run: its failed steps, their reasons, the assets not materialized."""
-    steps = [
-        record.event_log_entry.dagster_event
-        for record in instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
-        ).records
-    ]
-    reasons = {e.step_key: _step_failure_reason(e).splitlines()[0][:300] for e in steps}
-    failed_assets = _unmaterialized_assets_of_steps(instance, run.run_id, set(reasons))
-    message = failure_message or f"run of {run.job_name} failed"
-    if reasons:
-        message += "\n" + "\n".join(f"• {step}: {reason}" for step, reason in reasons.items())
-    asset = ", ".join(failed_assets[:5]) + (" …" if len(failed_assets) > 5 else "")
-    first_reason = next(iter(reasons.values()), None)
+    """One alert for a failed run: its failed steps, their reasons, the assets not materialized
+    (planned by a failed step, never materialized)."""
+    kind = dg.DagsterEventType
+    failures = run_events(instance, run.run_id, kind.STEP_FAILURE)
+    reasons = {e.step_key: step_failure_reason(e.dagster_event) for e in failures}
+    reasons = {step: reason.splitlines()[0][:300] for step, reason in reasons.items()}
+
+    def keys(event_type: dg.DagsterEventType) -> set[str]:
+        entries = run_events(instance, run.run_id, event_type)
+        return {
+            e.dagster_event.asset_key.to_user_string() for e in entries if e.step_key in reasons
+        }
+
+    failed = sorted(keys(kind.ASSET_MATERIALIZATION_PLANNED) - keys(kind.ASSET_MATERIALIZATION))
+    text = message or f"run of {run.job_name} failed"
+    text += "".join(f"\n• {step}: {reason}" for step, reason in reasons.items())
     return Alert(
         kind="run_failure",
-        message=message,
-        severity="ERROR",
-        asset_key=asset or None,
+        message=text,
+        asset_key=", ".join(failed[:5]) + (" …" if len(failed) > 5 else "") or None,
         partition=run_partition(run.tags),
-        observed_value=first_reason,
+        observed_value=next(iter(reasons.values()), None),
         run_id=run.run_id,
         link=run_link(run.run_id, ui_url),
         job_name=run.job_name,
@@ -143,126 +114,84 @@ def run_failure_alert(
     name="alert_on_run_failure",
     monitor_all_code_locations=True,
     minimum_interval_seconds=30,
-    default_status=_RUNNING,
+    default_status=RUNNING,
     description="Alert (webhook / e-mail / log) on every failed run of any job.",
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertResource) -> None:
-    alert = run_failure_alert(
-        context.instance, context.dagster_run, context.failure_event.message, alerts.ui_url
-    )
-    alerts.send([alert], logger=context.log)
+    run, message = context.dagster_run, context.failure_event.message
+    alerts.send([run_failure_alert(context.instance, run, message, alerts.ui_url)], context.log)
 
 
-# ---------------------------------------------------------------------------- failed checks
-
-
-def _metadata_value(value: Any) -> Any:
-    raw = getattr(value, "value", value)
-    if isinstance(raw, float):
-        return round(raw, 6)
-    return raw
-
-
-def _first(metadata: Mapping[str, Any], keys: Iterable[str]) -> Any:
+def metadata_value(metadata: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """The first set value of `keys` in check metadata (floats rounded)."""
     for key in keys:
-        if key in metadata:
-            value = _metadata_value(metadata[key])
-            if value not in (None, ""):
-                return value
+        value = getattr(metadata.get(key), "value", metadata.get(key))
+        if value not in (None, ""):
+            return round(value, 6) if isinstance(value, float) else value
     return None
 
 
-def check_alert(
-    evaluation: dg.AssetCheckEvaluation, run: dg.DagsterRun | None, ui_url: str
-) -> Alert:
+def check_alert(evaluation: dg.AssetCheckEvaluation, run: dg.DagsterRun, ui_url: str) -> Alert:
     """The alert for one failed check evaluation."""
     metadata = evaluation.metadata or {}
-    observed = _first(metadata, _OBSERVED_KEYS)
+    observed = metadata_value(metadata, OBSERVED_KEYS)
     details: dict[str, Any] = {"blocking": evaluation.blocking}
     if "failed_expectations" in metadata:  # a GX suite: how many, and which
-        failed = _metadata_value(metadata["failed_expectations"])
-        total = _metadata_value(metadata.get("evaluated_expectations"))
+        failed = metadata_value(metadata, ("failed_expectations",))
+        total = metadata_value(metadata, ("evaluated_expectations",))
         observed = observed or f"{failed} of {total} expectations failed"
-        names = _metadata_value(metadata.get("failed_expectation_names")) or []
+        names = metadata_value(metadata, ("failed_expectation_names",)) or []
         details["failed_expectations"] = "; ".join(map(str, names[:5]))
     asset = evaluation.asset_key.to_user_string()
-    kind = "freshness" if evaluation.check_name == FRESHNESS_CHECK else "check_failure"
-    severity = evaluation.severity.value  # ERROR | WARN
-    message = evaluation.description or f"check {evaluation.check_name} on {asset} failed"
-    run_id = run.run_id if run else None
     return Alert(
-        kind=kind,
-        message=message,
-        severity="ERROR" if severity == "ERROR" else "WARN",
+        kind="freshness" if evaluation.check_name == FRESHNESS_CHECK else "check_failure",
+        message=evaluation.description or f"check {evaluation.check_name} on {asset} failed",
+        severity="ERROR" if evaluation.severity.value == "ERROR" else "WARN",
         asset_key=asset,
         check_name=evaluation.check_name,
-        partition=evaluation.partition or (run_partition(run.tags) if run else None),
+        partition=evaluation.partition or run_partition(run.tags),
         observed_value=observed,
-        threshold=_first(metadata, _THRESHOLD_KEYS),
-        run_id=run_id,
-        link=run_link(run_id, ui_url),
-        job_name=run.job_name if run else None,
+        threshold=metadata_value(metadata, THRESHOLD_KEYS),
+        run_id=run.run_id,
+        link=run_link(run.run_id, ui_url),
+        job_name=run.job_name,
         details=details,
     )
 
 
-def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
-    """Every check evaluation of a run, in order (paged: a pipeline run has hundreds)."""
-    found: list[dg.AssetCheckEvaluation] = []
-    cursor = None
-    while True:
-        page = instance.get_records_for_run(
-            run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
-        )
-        found += [r.event_log_entry.dagster_event.event_specific_data for r in page.records]
-        if not page.has_more:
-            return found
-        cursor = page.cursor
-
-
 def failed_check_alerts(
-    instance: dg.DagsterInstance,
-    run_id: str,
-    ui_url: str,
-    stale_alerted: dict[str, str] | None = None,
+    instance: dg.DagsterInstance, run_id: str, ui_url: str, stale_alerted: dict[str, str]
 ) -> list[Alert]:
-    """One alert per failed check evaluation of a run (blocking or not, ERROR or WARN).
-
-    Freshness is judged every hour, so a feed that stays stale would alert every hour: with
-    `stale_alerted` (asset -> newest partition already alerted, updated in place) a breach alerts
-    once per newest partition, and again only after the check passed in between.
-    """
+    """One alert per failed check evaluation of a run. A stale feed (`stale_alerted`: asset ->
+    newest partition alerted, updated in place) alerts once per newest partition, and again
+    only after its check passed in between."""
     run = instance.get_run_by_id(run_id)
-    alerts: list[Alert] = []
-    for evaluation in check_evaluations(instance, run_id):
-        if stale_alerted is not None and evaluation.check_name == FRESHNESS_CHECK:
+    alerts = []
+    events = run_events(instance, run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    for evaluation in (e.dagster_event.event_specific_data for e in events):
+        if evaluation.check_name == FRESHNESS_CHECK:
             asset = evaluation.asset_key.to_user_string()
+            newest = str(metadata_value(evaluation.metadata, ("newest_partition",)))
             if evaluation.passed:
                 stale_alerted.pop(asset, None)
                 continue
-            newest = str(_metadata_value(evaluation.metadata.get("newest_partition", "")))
             if stale_alerted.get(asset) == newest:
                 continue
             stale_alerted[asset] = newest
-        if not evaluation.passed:
+        if not evaluation.passed and run is not None:
             alerts.append(check_alert(evaluation, run, ui_url))
     return alerts
 
 
-def _latest_cursor(instance: dg.DagsterInstance, event_type: dg.DagsterEventType) -> str:
-    # Newest first, one record: the cursor returned points at it (or before everything).
-    return instance.fetch_run_status_changes(event_type, limit=1, ascending=False).cursor
-
-
 def finished_runs_since(
-    instance: dg.DagsterInstance, cursors: Mapping[str, str], limit: int = RUNS_PER_TICK
+    instance: dg.DagsterInstance, cursors: Mapping[str, str | None]
 ) -> tuple[list[str], dict[str, str]]:
     """Run ids that finished (success, failure, cancel) after `cursors`, and the new cursors."""
     runs: list[tuple[int, str]] = []
-    new = dict(cursors)
+    new = {}
     for event_type in RUN_END_EVENTS:
         result = instance.fetch_run_status_changes(
-            event_type, limit=limit, cursor=cursors.get(event_type.value), ascending=True
+            event_type, limit=RUNS_PER_TICK, cursor=cursors.get(event_type.value), ascending=True
         )
         runs += [(r.storage_id, r.event_log_entry.run_id) for r in result.records]
         new[event_type.value] = result.cursor
@@ -272,7 +201,7 @@ def finished_runs_since(
 @dg.sensor(
     name="alert_on_failed_checks",
     minimum_interval_seconds=30,
-    default_status=_RUNNING,
+    default_status=RUNNING,
     description="Alert on every failed asset check (blocking or not, ERROR or WARN) of every "
     "finished run; a failed `freshness` check is a freshness alert.",
 )
@@ -280,127 +209,88 @@ def alert_on_failed_checks(
     context: dg.SensorEvaluationContext, alerts: AlertResource
 ) -> dg.SkipReason:
     instance = context.instance
-    if not context.cursor:
-        # First tick: start from now; past runs were someone else's to alert on.
-        runs = {t.value: _latest_cursor(instance, t) for t in RUN_END_EVENTS}
+    if not context.cursor:  # first tick: from now on; past runs were someone else's to alert on
+        runs = {
+            t.value: instance.fetch_run_status_changes(t, limit=1, ascending=False).cursor
+            for t in RUN_END_EVENTS
+        }
         context.update_cursor(json.dumps({"runs": runs, "stale_alerted": {}}))
         return dg.SkipReason("initialised at the latest finished run")
     state = json.loads(context.cursor)
-    stale_alerted: dict[str, str] = state.get("stale_alerted", {})
     run_ids, runs = finished_runs_since(instance, state["runs"])
-    found = [
-        alert
-        for run_id in run_ids
-        for alert in failed_check_alerts(instance, run_id, alerts.ui_url, stale_alerted)
-    ]
+    stale = state.get("stale_alerted", {})
+    found = [a for r in run_ids for a in failed_check_alerts(instance, r, alerts.ui_url, stale)]
     alerts.send(found, logger=context.log)
-    context.update_cursor(json.dumps({"runs": runs, "stale_alerted": stale_alerted}))
+    context.update_cursor(json.dumps({"runs": runs, "stale_alerted": stale}))
     return dg.SkipReason(f"{len(run_ids)} finished run(s), {len(found)} failed check(s) alerted")
 
 
-# ------------------------------------------------------------------------------- anomalies
-
-
-def anomaly_lookback_days() -> int:
-    """Env ANOMALY_ALERT_LOOKBACK_DAYS (default 7): flags older than this many days before the
-    newest business date of the mart are history, never alerted (also on the first tick)."""
-    return settings.value("ANOMALY_ALERT_LOOKBACK_DAYS")
-
-
-@dataclass(frozen=True)
-class AnomalyCursor:
-    """The publish version last read and the (business_date|kpi) flags already alerted that are
-    still inside the lookback window (so the cursor stays small)."""
-
-    version: int | None = None
-    seen: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, raw: str | None) -> AnomalyCursor:
-        if not raw:
-            return cls()
-        data = json.loads(raw)
-        return cls(version=data.get("version"), seen=tuple(data.get("seen", [])))
-
-    def to_json(self) -> str:
-        return json.dumps({"version": self.version, "seen": sorted(self.seen)})
-
-
-def _fmt_num(value: Any) -> str:
+def fmt(value: Any) -> str:
     return "NULL" if value is None else f"{value:.6g}"
 
 
+def anomaly_alert(row: dict[str, Any], version: int | None, run_id: str, ui_url: str) -> Alert:
+    day = row["business_date"].isoformat()
+    return Alert(
+        kind="anomaly",
+        severity="WARN",
+        message=(
+            f"{row['kpi']} on {day} went {row['direction'] or '?'}: {fmt(row['value'])} against "
+            f"a same-weekday baseline of {fmt(row['baseline_mean'])} ± "
+            f"{fmt(row['baseline_std'])} (z = {fmt(row['z_score'])})"
+        ),
+        asset_key="marts/kpi_anomalies",
+        partition=day,
+        observed_value=row["value"],
+        threshold=row["baseline_mean"],
+        run_id=run_id,
+        link=run_link(run_id, ui_url),
+        details={
+            "kpi": row["kpi"],
+            "business_date": day,
+            "z_score": row["z_score"],
+            "direction": row["direction"],
+            "publish_version": version,
+        },
+    )
+
+
 def new_anomaly_alerts(
-    database: Path, cursor: AnomalyCursor, lookback_days: int, ui_url: str
-) -> tuple[list[Alert], AnomalyCursor]:
-    """Alerts for flagged rows of the published kpi_anomalies not alerted before."""
-    conn = duckdb.connect(str(database), read_only=True)
-    try:
+    database: Path, cursor: dict[str, Any], lookback_days: int, ui_url: str
+) -> tuple[list[Alert], dict[str, Any]]:
+    """Alerts for the flagged rows of the published kpi_anomalies not alerted before. The cursor
+    holds the publish version read and the `business_date|kpi` flags alerted that are still
+    within `lookback_days` of the mart's newest date (older flags are history)."""
+    with duckdb.connect(str(database), read_only=True) as conn:
         version, run_id = conn.execute(
             f"SELECT version, run_id FROM {serving_files.LOG_TABLE} "
             "ORDER BY version DESC NULLS LAST LIMIT 1"
         ).fetchone() or (None, None)
-        if version is not None and version == cursor.version:
+        if version is not None and version == cursor.get("version"):
             return [], cursor
         (window_start,) = conn.execute(
             f"SELECT max(business_date) - ?::INTEGER FROM {ANOMALY_MART}", [lookback_days]
         ).fetchone()
-        cur = conn.execute(
-            f"""
-            SELECT business_date, kpi, value, baseline_mean, baseline_std, z_score,
-                   baseline_points, direction
-            FROM {ANOMALY_MART}
-            WHERE is_anomaly
-              AND business_date >= ?
-            ORDER BY business_date, kpi
-            """,
+        result = conn.execute(
+            f"SELECT * FROM {ANOMALY_MART} WHERE is_anomaly AND business_date >= ? "
+            "ORDER BY business_date, kpi",
             [window_start],
         )
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        conn.close()
+        names = [d[0] for d in result.description]
+        rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     flagged = {f"{row['business_date'].isoformat()}|{row['kpi']}": row for row in rows}
-    oldest = window_start.isoformat() if window_start else None
-    alerts = []
-    for key, row in flagged.items():
-        if key in cursor.seen:
-            continue
-        day = row["business_date"].isoformat()
-        alerts.append(
-            Alert(
-                kind="anomaly",
-                severity="WARN",
-                message=(
-                    f"{row['kpi']} on {day} went {row['direction'] or '?'}: "
-                    f"{_fmt_num(row['value'])} against a same-weekday baseline of "
-                    f"{_fmt_num(row['baseline_mean'])} ± {_fmt_num(row['baseline_std'])} "
-                    f"(z = {_fmt_num(row['z_score'])})"
-                ),
-                asset_key="marts/kpi_anomalies",
-                partition=day,
-                observed_value=row["value"],
-                threshold=row["baseline_mean"],
-                run_id=run_id,
-                link=run_link(run_id, ui_url),
-                details={
-                    "kpi": row["kpi"],
-                    "business_date": day,
-                    "z_score": row["z_score"],
-                    "direction": row["direction"],
-                    "publish_version": version,
-                },
-            )
-        )
-    # Keep what is still inside the window: an old flag can no longer be "new".
-    seen = {k for k in (*cursor.seen, *flagged) if oldest is None or k[:10] >= oldest}
-    return alerts, AnomalyCursor(version=version, seen=tuple(sorted(seen)))
+    seen = set(cursor.get("seen", []))
+    new = [row for key, row in flagged.items() if key not in seen]
+    alerts = [anomaly_alert(row, version, run_id, ui_url) for row in new]
+    oldest = window_start.isoformat() if window_start else ""
+    seen = {key for key in seen | set(flagged) if key[:10] >= oldest}
+    return alerts, {"version": version, "seen": sorted(seen)}
 
 
 @dg.sensor(
     name="alert_on_kpi_anomalies",
     minimum_interval_seconds=120,
-    default_status=_RUNNING,
+    default_status=RUNNING,
     description="Alert once on each new anomaly flagged in the published marts.kpi_anomalies.",
 )
 def alert_on_kpi_anomalies(
@@ -409,17 +299,15 @@ def alert_on_kpi_anomalies(
     database = serving.resolved_dir / serving_files.DATABASE
     if not database.is_file():
         return dg.SkipReason(f"nothing published yet at {database}")
-    cursor = AnomalyCursor.from_json(context.cursor)
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    lookback = settings.value("ANOMALY_ALERT_LOOKBACK_DAYS")
     try:
-        found, new_cursor = new_anomaly_alerts(
-            database, cursor, anomaly_lookback_days(), alerts.ui_url
-        )
-    except duckdb.Error as exc:
-        # e.g. a publish from before the mart existed; retry on the next tick
+        found, cursor = new_anomaly_alerts(database, cursor, lookback, alerts.ui_url)
+    except duckdb.Error as exc:  # e.g. a publish from before the mart existed: next tick
         return dg.SkipReason(f"cannot read {ANOMALY_MART} from {database}: {exc}")
     alerts.send(found, logger=context.log)
-    context.update_cursor(new_cursor.to_json())
-    return dg.SkipReason(f"publish v{new_cursor.version}: {len(found)} new anomaly alert(s)")
+    context.update_cursor(json.dumps(cursor))
+    return dg.SkipReason(f"publish v{cursor['version']}: {len(found)} new anomaly alert(s)")
 
 
 SENSORS = [alert_on_run_failure, alert_on_failed_checks, alert_on_kpi_anomalies]
