@@ -186,8 +186,8 @@ LISTED = 8  # failed or warned checks named in the summary; the UI lists them al
 
 
 def print_report(report: RunReport, wall_seconds: float) -> None:
-    """The run in a few lines: stage times, assets and checks, then each problem with the whole
-    first line of its cause. Everything else is in the run's page in `make ui` (or -v)."""
+    """The run in a few lines: stage times, assets and checks, each problem with the first line
+    of its cause. The rest is in the run's page in `make ui` (or -v)."""
     from orchestration.progress import STAGES, first_cause_line, stage_of_step
 
     by_stage: dict[str, float] = defaultdict(float)
@@ -250,9 +250,8 @@ def quiet_warnings() -> None:
 
 @contextmanager
 def run_output(verbose: bool) -> Iterator[TextIO]:
-    """A stream on this process's stdout for the progress; unless verbose, fds 1 and 2 point at
-    /dev/null meanwhile. Dagster mirrors what it captures for the UI (dbt's lines, the console
-    logger, third-party warnings) to where fds 1 and 2 point."""
+    """A stream on stdout for the progress; unless verbose, fds 1 and 2 point at /dev/null
+    meanwhile: Dagster mirrors what it captures for the UI (dbt's lines, logs) to them."""
     try:
         out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream
@@ -281,9 +280,8 @@ def run_output(verbose: bool) -> Iterator[TextIO]:
 def _execute(
     defs: Definitions, instance: DagsterInstance, dates: DateRange, out: TextIO, verbose: bool
 ) -> RunReport:
-    """Run `full_pipeline` in a thread with the stages' progress on `out`; Dagster's console
-    logger at INFO when verbose, else ERROR (the UI has every event either way). A stop signal
-    or a pool held too long ends the wait early: the report is then read from the instance."""
+    """Run `full_pipeline` in a thread with the stages' progress on `out` (Dagster's console
+    logger at INFO when verbose, else ERROR). On a stop, the report comes from the instance."""
     import dagster as dg
     from rich.console import Console
 
@@ -350,13 +348,10 @@ def run_pipeline(
     verbose: bool | None = None,
 ) -> RunReport:
     """Run `full_pipeline` over `dates` (default: every dt of the landing) in `instance`
-    (default: the persistent one in DAGSTER_HOME), showing each stage's progress, then print
-    the summary. `verbose` (default: VERBOSE): also Dagster's event lines and dbt's output.
-
-    Runs killed earlier are marked failed first; another live run of the pipeline ends this one
-    at once (one line on stderr, exit status 2). A stopped run (SIGTERM, SIGINT, a pool held
-    past POOL_WAIT_SECONDS) reports `stopped`; its step may still run in a daemon thread, so the
-    caller ends the process (`main` does)."""
+    (default: DAGSTER_HOME's) with progress, then print the summary. Killed runs are marked
+    failed first; a live one ends this at once (exit 2). A stopped run (SIGTERM, SIGINT, a pool
+    held past POOL_WAIT_SECONDS) reports `stopped`, and its step may still run in its daemon
+    thread: the caller ends the process (`main` does)."""
     import dagster as dg
 
     from orchestration import runguard
@@ -408,24 +403,20 @@ def write_report_json(report: RunReport, path: Path) -> None:
 
 
 def published_row_counts(db: Path) -> dict[str, int]:
-    """Rows of each mart in the published serving file, opened read-only ({} before the first
-    publish). The working warehouse may hold newer, unchecked rows: BI tools read this file."""
+    """Rows of each mart in the published serving file, which BI tools read ({} before the
+    first publish): the working warehouse may hold newer, unchecked rows."""
     import duckdb
 
     if not db.exists():
         return {}
-    conn = duckdb.connect(str(db), read_only=True)
-    try:
+    with duckdb.connect(str(db), read_only=True) as conn:
         names = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
             "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
         ).fetchall()
         return {
-            name: conn.execute(f'SELECT count(*) FROM marts."{name}"').fetchone()[0]
-            for (name,) in names
+            n: conn.execute(f'SELECT count(*) FROM marts."{n}"').fetchone()[0] for (n,) in names
         }
-    finally:
-        conn.close()
 
 
 def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
@@ -447,8 +438,7 @@ def _found(path: Path) -> str:
 
 
 def where(verbose: bool = False) -> None:
-    """Where the run's results are: the published marts (row counts read from that file), the
-    report, the GX Data Docs, the Dagster UI, and the working warehouse they came from."""
+    """Where the published marts, the report, the Data Docs, the UI and the warehouse are."""
     serving = settings.serving_dir()
     db = serving / "serving.duckdb"
     counts = published_row_counts(db)
@@ -541,20 +531,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m orchestration.cli", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_prepare = sub.add_parser("prepare", help="parse the dbt project (manifest for Dagster)")
-    p_prepare.add_argument("--force", action="store_true")
-    p_pipeline = sub.add_parser(
-        "pipeline", help="run every asset and check; non-zero exit on failure"
+    sub.add_parser("prepare", help="parse the dbt project").add_argument(
+        "--force", action="store_true"
     )
-    p_pipeline.add_argument(
-        "--from", dest="first", type=_iso_day, help="first dt (default: landing's first)"
-    )
-    p_pipeline.add_argument(
-        "--to", dest="last", type=_iso_day, help="last dt (default: landing's last)"
-    )
-    p_pipeline.add_argument(
-        "--report-json", type=Path, help="also write the run report (step times, rows) here"
-    )
+    p_pipeline = sub.add_parser("pipeline", help="run every asset and check; exit 1 on failure")
+    p_pipeline.add_argument("--from", dest="first", type=_iso_day, help="first dt (default: all)")
+    p_pipeline.add_argument("--to", dest="last", type=_iso_day, help="last dt (default: all)")
+    p_pipeline.add_argument("--report-json", type=Path, help="also write the run report here")
     p_where = sub.add_parser("where", help="print where the marts are and how to open them")
     for p in (p_pipeline, p_where):  # SUPPRESS: `-v pipeline` is not reset by this default
         p.add_argument(
@@ -575,21 +558,17 @@ def main(argv: list[str] | None = None) -> int:
     except (settings.SettingError, UsageError, LandingFileError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    if args.command == "check":
-        return 0
     if args.command == "setting":
         _say(str(settings.value(args.name) or ""))
-        return 0
-    if args.command == "dagster-home":
+    elif args.command == "dagster-home":
         _say(str(ensure_dagster_home()))
-        return 0
-    if args.command == "docs-server":
+    elif args.command == "docs-server":
         serve_docs()
-        return 0
-    if args.command == "prepare":
+    elif args.command == "prepare":
         prepare(force=args.force)
-        return 0
-    if args.command == "pipeline":
+    elif args.command == "where":
+        where(verbose=args.verbose or settings.verbose())
+    elif args.command == "pipeline":
         report = run_pipeline(dates=dates, verbose=args.verbose or settings.verbose())
         if args.report_json:
             write_report_json(report, args.report_json)
@@ -598,7 +577,6 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(1)
         return 0 if report.ok else 1
-    where(verbose=args.verbose or settings.verbose())
     return 0
 
 

@@ -1,7 +1,6 @@
-"""The single composition root: every asset, check, job, schedule and resource of the warehouse.
+"""The composition root: every asset, check, job, schedule, sensor and resource.
 
-Loaded by `workspace.yaml` (`dagster dev`), the `make pipeline` CLI and the tests. The dbt
-manifest must exist first (`make prepare` runs `dbt parse`).
+Loaded by `workspace.yaml` (`dagster dev`), the CLI and the tests, after `make prepare`.
 """
 
 from __future__ import annotations
@@ -52,7 +51,6 @@ defs = dg.Definitions(
         "gx": GreatExpectationsResource(docs_dir=str(settings.gx_docs_dir())),
         "alerts": alert_resource_from_env(),
     },
-    # One process runs every step: DuckDB allows a single writer, and a subprocess per step
-    # would cost seconds of start-up each for no parallelism we could use.
+    # One process runs every step: DuckDB has a single writer, so a process per step buys nothing.
     executor=dg.in_process_executor,
 )

@@ -1,23 +1,14 @@
-"""Jobs: the full pipeline selects every asset and, with them, every asset check except the
-landing freshness checks, which run on their own job (see checks/freshness_checks.py).
-
-The ingest assets are daily-partitioned (single-run backfill policy), dbt and publish are not: a
-run carries a dt range in its partition-range tags (see orchestration/partitions.py), loads that
-range into raw and then builds and publishes everything once.
-"""
+"""Jobs: `full_pipeline` (every asset and check but the landing freshness checks, which have a
+job of their own); a run loads the dt range of its partition-range tags, then builds and
+publishes once."""
 
 import dagster as dg
 
 from orchestration.checks.freshness_checks import freshness_check_keys
 from orchestration.contract import FEEDS
 
-# Retries for transient failures: the DuckDB write lock held by another process (a concurrent
-# run started from the UI, a tool that opened the working file read-write), a landing file still
-# being synced, a full disk that was cleaned. Two retries after 10 s and 20 s (exponential)
-# outlast a short lock without hiding a real outage for long. What is not transient is not
-# retried: a rejected landing file, a failed `dbt build` other than a lock error, and publish's
-# "checks failed" raise `dg.Failure(allow_retries=False)`; a failed blocking check is not an
-# exception at all.
+# Retries for transient failures (the DuckDB write lock held by another process, a file still
+# being synced): two, exponential. Deterministic failures raise dg.Failure(allow_retries=False).
 TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 FRESHNESS_CHECK_KEYS = freshness_check_keys(FEEDS)

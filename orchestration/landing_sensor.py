@@ -1,13 +1,9 @@
-"""The landing sensor: a run for every new or re-delivered dt partition, once it has settled.
+"""The landing sensor: one run over the range of new or re-delivered dt partitions.
 
-Each tick fingerprints every `dt=` folder of every feed (file names, sizes, mtimes — no file is
-read) and compares with the fingerprints in the cursor. Changed dates whose newest file is older
-than LANDING_SETTLE_SECONDS (default 120: an export still being written is left for the next
-tick) are loaded by ONE run over their range — the dates in between that did not change are
-re-read and change nothing. A removed partition starts nothing: what it loaded stays.
-
-The cursor advances when the run is requested, not when it succeeds: a failed run is not retried
-by the sensor (the run-failure alert says so; re-run it, or `pipeline --from --to`).
+Each tick fingerprints every `dt=` folder (names, sizes, mtimes; no file is read) against the
+cursor. Changed dates whose newest file is older than LANDING_SETTLE_SECONDS are loaded by ONE
+run over their range (unchanged dates between them change nothing). A removed partition starts
+nothing. The cursor advances when the run is requested: a failed run is alerted, not retried.
 """
 
 from __future__ import annotations

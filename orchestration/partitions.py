@@ -1,10 +1,9 @@
-"""Daily partitions of the ingest assets, keyed by the landing's `dt=YYYY-MM-DD` folders.
+"""Daily partitions of the ingest assets: one partition = one delivery date `dt` of every feed.
 
-One Dagster partition = one delivery date `dt` of every feed. A run covers a contiguous range of
-dates (`BackfillPolicy.single_run()`): a one-day incremental run, a backfill of a month and the
-first load of a whole landing are all one run, one `dbt build`. The range travels on the run as
-Dagster's standard partition-range tags, so the UI's backfill dialog, the CLI, the landing sensor
-and the schedule all start the same kind of run.
+A run covers a contiguous range of dates (single-run backfill policy): a one-day run, a month's
+backfill and a first load are each one run, one `dbt build`. The range travels as Dagster's
+partition-range tags, so the UI's backfill dialog, the CLI, the sensor and the schedule all
+start the same kind of run.
 """
 
 from __future__ import annotations
@@ -89,11 +88,8 @@ def landing_range(landing_root: Path) -> DateRange | None:
 
 
 def partition_fingerprints(landing_root: Path) -> dict[str, tuple[str, float]]:
-    """Per dt: a digest of every file's feed, name, size and mtime, and its newest mtime.
-
-    The landing sensor compares digests between ticks: a new, re-delivered or removed file
-    changes its dt's digest. The newest mtime lets it wait until a delivery has settled.
-    """
+    """Per dt: a digest of every file's feed, name, size and mtime (a new, re-delivered or
+    removed file changes it), and the newest mtime (to wait until a delivery has settled)."""
     entries: dict[date, list[str]] = {}
     newest: dict[date, float] = {}
     for feed in FEEDS:

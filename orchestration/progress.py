@@ -1,10 +1,6 @@
-"""Live progress of a pipeline run: the steps each stage has done, from the run's own events.
-
-`pipeline` used to print every Dagster event and dbt node line (~700 lines). A Dagster logger
-(`logger_def`) hands every event of the run to `RunProgress`, which redraws the five stages on
-a terminal (rich) or, when stdout is a pipe or a file, prints one line per stage as it ends. A
-retried step is printed when it happens: the run then waits with nothing else to show.
-"""
+"""Live progress of a pipeline run, from the run's own events: a Dagster logger (`logger_def`)
+hands each event to `RunProgress`, which redraws the five stages on a terminal (rich), or prints
+one line per stage as it ends when stdout is a pipe or a file. A retried step is said at once."""
 
 from __future__ import annotations
 
@@ -29,8 +25,7 @@ PROBLEMS = ("failed", "not run", "failed checks")
 
 
 def stage_of_step(step_key: str) -> str:
-    """The stage of a `full_pipeline` step: raw__orders, gx_raw__orders, dbt_models,
-    gx_dbt_models, serving__marts (a step of no known kind is `other`)."""
+    """The stage of a `full_pipeline` step (raw__orders, gx_raw__orders, dbt_models, …)."""
     for prefix, stage in PREFIXES.items():
         if step_key.startswith(prefix):
             return stage
@@ -38,8 +33,7 @@ def stage_of_step(step_key: str) -> str:
 
 
 def error_text(error: Any) -> str:
-    """`Class: message` of the innermost cause of a Dagster error info (its message starts
-    with the class's dotted path, or not at all)."""
+    """`Class: message` of the innermost cause of a Dagster error info."""
     while error.cause is not None:
         error = error.cause
     name, colon, rest = error.message.strip().partition(":")
@@ -49,8 +43,7 @@ def error_text(error: Any) -> str:
 
 
 def first_cause_line(message: str) -> str:
-    """The whole first line of a failure message, with the next one when it ends in a colon
-    ("1 blocking asset check failed with ERROR severity:" names no check)."""
+    """The first line of a failure message, with the next one when it ends in a colon."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):
         return f"{lines[0]} {lines[1]}"
@@ -89,14 +82,12 @@ class Stage:
 
 
 class RunProgress(logging.Handler):
-    """The stages of one run, live on a terminal, else one plain line per stage as it ends: a
-    logging handler of the run's Dagster logger (`logger_def`), fed every event record."""
+    """The stages of one run: a logging handler of the run's Dagster logger (`logger_def`)."""
 
     def __init__(self, console: Console, live: bool) -> None:
         super().__init__(logging.DEBUG)
         self.console = console
         self.stages = {name: Stage(name) for name in STAGES}
-        # No redirection of sys.stdout by rich: Dagster captures fds 1 and 2 during the run.
         options = {"redirect_stdout": False, "redirect_stderr": False}
         self.live = Live(console=console, get_renderable=self.render, **options) if live else None
 
@@ -142,7 +133,7 @@ class RunProgress(logging.Handler):
             self.handleError(record)
 
     def update(self, event: dg.DagsterEvent) -> None:
-        """Update the stage of the event's step (events of no step only announce the steps)."""
+        """Update the stage of the event's step (the first engine event lists the steps)."""
         kind, data = event.event_type, event.event_specific_data
         if kind == Kind.ENGINE_EVENT and not any(s.total for s in self.stages.values()):
             self.plan(getattr(getattr(data, "metadata", {}).get("step_keys"), "value", ""))

@@ -1,4 +1,4 @@
-"""Dagster resources. Every path comes from an env var (see orchestration/settings.py)."""
+"""The warehouse resource and its pool. Paths come from orchestration/settings.py."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import duckdb
 
 from orchestration import settings
 
-# All pipeline steps that write the working DuckDB file share this pool: DuckDB allows one
-# writer process at a time.
+# Every step that writes the working DuckDB file shares this pool: DuckDB has one writer.
 WAREHOUSE_POOL = "duckdb_warehouse"
 
 
@@ -20,8 +19,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB database (not the published copy BI tools read)."""
 
     path: str = settings.DEFAULT_WAREHOUSE_PATH
-    # None = env DUCKDB_MEMORY_LIMIT / DUCKDB_THREADS (defaults 2GB / 2), read at connect time;
-    # dbt's profile reads the same variables, so every DuckDB of a run shares one budget.
+    # None = settings DUCKDB_MEMORY_LIMIT / DUCKDB_THREADS, which dbt's profile reads too.
     memory_limit: str | None = None
     threads: int | None = None
 

@@ -1,9 +1,7 @@
-"""Schedules. The daily run starts stopped: turn it on in the UI once the landing is live.
+"""Schedules, stopped by default: turn them on in the UI once the landing is live.
 
-The daily run is a safety net beside the landing sensor: it reloads the last
-SCHEDULE_LOOKBACK_DAYS dt partitions (default 3, today included), which picks up a delivery the
-sensor missed; dates whose files did not change are no-ops (ingest keeps identical rows, dbt
-rebuilds nothing for them).
+The daily run, a safety net beside the landing sensor, reloads the last SCHEDULE_LOOKBACK_DAYS
+dt partitions (today included); unchanged dates are no-ops.
 """
 
 from datetime import timedelta

@@ -1,24 +1,11 @@
-"""The published serving folder: numbered versions, the atomic swap, pruning and rollback.
+"""The published serving folder (SERVING_DIR, docs/serving.md): versions, atomic swap, rollback.
 
-Layout of `SERVING_DIR` (see docs/serving.md):
-
-    serving.duckdb              the current publish (a copy of versions/v<N>/serving.duckdb)
-    parquet/<mart>.parquet      the current publish, one file per mart
-    report.html                 the current publish's daily KPI report (orchestration/report)
-    versions/v000012/           the last SERVING_KEEP publishes (default 5), each complete:
-        serving.duckdb          with marts.* and marts._publish_log (every publish up to 12)
-        parquet/<mart>.parquet
-        report.html             when the report could be drawn
-
-A publish builds its version in a hidden staging folder under `versions/`, fsyncs it and renames
-it to `v<N>` (one atomic rename), then *promotes* it: each top-level file is copied to a temporary
-name in the same folder, fsynced and `os.replace`d over the old one, and the folder is fsynced. A
-reader that opens `serving.duckdb` sees either the previous file or the new one, never a mix, and
-keeps the file it opened until it closes it (the old inode lives on). Rollback promotes an older
-kept version the same way.
-
-CLI: `python -m orchestration.serving list` and `python -m orchestration.serving rollback
-[--to VERSION]` (default: the kept version before the current one).
+`serving.duckdb`, `parquet/<mart>.parquet` and `report.html` at the top are the current publish;
+`versions/v<N>/` holds the last SERVING_KEEP publishes, each complete. A publish is built in a
+hidden staging folder, fsynced and renamed to `v<N>`, then promoted: each top-level file is
+copied to a temporary name beside it, fsynced and renamed over the old one. A reader sees the
+previous file or the new one, never a mix. Rollback promotes an older kept version the same way.
+CLI: `python -m orchestration.serving list | rollback [--to VERSION]`.
 """
 
 from __future__ import annotations
@@ -112,16 +99,9 @@ def history_database(serving_dir: Path) -> Path | None:
     return top if top.is_file() else None
 
 
-def fsync_file(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
     finally:
@@ -133,19 +113,15 @@ def _replace_atomically(source: Path, target: Path) -> None:
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         shutil.copyfile(source, tmp)
-        fsync_file(tmp)
+        fsync(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def promote(serving_dir: Path, version: int) -> None:
-    """Make kept `version` the current one: Parquet files first, the report, then serving.duckdb.
-
-    Each file is swapped atomically; the database goes last, so once it shows version N the
-    Parquet files are N's too. (A reader that needs a set of Parquet files from one publish
-    reads them from versions/v<N>/parquet/.)
-    """
+    """Make kept `version` current: Parquet files, the report, then serving.duckdb, each
+    swapped atomically; once the database shows version N, the Parquet files are N's too."""
     source = version_dir(serving_dir, version)
     if not (source / DATABASE).is_file():
         raise FileNotFoundError(f"version {version} is not kept: {source / DATABASE} is missing")
@@ -157,14 +133,14 @@ def promote(serving_dir: Path, version: int) -> None:
     for stale in parquet.glob("*.parquet"):
         if stale.name not in wanted:
             stale.unlink()
-    fsync_dir(parquet)
+    fsync(parquet)
     # A version without a report (its drawing failed) must not show another version's report.
     if (source / REPORT).is_file():
         _replace_atomically(source / REPORT, serving_dir / REPORT)
     else:
         (serving_dir / REPORT).unlink(missing_ok=True)
     _replace_atomically(source / DATABASE, serving_dir / DATABASE)
-    fsync_dir(serving_dir)
+    fsync(serving_dir)
 
 
 def prune(serving_dir: Path, keep: int) -> list[int]:
@@ -175,18 +151,13 @@ def prune(serving_dir: Path, keep: int) -> list[int]:
     for version in doomed:
         shutil.rmtree(version_dir(serving_dir, version))
     if doomed:
-        fsync_dir(serving_dir / VERSIONS)
+        fsync(serving_dir / VERSIONS)
     return doomed
 
 
 def remove_stale_temporaries(serving_dir: Path) -> list[Path]:
-    """Delete what a killed publish or promote left behind: staging folders under versions/ and
-    the temporary copies (`.<name>.<random>.tmp`) at the top and in parquet/; returns them.
-
-    None of them is ever a complete version or a file readers open, and publishes never overlap
-    (one run at a time holds the warehouse pool), so whatever is there when a publish starts is
-    from a process that died (`kill -9`, a crash, a power cut) and would stay forever.
-    """
+    """Delete what a killed publish left behind: staging folders and temporary copies. Never a
+    version or a file readers open, and publishes never overlap (the warehouse pool)."""
     found = [
         *(serving_dir / VERSIONS).glob(".v*.tmp"),
         *serving_dir.glob(".*.tmp"),
@@ -201,12 +172,8 @@ def remove_stale_temporaries(serving_dir: Path) -> list[Path]:
 
 
 def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T], keep: int) -> T:
-    """Build `version` with `build(staging_dir)`, seal it under versions/, promote it, prune.
-
-    `build` writes `serving.duckdb` and `parquet/` into the staging folder. If it raises, the
-    staging folder is removed and nothing visible has changed. What a killed publish left behind
-    is removed first (`remove_stale_temporaries`).
-    """
+    """Build `version` with `build(staging_dir)` (serving.duckdb, parquet/), seal it under
+    versions/, promote it, prune. If `build` raises, nothing visible has changed."""
     remove_stale_temporaries(serving_dir)
     root = serving_dir / VERSIONS
     root.mkdir(parents=True, exist_ok=True)
@@ -219,14 +186,14 @@ def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T],
         (staging / PARQUET).mkdir()
         result = build(staging)
         for file in (staging / PARQUET).iterdir():
-            fsync_file(file)
+            fsync(file)
         for file in staging.iterdir():  # serving.duckdb and report.html
             if file.is_file():
-                fsync_file(file)
-        fsync_dir(staging / PARQUET)
-        fsync_dir(staging)
+                fsync(file)
+        fsync(staging / PARQUET)
+        fsync(staging)
         os.rename(staging, final)
-        fsync_dir(root)
+        fsync(root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -22,7 +22,6 @@ from orchestration import serving as serving_files
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 # DuckDB 2.x writes a format 1.x clients cannot open unless told otherwise; BI drivers lag.
-# tests/serving/test_old_client.py opens a published file with DuckDB 1.0.0.
 SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_KEY = dg.AssetKey(["serving", "marts"])
 
@@ -38,7 +37,7 @@ PUBLISH_LOG_COLUMNS = {
     "storage_version": "VARCHAR",
 }
 
-# The comments of marts._publish_log (table: key None) in every serving file; docs/serving.md.
+# The comments of marts._publish_log (table: key None) in every serving file.
 PUBLISH_LOG_COMMENTS: dict[str | None, str] = {
     None: "One row per publish of the serving database so far, oldest first, carried from "
     "version to version; the newest row is the version of this file (docs/serving.md).",
@@ -108,56 +107,37 @@ def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int
     return passed, failed
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def sql_text(text: str | Path) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
-def _sql_path(path: Path) -> str:
-    return _sql_text(str(path))
-
-
-def _sql_name(name: str) -> str:
+def sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _comment_statement(table: str, column: str | None, comment: str) -> str:
-    """COMMENT ON the table (column None) or a column of serving_new.marts.`table`."""
-    target = f"serving_new.marts.{_sql_name(table)}"
-    if column is None:
-        return f"COMMENT ON TABLE {target} IS {_sql_text(comment)}"
-    return f"COMMENT ON COLUMN {target}.{_sql_name(column)} IS {_sql_text(comment)}"
-
-
-def _mart_comments(
-    conn: duckdb.DuckDBPyConnection, marts: list[str]
-) -> list[tuple[str, str | None, str]]:
-    """(table, column or None, comment) of the marts in the working database's catalog.
-
-    dbt's persist_docs writes the YAML descriptions there; CREATE TABLE AS does not carry them.
-    Surrounding whitespace (YAML block scalars end in a newline) is dropped, empty ones skipped.
-    """
+def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
+    """COMMENT ON the tables and columns of serving_new.marts: the marts' dbt descriptions
+    (persist_docs writes them to the working catalog; CREATE TABLE AS does not carry them) and
+    PUBLISH_LOG_COMMENTS."""
     where = "WHERE database_name = current_database() AND schema_name = 'marts'"
     rows = conn.execute(
         f"SELECT table_name, NULL, comment FROM duckdb_tables() {where} "
         f"UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() {where}"
     ).fetchall()
-    wanted = set(marts)
-    return [(t, c, text.strip()) for t, c, text in rows if t in wanted and (text or "").strip()]
-
-
-def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
-    """Comment the tables and columns of serving_new.marts: the marts' dbt descriptions and the
-    publish log's PUBLISH_LOG_COMMENTS, so BI tools show what each column means."""
-    comments = _mart_comments(conn, marts) + [
-        ("_publish_log", column, text) for column, text in PUBLISH_LOG_COMMENTS.items()
-    ]
+    comments = [(t, c, text.strip()) for t, c, text in rows if t in marts and (text or "").strip()]
+    comments += [("_publish_log", column, text) for column, text in PUBLISH_LOG_COMMENTS.items()]
     for table, column, text in comments:
-        conn.execute(_comment_statement(table, column, text))
+        target = f"serving_new.marts.{sql_name(table)}"
+        if column is None:
+            conn.execute(f"COMMENT ON TABLE {target} IS {sql_text(text)}")
+        else:
+            conn.execute(f"COMMENT ON COLUMN {target}.{sql_name(column)} IS {sql_text(text)}")
 
 
 def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
-    """Copy the publish log rows of `history` into serving_new.marts._publish_log."""
-    conn.execute(f"ATTACH {_sql_path(history)} AS serving_prev (READ_ONLY)")
+    """Copy the publish log rows of `history` into serving_new.marts._publish_log (columns an
+    older log lacks as NULL)."""
+    conn.execute(f"ATTACH {sql_text(history)} AS serving_prev (READ_ONLY)")
     try:
         old = {
             r[0]
@@ -166,16 +146,15 @@ def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
                 "AND schema_name = 'marts' AND table_name = '_publish_log'"
             ).fetchall()
         }
-        if not old:
-            return
-        select = ", ".join(
-            f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
-            for c, t in PUBLISH_LOG_COLUMNS.items()
-        )
-        conn.execute(
-            f"INSERT INTO serving_new.marts._publish_log SELECT {select} "
-            "FROM serving_prev.marts._publish_log"
-        )
+        if old:
+            select = ", ".join(
+                f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
+                for c, t in PUBLISH_LOG_COLUMNS.items()
+            )
+            conn.execute(
+                f"INSERT INTO serving_new.marts._publish_log SELECT {select} "
+                "FROM serving_prev.marts._publish_log"
+            )
     finally:
         conn.execute("DETACH serving_prev")
 
@@ -189,14 +168,10 @@ def write_serving_copy(
     keep: int | None = None,
     report: bool = False,
 ) -> PublishResult:
-    """Publish the marts of `conn` as the next version of `serving_dir` and make it current.
-
-    The file is not called `marts.duckdb`: DuckDB names the catalog after the file, and a catalog
-    `marts` holding a schema `marts` makes every `marts.<table>` reference ambiguous.
-    If anything fails before the swap, `serving_dir` is left exactly as it was. With `report`,
-    the daily KPI report is drawn from the staged file and swapped in with it. The tables and
-    columns keep the comments (dbt descriptions) they have in `conn`'s `marts` schema.
-    """
+    """Publish the marts of `conn` as the next version of `serving_dir` and make it current;
+    if anything fails before the swap, `serving_dir` is left as it was. With `report`, the KPI
+    report is drawn from the staged file and swapped in with it. (Not `marts.duckdb`: a catalog
+    `marts` holding a schema `marts` makes every `marts.<table>` ambiguous.)"""
     serving_dir.mkdir(parents=True, exist_ok=True)
     keep = keep if keep is not None else serving_files.keep_from_env()
     version = serving_files.next_version(serving_dir)
@@ -208,7 +183,7 @@ def write_serving_copy(
         counts: dict[str, int] = {}
         database = staging / serving_files.DATABASE
         conn.execute(
-            f"ATTACH {_sql_path(database)} AS serving_new "
+            f"ATTACH {sql_text(database)} AS serving_new "
             f"(STORAGE_VERSION '{SERVING_STORAGE_VERSION}')"
         )
         try:
@@ -218,7 +193,7 @@ def write_serving_copy(
                     f'CREATE TABLE serving_new.marts."{mart}" AS SELECT * FROM marts."{mart}"'
                 )
                 parquet = staging / serving_files.PARQUET / f"{mart}.parquet"
-                conn.execute(f'COPY marts."{mart}" TO {_sql_path(parquet)} (FORMAT parquet)')
+                conn.execute(f'COPY marts."{mart}" TO {sql_text(parquet)} (FORMAT parquet)')
                 counts[mart] = conn.execute(
                     f'SELECT count(*) FROM serving_new.marts."{mart}"'
                 ).fetchone()[0]
