@@ -1,13 +1,9 @@
 """Where alerts go: a Slack-compatible webhook, e-mail over SMTP, and always the log.
 
-Delivery never raises: an alert is for a run or a sensor that is already dealing with a
-failure, so a sink that is down is tried `attempts` times with exponential backoff and short
-timeouts, then given up and logged. Once a sink has failed every attempt it is skipped for the
-rest of the batch, so a dead sink costs one alert's worth of retries per sensor tick, not one per
-alert (a sensor tick has a time limit).
-
-Secrets stay out of the log: the webhook URL carries its token in the path, so only its host is
-named; the SMTP password is never formatted anywhere.
+Delivery never raises: a sink that is down is tried `attempts` times with backoff and short
+timeouts, then given up, logged, and skipped for the rest of the batch (a sensor tick has a time
+limit). Secrets stay out of the log: only the webhook URL's host is named (its path holds the
+token), and the SMTP password is never formatted.
 """
 
 from __future__ import annotations
@@ -19,26 +15,14 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from orchestration.alerts.model import Alert
 
 LOGGER = logging.getLogger("orchestration.alerts")
-
-
-class Sink(Protocol):
-    name: str
-
-    def describe(self) -> str:
-        """Where it sends, without secrets (for the log)."""
-        ...
-
-    def send(self, alert: Alert) -> None:
-        """Deliver one alert; raise on any failure (the caller retries)."""
-        ...
 
 
 def url_host(url: str) -> str:
@@ -49,13 +33,14 @@ def url_host(url: str) -> str:
 
 @dataclass(frozen=True)
 class WebhookSink:
-    """POST the alert as JSON (`{"text": …, "blocks": […]}`) to a Slack-compatible webhook."""
+    """POST the alert's Slack payload as JSON to a Slack-compatible webhook."""
 
     url: str = field(repr=False)
     timeout: float = 5.0
     name: str = "webhook"
 
     def describe(self) -> str:
+        """Where it sends, without secrets (for the log)."""
         return f"webhook {url_host(self.url)}"
 
     def send(self, alert: Alert) -> None:
@@ -87,10 +72,10 @@ class EmailSink:
     name: str = "email"
 
     def describe(self) -> str:
-        tls = "STARTTLS" if self.starttls else "plain"
-        auth = "auth" if self.user else "no auth"
-        to = f"{len(self.recipients)} recipient(s)"
-        return f"smtp {self.host}:{self.port} ({tls}, {auth}) to {to}"
+        tls, auth = "STARTTLS" if self.starttls else "plain", "auth" if self.user else "no auth"
+        return (
+            f"smtp {self.host}:{self.port} ({tls}, {auth}) to {len(self.recipients)} recipient(s)"
+        )
 
     def send(self, alert: Alert) -> None:
         message = alert.email(self.sender, list(self.recipients))
@@ -114,16 +99,15 @@ class DeliveryReport:
     attempts: dict[str, int] = field(default_factory=dict)
 
 
-def _safe_error(exc: BaseException, secrets: Iterable[str]) -> str:
+Sink = WebhookSink | EmailSink
+
+
+def _safe_error(exc: BaseException, sink: Sink) -> str:
+    """The error, without the sink's secrets (the webhook URL, the SMTP password)."""
     text = f"{type(exc).__name__}: {exc}"
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
+    for secret in (getattr(sink, "url", ""), getattr(sink, "password", "")):
+        text = text.replace(secret, "<redacted>") if secret else text
     return text[:300]
-
-
-def _secrets_of(sink: Sink) -> list[str]:
-    return [getattr(sink, "url", ""), getattr(sink, "password", "") or ""]
 
 
 def deliver(
@@ -154,7 +138,7 @@ def deliver(
                 try:
                     sink.send(alert)
                 except Exception as exc:
-                    error = _safe_error(exc, _secrets_of(sink))
+                    error = _safe_error(exc, sink)
                     if attempt < attempts:
                         delay = backoff_seconds * 2 ** (attempt - 1)
                         log.warning(

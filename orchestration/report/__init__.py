@@ -9,8 +9,6 @@ publish next to it; rollback brings the version's report back too. See docs/bi.m
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 from orchestration.report import charts, data, kpis, page
@@ -30,17 +28,6 @@ def build_report(database: Path) -> str:
 
 
 def write_report(database: Path, out: Path) -> Path:
-    """Build the report and write it to `out` atomically: a temporary name in the same folder,
-    fsync, rename; a reader of `out` sees the old page or the new one, never half of one."""
-    text = build_report(database)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Build the report and write it to `out` atomically (see page.write_atomic)."""
+    page.write_atomic(out, build_report(database))
     return out

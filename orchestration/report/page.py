@@ -9,11 +9,13 @@ browser test waits on it) and `window.reportErrors` collects any chart that fail
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
 import os
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,40 +67,41 @@ tr.anomaly td { background: #fdecea; }
 
 
 def bundle_cache_path(vl_version: str) -> Path:
-    """Where the Vega bundle of `vl_version` is kept for this environment: it is a pure function
-    of the installed vl-convert and the Vega-Lite version, so it lives next to the installed
-    packages (one file per environment; a new vl-convert gets a new name)."""
+    """Where the Vega bundle is kept: next to the installed packages, one file per vl-convert and
+    Vega-Lite version (the bundle is a pure function of the two)."""
     name = f"vega-bundle-{vl_convert.__version__}-{vl_version}.js"
     return Path(sys.prefix) / "share" / "ecom-warehouse" / name
 
 
 @functools.cache
 def vega_bundle() -> str:
-    """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script. vl-convert takes
-    ~1.1 s to build it, so it is built once per environment (bundle_cache_path) and read from
-    there by every later publish; an unwritable cache only costs the rebuild."""
-    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    vl_version = f"v{major_minor}"
+    """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script, built by
+    vl-convert once per environment and kept at bundle_cache_path."""
+    vl_version = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     path = bundle_cache_path(vl_version)
     try:
         bundle = path.read_text(encoding="utf-8")
     except OSError:
         bundle = vl_convert.javascript_bundle(vl_version=vl_version)
-        _write_cache(path, bundle)
+        with contextlib.suppress(OSError):  # an unwritable cache only costs the rebuild
+            write_atomic(path, bundle)
     if "</script" in bundle.lower():  # would end the inline <script> early
         raise ValueError("the Vega bundle contains '</script'; cannot inline it")
     return bundle
 
 
-def _write_cache(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (a concurrent reader sees the old file or the new one,
-    never half of it); a failure leaves no cache, nothing else."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` by a temporary name in the same folder, fsync and rename: a reader
+    sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
         tmp.unlink(missing_ok=True)
 
 
