@@ -1,13 +1,9 @@
-"""What the deployment file means for the pipeline: the feeds delivered, and the lineage.
+"""What the deployment file (read by `orchestration.settings`) means for the pipeline.
 
-The file itself (WAREHOUSE_CONFIG, `warehouse.example.yaml`) is read and validated by
-`orchestration.settings`, with every other setting; this module answers with it:
-- `check_feed_files`: a feed not delivered loads as an empty raw table of the contract's schema;
-  a delivered feed without any landing file is an error.
-- `missing_feeds_of` / `annotate_dbt_events`: the undelivered feeds upstream of a dbt model (the
-  manifest's lineage), attached to each dbt materialization as metadata.
-- `suite_for_deployment`: a GX suite without the expectations that need rows, for an asset whose
-  input feeds are not delivered: an empty table is the correct content there, not a failure.
+A feed not delivered loads as an empty raw table (`check_feed_files`); the undelivered feeds
+upstream of a dbt model, from the manifest's lineage, are attached to its materializations
+(`annotate_dbt_events`); and its GX suite runs without the expectations that need rows
+(`suite_for_deployment`): an empty table is the correct content there, not a failure.
 """
 
 from __future__ import annotations
@@ -65,11 +61,8 @@ def quarantine_max_share(feed: str) -> float:
 
 
 def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) -> bool:
-    """Whether `feed` is delivered; raise if it is but the landing holds no file of it.
-
-    `files` are all the feed's files in the landing, not one partition's. A feed not delivered
-    loads as an empty raw table even if files turn up: the deployment file switches a feed on.
-    """
+    """Whether `feed` is delivered; raise if it is but the landing holds no file of it (`files`:
+    all of the feed's, not one partition's). Files of a feed not delivered are not loaded."""
     deployment = current()
     if not deployment.delivers(feed):
         return False
@@ -144,12 +137,11 @@ def _lineage_and_requirements() -> tuple[dict[str, tuple[str, ...]], ...]:
 
 
 def lineage() -> dict[str, tuple[str, ...]]:
-    """`upstream_feeds` of the parsed project (dbt_project/target/manifest.json), or {}."""
+    """`upstream_feeds` of the parsed project, or {} before `make prepare`."""
     return _lineage_and_requirements()[0]
 
 
 def requirements() -> dict[str, tuple[str, ...]]:
-    """`required_feeds` of the parsed project, or {}."""
     return _lineage_and_requirements()[1]
 
 
