@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import settings
+from orchestration.contract import FEEDS
 
 ENV_EXAMPLE = settings.REPO_ROOT / ".env.example"
 PATH_SETTINGS = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR", "DAGSTER_HOME", "GX_DOCS_DIR")
@@ -158,3 +159,53 @@ def test_the_definitions_refuse_a_bad_setting_when_loaded(tmp_path: Path) -> Non
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("orchestration.settings.SettingError: bad setting DUCKDB_THREADS='none'")
+
+
+# ------------------------------------------------------------------------------ in process
+
+
+def test_load_takes_the_env_then_dotenv_then_the_file_then_the_default(tmp_path: Path) -> None:
+    dotenv = tmp_path / "x.env"
+    dotenv.write_text("DUCKDB_THREADS=3\nORPHAN_GRACE_DAYS=5\nQUARANTINE_MAX_SHARE=0.2\n")
+    config = tmp_path / "warehouse.yaml"
+    config.write_text(
+        "quarantine_max_share: 0.3\nfreshness_max_lag_days: 4\n"
+        "freshness_max_lag_days_per_feed: {events: 6}\n"
+    )
+    environ = {settings.ENV_FILE_VAR: str(dotenv), "WAREHOUSE_CONFIG": str(config)}
+    loaded = settings.load({**environ, "DUCKDB_THREADS": "4", "FRESHNESS_MAX_LAG_DAYS_ORDERS": "1"})
+    assert loaded.duckdb_threads == 4  # the environment over .env
+    assert loaded.orphan_grace_days == 5  # .env over the default
+    assert loaded.quarantine_max_share == 0.2  # .env over the file
+    assert loaded.for_feed("QUARANTINE_MAX_SHARE", "events") == 0.2
+    lag = {feed: loaded.for_feed("FRESHNESS_MAX_LAG_DAYS", feed) for feed in FEEDS}
+    assert (lag["orders"], lag["events"], lag["customers"]) == (1, 6, 4)  # env, file per feed, file
+    assert loaded.serving_keep == 5  # the default
+
+
+def test_get_resolves_once_and_again_when_an_input_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "warehouse.yaml"
+    config.write_text("freshness_max_lag_days: 4\n")
+    monkeypatch.setenv("WAREHOUSE_CONFIG", str(config))
+    first = settings.get()
+    assert settings.get() is first and first.freshness_max_lag_days == 4
+    config.write_text("freshness_max_lag_days: 10\n")
+    assert settings.get().freshness_max_lag_days == 10
+    monkeypatch.setenv("DUCKDB_THREADS", "3")
+    assert settings.value("DUCKDB_THREADS") == 3 == settings.duckdb_threads()
+
+
+def test_secrets_stay_out_of_the_repr(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_text("")
+    loaded = settings.load(
+        {
+            settings.ENV_FILE_VAR: str(tmp_path / "none.env"),
+            "WAREHOUSE_CONFIG": str(tmp_path / "empty.yaml"),
+            "ALERT_SMTP_PASSWORD": "hunter2",
+            "ALERT_WEBHOOK_URL": "https://hooks.example/T0/secret-token",
+        }
+    )
+    assert loaded.alert_smtp_password == "hunter2"
+    assert "hunter2" not in repr(loaded) and "secret-token" not in repr(loaded)
