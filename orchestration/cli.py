@@ -124,28 +124,17 @@ class RunReport:
 
 
 def stage_of(step_key: str) -> str:
-    """Which stage a step belongs to, for the ingest / dbt / GX time split."""
-    if step_key.startswith("raw__"):
-        return "ingest"
-    if step_key.startswith("dbt_"):
-        return "dbt"
-    if "gx" in step_key:
-        return "gx"
-    return "publish" if step_key.startswith("serving__") else "other"
+    """The stage of a step for the ingest / dbt / gx / publish time split (--report-json)."""
+    from orchestration.progress import stage_of_step
 
-
-def failure_reason(failure_data: Any) -> str:
-    """The root cause of a step failure: a `dg.Failure` description, else the innermost error."""
-    from orchestration.progress import error_text
-
-    user = getattr(failure_data, "user_failure_data", None)
-    if user is not None and user.description:
-        return user.description
-    return "failed" if failure_data.error is None else error_text(failure_data.error)
+    stage = stage_of_step(step_key)
+    return "gx" if stage.endswith("checks") else stage
 
 
 def report_from_events(run_id: str, success: bool, events: list[DagsterEvent]) -> RunReport:
     import dagster as dg
+
+    from orchestration.progress import failure_reason
 
     kind = dg.DagsterEventType
     report = RunReport(success=success, run_id=run_id)

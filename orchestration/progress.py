@@ -42,6 +42,15 @@ def error_text(error: Any) -> str:
     return f"{error.cls_name}: {error.message.strip()}"
 
 
+def failure_reason(failure_data: Any) -> str:
+    """The root cause of a step failure: a `dg.Failure` description, else the innermost error."""
+    user = getattr(failure_data, "user_failure_data", None)
+    if user is not None and user.description:
+        return user.description
+    error = getattr(failure_data, "error", None)
+    return "failed" if error is None else error_text(error)
+
+
 def first_cause_line(message: str) -> str:
     """The first line of a failure message, with the next one when it ends in a colon."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]

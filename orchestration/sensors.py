@@ -25,6 +25,7 @@ from orchestration import settings
 from orchestration.alerts import Alert, AlertResource, run_link
 from orchestration.assets.publish import ServingResource
 from orchestration.checks.freshness_checks import FRESHNESS_CHECK
+from orchestration.progress import failure_reason
 
 RUN_END_EVENTS = (
     dg.DagsterEventType.RUN_SUCCESS,
@@ -56,17 +57,6 @@ def run_partition(tags: Mapping[str, str]) -> str | None:
     return None
 
 
-def step_failure_reason(event: dg.DagsterEvent) -> str:
-    data = event.event_specific_data
-    user = getattr(data, "user_failure_data", None)
-    if user is not None and user.description:
-        return user.description
-    error = getattr(data, "error", None)
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return "failed" if error is None else error.message.strip() or error.cls_name
-
-
 def run_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
     """Every event of `kind` in a run, in order (paged: a pipeline run has hundreds)."""
     found, cursor = [], None
@@ -85,7 +75,7 @@ def run_failure_alert(
     (planned by a failed step, never materialized)."""
     kind = dg.DagsterEventType
     failures = run_events(instance, run.run_id, kind.STEP_FAILURE)
-    reasons = {e.step_key: step_failure_reason(e.dagster_event) for e in failures}
+    reasons = {e.step_key: failure_reason(e.dagster_event.event_specific_data) for e in failures}
     reasons = {step: reason.splitlines()[0][:300] for step, reason in reasons.items()}
 
     def keys(event_type: dg.DagsterEventType) -> set[str]:
