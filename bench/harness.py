@@ -29,8 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestration import settings
 
 BENCH_DIR = settings.REPO_ROOT / "bench"
@@ -220,8 +218,7 @@ def scale_label(scale: float) -> str:
 
 def dbt_business_vars() -> dict[str, Any]:
     """The dbt vars the floor needs, with the DBT_VARS overrides the pipeline applies."""
-    project = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    merged = {**project.get("vars", {}), **settings.dbt_vars()}
+    merged = {**settings.dbt_project_vars(), **settings.get().all_dbt_vars}
     return {
         "business_timezone": merged["business_timezone"],
         "session_timeout_minutes": int(merged["session_timeout_minutes"]),
@@ -245,8 +242,8 @@ def run_floor(landing: Path, database: Path) -> None:
     conn = duckdb.connect(
         str(database),
         config={
-            "memory_limit": settings.duckdb_memory_limit(),
-            "threads": settings.duckdb_threads(),
+            "memory_limit": settings.get().duckdb_memory_limit,
+            "threads": settings.get().duckdb_threads,
         },
     )
     try:
@@ -788,8 +785,8 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
             "python": sys.version.split()[0],
         },
         settings={
-            "duckdb_memory_limit": settings.duckdb_memory_limit(),
-            "duckdb_threads": settings.duckdb_threads(),
+            "duckdb_memory_limit": settings.get().duckdb_memory_limit,
+            "duckdb_threads": settings.get().duckdb_threads,
             "rss_method": "sum of /proc/<pid>/statm RSS over the pipeline subprocess tree, "
             "sampled every 0.2 s; max_rss_single = ru_maxrss from wait4",
         },

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     args = parser.parse_args(argv)
-    serving_dir = args.serving_dir or settings.serving_dir()
+    serving_dir = args.serving_dir or settings.get().serving_dir
     database = serving_dir / serving.DATABASE
     if not database.is_file():
         sys.stderr.write(f"no published database at {database}\n")

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.spark", description=__doc__)
     parser.add_argument("command", choices=["export", "build"])
     args = parser.parse_args(argv)
-    warehouse, spark_dir = settings.warehouse_path(), settings.spark_dir()
+    config = settings.get()
+    warehouse, spark_dir = config.warehouse_path, config.spark_dir
     started = time.perf_counter()
     if args.command == "export":
         exported = export_raw(warehouse, raw_dir(spark_dir))
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"  {table.schema}.{table.table:<28} {table.rows:>10,} rows  {table.path}")
         _say(f"exported {len(exported)} tables in {time.perf_counter() - started:.1f}s")
         return 0
-    exported, result = build(warehouse, spark_dir, settings.dbt_vars(), dbt_args)
+    exported, result = build(warehouse, spark_dir, config.all_dbt_vars, dbt_args)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     verdict = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"

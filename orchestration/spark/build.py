@@ -1,10 +1,9 @@
 """Build the dbt project on the local Spark target (dbt-spark `session` method).
 
-The same models as the DuckDB target; only dispatched macros differ (dbt_project/macros,
-`spark__*`). Steps: export the raw tables of the DuckDB warehouse to Parquet (export.py), then
-`dbt build --target spark --full-refresh`, whose on-run-start hook declares the raw sources over
-that Parquet. The Spark state (raw Parquet, built tables, Derby metastore, dbt target and logs)
-lives under one folder, SPARK_DIR: one Spark process per folder at a time (Derby locks it).
+The same models as on DuckDB; only dispatched macros differ (`spark__*`). The raw tables are
+exported to Parquet (export.py), then `dbt build --target spark --full-refresh` declares the raw
+sources over them in its on-run-start hook. All Spark state lives under SPARK_DIR: one Spark
+process per folder at a time (its Derby metastore locks it).
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[st
             "SPARK_CONF_DIR": str(conf_dir),
             "SPARK_LOCAL_IP": env.get("SPARK_LOCAL_IP", "127.0.0.1"),
             # profiles.yml renders only the selected output, but keep the variable defined.
-            "WAREHOUSE_PATH": env.get("WAREHOUSE_PATH") or str(settings.warehouse_path()),
+            "WAREHOUSE_PATH": env.get("WAREHOUSE_PATH") or str(settings.get().warehouse_path),
         }
     )
     return env
@@ -72,11 +71,8 @@ def dbt_spark_command(
     dbt_vars: Mapping[str, Any] | None = None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    """`dbt <command> --target spark --full-refresh`, target/logs under `spark_dir`.
-
-    Full refresh: the Spark target rebuilds every table (the incremental delete+insert
-    strategy of the DuckDB target is not implemented for Spark; see docs/scaling.md).
-    """
+    """`dbt <command> --target spark --full-refresh`, target/logs under `spark_dir`: the Spark
+    target rebuilds every table (no incremental strategy there; docs/scaling.md)."""
     project = settings.DBT_PROJECT_DIR
     cmd = [
         str(Path(sys.executable).with_name("dbt")),

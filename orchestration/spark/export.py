@@ -1,12 +1,9 @@
 """Raw tables of the DuckDB warehouse -> Parquet that Spark reads (the Spark target's sources).
 
-Ingest writes `raw.<feed>` (and, with partitioned ingest, `raw_replaced.<feed>`) into DuckDB.
-This copies each table to `<raw_dir>/<schema>/<table>/data.parquet`, one folder per table,
-because a Spark table `USING parquet LOCATION '<folder>'` reads every file of a folder. The
-Spark side (dbt on-run-start macro `spark_register_raw_sources`) declares the tables over these
-folders with the columns and types of the dbt source YAML, so an absent table (e.g. no
-`raw_replaced` yet) still exists in Spark, empty. DuckDB's naive TIMESTAMP becomes a Parquet
-timestamp without time zone, which Spark reads unshifted when its session time zone is UTC.
+Each table of `raw` and `raw_replaced` goes to `<raw_dir>/<schema>/<table>/data.parquet`, one
+folder per table: a Spark table `USING parquet LOCATION '<folder>'` reads every file of it. The
+dbt macro `spark_register_raw_sources` declares the tables with the source YAML's columns, so an
+absent table still exists in Spark, empty. DuckDB's naive TIMESTAMP stays without time zone.
 """
 
 from __future__ import annotations
