@@ -93,23 +93,23 @@ class BuildPlan:
     reason: str
 
 
-def dbt_cli_args(plan: BuildPlan | None = None, command: str = "build") -> list[str]:
+def dbt_cli_args(plan: BuildPlan) -> list[str]:
     """`dbt build`, the dbt vars, `--full-refresh` when planned; unit tests only when asked
     (DBT_UNIT_TESTS=1): they check SQL logic on fixtures, which CI does, not the data."""
-    args = [command, *settings.dbt_vars_args()]
-    if plan is not None and plan.full_refresh:
-        args.append("--full-refresh")
-    if command == "build" and not settings.value("DBT_UNIT_TESTS"):
-        args += ["--exclude", "resource_type:unit_test"]
-    return args
+    args = ["build", *settings.dbt_vars_args(), *(["--full-refresh"] * plan.full_refresh)]
+    return (
+        args
+        if settings.value("DBT_UNIT_TESTS")
+        else [*args, "--exclude", "resource_type:unit_test"]
+    )
 
 
-def dbt_env(plan: BuildPlan | None) -> dict[str, str]:
+def dbt_env(plan: BuildPlan) -> dict[str, str]:
     """What the dbt subprocess must find in the environment for `plan`."""
     current = settings.process_env()
     env = {name: value for name, value in DBT_FILE_LOG_DEFAULTS.items() if not current.get(name)}
     env["DBT_LOG_LEVEL_FILE"] = settings.value("DBT_LOG_LEVEL_FILE")
-    since = plan.batch_since if plan is not None else None
+    since = plan.batch_since
     env[BATCH_SINCE_ENV] = since.isoformat(sep=" ") if since is not None else ""
     return env
 
