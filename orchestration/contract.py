@@ -1,9 +1,9 @@
-"""The landing contract as code: feeds, keys, column types and source systems.
+"""The landing contract as code: feeds, keys, column types, row rules and source systems.
 
-Single source of truth for the ingest assets, the sample generator, the dbt sources and the
-GX suites. The minimum columns come from the landing contract (docs/specs/landing-contract.md);
-the types are ours: ids are strings (shops export them as text), money is DECIMAL(18,2),
-timestamps are naive UTC TIMESTAMPs after ingest (offsets are converted, naive means UTC).
+The one declaration the ingest, the sample generator, the dbt sources and the raw GX suites
+follow (tests/test_contract_agreement.py holds the last two to it). The minimum columns come
+from docs/specs/landing-contract.md; the types are ours: ids are text, money DECIMAL(18,2),
+timestamps naive UTC after ingest (an offset is converted, none means UTC).
 """
 
 from __future__ import annotations
@@ -17,21 +17,12 @@ if TYPE_CHECKING:
 
 MONEY = "DECIMAL(18,2)"
 
-# Values for the `status`-like domains, used by ingest row rules, GX suites and the generator.
+# The `status`-like domains, for the ingest's row rules, the GX suites and the generator.
 ORDER_STATUSES = ("created", "paid", "shipped", "delivered", "cancelled", "returned")
 PAYMENT_STATUSES = ("success", "failed")
 EVENT_TYPES = (
-    "page_view",
-    "impression",
-    "click",
-    "add_to_cart",
-    "remove_from_cart",
-    "begin_checkout",
-    "purchase",
-    "search",
-    "share",
-    "like",
-    "comment",
+    *("page_view", "impression", "click", "add_to_cart", "remove_from_cart", "begin_checkout"),
+    *("purchase", "search", "share", "like", "comment"),
 )
 PAGE_TYPES = ("home", "category", "search", "product", "cart", "checkout", "other")
 DEVICES = ("mobile", "desktop", "tablet", "app")
@@ -46,18 +37,11 @@ LINEAGE_COLUMNS: dict[str, str] = {
     "_loaded_at": "TIMESTAMP",  # UTC time of the load
 }
 
-
-# ------------------------------------------------------------------------------- row rules
-# Declared as data; the loader renders each into one vectorized SQL CASE (orchestration/ingest/
-# loader.py) and a row breaking any of them goes to raw_quarantine.<feed> with the rule's reason.
-# A rule only judges a value that is present and parsed: a missing or unparseable value already
-# has its own reason.
-
-# A timestamp later than the load time plus this tolerance is "in the future" (clock skew between
-# exporting systems and time zones stay well inside a day). Override per load via load_feed().
+# Row rules, declared as data: a row breaking one goes to raw_quarantine.<feed> with the rule's
+# reason. A rule judges only a value that is present and parsed (the others have their reason).
+# "In the future" is after the load time plus FUTURE_TOLERANCE (clock skew, time zones); a time
+# before OLDEST_VALID is a default such as 1970-01-01 leaking from an export.
 FUTURE_TOLERANCE = timedelta(days=1)
-# A timestamp (or spend date) before this is not a business event of this shop: a default value
-# such as 1970-01-01 or 0001-01-01 leaking from an export.
 OLDEST_VALID = date(2000, 1, 1)
 
 
@@ -71,10 +55,7 @@ class InSet:
 
 @dataclass(frozen=True)
 class Between:
-    """`min_value <= column <= max_value` (either bound optional), only where `when` holds.
-
-    `when` is (column, value): the rule applies to rows whose `column` equals `value`.
-    """
+    """`min_value <= column <= max_value` (either optional), where `when` = (column, value)."""
 
     column: str
     min_value: float | None = None
@@ -84,7 +65,7 @@ class Between:
 
 @dataclass(frozen=True)
 class NotBefore:
-    """`later >= earlier` for two columns of the same row (skipped when either is missing)."""
+    """`later >= earlier` for two columns of the same row."""
 
     later: str
     earlier: str
@@ -92,17 +73,14 @@ class NotBefore:
 
 @dataclass(frozen=True)
 class InPast:
-    """Not after the load time + FUTURE_TOLERANCE, not before OLDEST_VALID (dates, timestamps)."""
+    """Not after the load time + FUTURE_TOLERANCE, not before OLDEST_VALID."""
 
     column: str
 
 
 @dataclass(frozen=True)
 class References:
-    """`column` is a key of the `parent` feed as loaded in the same run (raw.<parent>).
-
-    The contract names these: an order item, payment, refund or review for an unknown order.
-    """
+    """`column` is a key of the `parent` feed as loaded so far (raw.<parent>)."""
 
     column: str
     parent: str
@@ -112,12 +90,18 @@ class References:
 Rule = InSet | Between | NotBefore | InPast | References
 
 
-def _money_ge_0(*columns: str) -> tuple[Rule, ...]:
+def _not_negative(*columns: str) -> tuple[Rule, ...]:
     return tuple(Between(c, min_value=0) for c in columns)
 
 
 def _in_past(*columns: str) -> tuple[Rule, ...]:
     return tuple(InPast(c) for c in columns)
+
+
+def _columns(spec: str) -> dict[str, str]:
+    """`"id VARCHAR, price MONEY"` → {"id": "VARCHAR", "price": MONEY}."""
+    pairs = (item.split() for item in spec.split(","))
+    return {name: MONEY if sql_type == "MONEY" else sql_type for name, sql_type in pairs}
 
 
 @dataclass(frozen=True)
@@ -133,14 +117,12 @@ class Feed:
     rules: tuple[Rule, ...] = field(default=())  # row rules beyond type, key and required
 
     @property
-    def timestamp_columns(self) -> tuple[str, ...]:
-        return tuple(c for c, t in self.columns.items() if t == "TIMESTAMP")
-
-    @property
     def parents(self) -> tuple[str, ...]:
         """Feeds whose raw table this feed's References rules read (load those first)."""
         return tuple(dict.fromkeys(r.parent for r in self.rules if isinstance(r, References)))
 
+
+ORDER_REFERENCE = References("order_id", "orders", "order_id")
 
 FEEDS: dict[str, Feed] = {
     f.name: f
@@ -149,17 +131,11 @@ FEEDS: dict[str, Feed] = {
             "customers",
             "shop",
             ("customer_id",),
-            {
-                "customer_id": "VARCHAR",
-                "signup_ts": "TIMESTAMP",
-                "signup_channel": "VARCHAR",
-                "referrer_customer_id": "VARCHAR",
-                "birth_year": "INTEGER",
-                "gender": "VARCHAR",
-                "region": "VARCHAR",
-                "city": "VARCHAR",
-                "updated_ts": "TIMESTAMP",
-            },
+            _columns(
+                "customer_id VARCHAR, signup_ts TIMESTAMP, signup_channel VARCHAR, "
+                "referrer_customer_id VARCHAR, birth_year INTEGER, gender VARCHAR, "
+                "region VARCHAR, city VARCHAR, updated_ts TIMESTAMP"
+            ),
             required=("signup_ts",),
             updated_column="updated_ts",
             rules=_in_past("signup_ts", "updated_ts"),
@@ -168,43 +144,29 @@ FEEDS: dict[str, Feed] = {
             "products",
             "shop",
             ("product_id",),
-            {
-                "product_id": "VARCHAR",
-                "product_name": "VARCHAR",
-                "category": "VARCHAR",
-                "subcategory": "VARCHAR",
-                "brand": "VARCHAR",
-                "list_price": MONEY,
-                "updated_ts": "TIMESTAMP",
-            },
+            _columns(
+                "product_id VARCHAR, product_name VARCHAR, category VARCHAR, "
+                "subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP"
+            ),
             required=("category",),
             updated_column="updated_ts",
-            rules=(*_money_ge_0("list_price"), *_in_past("updated_ts")),
+            rules=(*_not_negative("list_price"), *_in_past("updated_ts")),
         ),
         Feed(
             "orders",
             "shop",
             ("order_id",),
-            {
-                "order_id": "VARCHAR",
-                "customer_id": "VARCHAR",
-                "order_ts": "TIMESTAMP",
-                "platform": "VARCHAR",
-                "status": "VARCHAR",
-                "coupon_code": "VARCHAR",
-                "discount_amount": MONEY,
-                "shipping_fee": MONEY,
-                "promised_delivery_date": "DATE",
-                "shipped_ts": "TIMESTAMP",
-                "delivered_ts": "TIMESTAMP",
-                "cancelled_ts": "TIMESTAMP",
-                "updated_ts": "TIMESTAMP",
-            },
+            _columns(
+                "order_id VARCHAR, customer_id VARCHAR, order_ts TIMESTAMP, platform VARCHAR, "
+                "status VARCHAR, coupon_code VARCHAR, discount_amount MONEY, shipping_fee MONEY, "
+                "promised_delivery_date DATE, shipped_ts TIMESTAMP, delivered_ts TIMESTAMP, "
+                "cancelled_ts TIMESTAMP, updated_ts TIMESTAMP"
+            ),
             required=("customer_id", "order_ts", "status"),
             updated_column="updated_ts",
             rules=(
                 InSet("status", ORDER_STATUSES),
-                *_money_ge_0("discount_amount", "shipping_fee"),
+                *_not_negative("discount_amount", "shipping_fee"),
                 *_in_past("order_ts", "shipped_ts", "delivered_ts", "cancelled_ts", "updated_ts"),
             ),
         ),
@@ -212,79 +174,50 @@ FEEDS: dict[str, Feed] = {
             "order_items",
             "shop",
             ("order_id", "line_number"),
-            {
-                "order_id": "VARCHAR",
-                "line_number": "INTEGER",
-                "product_id": "VARCHAR",
-                "quantity": "INTEGER",
-                "unit_price": MONEY,
-            },
-            required=("product_id", "quantity", "unit_price"),
-            rules=(
-                Between("quantity", min_value=1),
-                *_money_ge_0("unit_price"),
-                References("order_id", "orders", "order_id"),
+            _columns(
+                "order_id VARCHAR, line_number INTEGER, product_id VARCHAR, quantity INTEGER, "
+                "unit_price MONEY"
             ),
+            required=("product_id", "quantity", "unit_price"),
+            rules=(Between("quantity", min_value=1), *_not_negative("unit_price"), ORDER_REFERENCE),
         ),
         Feed(
             "payments",
             "shop",
             ("payment_id",),
-            {
-                "payment_id": "VARCHAR",
-                "order_id": "VARCHAR",
-                "attempt_ts": "TIMESTAMP",
-                "method": "VARCHAR",
-                "amount": MONEY,
-                "status": "VARCHAR",
-            },
+            _columns(
+                "payment_id VARCHAR, order_id VARCHAR, attempt_ts TIMESTAMP, method VARCHAR, "
+                "amount MONEY, status VARCHAR"
+            ),
             required=("order_id", "attempt_ts", "amount", "status"),
             rules=(
                 InSet("status", PAYMENT_STATUSES),
-                *_money_ge_0("amount"),
+                *_not_negative("amount"),
                 *_in_past("attempt_ts"),
-                References("order_id", "orders", "order_id"),
+                ORDER_REFERENCE,
             ),
         ),
         Feed(
             "refunds",
             "shop",
             ("refund_id",),
-            {
-                "refund_id": "VARCHAR",
-                "order_id": "VARCHAR",
-                "refund_ts": "TIMESTAMP",
-                "amount": MONEY,
-                "reason": "VARCHAR",
-                "is_return": "BOOLEAN",
-            },
-            required=("order_id", "refund_ts", "amount"),
-            rules=(
-                *_money_ge_0("amount"),
-                *_in_past("refund_ts"),
-                References("order_id", "orders", "order_id"),
+            _columns(
+                "refund_id VARCHAR, order_id VARCHAR, refund_ts TIMESTAMP, amount MONEY, "
+                "reason VARCHAR, is_return BOOLEAN"
             ),
+            required=("order_id", "refund_ts", "amount"),
+            rules=(*_not_negative("amount"), *_in_past("refund_ts"), ORDER_REFERENCE),
         ),
         Feed(
             "events",
             "tracking",
             ("event_id",),
-            {
-                "event_id": "VARCHAR",
-                "event_ts": "TIMESTAMP",
-                "visitor_id": "VARCHAR",
-                "customer_id": "VARCHAR",
-                "event_type": "VARCHAR",
-                "page_type": "VARCHAR",
-                "product_id": "VARCHAR",
-                "order_id": "VARCHAR",
-                "placement": "VARCHAR",
-                "device": "VARCHAR",
-                "utm_source": "VARCHAR",
-                "utm_medium": "VARCHAR",
-                "utm_campaign": "VARCHAR",
-                "referrer": "VARCHAR",
-            },
+            _columns(
+                "event_id VARCHAR, event_ts TIMESTAMP, visitor_id VARCHAR, customer_id VARCHAR, "
+                "event_type VARCHAR, page_type VARCHAR, product_id VARCHAR, order_id VARCHAR, "
+                "placement VARCHAR, device VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
+                "utm_campaign VARCHAR, referrer VARCHAR"
+            ),
             required=("event_ts", "visitor_id", "event_type"),
             rules=(
                 InSet("event_type", EVENT_TYPES),
@@ -297,12 +230,9 @@ FEEDS: dict[str, Feed] = {
             "experiment_assignments",
             "tracking",
             ("experiment_id", "visitor_id"),
-            {
-                "experiment_id": "VARCHAR",
-                "visitor_id": "VARCHAR",
-                "variant": "VARCHAR",
-                "assigned_ts": "TIMESTAMP",
-            },
+            _columns(
+                "experiment_id VARCHAR, visitor_id VARCHAR, variant VARCHAR, assigned_ts TIMESTAMP"
+            ),
             required=("variant", "assigned_ts"),
             rules=_in_past("assigned_ts"),
         ),
@@ -310,70 +240,43 @@ FEEDS: dict[str, Feed] = {
             "marketing_spend",
             "marketing",
             ("spend_date", "channel", "campaign_id"),
-            {
-                "spend_date": "DATE",
-                "channel": "VARCHAR",
-                "campaign_id": "VARCHAR",
-                "impressions": "BIGINT",
-                "clicks": "BIGINT",
-                "spend": MONEY,
-            },
-            required=("spend",),
-            rules=(
-                *_money_ge_0("spend"),
-                Between("impressions", min_value=0),
-                Between("clicks", min_value=0),
-                InPast("spend_date"),
+            _columns(
+                "spend_date DATE, channel VARCHAR, campaign_id VARCHAR, impressions BIGINT, "
+                "clicks BIGINT, spend MONEY"
             ),
+            required=("spend",),
+            rules=(*_not_negative("spend", "impressions", "clicks"), InPast("spend_date")),
         ),
         Feed(
             "campaigns",
             "marketing",
             ("campaign_id",),
-            {
-                "campaign_id": "VARCHAR",
-                "campaign_name": "VARCHAR",
-                "campaign_type": "VARCHAR",
-                "channel": "VARCHAR",
-                "start_date": "DATE",
-                "end_date": "DATE",
-                "budget": MONEY,
-            },
+            _columns(
+                "campaign_id VARCHAR, campaign_name VARCHAR, campaign_type VARCHAR, "
+                "channel VARCHAR, start_date DATE, end_date DATE, budget MONEY"
+            ),
             required=("start_date", "end_date"),
-            rules=(*_money_ge_0("budget"), NotBefore("end_date", "start_date")),
+            rules=(*_not_negative("budget"), NotBefore("end_date", "start_date")),
         ),
         Feed(
             "reviews",
             "feedback",
             ("review_id",),
-            {
-                "review_id": "VARCHAR",
-                "order_id": "VARCHAR",
-                "product_id": "VARCHAR",
-                "customer_id": "VARCHAR",
-                "rating": "INTEGER",
-                "review_text": "VARCHAR",
-                "review_ts": "TIMESTAMP",
-            },
-            required=("order_id", "rating", "review_ts"),
-            rules=(
-                Between("rating", 1, 5),
-                *_in_past("review_ts"),
-                References("order_id", "orders", "order_id"),
+            _columns(
+                "review_id VARCHAR, order_id VARCHAR, product_id VARCHAR, customer_id VARCHAR, "
+                "rating INTEGER, review_text VARCHAR, review_ts TIMESTAMP"
             ),
+            required=("order_id", "rating", "review_ts"),
+            rules=(Between("rating", 1, 5), *_in_past("review_ts"), ORDER_REFERENCE),
         ),
         Feed(
             "surveys",
             "feedback",
             ("response_id",),
-            {
-                "response_id": "VARCHAR",
-                "customer_id": "VARCHAR",
-                "survey_type": "VARCHAR",
-                "score": "INTEGER",
-                "response_ts": "TIMESTAMP",
-                "comment": "VARCHAR",
-            },
+            _columns(
+                "response_id VARCHAR, customer_id VARCHAR, survey_type VARCHAR, score INTEGER, "
+                "response_ts TIMESTAMP, comment VARCHAR"
+            ),
             required=("survey_type", "score", "response_ts"),
             rules=(
                 InSet("survey_type", SURVEY_TYPES),
@@ -386,17 +289,11 @@ FEEDS: dict[str, Feed] = {
             "tickets",
             "feedback",
             ("ticket_id",),
-            {
-                "ticket_id": "VARCHAR",
-                "customer_id": "VARCHAR",
-                "order_id": "VARCHAR",
-                "category": "VARCHAR",
-                "is_complaint": "BOOLEAN",
-                "opened_ts": "TIMESTAMP",
-                "first_response_ts": "TIMESTAMP",
-                "resolved_ts": "TIMESTAMP",
-                "channel": "VARCHAR",
-            },
+            _columns(
+                "ticket_id VARCHAR, customer_id VARCHAR, order_id VARCHAR, category VARCHAR, "
+                "is_complaint BOOLEAN, opened_ts TIMESTAMP, first_response_ts TIMESTAMP, "
+                "resolved_ts TIMESTAMP, channel VARCHAR"
+            ),
             required=("opened_ts",),
             rules=_in_past("opened_ts", "first_response_ts", "resolved_ts"),
         ),

@@ -2,15 +2,12 @@
 
     python -m orchestration.validate_landing [LANDING_DIR] [--json] [--config warehouse.yaml]
 
-Everything runs in an in-memory DuckDB with the ingest's own pieces (discovery rules, header
-checks, readers, typing and row rules from orchestration/ingest), so what it reports is what a
-pipeline run would do: per feed, the files by format, rows, partitions and dt range, missing and
-extra columns, the rows that would be quarantined with their first reasons, and keys delivered
-more than once (normal for updates; a key delivered twice with the SAME updated_ts but different
-content is flagged, since which version wins is then down to file order).
-
-Exit code: 2 when a file would be rejected (or a delivered feed has no file, which fails the run
-too); 1 when the config is invalid; 0 otherwise, warnings included.
+The ingest's own discovery and `inspect_files` run in an in-memory DuckDB, so the report says
+what a pipeline run would do: per feed, files by format, rows, dt range, rejected files,
+missing and extra columns, rows that would be quarantined or held, and keys delivered more
+than once (one delivered twice with the same updated_ts but other content is flagged: which
+version wins is then file order). Exit code 2 when a file would be rejected (or a delivered
+feed has no file), 1 for an invalid config, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -21,31 +18,28 @@ import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
 from orchestration import deployment, settings
-from orchestration.contract import FEEDS, FUTURE_TOLERANCE, Feed, create_empty_raw_schema
-from orchestration.ingest import landing as landing_mod
-from orchestration.ingest.landing import LandingFile, LandingFileError, describe_unknown_entry
+from orchestration.contract import FEEDS, Feed, create_empty_raw_schema
+from orchestration.ingest import landing
+from orchestration.ingest.landing import LandingFile, LandingFileError, MissingColumnsError
 from orchestration.ingest.loader import (
-    _format_select,
-    _held_expr,
-    _ident,
-    _not_delivered_reason,
-    _raise_for_bad_file,
-    _reason_parts,
-    check_file_headers,
-    delivered_columns,
-    group_by_layout,
+    Inspection,
+    ident,
+    inspect_files,
+    sql_str,
+    unread,
 )
 
 Severity = Literal["error", "warning", "info"]
 EXIT_OK, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2
+NUMBERS = ("rows", "dt", "quarantined", "dup keys")  # right-aligned columns of the table
 FIRST_N = 5  # how many example rows / reasons a report lists per feed
+PARENTS = {parent for feed in FEEDS.values() for parent in feed.parents}
 
 
 @dataclass
@@ -72,7 +66,7 @@ class FeedReport:
     missing_columns: dict[str, list[str]] = field(default_factory=dict)  # file -> columns
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     rows_quarantined: int = 0
-    rows_held: int = 0  # for an order not in the landing, within ORPHAN_GRACE_DAYS of its dt
+    rows_held: int = 0  # for a parent not in the landing, within ORPHAN_GRACE_DAYS of its dt
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     first_quarantined: list[dict[str, Any]] = field(default_factory=list)
     keys_delivered_more_than_once: int = 0
@@ -94,328 +88,142 @@ class LandingReport:
         return EXIT_REJECTED if any(p.severity == "error" for p in self.problems) else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "landing": self.landing,
-            "config": self.config,
-            "exit_code": self.exit_code,
-            "seconds": self.seconds,
-            "feeds": {name: asdict(r) for name, r in self.feeds.items()},
-            "problems": [asdict(p) for p in self.problems],
-        }
+        return {**asdict(self), "exit_code": self.exit_code}
 
 
-# ------------------------------------------------------------------------------ discovery
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
+def _rel(path: Path | str, root: Path) -> str:
+    return Path(path).relative_to(root).as_posix() if Path(path).is_relative_to(root) else str(path)
 
 
 def discover(root: Path, feed: str, problems: list[Problem]) -> list[LandingFile]:
-    """The feed's files as the ingest discovers them, every layout breach listed, not just one.
-
-    The ingest rejects the whole feed at the first folder or file outside
-    `<feed>/dt=YYYY-MM-DD/<file>.<csv|csv.gz|jsonl|jsonl.gz|parquet>`; here each is an error.
-    """
-    feed_dir = root / feed
+    """The feed's files as the ingest discovers them, every folder outside the layout listed
+    (the ingest stops at the first)."""
     files: list[LandingFile] = []
-    if not feed_dir.is_dir():
-        return files
     try:
-        landing_mod.check_inside(root, feed_dir)
+        entries = landing.feed_entries(root, feed)
     except LandingFileError as exc:
         problems.append(Problem("error", feed, "layout", exc.reason, feed))
         return files
-    for part in sorted(p for p in feed_dir.iterdir() if not landing_mod._is_hidden(p)):
-        try:  # one folder at a time through the ingest's own discovery rules
-            files.extend(_discover_partition(root, part))
+    for part in entries:
+        try:
+            files.extend(landing.partition_files(root, part))
         except LandingFileError as exc:
-            problems.append(
-                Problem("error", feed, "layout", exc.reason, _rel(Path(exc.file), root))
-            )
+            problems.append(Problem("error", feed, "layout", exc.reason, _rel(exc.file, root)))
     return files
 
 
-def _discover_partition(root: Path, part: Path) -> list[LandingFile]:
-    landing_mod.check_inside(root, part)
-    match = landing_mod._PARTITION_DIR.match(part.name)
-    if not part.is_dir() or not match:
-        raise LandingFileError(
-            part, "outside the layout: expected a partition folder named dt=YYYY-MM-DD"
-        )
-    try:
-        partition_dt = date.fromisoformat(match.group(1))
-    except ValueError:
-        raise LandingFileError(part, f"invalid partition date {match.group(1)!r}") from None
-    found = []
-    for path in sorted(p for p in part.iterdir() if not landing_mod._is_hidden(p)):
-        landing_mod.check_inside(root, path)
-        fmt = landing_mod.file_format(path)
-        if fmt is None or not path.is_file():
-            raise LandingFileError(
-                path, f"unsupported file type (expected one of {', '.join(landing_mod.FORMATS)})"
-            )
-        found.append(LandingFile(partition_dt, path, fmt))
-    return found
-
-
-# ------------------------------------------------------------------------------ columns
-
-
-def _missing_columns(conn: duckdb.DuckDBPyConnection, feed: Feed, f: LandingFile) -> list[str]:
-    """The contract columns a rejected file lacks (all of them when it cannot be read)."""
-    try:
-        found = delivered_columns(conn, f)
-    except (OSError, EOFError, ValueError, LandingFileError, duckdb.Error):
-        found = []
-    return [c for c in feed.columns if c not in found]
-
-
-def check_columns(
-    conn: duckdb.DuckDBPyConnection,
+def _columns(
     feed: Feed,
     files: list[LandingFile],
     root: Path,
-    report: FeedReport,
-    problems: list[Problem],
-) -> tuple[list[LandingFile], dict[Path, tuple[str, ...]]]:
-    """Files that pass the ingest's header checks, and their columns; the others are errors."""
-    good: list[LandingFile] = []
-    headers: dict[Path, tuple[str, ...]] = {}
-    for f in files:
-        rel = _rel(f.path, root)
-        try:
-            headers.update(check_file_headers(conn, feed, [f]))
-        except LandingFileError as exc:
-            kind = "missing_column" if "missing required column" in exc.reason else "unreadable"
-            problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
-            if kind == "missing_column":
-                report.missing_columns[rel] = _missing_columns(conn, feed, f)
-            continue
-        try:
-            found = delivered_columns(conn, f)
-        except (OSError, EOFError, UnicodeDecodeError, ValueError, duckdb.Error):
-            found = list(feed.columns)  # the full read below names what is wrong
-        extra = [c for c in found if c and c not in feed.columns]  # unnamed: ignored too
-        if extra:
-            report.extra_columns[rel] = extra
-            problems.append(
-                Problem(
-                    "warning",
-                    feed.name,
-                    "extra_column",
-                    f"column(s) not in the contract, ignored by ingest: {', '.join(extra)}",
-                    rel,
-                )
-            )
-        missing = [c for c in feed.columns if c not in found]
-        if missing and f.fmt == "json":  # JSON lines omit null keys: read as NULL, not rejected
-            report.missing_columns[rel] = missing
-            problems.append(
-                Problem(
-                    "warning",
-                    feed.name,
-                    "missing_column",
-                    f"key(s) absent from the first lines, read as NULL: {', '.join(missing)}",
-                    rel,
-                )
-            )
-        good.append(f)
-    return good, headers
-
-
-# ------------------------------------------------------------------------------ rows
-
-
-def _stage(
-    conn: duckdb.DuckDBPyConnection,
-    feed: Feed,
-    files: list[LandingFile],
-    headers: dict[Path, tuple[str, ...]],
-    root: Path,
-    root_report: list[Problem],
-) -> tuple[list[str], int]:
-    """Read the files into temp tables as the loader does; a file that fails is an error."""
-    parts: list[str] = []
-    rejected = 0
-    for group in group_by_layout(files, headers):
-        candidates = [group]
-        try:
-            conn.execute(
-                f"CREATE TEMP TABLE _v{len(parts)} AS "
-                + _format_select(group[0].fmt, group, feed, root, headers[group[0].path])
-            )
-            parts.append(f"_v{len(parts)}")
-            continue
-        except duckdb.Error:
-            candidates = [[f] for f in group]  # find which files are broken, keep the rest
-        for single in candidates:
-            try:
-                _raise_for_bad_file(conn, feed, single, headers)
-                conn.execute(
-                    f"CREATE TEMP TABLE _v{len(parts)} AS "
-                    + _format_select(single[0].fmt, single, feed, root, headers[single[0].path])
-                )
-                parts.append(f"_v{len(parts)}")
-            except LandingFileError as exc:
-                rejected += 1
-                root_report.append(
-                    Problem(
-                        "error",
-                        feed.name,
-                        "unreadable",
-                        exc.reason,
-                        _rel(single[0].path, root),
-                        exc.line,
-                    )
-                )
-    return parts, rejected
-
-
-def analyse_rows(
-    conn: duckdb.DuckDBPyConnection,
-    feed: Feed,
-    parts: list[str],
+    inspected: Inspection,
     report: FeedReport,
     problems: list[Problem],
 ) -> None:
-    """Quarantine reasons, held rows and duplicate keys of the staged rows; orders feed
-    raw.orders (the whole landing's, as a run over every dt loads them)."""
-    _stage_rows(conn, feed, parts)
-    report.rows = conn.execute("SELECT count(*) FROM _rows").fetchone()[0]
-    report.rows_held = conn.execute("SELECT count(*) FROM _rows WHERE _held").fetchone()[0]
+    """Rejected files are errors; columns outside the contract and absent JSON keys warnings."""
+    for exc in inspected.rejected:
+        rel = _rel(exc.file, root)
+        missing = isinstance(exc, MissingColumnsError)
+        kind = "missing_column" if missing else "unreadable"
+        problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
+        if isinstance(exc, MissingColumnsError):
+            report.missing_columns[rel] = exc.missing
+    for f in (f for f in files if f.path in inspected.columns):
+        rel = f.relative_to(root)
+        extra, absent = unread(feed, f.fmt, inspected.columns[f.path])
+        if extra:
+            report.extra_columns[rel] = extra
+            message = f"column(s) not in the contract, ignored by ingest: {', '.join(extra)}"
+            problems.append(Problem("warning", feed.name, "extra_column", message, rel))
+        if absent:  # JSON lines omit null keys: read as NULL, not rejected
+            report.missing_columns[rel] = absent
+            message = f"key(s) absent from the first lines, read as NULL: {', '.join(absent)}"
+            problems.append(Problem("warning", feed.name, "missing_column", message, rel))
+
+
+def _one(conn: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = conn.execute(sql).fetchone()
+    return row[0] if row else None
+
+
+def analyse_rows(
+    conn: duckdb.DuckDBPyConnection, feed: Feed, report: FeedReport, problems: list[Problem]
+) -> None:
+    """Quarantine reasons, held rows and duplicate keys of the staged rows in `_rows`; a parent
+    feed's good rows go to raw.<feed> for the References rules of the feeds after it."""
+    bad = "_reason IS NOT NULL AND NOT _held"
+    report.rows = _one(conn, "SELECT count(*) FROM _rows")
+    report.rows_held = _one(conn, "SELECT count(*) FROM _rows WHERE _held")
+    report.rows_quarantined = _one(conn, f"SELECT count(*) FROM _rows WHERE {bad}")
     if report.rows_held:
         grace = settings.value("ORPHAN_GRACE_DAYS")
-        problems.append(
-            Problem(
-                "warning",
-                feed.name,
-                "held",
-                f"{report.rows_held} rows name an order that is not in the landing: held until "
-                f"it is delivered, quarantined once orders reach more than {grace} dt days past "
-                "the row's dt (ORPHAN_GRACE_DAYS)",
-            )
+        message = (
+            f"{report.rows_held} rows name an order that is not in the landing: held until it "
+            f"is delivered, quarantined once orders reach more than {grace} dt days past the "
+            "row's dt (ORPHAN_GRACE_DAYS)"
         )
-    report.rows_quarantined = conn.execute(
-        "SELECT count(*) FROM _rows WHERE _reason IS NOT NULL AND NOT _held"
-    ).fetchone()[0]
+        problems.append(Problem("warning", feed.name, "held", message))
     if report.rows_quarantined:
         report.quarantine_reasons = dict(
             conn.execute(
-                "SELECT _reason, count(*) FROM _rows WHERE _reason IS NOT NULL AND NOT _held "
-                f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {FIRST_N}"
+                f"SELECT _reason, count(*) FROM _rows WHERE {bad} GROUP BY 1 "
+                f"ORDER BY 2 DESC, 1 LIMIT {FIRST_N}"
             ).fetchall()
         )
-        report.first_quarantined = [
-            {"file": f, "row": r, "reason": why}
-            for f, r, why in conn.execute(
-                "SELECT _source_file, _source_row, _reason FROM _rows "
-                "WHERE _reason IS NOT NULL AND NOT _held "
-                f"ORDER BY _partition_dt, _source_file, _source_row LIMIT {FIRST_N}"
-            ).fetchall()
+        first = conn.execute(
+            f"SELECT _source_file, _source_row, _reason FROM _rows WHERE {bad} "
+            f"ORDER BY _partition_dt, _source_file, _source_row LIMIT {FIRST_N}"
+        ).fetchall()
+        report.first_quarantined = [{"file": f, "row": r, "reason": why} for f, r, why in first]
+        problems += [
+            Problem("warning", feed.name, "quarantine", f"row {r}: {why}", f) for f, r, why in first
         ]
-        share = report.rows_quarantined / report.rows
-        limit = settings.quarantine_max_share(feed.name)
-        over = share > limit
-        problems.extend(
-            Problem("warning", feed.name, "quarantine", f"row {q['row']}: {q['reason']}", q["file"])
-            for q in report.first_quarantined
+        share, limit = (
+            report.rows_quarantined / report.rows,
+            settings.quarantine_max_share(feed.name),
         )
-        problems.append(
-            Problem(
-                "warning",
-                feed.name,
-                "quarantine_share",
-                f"{report.rows_quarantined} of {report.rows} rows would be quarantined "
-                f"({share:.2%}; max {limit:.2%})"
-                + (": the blocking check would stop the marts" if over else ""),
-            )
+        message = (
+            f"{report.rows_quarantined} of {report.rows} rows would be quarantined "
+            f"({share:.2%}; max {limit:.2%})"
         )
+        over = ": the blocking check would stop the marts" if share > limit else ""
+        problems.append(Problem("warning", feed.name, "quarantine_share", message + over))
     _duplicates(conn, feed, report, problems)
-    if feed.name == "orders":  # the parent of the References rules of later feeds
-        cols = ", ".join([*(_ident(c) for c in feed.columns), "_partition_dt"])
+    if feed.name in PARENTS:
+        cols = ", ".join([*(ident(c) for c in feed.columns), "_partition_dt"])
         conn.execute(
-            f"INSERT INTO raw.orders ({cols}) SELECT {cols} FROM _rows WHERE _reason IS NULL"
+            f"INSERT INTO raw.{feed.name} ({cols}) SELECT {cols} FROM _rows WHERE _reason IS NULL"
         )
     conn.execute("DROP TABLE _rows")
-
-
-def _stage_rows(conn: duckdb.DuckDBPyConnection, feed: Feed, parts: list[str]) -> None:
-    """`_rows`: the staged rows with their `_reason` and `_held` as the ingest's load would
-    give them: a row whose only fault is an order not in the landing is held, unless the
-    landing's newest dt of orders is past its grace (then quarantined as not delivered)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    schema = "raw" if feed.parents else None
-    other, referential = _reason_parts(feed, "s", now, FUTURE_TOLERANCE, schema)
-    reason = "nullif(concat_ws('; ', " + ", ".join(other + referential) + "), '')"
-    held = _held_expr(other, referential)
-    body = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rows AS "
-        f"SELECT s.*, {reason} AS _reason, {held} AS _held FROM ({body}) s"
-    )
-    for p in parts:
-        conn.execute(f"DROP TABLE {p}")
-    if referential:
-        grace = int(settings.value("ORPHAN_GRACE_DAYS"))
-        newest = ", ".join(f"(SELECT max(_partition_dt) FROM raw.{p})" for p in feed.parents)
-        conn.execute(
-            f"UPDATE _rows AS h SET _held = false, "
-            f"_reason = {_not_delivered_reason(feed, 'raw', 'h', grace)} "
-            f"WHERE _held AND date_diff('day', h._partition_dt, least({newest})) > {grace}"
-        )
 
 
 def _duplicates(
     conn: duckdb.DuckDBPyConnection, feed: Feed, report: FeedReport, problems: list[Problem]
 ) -> None:
-    key = ", ".join(_ident(k) for k in feed.key)
-    stats = conn.execute(
+    key = ", ".join(ident(k) for k in feed.key)
+    report.keys_delivered_more_than_once, report.keys_in_several_files = conn.execute(
         f"""SELECT count(*) FILTER (WHERE n > 1), count(*) FILTER (WHERE files > 1)
         FROM (SELECT count(*) AS n, count(DISTINCT _source_file) AS files
               FROM _rows WHERE _reason IS NULL GROUP BY {key})"""
     ).fetchone()
-    report.keys_delivered_more_than_once, report.keys_in_several_files = stats
-    # Same key, same updated_ts (feeds without one: same partition), different content: the
-    # ingest keeps one version by file order, which is rarely what the exporter meant.
-    tie = _ident(feed.updated_column) if feed.updated_column else "_partition_dt"
-    content = ", ".join(f"{_sql_name(c)}: {_ident(c)}" for c in feed.columns)
+    # Same key, same updated_ts (feeds without one: same partition), other content.
+    tie_name = feed.updated_column or "_partition_dt"
+    content = ", ".join(f"{sql_str(c)}: {ident(c)}" for c in feed.columns)
     conflicts = conn.execute(
-        f"""SELECT {key}, {tie} AS tie, list(DISTINCT _source_file ORDER BY _source_file) AS files
-        FROM _rows WHERE _reason IS NULL
-        GROUP BY {key}, {tie}
-        HAVING count(DISTINCT md5(CAST(to_json({{{content}}}) AS VARCHAR))) > 1
-        ORDER BY ALL"""
+        f"""SELECT {key}, {ident(tie_name)}, list(DISTINCT _source_file ORDER BY _source_file)
+        FROM _rows WHERE _reason IS NULL GROUP BY {key}, {ident(tie_name)}
+        HAVING count(DISTINCT md5(CAST(to_json({{{content}}}) AS VARCHAR))) > 1 ORDER BY ALL"""
     ).fetchall()
     report.conflicting_keys = len(conflicts)
-    tie_name = feed.updated_column or "_partition_dt"
-    for row in conflicts[:FIRST_N]:
-        example = {
-            "key": dict(zip(feed.key, (str(v) for v in row[: len(feed.key)]), strict=True)),
-            tie_name: str(row[len(feed.key)]),
-            "files": row[-1],
-        }
-        report.conflict_examples.append(example)
-        key_text = ", ".join(f"{k}={v}" for k, v in example["key"].items())
-        problems.append(
-            Problem(
-                "warning",
-                feed.name,
-                "conflict",
-                f"key {key_text} delivered with the same {tie_name} {example[tie_name]} but "
-                f"different content in {', '.join(row[-1])}: which version wins is file order",
-            )
+    for *key_values, tie, files in conflicts[:FIRST_N]:
+        keys = dict(zip(feed.key, (str(v) for v in key_values), strict=True))
+        report.conflict_examples.append({"key": keys, tie_name: str(tie), "files": files})
+        message = (
+            f"key {', '.join(f'{k}={v}' for k, v in keys.items())} delivered with the same "
+            f"{tie_name} {tie} but different content in {', '.join(files)}: which version wins "
+            "is file order"
         )
-
-
-def _sql_name(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
-
-
-# ------------------------------------------------------------------------------ the whole check
+        problems.append(Problem("warning", feed.name, "conflict", message))
 
 
 def validate(
@@ -428,35 +236,30 @@ def validate(
     if not root.is_dir():
         problems.append(Problem("error", "-", "layout", f"landing folder {root} does not exist"))
         return report
-    for entry in landing_mod.unknown_entries(root, FEEDS):
-        problems.append(
-            Problem(
-                "warning", "-", "layout", describe_unknown_entry(entry, list(FEEDS)), entry.name
-            )
-        )
+    for entry in landing.unknown_entries(root, FEEDS):
+        message = landing.describe_unknown_entry(entry, list(FEEDS))
+        problems.append(Problem("warning", "-", "layout", message, entry.name))
     discovered = {name: discover(root, name, problems) for name in FEEDS}
     task = None
     if progress is not None:
         total = sum(len(fs) for fs in discovered.values())
         task = progress.add_task("validating", total=total)
-    conn = duckdb.connect(":memory:")
-    try:
+    with duckdb.connect(":memory:") as conn:
         conn.execute("SET TimeZone = 'UTC'")  # the loader's rule: a naive timestamp is UTC
         create_empty_raw_schema(conn)
         for name, feed in FEEDS.items():
-            files = discovered[name]
             if progress is not None:
                 progress.update(task, description=f"validating {name}")
-            report.feeds[name] = _validate_feed(conn, feed, files, root, config, problems)
+            report.feeds[name] = _validate_feed(
+                conn, feed, discovered[name], root, config, problems
+            )
             if progress is not None:
-                progress.advance(task, len(files))
-    finally:
-        conn.close()
+                progress.advance(task, len(discovered[name]))
     for name, fr in report.feeds.items():
-        mine = [p for p in problems if p.feed == name]
-        if fr.status in ("ok",) and any(p.severity == "error" for p in mine):
+        severities = {p.severity for p in problems if p.feed == name}
+        if fr.status == "ok" and "error" in severities:
             fr.status = "rejected"
-        elif fr.status == "ok" and any(p.severity == "warning" for p in mine):
+        elif fr.status == "ok" and "warning" in severities:
             fr.status = "warnings"
     report.seconds = round(time.perf_counter() - started, 2)
     return report
@@ -471,92 +274,64 @@ def _validate_feed(
     problems: list[Problem],
 ) -> FeedReport:
     report = FeedReport(feed=feed.name, configured=config.delivers(feed.name))
-    has_layout_error = any(p.feed == feed.name and p.kind == "layout" for p in problems)
     report.files_by_format = dict(Counter(f.fmt for f in files))
     dts = sorted({f.partition_dt for f in files})
     report.partitions = len(dts)
     if dts:
         report.first_dt, report.last_dt = dts[0].isoformat(), dts[-1].isoformat()
-    if not files and not has_layout_error:
+    if not files and not any(p.feed == feed.name and p.kind == "layout" for p in problems):
         if report.configured:
             report.status = "missing"
-            problems.append(
-                Problem(
-                    "error",
-                    feed.name,
-                    "undelivered",
-                    f"configured as delivered ({config.source}) but no file under "
-                    f"{root / feed.name}/dt=YYYY-MM-DD/: the pipeline would fail",
-                )
+            message = (
+                f"configured as delivered ({config.source}) but no file under "
+                f"{root / feed.name}/dt=YYYY-MM-DD/: the pipeline would fail"
             )
+            problems.append(Problem("error", feed.name, "undelivered", message))
         else:
             report.status = "not delivered"
-            problems.append(
-                Problem("info", feed.name, "undelivered", "not delivered: loads as an empty table")
-            )
+            message = "not delivered: loads as an empty table"
+            problems.append(Problem("info", feed.name, "undelivered", message))
         return report
     if not report.configured:
         report.status = "unconfigured"
-        problems.append(
-            Problem(
-                "warning",
-                feed.name,
-                "unconfigured",
-                f"{len(files)} file(s) delivered but the feed is not in `feeds` of "
-                f"{config.source}: ingest ignores them (add the feed to load them)",
-            )
+        message = (
+            f"{len(files)} file(s) delivered but the feed is not in `feeds` of "
+            f"{config.source}: ingest ignores them (add the feed to load them)"
         )
-    good, headers = check_columns(conn, feed, files, root, report, problems)
-    parts, rejected = _stage(conn, feed, good, headers, root, problems)
-    report.rejected_files = len(files) - len(good) + rejected
-    if parts:
-        analyse_rows(conn, feed, parts, report, problems)
+        problems.append(Problem("warning", feed.name, "unconfigured", message))
+    inspected = inspect_files(
+        conn, feed, files, root, "_rows", references_schema="raw" if feed.parents else None,
+        hold_orphans=True, grace_days=settings.value("ORPHAN_GRACE_DAYS"), keep_going=True,
+    )  # fmt: skip
+    report.rejected_files = len(inspected.rejected)
+    _columns(feed, files, root, inspected, report, problems)
+    if inspected.table:
+        analyse_rows(conn, feed, report, problems)
     return report
 
 
-# ------------------------------------------------------------------------------ output
-
-
-_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
-_STATUS_STYLE = {
-    "ok": "green",
-    "warnings": "yellow",
-    "rejected": "bold red",
-    "missing": "bold red",
-    "not delivered": "dim",
-    "unconfigured": "yellow",
-}
+STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+STATUS_STYLE = {"ok": "green", "warnings": "yellow", "rejected": "bold red", "missing": "bold red"}
+STATUS_STYLE |= {"not delivered": "dim", "unconfigured": "yellow"}
 
 
 def render(report: LandingReport, console: Any) -> None:
     """The report as rich tables: one row per feed, then every problem."""
     from rich.table import Table
 
-    table = Table(
-        title=f"Landing {report.landing}  (config: {report.config})", title_justify="left"
-    )
-    for col, justify in (
-        ("feed", "left"),
-        ("status", "left"),
-        ("files", "left"),
-        ("rows", "right"),
-        ("dt", "right"),
-        ("dt range", "left"),
-        ("quarantined", "right"),
-        ("dup keys", "right"),
-        ("conflicts", "right"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    title = f"Landing {report.landing}  (config: {report.config})"
+    table = Table(title=title, title_justify="left")
+    for col in ("feed", "status", "files", "rows", "dt", "dt range", "quarantined", "dup keys"):
+        table.add_column(col, no_wrap=True, justify="right" if col in NUMBERS else "left")
+    table.add_column("conflicts", no_wrap=True, justify="right")
     for fr in report.feeds.values():
-        files = " ".join(f"{n} {fmt}" for fmt, n in sorted(fr.files_by_format.items())) or "-"
-        dt_range = f"{fr.first_dt}..{fr.last_dt}" if fr.first_dt else "-"
         table.add_row(
             fr.feed,
-            f"[{_STATUS_STYLE.get(fr.status, '')}]{fr.status}[/]",
-            files,
+            f"[{STATUS_STYLE.get(fr.status, '')}]{fr.status}[/]",
+            " ".join(f"{n} {fmt}" for fmt, n in sorted(fr.files_by_format.items())) or "-",
             f"{fr.rows:,}",
             str(fr.partitions),
-            dt_range,
+            f"{fr.first_dt}..{fr.last_dt}" if fr.first_dt else "-",
             f"{fr.rows_quarantined:,}",
             f"{fr.keys_delivered_more_than_once:,}",
             str(fr.conflicting_keys),
@@ -571,9 +346,8 @@ def render(report: LandingReport, console: Any) -> None:
         problems.add_column("problem", overflow="fold", ratio=1)
         for p in shown:
             where = (p.file or "") + (f":{p.line}" if p.line is not None else "")
-            problems.add_row(
-                f"[{_STYLE[p.severity]}]{p.severity}[/]", p.feed, p.kind, where, p.message
-            )
+            severity = f"[{STYLE[p.severity]}]{p.severity}[/]"
+            problems.add_row(severity, p.feed, p.kind, where, p.message)
         console.print(problems)
     errors = sum(p.severity == "error" for p in report.problems)
     warnings = sum(p.severity == "warning" for p in report.problems)
@@ -613,10 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
         console = Console(width=160)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+        *columns,
         TextColumn("files"),
         TimeElapsedColumn(),
         console=Console(stderr=True),

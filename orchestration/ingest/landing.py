@@ -1,4 +1,7 @@
-"""Discovery of landing files: `<root>/<feed>/dt=YYYY-MM-DD/<name>.<ext>`."""
+"""Discovery of landing files: `<root>/<feed>/dt=YYYY-MM-DD/<name>.<ext>`.
+
+Anything that does not fit the layout is an error, never skipped: skipping would lose data.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,36 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 # Extension → DuckDB reader family. Longest suffix first so ".csv.gz" wins over ".gz".
-FORMATS: dict[str, str] = {
+FORMATS = {
     ".csv.gz": "csv",
     ".csv": "csv",
     ".jsonl.gz": "json",
     ".jsonl": "json",
     ".parquet": "parquet",
 }
-_PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
-_GLOB_CHARS = re.compile(r"([*?\[{])")
+PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+GLOB_CHARS = re.compile(r"([*?\[{])")
+# A folder name this similar to a feed's (SequenceMatcher ratio, lower case) is taken for a
+# misspelling of it: `order` → orders, `Reviews` → reviews, `returns` → refunds.
+CLOSE_NAME = 0.7
 
 
 class LandingFileError(Exception):
     """A landing file that cannot be loaded. Rejected whole: nothing of it reaches raw."""
 
     def __init__(self, file: Path | str, reason: str, line: int | None = None) -> None:
-        self.file = str(file)
-        self.reason = reason
-        self.line = line
+        self.file, self.reason, self.line = str(file), reason, line
         where = f"{self.file}, line {line}" if line is not None else self.file
         super().__init__(f"rejected {where}: {reason}")
+
+
+class MissingColumnsError(LandingFileError):
+    """A file whose header lacks contract columns; `near` are its names that look like them."""
+
+    def __init__(self, file: Path | str, missing: list[str], near: list[str]) -> None:
+        self.missing = missing
+        hint = f" (found instead: {', '.join(near)})" if near else ""
+        super().__init__(file, f"missing required column(s) {', '.join(missing)}{hint}", line=1)
 
 
 @dataclass(frozen=True, order=True)
@@ -45,98 +58,88 @@ class LandingFile:
 
 
 def reader_path(path: Path) -> str:
-    """`path` as a DuckDB reader argument that names exactly this file, never a pattern.
+    """`path` as a DuckDB reader argument naming exactly this file, never a pattern.
 
-    DuckDB's readers glob every path they are given (a list too): `orders [1].csv` would read
-    `orders 1.csv` and `part-*.csv` its siblings. Each glob character is put in a character
-    class of its own (`[*]`), which matches only itself; the `filename` column still returns
-    the real name.
+    DuckDB's readers glob every path they are given; each glob character goes in a character
+    class of its own (`[*]`), which matches only itself.
     """
-    return _GLOB_CHARS.sub(r"[\1]", str(path))
+    return GLOB_CHARS.sub(r"[\1]", str(path))
 
 
 def file_format(path: Path) -> str | None:
     name = path.name.lower()
-    for suffix, fmt in FORMATS.items():
-        if name.endswith(suffix):
-            return fmt
-    return None
+    return next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
 
 
-def _is_hidden(path: Path) -> bool:
-    # Temp files of an export still being written, and our own manifests, are not data.
-    return path.name.startswith((".", "_", "~"))
+def visible(folder: Path) -> list[Path]:
+    """The entries of `folder`, sorted, without temp files of exports and manifests."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "_", "~")))
 
 
 def check_inside(landing_root: Path, path: Path) -> Path:
-    """`path`, unless it is (or goes through) a link that leads outside `landing_root`.
+    """`path`, unless it is (or goes through) a link leading outside `landing_root`.
 
-    A link out of the landing would load whatever it points at (another export, a secrets
-    file) as this feed's data; the error names the link only, never the target or its content.
+    The error names the link only, never the target or its content.
     """
     if not path.resolve().is_relative_to(landing_root.resolve()):
         raise LandingFileError(path, "a link that leads outside the landing folder: refused")
     return path
 
 
-def partition_dirs(landing_root: Path, feed: str) -> list[tuple[date, Path]]:
-    """The `dt=YYYY-MM-DD` folders of one feed, sorted by date.
-
-    A partition folder not named `dt=YYYY-MM-DD` or with an invalid date is an error:
-    silently skipping it would lose data.
-    """
+def feed_entries(landing_root: Path, feed: str) -> list[Path]:
+    """What the feed's folder holds (its partition folders, if it follows the layout)."""
     feed_dir = landing_root / feed
     if not feed_dir.is_dir():
         return []
-    check_inside(landing_root, feed_dir)
-    found: list[tuple[date, Path]] = []
-    for part_dir in sorted(p for p in feed_dir.iterdir() if not _is_hidden(p)):
-        check_inside(landing_root, part_dir)
-        match = _PARTITION_DIR.match(part_dir.name)
-        if not part_dir.is_dir() or not match:
-            raise LandingFileError(part_dir, "expected a partition folder named dt=YYYY-MM-DD")
-        try:
-            found.append((date.fromisoformat(match.group(1)), part_dir))
-        except ValueError:
-            raise LandingFileError(part_dir, f"invalid partition date {match.group(1)!r}") from None
-    return found
+    return visible(check_inside(landing_root, feed_dir))
+
+
+def partition_date(landing_root: Path, part_dir: Path) -> date:
+    """The date of a `dt=YYYY-MM-DD` folder; any other entry of a feed folder is an error."""
+    match = PARTITION_DIR.match(check_inside(landing_root, part_dir).name)
+    if not part_dir.is_dir() or not match:
+        raise LandingFileError(part_dir, "expected a partition folder named dt=YYYY-MM-DD")
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        raise LandingFileError(part_dir, f"invalid partition date {match.group(1)!r}") from None
+
+
+def partition_dirs(landing_root: Path, feed: str) -> list[tuple[date, Path]]:
+    """The `dt=YYYY-MM-DD` folders of one feed, sorted by date."""
+    return [(partition_date(landing_root, p), p) for p in feed_entries(landing_root, feed)]
+
+
+def partition_files(landing_root: Path, part_dir: Path) -> list[LandingFile]:
+    """The files of one partition folder; one of an unsupported type is an error."""
+    partition_dt, files = partition_date(landing_root, part_dir), []
+    for path in visible(part_dir):
+        fmt = file_format(check_inside(landing_root, path))
+        if fmt is None or not path.is_file():
+            supported = ", ".join(FORMATS)
+            raise LandingFileError(path, f"unsupported file type (expected one of {supported})")
+        files.append(LandingFile(partition_dt, path, fmt))
+    return files
 
 
 def discover_feed_files(
     landing_root: Path, feed: str, first: date | None = None, last: date | None = None
 ) -> list[LandingFile]:
-    """The files of one feed (of partitions `first`..`last`, inclusive, if given), sorted.
-
-    A file with an unsupported extension is an error: silently skipping it would lose data.
-    """
-    files: list[LandingFile] = []
-    for partition_dt, part_dir in partition_dirs(landing_root, feed):
-        if (first and partition_dt < first) or (last and partition_dt > last):
-            continue
-        for path in sorted(p for p in part_dir.iterdir() if not _is_hidden(p)):
-            check_inside(landing_root, path)
-            fmt = file_format(path)
-            if fmt is None or not path.is_file():
-                supported = ", ".join(FORMATS)
-                raise LandingFileError(path, f"unsupported file type (expected one of {supported})")
-            files.append(LandingFile(partition_dt, path, fmt))
-    return files
-
-
-# A folder name this similar to a feed's (SequenceMatcher ratio, lower case) is taken for a
-# misspelling of it: `order` → orders, `Reviews` → reviews, `returns` → refunds.
-CLOSE_NAME = 0.7
+    """The files of one feed (of partitions `first`..`last`, inclusive, if given), sorted."""
+    return [
+        f
+        for dt, part_dir in partition_dirs(landing_root, feed)
+        if not ((first and dt < first) or (last and dt > last))
+        for f in partition_files(landing_root, part_dir)
+    ]
 
 
 def unknown_entries(landing_root: Path, feeds: Iterable[str]) -> list[Path]:
-    """Folders and files directly under the landing root that are not a feed's folder.
-
-    The ingest reads nothing of them (a misspelt `order/`, an unknown `returns/`): say so.
-    """
-    if not landing_root.is_dir():
-        return []
+    """Folders and files directly under the landing root that are not a feed's folder."""
     known = set(feeds)
-    return sorted(p for p in landing_root.iterdir() if not _is_hidden(p) and p.name not in known)
+    return (
+        [p for p in visible(landing_root) if p.name not in known] if landing_root.is_dir() else []
+    )
 
 
 def nearest_feed(name: str, feeds: Sequence[str]) -> tuple[str, bool]:
@@ -148,7 +151,7 @@ def nearest_feed(name: str, feeds: Sequence[str]) -> tuple[str, bool]:
 
 
 def describe_unknown_entry(entry: Path, feeds: Sequence[str]) -> str:
-    """`folder order/ is not a feed (did you mean orders?): not read`."""
+    """`folder order/ under the landing is not a feed of the contract; did you mean orders?…`"""
     feed, close = nearest_feed(entry.name, feeds)
     what = f"folder {entry.name}/" if entry.is_dir() else f"file {entry.name}"
     hint = f"; did you mean {feed}?" if close else ""

@@ -27,7 +27,7 @@ from orchestration.assets.ingest import (
 )
 from orchestration.contract import FEEDS
 from orchestration.ingest.landing import discover_feed_files, nearest_feed
-from orchestration.ingest.loader import unexpected_input
+from orchestration.ingest.loader import load_feed
 from orchestration.partitions import landing_range
 from orchestration.resources import WarehouseResource
 from orchestration.validate_landing import validate
@@ -52,6 +52,10 @@ def landing(tmp_path: Path) -> Path:
         (root / stray).mkdir(parents=True)
         (root / stray / "part-0.csv").write_text("id\n1\n")
     return root
+
+
+def unexpected_input(conn, feed, files, root) -> list[str]:
+    return load_feed(conn, feed, files, root, load_id="t").not_read
 
 
 @pytest.fixture
