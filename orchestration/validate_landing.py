@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -123,8 +124,7 @@ def _columns(
     """Rejected files are errors; columns outside the contract and absent JSON keys warnings."""
     for exc in inspected.rejected:
         rel = _rel(exc.file, root)
-        missing = isinstance(exc, MissingColumnsError)
-        kind = "missing_column" if missing else "unreadable"
+        kind = "missing_column" if isinstance(exc, MissingColumnsError) else "unreadable"
         problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
         if isinstance(exc, MissingColumnsError):
             report.missing_columns[rel] = exc.missing
@@ -227,9 +227,10 @@ def _duplicates(
 
 
 def validate(
-    root: Path, config: deployment.Deployment, progress: Any | None = None
+    root: Path, config: deployment.Deployment, progress: Callable[[str], object] | None = None
 ) -> LandingReport:
-    """Check `root` against the contract and `config` in an in-memory DuckDB."""
+    """Check `root` against the contract and `config` in an in-memory DuckDB; `progress` is
+    told which feed is being checked."""
     started = time.perf_counter()
     report = LandingReport(landing=str(root), config=config.source)
     problems = report.problems
@@ -240,21 +241,15 @@ def validate(
         message = landing.describe_unknown_entry(entry, list(FEEDS))
         problems.append(Problem("warning", "-", "layout", message, entry.name))
     discovered = {name: discover(root, name, problems) for name in FEEDS}
-    task = None
-    if progress is not None:
-        total = sum(len(fs) for fs in discovered.values())
-        task = progress.add_task("validating", total=total)
     with duckdb.connect(":memory:") as conn:
         conn.execute("SET TimeZone = 'UTC'")  # the loader's rule: a naive timestamp is UTC
         create_empty_raw_schema(conn)
         for name, feed in FEEDS.items():
             if progress is not None:
-                progress.update(task, description=f"validating {name}")
+                progress(name)
             report.feeds[name] = _validate_feed(
                 conn, feed, discovered[name], root, config, problems
             )
-            if progress is not None:
-                progress.advance(task, len(discovered[name]))
     for name, fr in report.feeds.items():
         severities = {p.severity for p in problems if p.feed == name}
         if fr.status == "ok" and "error" in severities:
@@ -382,20 +377,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
         return report.exit_code
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console()
     if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
         console = Console(width=160)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(
-        *columns,
-        TextColumn("files"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        report = validate(root, config, progress)
+    with Console(stderr=True).status("validating") as status:
+        report = validate(root, config, lambda feed: status.update(f"validating {feed}"))
     render(report, console)
     return report.exit_code
 
