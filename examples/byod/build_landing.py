@@ -2,18 +2,11 @@
 
     .venv/bin/python examples/byod/build_landing.py [--exports DIR] [--out DIR] [--dt YYYY-MM-DD]
 
-(`--out` default: data/byod/landing. examples/byod/run.sh runs this, then the pipeline, with every
-path of the example under data/byod/.)
-
-The exports imitate what a small shop gets out of its systems (docs/your-data.md explains each
-mapping): a Shopify-style order export with one row per line item (order fields only on the
-first line of an order), a customer export, a product export, and a review app's export. This
-script writes the six feeds those can fill, in one delivery partition `dt=<export date>`:
-
-    customers, products, orders, order_items, payments, reviews
-
-Timestamps keep their UTC offset (ISO 8601): the ingest converts them to UTC. Nothing here is
-specific to this data set except the column names; adapt the `map_*` functions to your exports.
+A Shopify-style order export (one row per line item, order fields on an order's first line
+only), a customer export, a product export and a review app's export become the six feeds
+they can fill, in one partition `dt=<export date>` (`--out` default: data/byod/landing).
+Timestamps keep their UTC offset: the ingest converts them. Adapt the `map_*` functions to
+your exports; docs/your-data.md explains each mapping.
 """
 
 from __future__ import annotations
