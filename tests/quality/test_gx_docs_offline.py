@@ -1,7 +1,7 @@
 """The GX Data Docs site works offline: its pages draw in headless Chromium with no network.
 
-The site is built by the checks' code path (`gx_validation.validate_table`, then
-`gx_docs.build_docs`) from the project's raw suites over a small DuckDB table with a bad order
+The site is built by the checks' code path (`gx_docs.build_suite_pages`, `validate_table`,
+`gx_docs.build_docs`) from the project's raw suites and a small DuckDB table with a bad order
 status, so it has an index, suite pages and a failed run's validation page. Each page is opened
 with every non-file request refused and recorded; then: nothing was asked of the network, every
 local file loaded, no JS error, bootstrap's styles and scripts are in effect, the Font Awesome
@@ -22,7 +22,7 @@ import pytest
 
 from orchestration.contract import FEEDS, raw_table_ddl
 from orchestration.quality import gx_docs
-from orchestration.quality.gx_validation import discover_suite_files, load_suite, validate_table
+from orchestration.quality.gx_validation import discover_suite_files, validate_table
 from orchestration.settings import EXPECTATIONS_DIR
 from tests.report.test_report_browser import CHROMIUM_ARGS, chromium_path
 
@@ -77,10 +77,19 @@ class PageVisit:
     shown: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Site:
+    index: Path
+    suite_page: Path
+    validation_page: Path
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> gx_docs.DocsPages:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     """A Data Docs site: every raw suite's page, and a failed run of raw.orders."""
     root = tmp_path_factory.mktemp("gx_docs_offline")
+    docs = root / "docs"
+    gx_docs.build_suite_pages(docs, RAW_SUITES)
     conn = duckdb.connect(str(root / "wh.duckdb"))
     try:
         conn.execute("CREATE SCHEMA raw")
@@ -91,15 +100,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> gx_docs.DocsPages:
             ORDERS,
         )
         orders = next(s for s in RAW_SUITES if s.name == "raw.orders")
-        result = validate_table(conn, "raw.orders", orders)
+        result = validate_table(conn, "raw.orders", orders, docs_dir=docs)
     finally:
         conn.close()
     assert not result.success
-    docs = root / "docs"
-    gx_docs.ensure_suite_pages(docs, [load_suite(s) for s in RAW_SUITES])
-    pages = gx_docs.build_docs(docs, result.gx_suite, result.gx_result)
-    assert pages.validation_page is not None
-    return pages
+    pages = gx_docs.build_docs(docs, [result.result_id])
+    suite_page = docs / "expectations" / "raw" / "orders.html"
+    return Site(docs / "index.html", suite_page, pages[result.result_id])
 
 
 def _visit(browser: Browser, path: Path, color_scheme: str = "light") -> PageVisit:
@@ -126,7 +133,7 @@ def _visit(browser: Browser, path: Path, color_scheme: str = "light") -> PageVis
 
 
 @pytest.fixture(scope="module")
-def visits(site: gx_docs.DocsPages) -> Iterator[dict[str, PageVisit]]:
+def visits(site: Site) -> Iterator[dict[str, PageVisit]]:
     """The index, the suite page and the validation page, each opened offline; and the index
     in dark mode (its styles swap the logo for a background image)."""
     from playwright.sync_api import sync_playwright
@@ -135,7 +142,7 @@ def visits(site: gx_docs.DocsPages) -> Iterator[dict[str, PageVisit]]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            visits = {name: _visit(browser, path) for name, path in pages.items() if path}
+            visits = {name: _visit(browser, path) for name, path in pages.items()}
             visits["index-dark"] = _visit(browser, site.index, color_scheme="dark")
             yield visits
         finally:
@@ -148,7 +155,7 @@ def test_page_loads_nothing_from_the_network(visits: dict[str, PageVisit], name:
     assert visit.outside == []  # every asset is a local file
     assert visit.failed == []  # refused requests (none) and missing local files
     assert visit.errors == []
-    assert any("/static/vendor/bootstrap@4.3.1/" in u for u in visit.files), visit.files
+    assert any("/static/vendor/maxcdn.bootstrapcdn.com/bootstrap/4.3.1/" in u for u in visit.files)
 
 
 @pytest.mark.parametrize("name", ["index", "suite", "validation"])
