@@ -47,40 +47,28 @@ def version_dir(serving_dir: Path, version: int) -> Path:
 def kept_versions(serving_dir: Path) -> list[int]:
     """The complete versions under versions/, oldest first (staging folders are hidden)."""
     root = serving_dir / VERSIONS
-    if not root.is_dir():
-        return []
-    found = []
-    for child in root.iterdir():
-        match = _VERSION_DIR.match(child.name)
-        if match and (child / DATABASE).is_file():
-            found.append(int(match.group(1)))
-    return sorted(found)
+    children = root.iterdir() if root.is_dir() else []
+    matches = [(_VERSION_DIR.match(child.name), child) for child in children]
+    return sorted(int(m.group(1)) for m, child in matches if m and (child / DATABASE).is_file())
 
 
 def read_log(database: Path) -> list[dict]:
     """The rows of `marts._publish_log` in `database` (read-only), oldest version first."""
-    conn = duckdb.connect(str(database), read_only=True)
-    try:
+    with duckdb.connect(str(database), read_only=True) as conn:
         cursor = conn.execute(f"SELECT * FROM {LOG_TABLE}")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        conn.close()
     return sorted(rows, key=lambda r: (r.get("version") is None, r.get("version") or 0))
-
-
-def _log_max_version(database: Path) -> int | None:
-    try:
-        versions = [r["version"] for r in read_log(database) if r.get("version") is not None]
-    except (duckdb.Error, KeyError):
-        return None
-    return max(versions, default=None)
 
 
 def current_version(serving_dir: Path) -> int | None:
     """The version of the top-level serving.duckdb (its newest log row), None if none/unknown."""
     database = serving_dir / DATABASE
-    return _log_max_version(database) if database.is_file() else None
+    try:
+        rows = read_log(database) if database.is_file() else []
+    except duckdb.Error:
+        return None
+    return max((r["version"] for r in rows if r.get("version") is not None), default=None)
 
 
 def next_version(serving_dir: Path) -> int:
