@@ -4,9 +4,9 @@ A killed run harms no data: DuckDB commits or rolls back each write, and a publi
 visible only by atomic renames. What it leaves is bookkeeping: its run stays STARTED and keeps
 the slot of the `duckdb_warehouse` pool. So each CLI run is tagged with its process
 (`process_tags`), and before the next one `recover` fails the runs whose process is gone and
-frees the slots of ended runs. A run that another run's slot would keep waiting gives up after
-POOL_WAIT_SECONDS (`wait_for_pool`). SIGTERM and SIGINT stop a run like a kill, only tidier
-(`RunStop`, `cancel`): the run is marked canceled, its slots freed, and the process ends.
+frees the slots of ended runs. While another run holds the pool, a run waits before it starts,
+up to POOL_WAIT_SECONDS (`wait_for_pool`). SIGTERM and SIGINT stop a run like a kill, only
+tidier (`RunStop`, `cancel`): the run is marked canceled, its slots freed, the process ends.
 """
 
 from __future__ import annotations
