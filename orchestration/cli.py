@@ -316,9 +316,9 @@ def _execute(
         if not stopped:
             thread.start()
             stopped = stop.wait(thread)
-        if stopped:
-            progress.say(f"stopping: {stopped}; no further step runs")
-            runguard.cancel(instance, run_id, stopped)
+            if stopped:
+                progress.say(f"stopping: {stopped}; no further step runs")
+                runguard.cancel(instance, run_id, stopped)
     if results:
         report = report_from_result(results[0])
     else:

@@ -171,8 +171,7 @@ class RunStop:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _stop_reason
-        _stop_reason = None
+        # _stop_reason stays: the stopped run's thread must not publish before the process ends
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
 
