@@ -1,20 +1,13 @@
 """Freshness of the landing: each feed's newest `dt=` partition must be recent enough.
 
-One non-blocking asset check `freshness` per `raw/<feed>` asset, all computed in one step (a
-directory listing per feed, no warehouse access). The check fails when the newest partition folder
-`<LANDING_DIR>/<feed>/dt=YYYY-MM-DD/` is more than FRESHNESS_MAX_LAG_DAYS days (default 2; per
-feed FRESHNESS_MAX_LAG_DAYS_<FEED>) older than today (UTC), or when the feed has no partition.
-
-Why separate from the pipeline: the check judges the *landing* (did the exporters deliver?), not
-what a run loaded. A backfill or a re-run of old partitions is legitimate while the landing lags,
-so these checks are not blocking and are not in `full_pipeline`; they run in their own job,
-`freshness_checks` (hourly schedule, stopped by default), and a failure becomes a freshness alert
-through the check-evaluation sensor. They do not depend on partitions: an unpartitioned check on
-a daily-partitioned asset is allowed, and the check looks at the landing folders, not at
-materialized partitions.
+One non-blocking check `freshness` per `raw/<feed>`, all in one step that lists the landing
+folders. It fails when the feed's newest partition folder holding a file is more than
+FRESHNESS_MAX_LAG_DAYS days (per feed FRESHNESS_MAX_LAG_DAYS_<FEED>) older than today (UTC), or
+when there is none. It judges the exporters, not a run: a backfill while the landing lags is
+legitimate, so these checks run in their own job, `freshness_checks` (hourly schedule), and a
+failure becomes an alert through the check-evaluation sensor.
 """
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,36 +30,24 @@ def utc_now() -> datetime:
 
 
 def max_lag_days(feed: str) -> int:
-    """Env FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS, else the deployment
-    config's `freshness_max_lag_hours` in whole days, rounded up (default 36 h → 2 days)."""
-    days = settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", feed)
-    if days is not None:
-        return days
-    return math.ceil(deployment.freshness_max_lag_hours() / 24)
+    """FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS (env, then deployment file)."""
+    return settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", feed)
 
 
 def newest_partition(landing_root: Path, feed: str) -> date | None:
-    """The newest `dt=YYYY-MM-DD` folder of a feed that holds at least one visible file.
-
-    Unlike ingest this never raises on a stray name: it only has to find the newest delivery.
-    An empty folder (an export that has not written yet) is not a delivery.
-    """
-    feed_dir = landing_root / feed
-    if not feed_dir.is_dir():
-        return None
-    newest: date | None = None
-    for child in feed_dir.iterdir():
-        match = _PARTITION_DIR.match(child.name)
-        if not match or not child.is_dir():
-            continue
+    """The newest `dt=YYYY-MM-DD` folder of a feed holding a visible file (an empty folder is
+    an export still writing). Stray names are skipped: this only looks for the newest."""
+    folders = (landing_root / feed).iterdir() if (landing_root / feed).is_dir() else ()
+    newest = None
+    for folder in folders:
+        match = _PARTITION_DIR.match(folder.name)
         try:
-            dt = date.fromisoformat(match.group(1))
+            dt = date.fromisoformat(match[1]) if match and folder.is_dir() else None
         except ValueError:
             continue
-        if (newest is None or dt > newest) and any(
-            not p.name.startswith((".", "_", "~")) for p in child.iterdir()
-        ):
-            newest = dt
+        if dt and (newest is None or dt > newest):
+            if any(not p.name.startswith((".", "_", "~")) for p in folder.iterdir()):
+                newest = dt
     return newest
 
 
@@ -88,11 +69,10 @@ class Freshness:
     def describe(self) -> str:
         if self.newest is None:
             return f"feed {self.feed}: no landing partition found"
-        verdict = "within" if self.passed else "exceeds"
         return (
-            f"feed {self.feed}: newest partition dt={self.newest.isoformat()} is "
-            f"{self.lag_days} day(s) old on {self.today.isoformat()} (UTC); {verdict} the max "
-            f"lag of {self.max_lag_days} day(s)"
+            f"feed {self.feed}: newest partition dt={self.newest} is {self.lag_days} day(s) old "
+            f"on {self.today} (UTC); {'within' if self.passed else 'exceeds'} the max lag of "
+            f"{self.max_lag_days} day(s)"
         )
 
 
@@ -100,31 +80,25 @@ def evaluate_freshness(
     landing_root: Path, feed: str, now: datetime, max_lag: int | None = None
 ) -> Freshness:
     today = now.astimezone(UTC).date() if now.tzinfo else now.date()
-    return Freshness(
-        feed=feed,
-        newest=newest_partition(landing_root, feed),
-        today=today,
-        max_lag_days=max_lag_days(feed) if max_lag is None else max_lag,
-    )
+    lag = max_lag_days(feed) if max_lag is None else max_lag
+    return Freshness(feed, newest_partition(landing_root, feed), today, lag)
 
 
 def freshness_check_result(result: Freshness) -> dg.AssetCheckResult:
+    """WARN when failed: a stale landing is a delivery problem, not bad data."""
+    lag = result.lag_days
     return dg.AssetCheckResult(
         asset_key=raw_asset_key(result.feed),
         check_name=FRESHNESS_CHECK,
         passed=result.passed,
-        # A stale landing is a delivery problem, not bad data in the warehouse: WARN.
         severity=dg.AssetCheckSeverity.WARN,
         description=result.describe(),
         metadata={
             "newest_partition": result.newest.isoformat() if result.newest else "",
-            "lag_days": result.lag_days if result.lag_days is not None else -1,
+            "lag_days": -1 if lag is None else lag,
             "max_lag_days": result.max_lag_days,
             "evaluated_on": result.today.isoformat(),
-            # the names the alert sensor reads
-            "observed_value": (
-                f"{result.lag_days} days" if result.lag_days is not None else "no partition"
-            ),
+            "observed_value": "no partition" if lag is None else f"{lag} days",  # for the alerts
             "threshold": f"<= {result.max_lag_days} days",
         },
     )
@@ -137,19 +111,15 @@ def freshness_check_keys(feeds: Iterable[str]) -> list[dg.AssetCheckKey]:
 def build_freshness_checks(
     feeds: Iterable[str], clock: Clock = utc_now
 ) -> dg.AssetChecksDefinition:
-    """One subsettable, non-blocking `freshness` check per feed; `clock` is injectable for tests."""
-    feeds = sorted(feeds)
+    """One subsettable, non-blocking `freshness` check per feed; `clock` is for tests."""
     specs = [
         dg.AssetCheckSpec(
             FRESHNESS_CHECK,
             asset=raw_asset_key(feed),
-            blocking=False,
-            description=(
-                f"Newest landing partition of {feed} at most FRESHNESS_MAX_LAG_DAYS days old "
-                "(not blocking; runs in the freshness_checks job)."
-            ),
+            description=f"Newest landing partition of {feed} at most FRESHNESS_MAX_LAG_DAYS "
+            "days old (not blocking; runs in the freshness_checks job).",
         )
-        for feed in feeds
+        for feed in sorted(feeds)
     ]
 
     @dg.multi_asset_check(
@@ -161,21 +131,20 @@ def build_freshness_checks(
     def landing_freshness(
         context: dg.AssetCheckExecutionContext, landing: LandingResource
     ) -> Iterable[dg.AssetCheckResult]:
-        root = landing.resolved_root
-        now = clock()
-        delivered = set(deployment.delivered_feeds())
+        now, delivered = clock(), set(deployment.delivered_feeds())
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
             feed = key.asset_key.path[-1]
-            if feed not in delivered:  # the deployment config says the shop has no such export
+            if feed not in delivered:  # the deployment config says there is no such export
+                description = f"{feed} is not delivered (deployment config): not judged"
                 yield dg.AssetCheckResult(
                     asset_key=key.asset_key,
                     check_name=FRESHNESS_CHECK,
                     passed=True,
-                    description=f"{feed} is not delivered (deployment config): not judged",
+                    description=description,
                     metadata={"delivered": False},
                 )
                 continue
-            result = evaluate_freshness(root, feed, now)
+            result = evaluate_freshness(landing.resolved_root, feed, now)
             (context.log.info if result.passed else context.log.warning)(result.describe())
             yield freshness_check_result(result)
 

@@ -1,18 +1,9 @@
 """The blocking check on `serving/marts`: what BI tools read is what the publish recorded.
 
-After the publish asset swapped in `serving.duckdb` and `parquet/`, this check opens the
-serving database **read-only** (as a BI tool does, so a file only the writer could open fails
-here) and verifies, against the newest `marts._publish_log` row (the current version; the rows
-before it are the earlier publishes, carried over):
-
-- the log's newest row belongs to this run (a failed swap would leave the previous publish);
-- that version is kept under `versions/v<N>/` (so a later rollback can come back to it);
-- every mart of the definitions is in the log, and the database holds each one as a table with
-  the logged row count;
-- each `parquet/<mart>.parquet` has the logged row count and the table's column names.
-
-Nothing is downstream of `serving/marts` inside Dagster, but the check is blocking all the same:
-a failure fails the run (`make pipeline` exits non-zero) and marks the publish as bad in the UI.
+It opens `serving.duckdb` read-only, as a BI tool does, and checks it against the newest
+`marts._publish_log` row: that row is this run's; its version is kept under `versions/v<N>/`;
+every mart is in the log, and is a table with the logged row count; each
+`parquet/<mart>.parquet` has that row count and the table's columns. A failure fails the run.
 """
 
 import json
@@ -28,17 +19,34 @@ from orchestration.assets.publish import PUBLISH_KEY, ServingResource
 CHECK_NAME = "serving_matches_publish_log"
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _mart_problems(
+    conn: duckdb.DuckDBPyConnection, serving_dir: Path, mart: str, expected: int
+) -> list[str]:
+    """How the table and the Parquet file of one mart differ from the publish log."""
+    parquet = serving_dir / "parquet" / f"{mart}.parquet"
+    escaped = str(parquet).replace("'", "''")
+    sources = {f"marts.{mart}": f'marts."{mart}"', parquet.name: f"read_parquet('{escaped}')"}
+    problems, columns = [], []
+    for name, source in sources.items():
+        try:
+            (rows,) = conn.execute(f"SELECT count(*) FROM {source}").fetchall()[0]
+            columns.append(
+                [r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            )
+        except duckdb.Error as exc:
+            return [*problems, f"{name} cannot be read: {exc}"]
+        if rows != expected:
+            problems.append(f"{name} has {rows} rows, the publish log says {expected}")
+    if columns[0] != columns[1]:
+        problems.append(f"{parquet.name} columns {columns[1]} differ from {columns[0]}")
+    return problems
 
 
 def verify_serving(
     serving_dir: Path, marts: Iterable[str], run_id: str | None = None
 ) -> tuple[list[str], dict[str, int]]:
-    """Problems found in the published serving copy (empty: it is sound), and the logged counts.
-
-    `run_id`: when given, the newest publish log row must name this run.
-    """
+    """The problems of the published serving copy (none: it is sound) and the logged counts;
+    with `run_id`, the newest publish log row must name that run."""
     database = serving_dir / "serving.duckdb"
     if not database.exists():
         return [f"{database} does not exist"], {}
@@ -46,8 +54,7 @@ def verify_serving(
         conn = duckdb.connect(str(database), read_only=True)
     except duckdb.Error as exc:
         return [f"{database} does not open read-only: {exc}"], {}
-    problems: list[str] = []
-    try:
+    with conn:
         try:
             log = conn.execute(
                 "SELECT version, run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log "
@@ -59,49 +66,18 @@ def verify_serving(
             return ["marts._publish_log has no versioned row"], {}
         version, logged_run, counts_json = log[0]
         counts = {str(k): int(v) for k, v in json.loads(counts_json).items()}
+        problems = []
         if run_id is not None and logged_run != run_id:
-            problems.append(
-                f"the publish log's version {version} is from run {logged_run}, "
-                f"not this run {run_id}"
-            )
+            problem = f"the publish log's version {version} is from run {logged_run}"
+            problems.append(f"{problem}, not this run {run_id}")
         kept = serving_files.version_dir(serving_dir, version) / serving_files.DATABASE
         if not kept.is_file():
             problems.append(f"version {version} is not kept: {kept} does not exist")
         for mart in sorted(set(marts)):
             if mart not in counts:
                 problems.append(f"marts.{mart} is not in the publish log")
-                continue
-            expected = counts[mart]
-            try:
-                (rows,) = conn.execute(f"SELECT count(*) FROM marts.{_quote(mart)}").fetchone()
-                columns = [r[0] for r in conn.execute(f"DESCRIBE marts.{_quote(mart)}").fetchall()]
-            except duckdb.Error as exc:
-                problems.append(f"marts.{mart} cannot be read: {exc}")
-                continue
-            if rows != expected:
-                problems.append(f"marts.{mart} has {rows} rows, the publish log says {expected}")
-            parquet = serving_dir / "parquet" / f"{mart}.parquet"
-            if not parquet.exists():
-                problems.append(f"{parquet} does not exist")
-                continue
-            escaped = str(parquet).replace("'", "''")
-            source = f"read_parquet('{escaped}')"
-            try:
-                (parquet_rows,) = conn.execute(f"SELECT count(*) FROM {source}").fetchone()
-                parquet_columns = [
-                    r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-                ]
-            except duckdb.Error as exc:
-                problems.append(f"{parquet} cannot be read: {exc}")
-                continue
-            if parquet_rows != expected:
-                problems.append(
-                    f"{parquet.name} has {parquet_rows} rows, the publish log says {expected}"
-                )
-            if parquet_columns != columns:
-                problems.append(f"{parquet.name} columns {parquet_columns} differ from {columns}")
-    finally:
-        conn.close()
+            else:
+                problems += _mart_problems(conn, serving_dir, mart, counts[mart])
     return problems, counts
 
 
@@ -113,26 +89,19 @@ def build_publish_check(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetChecksDefin
         asset=PUBLISH_KEY,
         name=CHECK_NAME,
         blocking=True,
-        description=(
-            "The serving database opens read-only and holds every mart with the row count of its "
-            "publish log; each Parquet file has the same rows and columns."
-        ),
+        description="The serving database opens read-only and holds every mart with the row "
+        "count of its publish log; each Parquet file has the same rows and columns.",
     )
     def serving_matches_publish_log(
         context: dg.AssetCheckExecutionContext, serving: ServingResource
     ) -> dg.AssetCheckResult:
         problems, counts = verify_serving(serving.resolved_dir, marts, context.run.run_id)
-        shown = "; ".join(problems[:5]) + (
-            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-        )
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" * (len(problems) > 5))
         return dg.AssetCheckResult(
             passed=not problems,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"{len(problems)} problems in the serving copy: {shown}"
-                if problems
-                else f"All {len(marts)} marts published with their logged row counts."
-            ),
+            description=f"{len(problems)} problems in the serving copy: {shown}"
+            if problems
+            else f"All {len(marts)} marts published with their logged row counts.",
             metadata={
                 "serving_database": dg.MetadataValue.path(
                     str(serving.resolved_dir / "serving.duckdb")

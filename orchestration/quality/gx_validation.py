@@ -1,12 +1,11 @@
 """Great Expectations suites (`expectations/<schema>.<table>.json`) run on DuckDB tables.
 
 A suite file is a GX 1.x suite whose every expectation has `meta.severity`, `critical` or
-`warning`. `validate_table` adds the suite to a GX context, runs a `ValidationDefinition` on a
-batch of the table and returns a `SuiteResult`. A table of at most PANDAS_MAX_ROWS rows goes to
-GX's pandas datasource as a DataFrame; a larger one to GX's SQL datasource, which computes the
-metrics in DuckDB. With a `RowScope`, the row-level expectations get a `row_condition` on the
-partition column, so a run that loaded some days judges those days' rows, while the table-level
-ones (row count, distinct values, uniqueness across days) still judge the whole table.
+`warning`. `validate_table` adds the suite to a GX context and runs a `ValidationDefinition`
+on the table: a table of at most PANDAS_MAX_ROWS rows as a DataFrame (GX's pandas datasource),
+a larger one through GX's SQL datasource, which computes the metrics in DuckDB. With a
+`RowScope`, the row-level expectations get a `row_condition` on the partition column: a run
+that loaded some days judges those days' rows; the others still judge the whole table.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,31 +23,22 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import duckdb
-    import great_expectations as gx
     from great_expectations.data_context import AbstractDataContext
 
 Severity = Literal["critical", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
 BACKENDS = ("auto", "pandas", "sql")
-PANDAS_MAX_ROWS = 15_000  # `auto`: GX's pandas engine is faster on small tables, SQL on big ones
-MAX_UNEXPECTED_VALUES = 20
-PARTITION_COLUMN = "_partition_dt"  # the raw tables' delivery date (orchestration.contract)
-RESULTS_DIR = ".results"  # GX's validation results store, inside the docs folder
-
-_SUITE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
-_SUITE_KEYS = {"name", "id", "expectations", "suite_parameters", "meta", "notes"}
-_EXPECTATION_KEYS = {"type", "kwargs", "meta", "id", "notes", "description", "severity"}
-_LEGACY_KEYS = {"expectation_suite_name": "name", "expectation_type": "type"}
-_FAST = {"result_format": "BOOLEAN_ONLY"}
-_DETAILED = {"result_format": "BASIC", "partial_unexpected_count": MAX_UNEXPECTED_VALUES}
+PANDAS_MAX_ROWS = 15_000  # `auto`: GX's pandas engine is the faster one on small tables
+MAX_VALUES = 20  # bad values reported per expectation (GX's partial_unexpected_count)
+PARTITION = "_partition_dt"  # the raw tables' delivery date (orchestration.contract)
+SITE, RESULTS = "local_site", ".results"  # the Data Docs site; GX's results in the docs dir
 GX_LOCK = threading.RLock()  # GX's context and stores are not thread-safe
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_KEYS = {"type", "kwargs", "meta", "notes", "description", "severity", "id"}
 
 
 class SuiteFormatError(ValueError):
-    """A suite file that is not a valid GX 1.x suite with our severity convention."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"expectation suite {path}: {problem}")
+    """A suite file that is not a GX 1.x suite with our severity convention."""
 
 
 class TableReadError(RuntimeError):
@@ -58,7 +47,7 @@ class TableReadError(RuntimeError):
 
 @dataclass(frozen=True)
 class SuiteFile:
-    """A suite file whose format was checked; GX is not imported to read it."""
+    """A checked suite file; reading one does not import GX."""
 
     path: Path
     name: str  # `<schema>.<table>`: the table, the asset key and the file name
@@ -77,15 +66,18 @@ class SuiteFile:
         return sum(1 for e in self.expectations if e["meta"]["severity"] == severity)
 
 
-def _problem(data: Any, allowed: set[str], where: str) -> str | None:
-    """What is wrong with the keys of one object of a suite file, if anything."""
-    if not isinstance(data, dict):
-        return f"{where} must be a JSON object"
-    legacy = next((k for k in _LEGACY_KEYS if k in data), None)
-    if legacy:
-        return f"{where} uses the GX 0.x key {legacy!r}; GX 1.x calls it {_LEGACY_KEYS[legacy]!r}"
-    unknown = sorted(set(data) - allowed)
-    return f"{where} has unknown keys {unknown}" if unknown else None
+def _problem(raw: Any, stem: str) -> str | None:
+    if not isinstance(raw, dict) or raw.get("name") != stem or not _NAME.match(stem):
+        return f"must be an object whose 'name' is '<schema>.<table>', the file name {stem!r}"
+    if not isinstance(raw.get("expectations"), list) or not raw["expectations"]:
+        return "'expectations' must be a non-empty list"
+    for i, exp in enumerate(raw["expectations"]):
+        where = f"expectations[{i}] ({exp.get('type') if isinstance(exp, dict) else exp})"
+        if not isinstance(exp, dict) or set(exp) - _KEYS or not isinstance(exp.get("kwargs"), dict):
+            return f"{where} needs 'type' and 'kwargs', and no keys but {sorted(_KEYS)}"
+        if (exp.get("meta") or {}).get("severity") not in SEVERITIES:
+            return f"{where} needs meta.severity in {list(SEVERITIES)}"
+    return None
 
 
 def read_suite_file(path: Path | str) -> SuiteFile:
@@ -94,27 +86,10 @@ def read_suite_file(path: Path | str) -> SuiteFile:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SuiteFormatError(path, f"is not valid JSON: {exc}") from exc
-    problem = _problem(raw, _SUITE_KEYS, "the top level")
-    if problem is None and raw.get("name") != path.stem:
-        problem = f"'name' is {raw.get('name')!r} but the file name says {path.stem!r}"
-    if problem is None and not _SUITE_NAME.match(path.stem):
-        problem = "the name must be '<schema>.<table>' in lower case"
-    expectations = raw.get("expectations") if problem is None else None
-    if problem is None and (not isinstance(expectations, list) or not expectations):
-        problem = "'expectations' must be a non-empty list"
-    for i, exp in enumerate(expectations or []):
-        where = f"expectations[{i}] ({exp.get('type') if isinstance(exp, dict) else exp})"
-        problem = _problem(exp, _EXPECTATION_KEYS, where)
-        if problem is None and not isinstance(exp.get("kwargs"), dict):
-            problem = f"{where} needs 'type' and a 'kwargs' object"
-        if problem is None and (exp.get("meta") or {}).get("severity") not in SEVERITIES:
-            problem = f"{where} needs meta.severity in {list(SEVERITIES)}"
-        if problem:
-            break
-    if problem:
-        raise SuiteFormatError(path, problem)
-    return SuiteFile(path, path.stem, tuple(expectations), raw.get("meta") or {})
+        raise SuiteFormatError(f"expectation suite {path} is not valid JSON: {exc}") from exc
+    if problem := _problem(raw, path.stem):
+        raise SuiteFormatError(f"expectation suite {path}: {problem}")
+    return SuiteFile(path, path.stem, tuple(raw["expectations"]), raw.get("meta") or {})
 
 
 def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
@@ -122,60 +97,38 @@ def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
     return [read_suite_file(p) for p in sorted(Path(suite_dir).glob("*.json"))]
 
 
-def load_suite(
-    suite: SuiteFile, expectations: Iterable[dict[str, Any]] = ()
-) -> gx.ExpectationSuite:
-    """The `gx.ExpectationSuite` of a suite file (or of `expectations`, a variant of them).
-
-    Each expectation is built on its own first: GX's suite drops one it cannot build.
-    """
+def load_suite(suite: SuiteFile, variant: list[dict[str, Any]] | None = None) -> Any:
+    """The GX suite of a suite file, or of a `variant` of its expectations. Each expectation
+    is built on its own: GX's suite would drop one it cannot build."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
     built = []
-    for index, exp in enumerate(expectations or suite.expectations):
+    for index, exp in enumerate(variant or suite.expectations):
         try:
-            config = ExpectationConfiguration(**{k: v for k, v in exp.items() if k != "id"})
-            built.append(config.to_domain_obj())
+            built.append(ExpectationConfiguration(**exp).to_domain_obj())
         except Exception as exc:
             where = f"expectations[{index}] ({exp['type']})"
-            raise SuiteFormatError(suite.path, f"{where} is invalid: {exc}") from exc
+            raise SuiteFormatError(f"expectation suite {suite.path}: {where}: {exc}") from exc
     return gx.ExpectationSuite(name=suite.name, expectations=built, meta=dict(suite.meta))
 
 
-# ------------------------------------------------------------------------------ row scopes
-
-_ROW_LEVEL_PREFIXES = ("expect_column_values_", "expect_column_pair_values_")
-_ROW_LEVEL_TYPES = {"expect_multicolumn_sum_to_equal"}
-_ACROSS_ROWS = {
-    "expect_column_values_to_be_unique",
-    "expect_column_values_to_be_increasing",
-    "expect_column_values_to_be_decreasing",
-}
-
-
-def is_row_level(exp_type: str, kwargs: Mapping[str, Any]) -> bool:
-    """Whether a table passes the expectation exactly when each of its partitions does.
-
-    Row-level: `expect_column_values_*` except unique/increasing/decreasing, the column-pair
-    ones, and uniqueness of a key that includes the partition column. Everything else (row
-    count, distinct values, aggregates, unknown types) judges the whole table.
-    """
-    if exp_type in (
-        "expect_compound_columns_to_be_unique",
-        "expect_multicolumn_values_to_be_unique",
-    ):
-        return PARTITION_COLUMN in (kwargs.get("column_list") or ())
-    if exp_type in _ACROSS_ROWS:
+def is_row_level(exp_type: str, kwargs: dict[str, Any]) -> bool:
+    """Whether a table passes the expectation exactly when each of its partitions does:
+    `expect_column_values_*` but unique/increasing/decreasing, the column-pair ones, and a
+    key's uniqueness when the key includes the partition. Anything else judges every row."""
+    if exp_type.endswith("_unique") and "column_list" in kwargs:
+        return PARTITION in kwargs["column_list"]
+    if exp_type.rsplit("_", 1)[1] in ("unique", "increasing", "decreasing"):
         return False
-    return exp_type in _ROW_LEVEL_TYPES or exp_type.startswith(_ROW_LEVEL_PREFIXES)
+    return exp_type.startswith(("expect_column_values_", "expect_column_pair_values_"))
 
 
 @dataclass(frozen=True)
 class RowScope:
-    """The partitions, `first` to `last`, whose rows the row-level expectations judge."""
+    """The days, `first` to `last`, whose rows the row-level expectations judge."""
 
     first: date
     last: date
@@ -184,186 +137,151 @@ class RowScope:
         if self.last < self.first:
             raise ValueError(f"empty row scope: {self.first} .. {self.last}")
 
-    @property
-    def predicate(self) -> str:
-        return f"{PARTITION_COLUMN} BETWEEN DATE '{self.first}' AND DATE '{self.last}'"
-
-    def conditions(self) -> list[dict[str, Any]]:
-        column = {"name": PARTITION_COLUMN}
-        bounds = ((">=", self.first), ("<=", self.last))
-        return [
-            {"type": "comparison", "column": column, "operator": o, "parameter": d.isoformat()}
-            for o, d in bounds
-        ]
-
     def __str__(self) -> str:
         return f"dt {self.first}..{self.last}"
 
-
-def scope_expectation(exp: dict[str, Any], scope: RowScope) -> dict[str, Any] | None:
-    """`exp` limited to the scope's rows with a `row_condition`, or None if it must judge
-    every row (table-level, or a condition that cannot be combined with AND)."""
-    if not is_row_level(exp["type"], exp["kwargs"]):
-        return None
-    conditions = scope.conditions()
-    existing = exp["kwargs"].get("row_condition")
-    if isinstance(existing, dict) and existing.get("type") in ("comparison", "nullity"):
-        conditions.append(existing)
-    elif isinstance(existing, dict) and existing.get("type") == "and":
-        conditions.extend(existing["conditions"])
-    elif existing is not None:
-        return None
-    kwargs = {**exp["kwargs"], "row_condition": {"type": "and", "conditions": conditions}}
-    return {**exp, "kwargs": kwargs}
-
-
-# ------------------------------------------------------------------------------ results
-
-
-@dataclass(frozen=True)
-class ExpectationOutcome:
-    """One expectation's result, JSON-safe."""
-
-    type: str
-    column: str | None  # the column, or the columns of a pair/compound expectation, joined
-    kwargs: dict[str, Any]
-    severity: Severity
-    success: bool  # False also when GX raised while evaluating it
-    unexpected_count: int | None = None
-    unexpected_values: list[Any] = field(default_factory=list)  # distinct, at most 20
-    observed_value: Any = None
-    exception_message: str | None = None
-    row_scope: str | None = None  # the rows it judged when not every row
-
     @property
-    def label(self) -> str:
-        return f"{self.type}({self.column})" if self.column else self.type
+    def predicate(self) -> str:
+        return f"{PARTITION} BETWEEN DATE '{self.first}' AND DATE '{self.last}'"
+
+    def limit(self, exp: dict[str, Any]) -> dict[str, Any] | None:
+        """`exp` judging only the scope's rows, or None when it judges every row (table-level,
+        or its own condition is a string or an OR, which cannot be joined with AND)."""
+        from great_expectations.expectations import row_conditions as rc
+
+        own = rc.deserialize_row_condition(exp["kwargs"].get("row_condition"))
+        if not is_row_level(exp["type"], exp["kwargs"]) or isinstance(own, str | rc.OrCondition):
+            return None
+        scope = (rc.Column(PARTITION) >= str(self.first)) & (rc.Column(PARTITION) <= str(self.last))
+        return {**exp, "kwargs": {**exp["kwargs"], "row_condition": scope & own if own else scope}}
+
+
+def _message(info: Any) -> str | None:
+    """The first message of GX's exception_info (flat, or keyed by metric)."""
+    if not isinstance(info, dict) or info.get("raised_exception") is False:
+        return None
+    if "raised_exception" in info:
+        return str(info.get("exception_message") or "raised")
+    return next(filter(None, map(_message, info.values())), None)
+
+
+def _outcome(result: Any, rows: str | None) -> dict[str, Any]:
+    """One GX result as plain JSON, by GX's conversion (NaN is null, timestamps ISO text):
+    `label` (`type(column)`), `severity`, `success` (False also when GX raised: `error`), the
+    distinct bad `values`, the `observed` value and the `rows` it judged (None: all)."""
+    data = result.to_json_dict()
+    config, found, error = (
+        data["expectation_config"],
+        data["result"],
+        _message(data["exception_info"]),
+    )
+    kwargs = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
+    pair = [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    column = kwargs.get("column") or ", ".join(kwargs.get("column_list") or pair)
+    values: list[Any] = []
+    for value in found.get("partial_unexpected_list") or []:
+        values += [] if value in values else [value]  # uniqueness failures repeat values
+    return {
+        "label": f"{config['type']}({column})" if column else config["type"],
+        "severity": config["meta"]["severity"],
+        "success": bool(data["success"]) and error is None,
+        "unexpected_count": found.get("unexpected_count"),
+        "values": values[:MAX_VALUES],
+        "observed": found.get("observed_value"),
+        "error": error,
+        "rows": rows,
+        "kwargs": kwargs,
+    }
 
 
 @dataclass(frozen=True)
 class SuiteResult:
-    """A suite run on one table; `result_id` names GX's stored result (its Data Docs page)."""
+    """A suite run on a table; `result_id` names GX's stored result (and Data Docs page)."""
 
-    suite_name: str
     table: str
     backend: str
     row_count: int
-    outcomes: tuple[ExpectationOutcome, ...]
+    outcomes: list[dict[str, Any]]  # `_outcome`s, in the suite's order
     duration_s: float
     row_scope: str | None = None
     rows_in_scope: int | None = None
-    result_id: Any = field(default=None, repr=False, compare=False)
-    gx_result: Any = field(default=None, repr=False, compare=False)
+    result_id: Any = None
 
     @property
     def success(self) -> bool:
-        return all(o.success for o in self.outcomes)
+        return all(o["success"] for o in self.outcomes)
 
-    def outcomes_for(self, severity: Severity) -> list[ExpectationOutcome]:
-        return [o for o in self.outcomes if o.severity == severity]
-
-    def failed(self, severity: Severity | None = None) -> list[ExpectationOutcome]:
-        return [o for o in self.outcomes if not o.success and severity in (None, o.severity)]
-
-
-def _column_of(kwargs: Mapping[str, Any]) -> str | None:
-    if "column" in kwargs:
-        return str(kwargs["column"])
-    if "column_A" in kwargs:
-        return f"{kwargs['column_A']}, {kwargs['column_B']}"
-    return ", ".join(map(str, kwargs["column_list"])) if "column_list" in kwargs else None
-
-
-def _exception_message(info: Any) -> str | None:
-    """The first message in GX's exception_info (flat, or keyed by metric)."""
-    if not isinstance(info, Mapping):
-        return None
-    if "raised_exception" in info:
-        return str(info.get("exception_message") or "raised") if info["raised_exception"] else None
-    return next((m for m in map(_exception_message, info.values()) if m), None)
-
-
-def _outcome(result: Any, row_scope: str | None) -> ExpectationOutcome:
-    """One GX result as plain JSON (GX's own conversion: NaN is null, timestamps ISO text)."""
-    data = result.to_json_dict()
-    config, found = data["expectation_config"], data.get("result") or {}
-    kwargs = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
-    message = _exception_message(data.get("exception_info"))
-    values: list[Any] = []
-    for value in found.get("partial_unexpected_list") or []:
-        if value not in values:  # uniqueness failures repeat each value
-            values.append(value)
-    return ExpectationOutcome(
-        type=config["type"],
-        column=_column_of(kwargs),
-        kwargs=kwargs,
-        severity=config["meta"]["severity"],
-        success=bool(data["success"]) and message is None,
-        unexpected_count=found.get("unexpected_count"),
-        unexpected_values=values[:MAX_UNEXPECTED_VALUES],
-        observed_value=found.get("observed_value"),
-        exception_message=message,
-        row_scope=row_scope,
-    )
-
-
-# ------------------------------------------------------------------------------ GX context
-
-
-def site_config(docs_dir: Path) -> dict[str, Any]:
-    """GX's local Data Docs site in `docs_dir`, listing the newest validations."""
-    return {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(docs_dir),
-        },
-        "site_index_builder": {
-            "class_name": "DefaultSiteIndexBuilder",
-            "validation_results_limit": 100,
-        },
-    }
+    def failed(self, severity: Severity | None = None) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if not o["success"] and severity in (None, o["severity"])]
 
 
 @functools.cache
 def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
-    """The process's ephemeral GX context for a docs folder (None: no Data Docs).
-
-    Suites and validation definitions live in memory. With a docs folder, the validation results
-    are files in it, so the site lists the recent runs of every process.
-    """
+    """The process's GX context: ephemeral, but with a docs folder its validation results are
+    files in it and it has a Data Docs site there (validation pages only: each shows its
+    suite), so the site lists the recent runs of every process."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
+    from great_expectations.data_context.types import base
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    defaults, sites = InMemoryStoreBackendDefaults(), {}
+    defaults, sites = base.InMemoryStoreBackendDefaults(), {}
     if docs_dir is not None:
+        files = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}
         store = defaults.stores[defaults.validation_results_store_name]
-        backend = {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(docs_dir / RESULTS_DIR),
-        }
-        store["store_backend"] = backend
-        sites = {"local_site": site_config(docs_dir)}
-    config = DataContextConfig(
+        store["store_backend"] = {**files, "base_directory": str(docs_dir / RESULTS)}
+        sections = {"expectations": "None", "profiling": "None"}
+        sites[SITE] = {"class_name": "SiteBuilder", "store_backend": files}
+        sites[SITE] |= {"site_section_builders": sections}
+    config = base.DataContextConfig(
         store_backend_defaults=defaults,
         data_docs_sites=sites,
         analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
+        progress_bars=base.ProgressBarsConfig(globally=False),
     )
     context = gx.get_context(mode="ephemeral", project_config=config)
     context.data_sources.add_pandas("pandas")
     return context
 
 
-def register(context: AbstractDataContext, suite: gx.ExpectationSuite, batch: Any = None) -> Any:
-    """Add `suite` (replacing one of the same name) and, with a batch definition, its
-    validation definition; returns that definition, or the suite as stored."""
+def warm_up(docs_dir: Path | None) -> None:
+    """Import GX and build the context ahead of the first check (e.g. in a thread)."""
+    with GX_LOCK:
+        gx_context(docs_dir)
+
+
+def _buffer_rows(conn: Any, cursor: Any, statement: Any, params: Any, ctx: Any, _: Any) -> None:
+    """Fetch a query's rows as soon as it ran: GX reads them after closing its connection, and
+    the rollback of the close drops them in DuckDB (GX issues #10738, #11579)."""
+    from sqlalchemy.engine.cursor import FullyBufferedCursorFetchStrategy as Buffered
+
+    if cursor.description is not None:
+        ctx.cursor_fetch_strategy = Buffered(cursor, cursor.description, cursor.fetchall())
+
+
+def _batch(context: AbstractDataContext, conn: Any, table: str, pandas: bool) -> Any:
+    """The whole-table batch definition: a DataFrame asset, or a SQL table asset whose
+    connections are cursors of `conn` (its database, no second writer) in the table's schema."""
+    import sqlalchemy as sa
+    from duckdb_engine import ConnectionWrapper
+
+    if pandas:
+        source = context.data_sources.get("pandas")
+        try:
+            return source.get_asset(table).get_batch_definition("all")
+        except LookupError:
+            return source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
+    schema, name = table.split(".")
+    connect = lambda: ConnectionWrapper(conn.cursor().execute(f"SET schema = '{schema}'"))  # noqa: E731
+    kwargs = {"creator": connect, "poolclass": sa.pool.NullPool}
+    source = context.data_sources.add_or_update_sql(
+        table, connection_string="duckdb:///:memory:", kwargs=kwargs
+    )
+    sa.event.listen(source.get_execution_engine().engine, "after_cursor_execute", _buffer_rows)
+    return source.add_table_asset(name, table_name=name).add_batch_definition_whole_table("all")
+
+
+def _definition(context: AbstractDataContext, suite: Any, batch: Any) -> Any:
+    """Add `suite` and its validation definition, replacing those of an earlier run."""
     import great_expectations as gx
     from great_expectations.exceptions import DataContextError
 
@@ -371,60 +289,11 @@ def register(context: AbstractDataContext, suite: gx.ExpectationSuite, batch: An
         try:
             store.delete(suite.name)
         except DataContextError:
-            pass
-    suite = context.suites.add(suite)
-    if batch is None:
-        return suite
-    return context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
+            pass  # the first run of this suite in this process
+    definition = gx.ValidationDefinition(
+        name=suite.name, data=batch, suite=context.suites.add(suite)
     )
-
-
-def _buffer_rows(
-    conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
-) -> None:
-    """Fetch a query's rows as soon as it ran: GX reads them after closing its connection, and
-    DuckDB drops them at the rollback that comes with the close (GX issues #10738, #11579)."""
-    from sqlalchemy.engine.cursor import FullyBufferedCursorFetchStrategy
-
-    if cursor.description is not None:
-        rows = cursor.fetchall()
-        context.cursor_fetch_strategy = FullyBufferedCursorFetchStrategy(
-            cursor, cursor.description, rows
-        )
-
-
-def _sql_batch(context: AbstractDataContext, conn: duckdb.DuckDBPyConnection, table: str) -> Any:
-    """A GX SQL table asset whose connections are cursors of `conn` (same database instance,
-    no second writer), with the table's schema as their default schema."""
-    import sqlalchemy as sa
-    from duckdb_engine import ConnectionWrapper
-
-    schema, name = table.split(".")
-
-    def connect() -> ConnectionWrapper:
-        cursor = conn.cursor()
-        cursor.execute(f"SET schema = '{schema}'")
-        return ConnectionWrapper(cursor)
-
-    kwargs = {"creator": connect, "poolclass": sa.pool.NullPool}
-    datasource = context.data_sources.add_or_update_sql(
-        table, connection_string="duckdb:///:memory:", kwargs=kwargs
-    )
-    sa.event.listen(datasource.get_execution_engine().engine, "after_cursor_execute", _buffer_rows)
-    return datasource.add_table_asset(name, table_name=name).add_batch_definition_whole_table(
-        "whole"
-    )
-
-
-def _pandas_batch(context: AbstractDataContext, table: str) -> Any:
-    datasource = context.data_sources.get("pandas")
-    try:
-        asset = datasource.get_asset(table)
-    except LookupError:
-        asset = datasource.add_dataframe_asset(table)
-        asset.add_batch_definition_whole_dataframe("whole")
-    return asset.get_batch_definition("whole")
+    return context.validation_definitions.add(definition)
 
 
 def quoted_table(name: str) -> str:
@@ -436,8 +305,9 @@ def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> 
     import duckdb
 
     try:
-        sql = f"select count(*) from {quoted_table(table)} where {where}"
-        return conn.execute(sql).fetchall()[0][0]
+        return conn.execute(f"select count(*) from {quoted_table(table)} where {where}").fetchall()[
+            0
+        ][0]
     except duckdb.Error as exc:
         raise TableReadError(f"cannot read table {table}: {exc}") from exc
 
@@ -452,61 +322,43 @@ def validate_table(
     docs_dir: Path | None = None,
     run_name: str | None = None,
 ) -> SuiteResult:
-    """Run `suite` on the DuckDB table `<schema>.<table>`; with `row_scope` its row-level
-    expectations judge only the scope's rows (the caller decides when that is sound).
-
-    A suite is run with BOOLEAN_ONLY results first, and again with the bad values only when
-    something failed. Raises TableReadError, SuiteFormatError, KeyError (unknown backend).
-    """
+    """Run a suite on the table `<schema>.<table>` with BOOLEAN_ONLY results, and again with
+    the bad values if something failed. The caller decides when a `row_scope` is sound.
+    Raises TableReadError, SuiteFormatError, KeyError (unknown backend or table name)."""
     from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
+    from great_expectations.data_context.types import resource_identifiers as ids
 
-    if backend not in BACKENDS:
-        raise KeyError(f"unknown GX backend {backend!r}; known: {list(BACKENDS)}")
-    if not _SUITE_NAME.match(table):
-        raise ValueError(f"table must be '<schema>.<table>', got {table!r}")
+    if backend not in BACKENDS or not _NAME.match(table):
+        raise KeyError(f"unknown GX backend {backend!r} ({BACKENDS}) or table {table!r}")
     started = time.perf_counter()
     suite = suite if isinstance(suite, SuiteFile) else read_suite_file(suite)
     row_count = _count(conn, table)
-    variants = [scope_expectation(e, row_scope) if row_scope else None for e in suite.expectations]
-    gx_suite = load_suite(
-        suite, [v or e for v, e in zip(variants, suite.expectations, strict=True)]
-    )
-    use_pandas = backend == "pandas" or (backend == "auto" and row_count <= PANDAS_MAX_ROWS)
-    parameters = (
-        {"dataframe": conn.sql(f"select * from {quoted_table(table)}").df()} if use_pandas else None
-    )
+    limited = [row_scope.limit(e) if row_scope else None for e in suite.expectations]
+    gx_suite = load_suite(suite, [s or e for s, e in zip(limited, suite.expectations, strict=True)])
+    pandas = backend == "pandas" or (backend == "auto" and row_count <= PANDAS_MAX_ROWS)
+    frame = {"dataframe": conn.sql(f"select * from {quoted_table(table)}").df()} if pandas else None
     with GX_LOCK:
         context = gx_context(docs_dir)
-        batch = _pandas_batch(context, table) if use_pandas else _sql_batch(context, conn, table)
-        definition = register(context, gx_suite, batch)
+        definition = _definition(context, gx_suite, _batch(context, conn, table, pandas))
         run_id = RunIdentifier(run_name=run_name)
-        result = definition.run(batch_parameters=parameters, result_format=_FAST, run_id=run_id)
-        if not result.success:
-            result = definition.run(
-                batch_parameters=parameters, result_format=_DETAILED, run_id=run_id
-            )
-    index = {e.id: i for i, e in enumerate(definition.suite.expectations)}
-    results = sorted(result.results, key=lambda r: index[r.expectation_config.id])
-    outcomes = [
-        _outcome(r, str(row_scope) if variants[index[r.expectation_config.id]] else None)
-        for r in results
-    ]
-    result_id = ValidationResultIdentifier(
-        ExpectationSuiteIdentifier(suite.name), run_id, result.batch_id
-    )
+        for fmt in ("BOOLEAN_ONLY", {"result_format": "BASIC", "partial_unexpected_count": 20}):
+            result = definition.run(batch_parameters=frame, result_format=fmt, run_id=run_id)
+            if result.success:
+                break
+    order = {e.id: i for i, e in enumerate(definition.suite.expectations)}
+    scope = row_scope and str(row_scope)
+    outcomes = [(order[r.expectation_config.id], r) for r in result.results]
     return SuiteResult(
-        suite_name=suite.name,
         table=table,
-        backend="pandas" if use_pandas else "sql",
+        backend="pandas" if pandas else "sql",
         row_count=row_count,
-        outcomes=tuple(outcomes),
+        outcomes=[
+            _outcome(r, limited[i] and scope) for i, r in sorted(outcomes, key=lambda p: p[0])
+        ],
         duration_s=round(time.perf_counter() - started, 3),
-        row_scope=None if row_scope is None else str(row_scope),
-        rows_in_scope=None if row_scope is None else _count(conn, table, row_scope.predicate),
-        result_id=result_id,
-        gx_result=result,
+        row_scope=scope,
+        rows_in_scope=row_scope and _count(conn, table, row_scope.predicate),
+        result_id=ids.ValidationResultIdentifier(
+            ids.ExpectationSuiteIdentifier(suite.name), run_id, result.batch_id
+        ),
     )

@@ -131,9 +131,9 @@ def test_undelivered_feeds_are_not_judged_and_the_config_sets_the_lag(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Deployment config (orchestration/deployment.py): a feed the shop does not deliver passes
-    with `delivered: false`; freshness_max_lag_hours becomes whole days, rounded up."""
+    with `delivered: false`; freshness_max_lag_days sets the default lag."""
     config = tmp_path / "warehouse.yaml"
-    config.write_text("feeds: [orders]\nfreshness_max_lag_hours: 60\n")
+    config.write_text("feeds: [orders]\nfreshness_max_lag_days: 3\n")
     monkeypatch.setenv("WAREHOUSE_CONFIG", str(config))
     assert max_lag_days("orders") == 3
     _deliver(tmp_path / "landing", "orders", "2025-03-09")
@@ -148,6 +148,6 @@ def test_undelivered_feeds_are_not_judged_and_the_config_sets_the_lag(
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("freshness").execute_in_process(instance=instance)
     by_feed = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
-    assert by_feed["orders"].passed  # 3 days old, limit 60 h → 3 days
+    assert by_feed["orders"].passed  # 3 days old, limit 3 days
     assert by_feed["events"].passed
     assert by_feed["events"].metadata["delivered"].value is False

@@ -18,7 +18,6 @@ import pytest
 
 from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks, docs_metadata
 from orchestration.contract import FEEDS, raw_table_ddl
-from orchestration.quality import gx_docs
 from orchestration.resources import WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
 
@@ -176,18 +175,6 @@ def test_failed_check_page_shows_the_bad_values(tmp_path: Path) -> None:
     assert "teleported" in page.read_text(encoding="utf-8")
 
 
-def test_warm_up_renders_the_suite_pages_once(tmp_path: Path) -> None:
-    from orchestration.quality.gx_validation import discover_suite_files
-
-    suites = [s for s in discover_suite_files(EXPECTATIONS_DIR) if s.schema == "raw"][:2]
-    gx_docs.build_suite_pages(tmp_path / "docs", suites)
-    pages = [tmp_path / "docs" / "expectations" / "raw" / f"{s.table}.html" for s in suites]
-    assert all(p.exists() for p in pages) and (tmp_path / "docs" / "index.html").exists()
-    before = [p.stat().st_mtime_ns for p in pages]
-    gx_docs.build_suite_pages(tmp_path / "docs", suites)  # unchanged suites: not rendered again
-    assert [p.stat().st_mtime_ns for p in pages] == before
-
-
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
 def test_critical_failure_blocks_downstream_and_names_the_bad_values(
     tmp_path: Path, backend: str
@@ -207,9 +194,9 @@ def test_critical_failure_blocks_downstream_and_names_the_bad_values(
     # The message names the expectations and the bad values, in the description and metadata.
     assert "expect_column_values_to_not_be_null(order_id)" in (critical.description or "")
     assert '"teleported"' in (critical.description or "")
-    records = {r["type"]: r for r in _meta(critical, "failures_json")}
-    assert records["expect_column_values_to_be_in_set"]["unexpected_values"] == ["teleported"]
-    assert records["expect_column_values_to_not_be_null"]["unexpected_count"] == 1
+    records = {r["label"]: r for r in _meta(critical, "failures_json")}
+    assert records["expect_column_values_to_be_in_set(status)"]["values"] == ["teleported"]
+    assert records["expect_column_values_to_not_be_null(order_id)"]["unexpected_count"] == 1
     assert _meta(critical, "failed_expectations") == 2
     assert _meta(critical, "backend") == backend
     # raw/orders itself materialized; the downstream asset was blocked.
@@ -340,7 +327,7 @@ def test_failed_mart_in_the_shared_step_blocks_publish(tmp_path: Path) -> None:
     assert failed.severity == dg.AssetCheckSeverity.ERROR
     assert _meta(failed, "failed_expectations") == 1
     assert "expect_column_values_to_be_between(n)" in (failed.description or "")
-    assert _meta(failed, "failures_json")[0]["unexpected_values"] == [3, 4]
+    assert _meta(failed, "failures_json")[0]["values"] == [3, 4]
     # The other mart's checks were still evaluated and reported in the same step.
     assert evaluations["marts_toy_b_critical"].passed
     assert evaluations["marts_toy_a_warning"].passed
@@ -546,11 +533,11 @@ def test_table_level_expectations_judge_the_whole_table_in_a_one_day_run(
         evaluations[CRITICAL].description or ""
     )
     warning = evaluations[WARNING]
-    records = {r["type"]: r for r in _meta(warning, "failures_json")}
+    records = {r["label"]: r for r in _meta(warning, "failures_json")}
     # 5 rows in the table although the day has 1; the cancelled order of 03-01 still counts.
     assert set(records) == {"expect_table_row_count_to_be_between"}
-    assert records["expect_table_row_count_to_be_between"]["observed_value"] == 5
-    assert records["expect_table_row_count_to_be_between"]["rows"] == "all"
+    assert records["expect_table_row_count_to_be_between"]["observed"] == 5
+    assert records["expect_table_row_count_to_be_between"]["rows"] is None  # every row
 
 
 def test_a_bad_row_outside_the_range_is_judged_by_a_full_range_run_only(
@@ -593,7 +580,7 @@ def test_rows_written_outside_the_range_since_the_last_check_are_judged(
     assert _meta(critical, "scope_reason").startswith(
         "2 rows outside dt 2025-03-03..2025-03-03 were written after the evaluation"
     )
-    assert sorted(_meta(critical, "failures_json")[0]["unexpected_values"]) == [98, 99]
+    assert sorted(_meta(critical, "failures_json")[0]["values"]) == [98, 99]
 
 
 def test_after_a_failed_check_every_row_is_judged_until_it_passes(range_runs: RangeRuns) -> None:

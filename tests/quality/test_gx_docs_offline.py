@@ -1,8 +1,8 @@
 """The GX Data Docs site works offline: its pages draw in headless Chromium with no network.
 
-The site is built by the checks' code path (`gx_docs.build_suite_pages`, `validate_table`,
-`gx_docs.build_docs`) from the project's raw suites and a small DuckDB table with a bad order
-status, so it has an index, suite pages and a failed run's validation page. Each page is opened
+The site is built by the checks' code path (`validate_table`, then `gx_docs.build_docs`) from
+the project's raw.orders suite and a small DuckDB table with a bad order status, so it has an
+index and a failed run's validation page. Each page is opened
 with every non-file request refused and recorded; then: nothing was asked of the network, every
 local file loaded, no JS error, bootstrap's styles and scripts are in effect, the Font Awesome
 icons and the logo drew, the index's tables (filled by bootstrap-table) have their rows, and in
@@ -80,16 +80,14 @@ class PageVisit:
 @dataclass
 class Site:
     index: Path
-    suite_page: Path
     validation_page: Path
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """A Data Docs site: every raw suite's page, and a failed run of raw.orders."""
+    """A Data Docs site with a failed run of raw.orders."""
     root = tmp_path_factory.mktemp("gx_docs_offline")
     docs = root / "docs"
-    gx_docs.build_suite_pages(docs, RAW_SUITES)
     conn = duckdb.connect(str(root / "wh.duckdb"))
     try:
         conn.execute("CREATE SCHEMA raw")
@@ -105,8 +103,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
         conn.close()
     assert not result.success
     pages = gx_docs.build_docs(docs, [result.result_id])
-    suite_page = docs / "expectations" / "raw" / "orders.html"
-    return Site(docs / "index.html", suite_page, pages[result.result_id])
+    return Site(docs / "index.html", pages[result.result_id])
 
 
 def _visit(browser: Browser, path: Path, color_scheme: str = "light") -> PageVisit:
@@ -134,11 +131,11 @@ def _visit(browser: Browser, path: Path, color_scheme: str = "light") -> PageVis
 
 @pytest.fixture(scope="module")
 def visits(site: Site) -> Iterator[dict[str, PageVisit]]:
-    """The index, the suite page and the validation page, each opened offline; and the index
-    in dark mode (its styles swap the logo for a background image)."""
+    """The index and the validation page, each opened offline; and the index in dark mode
+    (its styles swap the logo for a background image)."""
     from playwright.sync_api import sync_playwright
 
-    pages = {"index": site.index, "suite": site.suite_page, "validation": site.validation_page}
+    pages = {"index": site.index, "validation": site.validation_page}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
@@ -149,7 +146,7 @@ def visits(site: Site) -> Iterator[dict[str, PageVisit]]:
             browser.close()
 
 
-@pytest.mark.parametrize("name", ["index", "suite", "validation", "index-dark"])
+@pytest.mark.parametrize("name", ["index", "validation", "index-dark"])
 def test_page_loads_nothing_from_the_network(visits: dict[str, PageVisit], name: str) -> None:
     visit = visits[name]
     assert visit.outside == []  # every asset is a local file
@@ -158,7 +155,7 @@ def test_page_loads_nothing_from_the_network(visits: dict[str, PageVisit], name:
     assert any("/static/vendor/maxcdn.bootstrapcdn.com/bootstrap/4.3.1/" in u for u in visit.files)
 
 
-@pytest.mark.parametrize("name", ["index", "suite", "validation"])
+@pytest.mark.parametrize("name", ["index", "validation"])
 def test_page_is_styled_and_its_scripts_run(visits: dict[str, PageVisit], name: str) -> None:
     shown = visits[name].shown
     # Bootstrap 4's reboot font stack, its flex navbar and its breadcrumb padding.
@@ -169,7 +166,7 @@ def test_page_is_styled_and_its_scripts_run(visits: dict[str, PageVisit], name: 
     assert shown["logoWidth"] > 0  # GX's logo, from the site's static/images
 
 
-@pytest.mark.parametrize("name", ["index", "suite", "validation"])
+@pytest.mark.parametrize("name", ["index", "validation"])
 def test_icons_draw_with_font_awesome(visits: dict[str, PageVisit], name: str) -> None:
     shown = visits[name].shown
     assert shown["icons"] > 0
@@ -177,13 +174,9 @@ def test_icons_draw_with_font_awesome(visits: dict[str, PageVisit], name: str) -
     assert "Font Awesome 6 Free" in shown["loadedFonts"]
 
 
-def test_index_lists_every_suite_and_the_failed_run(visits: dict[str, PageVisit]) -> None:
+def test_index_lists_the_failed_run(visits: dict[str, PageVisit]) -> None:
     shown = visits["index"].shown
-    names = sorted(s.name for s in RAW_SUITES)
-    # bootstrap-table drew the rows of its first page, and counts them all.
-    assert shown["suiteRows"] and shown["suiteRows"] == names[: len(shown["suiteRows"])]
-    assert f"of {len(names)} rows" in shown["pagination"][-1]
-    (run,) = shown["validationRows"]
+    (run,) = shown["validationRows"]  # bootstrap-table drew it
     assert "raw.orders" in run
 
 

@@ -22,7 +22,7 @@ from orchestration.contract import (
 )
 from orchestration.quality import gx_validation
 from orchestration.quality.gx_validation import (
-    MAX_UNEXPECTED_VALUES,
+    MAX_VALUES,
     SEVERITIES,
     RowScope,
     SuiteFile,
@@ -133,11 +133,10 @@ _OK_EXPECTATION = {
     ("content", "problem"),
     [
         ("{not json", "not valid JSON"),
-        (["a list"], "JSON object"),
-        ({"expectation_suite_name": "raw.t", "expectations": []}, "GX 0.x key"),
-        ({"name": "raw.other", "expectations": [_OK_EXPECTATION]}, "file name says"),
+        (["a list"], "must be an object"),
+        ({"expectation_suite_name": "raw.t", "expectations": []}, "whose 'name' is"),
+        ({"name": "raw.other", "expectations": [_OK_EXPECTATION]}, "the file name 'raw.t'"),
         ({"name": "raw.t", "expectations": []}, "non-empty list"),
-        ({"name": "raw.t", "expectations": [_OK_EXPECTATION], "extra": 1}, "unknown keys"),
         (
             {"name": "raw.t", "expectations": [{**_OK_EXPECTATION, "meta": {}}]},
             r"expectations\[0\] \(expect_column_values_to_not_be_null\) needs meta\.severity",
@@ -148,7 +147,7 @@ _OK_EXPECTATION = {
         ),
         (
             {"name": "raw.t", "expectations": [{"expectation_type": "x", "kwargs": {}}]},
-            "GX 0.x key 'expectation_type'",
+            r"expectations\[0\] \(None\) needs 'type' and 'kwargs'",
         ),
     ],
 )
@@ -232,7 +231,7 @@ def test_auto_backend_picks_pandas_for_a_small_table(
     result = validate_table(orders_db, "raw.orders", suite, backend="auto")
 
     assert result.backend == expected and result.row_count == 4
-    assert [(o.success, o.unexpected_count) for o in result.outcomes] == [(False, 1)]
+    assert [(o["success"], o["unexpected_count"]) for o in result.outcomes] == [(False, 1)]
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
@@ -261,22 +260,26 @@ def test_validate_table_reports_each_expectation(
     assert result.row_count == 4 and result.backend == backend and result.duration_s >= 0
     # Results come back in the file's order.
     not_null, unique, in_set, between, row_count, missing = result.outcomes
-    assert (not_null.column, not_null.success, not_null.unexpected_count) == ("order_id", False, 1)
-    assert not_null.unexpected_values == [None]  # GX's NaN made JSON-safe
-    assert (unique.success, unique.unexpected_values) == (False, ["o2"])
-    assert (in_set.severity, in_set.unexpected_values) == ("critical", ["lost"])
-    assert (between.severity, between.success, between.unexpected_values) == (
+    assert (not_null["label"], not_null["success"], not_null["unexpected_count"]) == (
+        "expect_column_values_to_not_be_null(order_id)",
+        False,
+        1,
+    )
+    assert not_null["values"] == [None]  # GX's NaN made JSON-safe
+    assert (unique["success"], unique["values"]) == (False, ["o2"])
+    assert (in_set["severity"], in_set["values"]) == ("critical", ["lost"])
+    assert (between["severity"], between["success"], between["values"]) == (
         "warning",
         False,
         [-2.5],
     )
-    assert (row_count.success, row_count.observed_value) == (True, 4)
+    assert (row_count["success"], row_count["observed"]) == (True, 4)
     # An expectation GX could not evaluate counts as failed, with GX's message.
-    assert not missing.success and "no_such_column" in (missing.exception_message or "")
-    assert [o.label for o in result.failed("warning")] == [
+    assert not missing["success"] and "no_such_column" in (missing["error"] or "")
+    assert [o["label"] for o in result.failed("warning")] == [
         "expect_column_values_to_be_between(discount_amount)"
     ]
-    json.dumps([o.__dict__ for o in result.outcomes])  # everything is JSON-safe
+    json.dumps(result.outcomes)  # everything is JSON-safe
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
@@ -288,8 +291,8 @@ def test_unexpected_values_are_capped(tmp_path: Path, backend: str) -> None:
         tmp_path, [_exp("expect_column_values_to_be_in_set", column="status", value_set=["ok"])]
     )
     (outcome,) = validate_table(conn, "raw.orders", suite, backend=backend).outcomes
-    assert outcome.unexpected_count == 100
-    assert len(outcome.unexpected_values) == MAX_UNEXPECTED_VALUES
+    assert outcome["unexpected_count"] == 100
+    assert len(outcome["values"]) == MAX_VALUES
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
@@ -301,7 +304,7 @@ def test_validate_table_errors(
         validate_table(orders_db, "raw.missing", suite, backend=backend)
     with pytest.raises(KeyError, match="spark"):
         validate_table(orders_db, "raw.orders", suite, backend="spark")
-    with pytest.raises(ValueError, match="schema"):
+    with pytest.raises(KeyError, match="drop table"):
         validate_table(orders_db, "orders; drop table x", suite)
 
 
@@ -342,9 +345,9 @@ def test_row_condition_on_a_column_named_nowhere_else(tmp_path: Path, backend: s
     result = validate_table(conn, "main.scores", read_suite_file(suite_path), backend=backend)
     conn.close()
     [outcome] = result.outcomes
-    assert outcome.exception_message is None
-    assert not outcome.success
-    assert outcome.unexpected_values == [0]
+    assert outcome["error"] is None
+    assert not outcome["success"]
+    assert outcome["values"] == [0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,22 +448,21 @@ def test_row_scope_judges_row_level_expectations_on_its_rows_only(
     )
     in_set, row_count, key_per_dt, unique, contains = result.outcomes  # the file's order
     # Row-level, on 03-03's two rows: 03-01's bad status and 03-02's repeated key are not seen.
-    assert in_set.success and key_per_dt.success
-    assert in_set.row_scope == key_per_dt.row_scope == "dt 2025-03-03..2025-03-03"
+    assert in_set["success"] and key_per_dt["success"]
+    assert in_set["rows"] == key_per_dt["rows"] == "dt 2025-03-03..2025-03-03"
     # Table-level, on all seven rows: the row count, the cancelled order of 03-01, the keys
     # repeated in 03-02 and across 03-02 and 03-03.
-    assert (row_count.success, row_count.observed_value, row_count.row_scope) == (False, 7, None)
-    assert contains.success and contains.row_scope is None
-    assert not unique.success and sorted(unique.unexpected_values) == ["o3", "o4"]
+    assert (row_count["success"], row_count["observed"], row_count["rows"]) == (False, 7, None)
+    assert contains["success"] and contains["rows"] is None
+    assert not unique["success"] and sorted(unique["values"]) == ["o3", "o4"]
     # One GX result for the Data Docs.
-    assert result.gx_result.statistics["evaluated_expectations"] == 5
-    assert not result.gx_result.success
+    assert len(result.outcomes) == 5
 
     wider = RowScope(date(2025, 3, 1), date(2025, 3, 2))
     result = validate_table(partitioned_db, "raw.orders", suite, backend=backend, row_scope=wider)
     in_set, _, key_per_dt, _, _ = result.outcomes
-    assert (in_set.success, in_set.unexpected_values) == (False, ["lost"])
-    assert not key_per_dt.success and result.rows_in_scope == 5
+    assert (in_set["success"], in_set["values"]) == (False, ["lost"])
+    assert not key_per_dt["success"] and result.rows_in_scope == 5
 
 
 def test_row_scope_without_rows_in_it(
@@ -471,6 +473,6 @@ def test_row_scope_without_rows_in_it(
     scope = RowScope(date(2025, 4, 1), date(2025, 4, 2))
     result = validate_table(partitioned_db, "raw.orders", _scoped_suite(tmp_path), row_scope=scope)
     assert (result.rows_in_scope, result.row_count) == (0, 7)
-    assert [o.success for o in result.outcomes] == [True, False, True, False, True]
+    assert [o["success"] for o in result.outcomes] == [True, False, True, False, True]
     with pytest.raises(ValueError, match="empty row scope"):
         RowScope(date(2025, 4, 2), date(2025, 4, 1))

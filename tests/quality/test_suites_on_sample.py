@@ -44,7 +44,7 @@ def _macro_channels() -> set[str]:
 
 
 def _failed(result: Any, severity: str) -> list[tuple[str, list[Any]]]:
-    return [(o.label, o.unexpected_values) for o in result.failed(severity)]
+    return [(o["label"], o["values"]) for o in result.failed(severity)]
 
 
 @pytest.fixture
@@ -89,7 +89,9 @@ def test_optional_feeds_may_be_empty(conn: duckdb.DuckDBPyConnection, backend: s
         result = validate_table(conn, f"raw.{feed}", SUITES[f"raw.{feed}"], backend=backend)
         assert result.row_count == 0
         assert result.failed("critical") == [], feed
-        assert "expect_table_row_count_to_be_between" in [o.label for o in result.failed("warning")]
+        assert "expect_table_row_count_to_be_between" in [
+            o["label"] for o in result.failed("warning")
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_survey_scores_are_checked_per_survey_type(
     )
     result = validate_table(conn, "raw.surveys", suite, backend=backend)
     failed = {
-        o.kwargs["row_condition"]["parameter"]: sorted(o.unexpected_values)
+        o["kwargs"]["row_condition"]["parameter"]: sorted(o["values"])
         for o in result.failed("critical")
     }
     assert failed == {"nps": [11], "csat": [0, 7]}
