@@ -212,7 +212,7 @@ def wait_for_staging(serving: Path, process: subprocess.Popen[str]) -> None:
 KILL_POINTS = [
     ("ingest", "raw__", True),
     ("gx", "gx_raw__", True),
-    ("dbt", "dbt_models", False),  # the helpers (warm dbt server, dbt client) must follow it
+    ("dbt", "dbt_models", False),  # its dbt process must follow it (assets/dbt_child.sh)
     ("publish", None, True),
 ]
 
