@@ -104,9 +104,6 @@ def _open(path: Path, mode: str = "rb") -> io.IOBase:
     return (gzip.open if path.name.lower().endswith(".gz") else open)(path, mode, encoding=encoding)
 
 
-# ---------------------------------------------------------------- checks before reading
-
-
 def _csv_header(path: Path) -> list[str]:
     """The header of a CSV file (UTF-8, BOM allowed), read without reading the rest."""
     try:
@@ -217,9 +214,6 @@ def _layout(
         return list(feed.columns), tuple(feed.columns)
 
 
-# ---------------------------------------------------------------- reading and typing
-
-
 def _reader(files: list[LandingFile], layout: tuple[str, ...]) -> tuple[str, str]:
     """(FROM clause, 1-based row-within-file expression) for files of one format and layout.
 
@@ -296,9 +290,6 @@ def _select(files: list[LandingFile], layout: tuple[str, ...], feed: Feed, root:
             AS _partition_dt,
         {{{raw_text}}} AS _raw
     FROM {src} AS src"""
-
-
-# ---------------------------------------------------------------- row rules
 
 
 def _literal(value: float) -> str:
@@ -411,8 +402,6 @@ def _parents(feed: Feed, schema: str, alias: str, grace_days: int) -> tuple[str,
     return " AND ".join(exists), expired, f"concat_ws('; ', {', '.join(why)})"
 
 
-# ---------------------------------------------------------------- read errors
-
 _LINE_IN_ERROR = re.compile(r"[Ll]ine:?\s*(\d+)")
 _NOISE = re.compile(r"^(Invalid Input Error|IO Error|Conversion Error):\s*")
 _ECHOED_OBJECT = re.compile(r"Object \{.*\} ")  # DuckDB quotes the whole JSON line: content
@@ -480,9 +469,6 @@ def _probe(
     finally:
         conn.execute("DROP TABLE IF EXISTS _probe")
     return None
-
-
-# ---------------------------------------------------------------- inspection
 
 
 def inspect_files(
@@ -560,9 +546,6 @@ def not_read(feed: Feed, inspection: Inspection, files: list[LandingFile], root:
     return lines
 
 
-# ---------------------------------------------------------------- loading
-
-
 def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
     """Create the feed's raw, raw_replaced, quarantine (and held) tables and the load log."""
     raw_cols = {**feed.columns, **contract.LINEAGE_COLUMNS}
@@ -617,16 +600,17 @@ class _Load:
         self.quarantine = f"{QUARANTINE_SCHEMA}.{feed.name}"
         self.keys = ", ".join(ident(k) for k in (*feed.key, "_partition_dt"))
         self.compared = ", ".join(ident(c) for c in (*feed.columns, *PLACE))
+        self.in_raw = "false"  # the partitions being loaded that raw already has (`compare`)
 
     def run(self, sql: str) -> int:
         row = self.conn.execute(sql).fetchone()
         return int(row[0]) if row else 0
 
-    def compare(self, staged: str, dts: list[date]) -> str:
+    def compare(self, staged: str, dts: list[date]) -> None:
         """Temp tables `_new` (the newest row per key and partition), `_same` (its keys whose
         row in raw is identical, content and place in the landing) and `_gone` (keys of raw in
-        these partitions whose row changed or is no longer delivered); returns the partitions
-        of `dts` raw already had, as a predicate over `r`."""
+        these partitions whose row changed or is no longer delivered). `in_raw` becomes the
+        partitions of `dts` raw already had, as a predicate over `r`."""
         feed, repeated = self.feed, _same_key(self.feed, "d", "s")
         # Only the keys delivered more than once go through the window.
         self.conn.execute(
@@ -642,7 +626,9 @@ class _Load:
         )
         # Only partitions raw already has are compared row by row; new ones are inserted.
         query = f"SELECT DISTINCT _partition_dt FROM {self.raw} WHERE {_in_partitions(dts)}"
-        in_raw = _in_partitions(sorted(dt for (dt,) in self.conn.execute(query).fetchall()), "r")
+        self.in_raw = in_raw = _in_partitions(
+            sorted(dt for (dt,) in self.conn.execute(query).fetchall()), "r"
+        )
         identical = " AND ".join(
             f"n.{ident(c)} IS NOT DISTINCT FROM r.{ident(c)}"
             for c in (*feed.columns, *PLACE)
@@ -658,7 +644,6 @@ class _Load:
             WHERE {in_raw}
                 AND NOT EXISTS (SELECT 1 FROM _same AS u WHERE {_same_key(feed, "u", "r")})"""
         )
-        return in_raw
 
     def set_aside(self, staged: str, into: str, where: str, typed: bool = False) -> int:
         """Insert staged rows into quarantine or raw_held: place, reason, the row as text."""
@@ -669,13 +654,13 @@ class _Load:
             FROM {staged} AS s WHERE {where} ORDER BY _partition_dt, _source_file, _source_row"""
         )
 
-    def write(
-        self, staged: str, dts: list[date], in_raw: str, stats: LoadStats, hold: bool
-    ) -> None:
+    def write(self, staged: str, dts: list[date], stats: LoadStats, hold: bool) -> None:
         """Replace what the partitions `dts` loaded before with this load's rows."""
         feed, scope = self.feed, _in_partitions(dts)
         # `in_raw` is implied by the join with `_gone`; said again, it prunes the scan of raw.
-        gone = f"{in_raw} AND EXISTS (SELECT 1 FROM _gone AS g WHERE {_same_key(feed, 'r', 'g')})"
+        gone = (
+            f"{self.in_raw} AND EXISTS (SELECT 1 FROM _gone AS g WHERE {_same_key(feed, 'r', 'g')})"
+        )
         self.run(
             f"INSERT INTO {REPLACED_SCHEMA}.{feed.name} "
             f"SELECT r.*, {self.stamp}, {self.id} FROM {self.raw} AS r WHERE {gone}"
@@ -762,17 +747,17 @@ def load_feed(
             "load the parent feed first"
         )
     hold = bool(feed.parents) and schema is not None and orphan_grace_days is not None
-    load, staged, in_raw = _Load(conn, feed, load_id), f"_staged_{feed.name}", "false"
+    load, staged = _Load(conn, feed, load_id), f"_staged_{feed.name}"
     if files:
         inspection = inspect_files(
             conn, feed, files, landing_root, staged, references_schema=schema, hold_orphans=hold
         )
         stats.not_read = not_read(feed, inspection, files, landing_root)
-        in_raw = load.compare(staged, dts)
+        load.compare(staged, dts)
     conn.execute("BEGIN TRANSACTION")
     try:
         if files:
-            load.write(staged, dts, in_raw, stats, hold)
+            load.write(staged, dts, stats, hold)
         if hold:  # a parent loaded since may release held rows, or their grace ends
             load.recheck_held(stats, str(schema), int(orphan_grace_days or 0))
         conn.execute("COMMIT")
