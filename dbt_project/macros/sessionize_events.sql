@@ -121,12 +121,11 @@ final as (
 
 
 {% macro sessionized_events_to_read() -%}
-    {#- The sessionized events a model derives its rows from: in a batch build the events
+    {#- The sessionized events a model derives its rows from: in an incremental build the events
         int_batch_sessionized_events re-derived (each batch visitor's from resessionize_from on,
-        the rows the model's replace_where replaces), else every event of
-        int_events_sessionized. The model declares `-- depends_on:` the batch model (parsing
-        sees the full-build branch only). -#}
-    {%- if is_batch_build() -%}
+        the rows the model rebuilds), else every event of int_events_sessionized. The model
+        declares `-- depends_on:` the batch model (parsing sees the full-build branch only). -#}
+    {%- if is_incremental() -%}
         {{ return(ref('int_batch_sessionized_events')) }}
     {%- endif -%}
     {{ return(ref('int_events_sessionized')) }}

@@ -5,7 +5,7 @@
 -- event names (int_batch_events: a purchase event added, changed or removed) and the orders
 -- of the purchase events int_events_sessionized re-derived (a session id, channel or device
 -- can change; a batch visitor's earlier sessions are unchanged).
--- A table: the model's replace_where, its inputs and its data tests all read it.
+-- A table: the model's rebuilt rows, its inputs and its data tests all read it.
 
 with
 
@@ -45,7 +45,7 @@ final as (
     select order_id
     from unioned
     where order_id is not null
-    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+    -- a --full-refresh reads no batch model: empty
         and {{ has_batch() }}
 
 )

@@ -10,7 +10,7 @@
 -- - the customer of an event the batch re-sessionized (int_batch_sessionized_events: sessions
 --   can merge, split or move, and a session's customer is one of its events'), and of any
 --   version of a batch event (int_batch_events: where a changed, moved or removed event was).
--- A table: int_customer_facts' replace_where, its inputs and its data tests all read it.
+-- A table: int_customer_facts' rebuilt rows, its inputs and its data tests all read it.
 
 with
 
@@ -39,7 +39,7 @@ final as (
     select customer_id
     from customer_ids
     where customer_id is not null
-        -- no batch_since: a full build, which reads no batch model (empty, not every row)
+        -- a --full-refresh reads no batch model: empty
         and {{ has_batch() }}
 
 )

@@ -255,7 +255,7 @@ final as (
             as is_activity_date
     from unioned
     where business_date is not null
-    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+    -- a --full-refresh reads no batch model: empty
         and {{ has_batch() }}
 
 )

@@ -1,5 +1,4 @@
 {{ config(materialized='table') }}
--- depends_on: {{ source('raw_replaced', 'events') }}
 
 -- Every version of the tracking events the batch touches: the batch rows (macro batch_rows:
 -- loaded, or moved to raw_replaced, after batch_since) and every other delivered version of
@@ -12,6 +11,8 @@ with
 
 batch_event_ids as (
 
+    -- from the sources (as stg_tracking__events_batch does): this model starts the
+    -- sessionization chain, so it waits for no other model
     {{ batch_rows('tracking', 'events', ['event_id']) }}
 
 ),
@@ -49,5 +50,5 @@ final as (
 )
 
 select * from final
--- no batch_since: a full build, which reads no batch model (empty, not every row)
+-- a --full-refresh reads no batch model: empty
 where {{ has_batch() }}

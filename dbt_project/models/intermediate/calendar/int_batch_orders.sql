@@ -98,7 +98,7 @@ final as (
     left join customers
         on touched.order_id = customers.order_id
     where touched.order_id is not null
-    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+    -- a --full-refresh reads no batch model: empty
         and {{ has_batch() }}
 
 )

@@ -35,7 +35,7 @@ to_sessionize as (
         on
             events.visitor_id = batch_visitors.visitor_id
             and events.event_ts >= batch_visitors.resessionize_from
-    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+    -- a --full-refresh reads no batch model: empty
     where {{ has_batch() }}
 
 ),

@@ -10,12 +10,13 @@
 -- - else the start of the session it joins (that session grows, or merges with later ones).
 -- The touched events are every version of a batch event (int_batch_events), so both where an
 -- event is now and where it was before (another visitor, another time) are re-derived.
--- The sessions before the batch are read from int_sessions as the last build left it (this
--- model runs before it; a ref() would be a cycle): see macro previous_build_relation. When the
--- touched event starts a new session, the visitor's last event before it ends their last
--- session; when it joins that session, the session's first event keeps its gap to the end of
--- the session before (as int_events_sessionized computed it).
-{%- set sessions = previous_build_relation('int_sessions') %}
+-- The sessions before the batch are read from int_sessions as the last build left it, in this
+-- model's schema (this model runs before it: a ref() would be a cycle). When the touched event
+-- starts a new session, the visitor's last event before it ends their last session; when it
+-- joins that session, the session's first event keeps its gap to the end of the session before
+-- (as int_events_sessionized computed it).
+{%- set sessions = adapter.get_relation(this.database, this.schema, 'int_sessions')
+    if execute else none %}
 {%- set timeout = var('session_timeout_minutes') %}
 
 with
@@ -117,7 +118,7 @@ final as (
         case when not joins_last_session then last_session_end_ts end as previous_event_ts,
         case when joins_last_session then last_session_start_gap_s end as first_event_gap_s
     from placed
-    -- no batch_since: a full build, which reads no batch model (empty, not every row)
+    -- a --full-refresh reads no batch model: empty
     where {{ has_batch() }}
 
 )

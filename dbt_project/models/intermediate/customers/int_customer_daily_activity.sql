@@ -1,6 +1,7 @@
-{%- set batch_dates = "select business_date from __int_batch_dates__ where is_activity_date" %}
-{{ config(**incremental_config(replace_where="business_date in (" ~ batch_dates ~ ")")) }}
-{#- The same dates for the model's own select, by ref(). -#}
+{{ config(**incremental_config(rebuilds="
+    business_date in (select business_date from {{ ref('int_batch_dates') }} where is_activity_date)
+")) }}
+-- depends_on: {{ ref('int_batch_dates') }}
 {%- set batch_activity_dates = "select business_date from " ~ ref('int_batch_dates')
     ~ " where is_activity_date" %}
 
@@ -19,7 +20,7 @@ with
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
-    {%- if is_batch_build() %}
+    {%- if is_incremental() %}
     where event_date in ({{ batch_activity_dates }})
     {%- endif %}
 
@@ -28,7 +29,7 @@ events as (
 orders as (
 
     select * from {{ ref('int_order_facts') }}
-    {%- if is_batch_build() %}
+    {%- if is_incremental() %}
     where order_date in ({{ batch_activity_dates }})
     {%- endif %}
 

@@ -1,10 +1,11 @@
 {#- A batch build re-derives the customers of int_batch_customers: a customer's facts depend
     on their own rows only (customer, orders, lines, sessions) and on who names them as
     referrer, and that model lists every customer such a row belongs to, before and after. -#}
-{%- set batch_customers = "customer_id in (select customer_id from __int_batch_customers__)" %}
-{{ config(**incremental_config(replace_where=batch_customers)) }}
+{{ config(**incremental_config(
+    rebuilds="customer_id in (select customer_id from {{ ref('int_batch_customers') }})"
+)) }}
 {%- set batch_customers_only %}
-{%- if is_batch_build() %}
+{%- if is_incremental() %}
 where customer_id in (select customer_id from {{ ref('int_batch_customers') }})
 {%- endif %}
 {%- endset %}

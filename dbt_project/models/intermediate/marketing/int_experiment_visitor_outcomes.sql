@@ -1,12 +1,14 @@
 {#- The visitors whose outcome the batch can change: a version of one of their purchase events
     is in the batch (added, moved, re-typed or removed), or one of their assignment rows. -#}
-{%- set batch_visitors = "visitor_id in (select visitor_id from __int_batch_events__"
-    ~ " where event_type = 'purchase'"
-    ~ " union all __batch_rows(tracking.experiment_assignments.visitor_id)__)" %}
-{{ config(**incremental_config(replace_where=batch_visitors)) }}
+{{ config(**incremental_config(rebuilds="
+    visitor_id in (
+        select visitor_id from {{ ref('int_batch_events') }} where event_type = 'purchase'
+        union all
+        select visitor_id from {{ ref('stg_tracking__experiment_assignments_batch') }}
+    )
+")) }}
 -- depends_on: {{ ref('int_batch_events') }}
--- depends_on: {{ source('tracking', 'experiment_assignments') }}
--- depends_on: {{ source('raw_replaced', 'experiment_assignments') }}
+-- depends_on: {{ ref('stg_tracking__experiment_assignments_batch') }}
 
 -- One row per experiment assignment (experiment_id, visitor_id) with its conversion:
 -- is_converter = the visitor has at least one purchase event at or after the assignment time
@@ -20,8 +22,16 @@ with
 assignments as (
 
     select * from {{ ref('stg_tracking__experiment_assignments') }}
-    {%- if is_batch_build() %}
-    where {{ replace_where_predicate(batch_visitors) }}
+    {%- if is_incremental() %}
+    where
+        visitor_id in (
+            select batch_events.visitor_id
+            from {{ ref('int_batch_events') }} as batch_events
+            where batch_events.event_type = 'purchase'
+            union all
+            select batch_assignments.visitor_id
+            from {{ ref('stg_tracking__experiment_assignments_batch') }} as batch_assignments
+        )
     {%- endif %}
 
 ),

@@ -1,7 +1,14 @@
-{{ config(**incremental_config(
-    replace_where="order_id in (select order_id from __int_batch_orders__ where touched_by = 'order')"
-)) }}
+{{ config(**incremental_config(rebuilds="
+    order_id in (select order_id from {{ ref('int_batch_orders') }} where touched_by = 'order')
+")) }}
 -- depends_on: {{ ref('int_batch_orders') }}
+{%- set touched_orders_only %}
+{%- if is_incremental() %}
+    where order_id in (
+        select order_id from {{ ref('int_batch_orders') }} where touched_by = 'order'
+    )
+{%- endif %}
+{%- endset %}
 
 -- One row per order with its value, payment, refund and fulfilment facts. An order is paid when
 -- it has at least one successful payment attempt (kpi-catalog "Paid order"), whatever its status.
@@ -14,28 +21,28 @@ with
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
-    {{- batch_orders_filter() }}
+    {{- touched_orders_only }}
 
 ),
 
 order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
-    {{- batch_orders_filter() }}
+    {{- touched_orders_only }}
 
 ),
 
 payments as (
 
     select * from {{ ref('stg_shop__payments') }}
-    {{- batch_orders_filter() }}
+    {{- touched_orders_only }}
 
 ),
 
 refunds as (
 
     select * from {{ ref('stg_shop__refunds') }}
-    {{- batch_orders_filter() }}
+    {{- touched_orders_only }}
 
 ),
 

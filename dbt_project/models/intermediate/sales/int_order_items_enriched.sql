@@ -1,7 +1,12 @@
 {{ config(**incremental_config(
-    replace_where="order_id in (select order_id from __int_batch_orders__)"
+    rebuilds="order_id in (select order_id from {{ ref('int_batch_orders') }})"
 )) }}
 -- depends_on: {{ ref('int_batch_orders') }}
+{%- set touched_orders_only %}
+{%- if is_incremental() %}
+    where order_id in (select order_id from {{ ref('int_batch_orders') }})
+{%- endif %}
+{%- endset %}
 
 -- One row per order line with its product's category, the order's facts (business day, month,
 -- platform, paid / cancelled flags, from int_order_facts) and the line's share of the order
@@ -18,7 +23,7 @@ with
 order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
-    {{- batch_orders_filter(['order', 'product']) }}
+    {{- touched_orders_only }}
 
 ),
 
@@ -31,7 +36,7 @@ products as (
 orders as (
 
     select * from {{ ref('int_order_facts') }}
-    {{- batch_orders_filter(['order', 'product']) }}
+    {{- touched_orders_only }}
 
 ),
 

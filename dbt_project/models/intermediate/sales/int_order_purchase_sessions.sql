@@ -1,6 +1,7 @@
 {#- The orders whose attribution a batch can change: int_batch_attributed_orders. -#}
-{%- set batch_orders = "order_id in (select order_id from __int_batch_attributed_orders__)" %}
-{{ config(**incremental_config(replace_where=batch_orders)) }}
+{{ config(**incremental_config(
+    rebuilds="order_id in (select order_id from {{ ref('int_batch_attributed_orders') }})"
+)) }}
 -- depends_on: {{ ref('int_batch_attributed_orders') }}
 
 -- One row per order (every order, any status) with the tracked session that holds its purchase
@@ -10,15 +11,19 @@
 -- (marketplace orders, untracked checkouts) get channel and device 'unattributed', so that the
 -- channel and device marts add up to daily_sales.
 -- A table read by three marts and seven data tests (it was a view over every purchase event and
--- session); incremental: a batch build re-derives the orders of batch_orders above.
+-- session); incremental: a batch build re-derives the orders of int_batch_attributed_orders.
 
 with
 
 orders as (
 
     select * from {{ ref('int_order_facts') }}
-    {%- if is_batch_build() %}
-    where {{ replace_where_predicate(batch_orders) }}
+    {%- if is_incremental() %}
+    where
+        order_id in (
+            select batch_orders.order_id
+            from {{ ref('int_batch_attributed_orders') }} as batch_orders
+        )
     {%- endif %}
 
 ),
@@ -26,7 +31,7 @@ orders as (
 events as (
 
     select * from {{ ref('int_purchase_events') }}
-    {%- if is_batch_build() %}
+    {%- if is_incremental() %}
     where order_id in (select orders.order_id from orders)
     {%- endif %}
 
@@ -35,7 +40,7 @@ events as (
 sessions as (
 
     select * from {{ ref('int_sessions') }}
-    {%- if is_batch_build() %}
+    {%- if is_incremental() %}
     where session_id in (select events.session_id from events)
     {%- endif %}
 

@@ -1,7 +1,16 @@
-{#- A batch build replaces each batch visitor's rows from their resessionize_from on. -#}
-{{ config(**incremental_config(
-    replace_where=resessionized_rows('int_events_sessionized', 'event_ts')
-)) }}
+{#- An incremental build replaces each batch visitor's rows from their resessionize_from on
+    (a rowid semi-join: one hash join). -#}
+{{ config(**incremental_config(rebuilds="
+    rowid in (
+        select rebuilt.rowid
+        from {{ this }} as rebuilt
+        inner join {{ ref('int_batch_visitors') }} as batch_visitors
+            on
+                rebuilt.visitor_id = batch_visitors.visitor_id
+                and rebuilt.event_ts >= batch_visitors.resessionize_from
+    )
+")) }}
+-- depends_on: {{ ref('int_batch_visitors') }}
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 
 -- Tracking events with their session (macro sessionize_events: a gap of more than
@@ -9,7 +18,7 @@
 -- Incremental: a batch visitor's events from their resessionize_from on are re-sessionized by
 -- int_batch_sessionized_events, and these rows replace the visitor's rows from then on; the
 -- earlier ones are unchanged (a session depends on the visitor's earlier events only).
-{%- if is_batch_build() %}
+{%- if is_incremental() %}
 
 select * from {{ ref('int_batch_sessionized_events') }}
 {%- else %}

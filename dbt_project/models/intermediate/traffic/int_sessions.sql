@@ -1,8 +1,16 @@
-{#- A batch build replaces each batch visitor's sessions from their resessionize_from on: the
-    sessions int_events_sessionized re-derived. -#}
-{{ config(**incremental_config(
-    replace_where=resessionized_rows('int_sessions', 'started_at')
-)) }}
+{#- An incremental build replaces each batch visitor's sessions from their resessionize_from
+    on: the sessions int_events_sessionized re-derived. -#}
+{{ config(**incremental_config(rebuilds="
+    rowid in (
+        select rebuilt.rowid
+        from {{ this }} as rebuilt
+        inner join {{ ref('int_batch_visitors') }} as batch_visitors
+            on
+                rebuilt.visitor_id = batch_visitors.visitor_id
+                and rebuilt.started_at >= batch_visitors.resessionize_from
+    )
+")) }}
+-- depends_on: {{ ref('int_batch_visitors') }}
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 
 -- One row per session (see int_events_sessionized). A session's day, channel, device, UTM

@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key='business_date', partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key='business_date')) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 -- depends_on: {{ ref('int_batch_orders') }}
 
@@ -200,6 +198,12 @@ final as (
 )
 
 select * from final
+{#- extra_dates: the first paid order dates (now) of the customers of the touched orders: a
+    touched order can move its customer's first paid order to any other order of theirs
+    (first_time_buyers); the old date is a touched order's date or still the first one. #}
 {{- incremental_rows_filter(
-    'business_date', window_days=30, extra_dates=batch_customers_first_paid_dates()
+    'business_date',
+    window_days=30,
+    extra_dates='select first_paid_order_date from ' ~ ref('int_customer_facts')
+    ~ ' where customer_id in (select customer_id from ' ~ ref('int_batch_orders') ~ ')'
 ) }}

@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key=['business_date', 'channel', 'campaign_id'], partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key=['business_date', 'channel', 'campaign_id'])) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Marketing effectiveness per business day, channel and campaign (kpi-catalog section 5).

@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key='business_date', partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key='business_date')) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Daily payment KPIs (kpi-catalog section 2), one row per business date of int_date_spine.

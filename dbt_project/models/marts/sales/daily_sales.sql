@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key='business_date', partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key='business_date')) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Daily sales KPIs (kpi-catalog section 3 and coupon KPIs of section 5), one row per business

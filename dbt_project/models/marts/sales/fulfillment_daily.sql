@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key='business_date', partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key='business_date')) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Fulfilment KPIs (kpi-catalog section 3 "delivery_days, on_time_rate"), one row per business

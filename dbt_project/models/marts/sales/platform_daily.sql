@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key=['business_date', 'platform'], partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key=['business_date', 'platform'])) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Platform mix (kpi-catalog section 3 "platform_mix"), one row per business date of

@@ -1,20 +1,18 @@
 {#- The months whose paid lines the batch can change: those of the activity dates (the order
     dates of the touched orders, now and before) and the current order month of every order
     whose lines were rebuilt (a product row re-read their category). -#}
-{%- set batch_months = "select cast(" ~ dbt.date_trunc('month', 'business_date') ~ " as date)"
-    ~ " from __int_batch_dates__ where is_activity_date"
-    ~ " union all select cast(" ~ dbt.date_trunc('month', 'order_date') ~ " as date)"
-    ~ " from __int_order_facts__"
-    ~ " where order_id in (select order_id from __int_batch_orders__)" %}
-{{ config(**incremental_config(
-    replace_where="month in (" ~ batch_months ~ ")", partition_column='month'
-)) }}
-{#- The same months for the model's own select, by ref(). -#}
-{%- set batch_order_months = "select cast(" ~ dbt.date_trunc('month', 'business_date') ~ " as date)"
-    ~ " from " ~ ref('int_batch_dates') ~ " where is_activity_date"
-    ~ " union all select cast(" ~ dbt.date_trunc('month', 'order_date') ~ " as date)"
-    ~ " from " ~ ref('int_order_facts')
-    ~ " where order_id in (select order_id from " ~ ref('int_batch_orders') ~ ")" %}
+{{ config(**incremental_config(rebuilds="
+    month in (
+        select cast(date_trunc('month', business_date) as date) from {{ ref('int_batch_dates') }}
+        where is_activity_date
+        union all
+        select cast(date_trunc('month', order_date) as date) from {{ ref('int_order_facts') }}
+        where order_id in (select order_id from {{ ref('int_batch_orders') }})
+    )
+")) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+-- depends_on: {{ ref('int_batch_orders') }}
+-- depends_on: {{ ref('int_order_facts') }}
 
 -- Paid sales by product and calendar month (kpi-catalog section 3 "category_sales", product
 -- level), one row per month and product with at least one paid order line placed in the month
@@ -24,17 +22,36 @@
 -- month by paid_revenue, highest first: tied products share a rank, the next rank follows
 -- without a gap. The grain column is named `month` as the mart contract requires (RF04 waived).
 -- Incremental: a month's rows depend on that month's paid lines only; a batch build rebuilds the
--- months of batch_months above (a month left without paid lines loses its rows).
+-- months of its config's rebuilds (a month left without paid lines loses its rows).
 
 with
+{%- if is_incremental() %}
+
+rebuilt_months as (
+
+    -- the months of the config's rebuilds
+    select cast({{ dbt.date_trunc('month', 'business_date') }} as date) as order_month
+    from {{ ref('int_batch_dates') }}
+    where is_activity_date
+    union all
+    select cast({{ dbt.date_trunc('month', 'order_date') }} as date) as order_month
+    from {{ ref('int_order_facts') }}
+    where
+        order_id in (
+            select batch_orders.order_id
+            from {{ ref('int_batch_orders') }} as batch_orders
+        )
+
+),
+{%- endif %}
 
 order_lines as (
 
     select * from {{ ref('int_order_items_enriched') }}
     where
         is_paid
-        {%- if is_batch_build() %}
-        and order_month in ({{ batch_order_months }})
+        {%- if is_incremental() %}
+        and order_month in (select rebuilt_months.order_month from rebuilt_months)
         {%- endif %}
 
 ),

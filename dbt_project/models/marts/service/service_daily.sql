@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key='business_date', partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key='business_date')) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Customer-service KPIs per business day of ticket opening (kpi-catalog section 6), one row per

@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key=['business_date', 'channel'], partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key=['business_date', 'channel'])) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Channel mix (kpi-catalog section 1), one row per business date of int_date_spine and channel:
@@ -11,7 +9,7 @@
 -- order's purchase event (last touch, int_order_purchase_sessions).
 -- A batch build reads the sessions and orders of the dates it rewrites (rebuilt_dates) only.
 
-{%- set batch_build = is_batch_build() %}
+{%- set batch_build = is_incremental() %}
 
 with
 
@@ -35,8 +33,9 @@ rebuilt_dates as (
     {#- the rows of the last line's filter; a channel new to the table fills its whole column,
         and the dates it appears on need the other channels' rows for their share: every date
         is rebuilt then (rare: a channel value seen for the first time) #}
-    {{ rebuild_dates('spine', extra_dates=(
-        'select spine.business_date from spine where exists ('
+    select business_date from spine
+    {{- incremental_rows_filter('business_date', extra_dates=(
+        'select all_dates.business_date from spine as all_dates where exists ('
         ~ 'select 1 from channels where channels.channel not in ('
         ~ 'select built.channel from ' ~ this ~ ' as built))'
     )) }}
@@ -47,14 +46,18 @@ rebuilt_dates as (
 sessions as (
 
     select * from {{ ref('int_sessions') }}
-    {{- rebuilt_dates_where('business_date') }}
+    {%- if batch_build %}
+    where business_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_order_purchase_sessions') }}
-    {{- rebuilt_dates_where('order_date') }}
+    {%- if batch_build %}
+    where order_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 

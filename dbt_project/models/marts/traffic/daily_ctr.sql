@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key=['business_date', 'placement'], partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key=['business_date', 'placement'])) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Click-through rate by placement (kpi-catalog section 2), one row per business date of
@@ -9,7 +7,7 @@
 -- activity. Events count on their own business day (like page_views in daily_traffic).
 -- A batch build counts the events of the dates it rewrites (rebuilt_dates) only.
 
-{%- set batch_build = is_batch_build() %}
+{%- set batch_build = is_incremental() %}
 
 with
 
@@ -30,7 +28,11 @@ placements as (
     from {{ ref('stg_tracking__events') }}
     where
         event_type in ('impression', 'click')
-        and event_date in ({{ batch_dates(traffic_only=true) }})
+        and event_date in (
+            select batch_dates.business_date
+            from {{ ref('int_batch_dates') }} as batch_dates
+            where batch_dates.is_traffic_date
+        )
     {%- else %}
     select distinct coalesce(placement, 'unknown') as placement
     from {{ ref('stg_tracking__events') }}
@@ -44,8 +46,9 @@ rebuilt_dates as (
 
     {#- the rows of the last line's filter; a placement new to the table fills its whole
         column: every date is rebuilt then (rare: a placement seen for the first time) #}
-    {{ rebuild_dates('spine', extra_dates=(
-        'select spine.business_date from spine where exists ('
+    select business_date from spine
+    {{- incremental_rows_filter('business_date', extra_dates=(
+        'select all_dates.business_date from spine as all_dates where exists ('
         ~ 'select 1 from placements where placements.placement not in ('
         ~ 'select built.placement from ' ~ this ~ ' as built))'
     ), traffic_only=true) }}
@@ -60,7 +63,9 @@ events as (
         event_type,
         coalesce(placement, 'unknown') as placement
     from {{ ref('stg_tracking__events') }}
-    {{- rebuilt_dates_where('event_date') }}
+    {%- if batch_build %}
+    where event_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 

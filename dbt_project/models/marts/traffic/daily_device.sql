@@ -1,6 +1,4 @@
-{{ config(**incremental_config(
-    unique_key=['business_date', 'device'], partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key=['business_date', 'device'])) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Device mix (kpi-catalog section 1), one row per business date of int_date_spine and device:

@@ -1,13 +1,11 @@
-{{ config(**incremental_config(
-    unique_key='business_date', partition_column='business_date'
-)) }}
+{{ config(**incremental_config(unique_key='business_date')) }}
 -- depends_on: {{ ref('int_batch_dates') }}
 
 -- Daily traffic and conversion KPIs (kpi-catalog sections 1 and 2), one row per business date
 -- of int_date_spine. Event counts (page_views, unique/new/purchasing visitors) use each event's
 -- own business day; session KPIs use the session's day (the day of its first event).
 -- A batch build reads the events and sessions of the dates it rewrites (rebuilt_dates) only.
-{%- set batch_build = is_batch_build() %}
+{%- set batch_build = is_incremental() %}
 
 with
 
@@ -47,8 +45,9 @@ new_visitors_changed as (
 rebuilt_dates as (
 
     {#- the rows of the last line's filter #}
-    {{ rebuild_dates(
-        'spine',
+    select business_date from spine
+    {{- incremental_rows_filter(
+        'business_date',
         extra_dates='select new_visitors_changed.business_date from new_visitors_changed',
         traffic_only=true
     ) }}
@@ -59,14 +58,18 @@ rebuilt_dates as (
 events as (
 
     select * from {{ ref('stg_tracking__events') }}
-    {{- rebuilt_dates_where('event_date') }}
+    {%- if batch_build %}
+    where event_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_sessions') }}
-    {{- rebuilt_dates_where('business_date') }}
+    {%- if batch_build %}
+    where business_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 

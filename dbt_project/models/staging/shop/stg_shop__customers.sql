@@ -1,9 +1,9 @@
 {#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
-    data test of a view. A batch build re-stages the customer_ids of the batch rows. -#}
+    data test of a view. An incremental build re-stages the customer_ids of the batch. -#}
 {{ config(**incremental_config(
-    replace_where="customer_id in (__batch_rows(shop.customers.customer_id)__)"
+    rebuilds="customer_id in (select customer_id from {{ ref('stg_shop__customers_batch') }})"
 )) }}
--- depends_on: {{ source('raw_replaced', 'customers') }}
+-- depends_on: {{ ref('stg_shop__customers_batch') }}
 
 with
 
@@ -11,7 +11,9 @@ source as (
 
     {{ newest_version(
         source('shop', 'customers'), ['customer_id'], 'updated_ts',
-        where=batch_keys_where('shop', 'customers', 'customer_id')
+        where=(
+            'customer_id in (select customer_id from ' ~ ref('stg_shop__customers_batch') ~ ')'
+        ) if is_incremental() else none
     ) }}
 
 ),

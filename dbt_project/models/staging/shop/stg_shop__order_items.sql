@@ -1,9 +1,9 @@
 {#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
-    data test of a view. A batch build re-stages the order_ids of the batch rows. -#}
+    data test of a view. An incremental build re-stages the order_ids of the batch. -#}
 {{ config(**incremental_config(
-    replace_where="order_id in (__batch_rows(shop.order_items.order_id)__)"
+    rebuilds="order_id in (select order_id from {{ ref('stg_shop__order_items_batch') }})"
 )) }}
--- depends_on: {{ source('raw_replaced', 'order_items') }}
+-- depends_on: {{ ref('stg_shop__order_items_batch') }}
 
 with
 
@@ -11,7 +11,9 @@ source as (
 
     {{ newest_version(
         source('shop', 'order_items'), ['order_id', 'line_number'],
-        where=batch_keys_where('shop', 'order_items', 'order_id')
+        where=(
+            'order_id in (select order_id from ' ~ ref('stg_shop__order_items_batch') ~ ')'
+        ) if is_incremental() else none
     ) }}
 
 ),

@@ -1,9 +1,9 @@
 {#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
-    data test of a view. A batch build re-stages the order_ids of the batch rows. -#}
+    data test of a view. An incremental build re-stages the order_ids of the batch. -#}
 {{ config(**incremental_config(
-    replace_where="order_id in (__batch_rows(shop.orders.order_id)__)"
+    rebuilds="order_id in (select order_id from {{ ref('stg_shop__orders_batch') }})"
 )) }}
--- depends_on: {{ source('raw_replaced', 'orders') }}
+-- depends_on: {{ ref('stg_shop__orders_batch') }}
 
 with
 
@@ -11,7 +11,9 @@ source as (
 
     {{ newest_version(
         source('shop', 'orders'), ['order_id'], 'updated_ts',
-        where=batch_keys_where('shop', 'orders', 'order_id')
+        where=(
+            'order_id in (select order_id from ' ~ ref('stg_shop__orders_batch') ~ ')'
+        ) if is_incremental() else none
     ) }}
 
 ),

@@ -1,9 +1,9 @@
 {#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
-    data test of a view. A batch build re-stages the payment_ids of the batch rows. -#}
+    data test of a view. An incremental build re-stages the payment_ids of the batch. -#}
 {{ config(**incremental_config(
-    replace_where="payment_id in (__batch_rows(shop.payments.payment_id)__)"
+    rebuilds="payment_id in (select payment_id from {{ ref('stg_shop__payments_batch') }})"
 )) }}
--- depends_on: {{ source('raw_replaced', 'payments') }}
+-- depends_on: {{ ref('stg_shop__payments_batch') }}
 
 with
 
@@ -11,7 +11,9 @@ source as (
 
     {{ newest_version(
         source('shop', 'payments'), ['payment_id'],
-        where=batch_keys_where('shop', 'payments', 'payment_id')
+        where=(
+            'payment_id in (select payment_id from ' ~ ref('stg_shop__payments_batch') ~ ')'
+        ) if is_incremental() else none
     ) }}
 
 ),

@@ -1,14 +1,11 @@
-{#-
-    The largest feed (tens of millions of rows) is staged as an incremental table rather than a
-    view: its dedupe (newest version per event_id) ran once per reader and per data test. An
-    incremental build re-stages the event_ids of the batch (raw rows loaded, or moved to
-    raw_replaced, after batch_since): every version of such an id is re-ranked, and an id left
-    without a version is deleted (placeholder __batch_rows(...)__, see replace_where_predicate).
--#}
+{#- The largest feed is staged as an incremental table rather than a view: its dedupe (newest
+    version per event_id) ran once per reader and per data test. An incremental build re-stages
+    the event_ids of the batch: every version of such an id is re-ranked, and an id left without
+    a version is deleted. -#}
 {{ config(**incremental_config(
-    replace_where="event_id in (__batch_rows(tracking.events.event_id)__)"
+    rebuilds="event_id in (select event_id from {{ ref('stg_tracking__events_batch') }})"
 )) }}
--- depends_on: {{ source('raw_replaced', 'events') }}
+-- depends_on: {{ ref('stg_tracking__events_batch') }}
 
 with
 
@@ -17,7 +14,9 @@ source as (
     {{ newest_version(
         source('tracking', 'events'),
         ['event_id'],
-        where=batch_keys_where('tracking', 'events', 'event_id')
+        where=(
+            'event_id in (select event_id from ' ~ ref('stg_tracking__events_batch') ~ ')'
+        ) if is_incremental() else none
     ) }}
 
 ),

@@ -1,9 +1,10 @@
 {#- An incremental table (like stg_tracking__events): the dedupe ran once per reader and per
-    data test of a view. A batch build re-stages every assignment of the batch rows' visitors. -#}
+    data test of a view. An incremental build re-stages the visitor_ids of the batch. -#}
 {{ config(**incremental_config(
-    replace_where="visitor_id in (__batch_rows(tracking.experiment_assignments.visitor_id)__)"
+    rebuilds="visitor_id in (select visitor_id from"
+    ~ " {{ ref('stg_tracking__experiment_assignments_batch') }})"
 )) }}
--- depends_on: {{ source('raw_replaced', 'experiment_assignments') }}
+-- depends_on: {{ ref('stg_tracking__experiment_assignments_batch') }}
 
 with
 
@@ -12,7 +13,10 @@ source as (
     {{ newest_version(
         source('tracking', 'experiment_assignments'),
         ['experiment_id', 'visitor_id'],
-        where=batch_keys_where('tracking', 'experiment_assignments', 'visitor_id')
+        where=(
+            'visitor_id in (select visitor_id from '
+            ~ ref('stg_tracking__experiment_assignments_batch') ~ ')'
+        ) if is_incremental() else none
     ) }}
 
 ),
