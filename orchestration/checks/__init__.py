@@ -1,1 +1,0 @@
-"""Asset checks: the Great Expectations suites in expectations/ as Dagster checks."""

@@ -101,14 +101,12 @@ def load_suite(suite: SuiteFile, variant: list[dict[str, Any]] | None = None) ->
     """The GX suite of a suite file, or of a `variant` of its expectations. Each expectation
     is built on its own: GX's suite would drop one it cannot build."""
     import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
+    from great_expectations.expectations import expectation_configuration as ec
 
     built = []
     for index, exp in enumerate(variant or suite.expectations):
         try:
-            built.append(ExpectationConfiguration(**exp).to_domain_obj())
+            built.append(ec.ExpectationConfiguration(**exp).to_domain_obj())
         except Exception as exc:
             where = f"expectations[{index}] ({exp['type']})"
             raise SuiteFormatError(f"expectation suite {suite.path}: {where}: {exc}") from exc
@@ -290,10 +288,10 @@ def _definition(context: AbstractDataContext, suite: Any, batch: Any) -> Any:
             store.delete(suite.name)
         except DataContextError:
             pass  # the first run of this suite in this process
-    definition = gx.ValidationDefinition(
-        name=suite.name, data=batch, suite=context.suites.add(suite)
+    added = context.suites.add(suite)
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=added.name, data=batch, suite=added)
     )
-    return context.validation_definitions.add(definition)
 
 
 def quoted_table(name: str) -> str:
@@ -305,9 +303,10 @@ def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> 
     import duckdb
 
     try:
-        return conn.execute(f"select count(*) from {quoted_table(table)} where {where}").fetchall()[
-            0
-        ][0]
+        (count,) = conn.execute(
+            f"select count(*) from {quoted_table(table)} where {where}"
+        ).fetchall()
+        return count[0]
     except duckdb.Error as exc:
         raise TableReadError(f"cannot read table {table}: {exc}") from exc
 
