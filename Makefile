@@ -21,7 +21,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install check run sample pipeline prepare test lint ui docs clean lock validate-landing browser install-spark test-spark bench
+.PHONY: help install check run sample pipeline prepare test test-slow lint ui docs clean lock validate-landing browser install-spark test-spark bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -90,8 +90,12 @@ browser: ## install Chromium for the headless-browser tests (apt-get, once per m
 		install -y -q --no-install-recommends chromium >/dev/null; }
 	@chromium --version 2>/dev/null | head -1
 
-test: prepare browser ## run the test suite (without the Spark tests: make test-spark)
-	$(BIN)/python -m pytest -m "not spark"
+# Two tiers (tests/conftest.py lists the slow tests): CI runs both, and test-spark.
+test: prepare browser ## run the fast tests: every area, one pipeline run on a tiny sample
+	$(BIN)/python -m pytest -m "not spark and not slow"
+
+test-slow: prepare browser ## run the slow tests: extra pipeline runs, crashes, incremental = full
+	$(BIN)/python -m pytest -m "slow and not spark"
 
 test-spark: prepare install-spark ## build the marts on local Spark and DuckDB, require equal marts
 	$(BIN)/python -m pytest -m spark

@@ -1,22 +1,13 @@
-"""Shared fixtures, and the session's guards.
+"""Shared fixtures, the session's guards and the test tiers.
 
-Isolation (`isolated_paths`, the first fixture of every session): every path setting points into
-the session's temp dir (LANDING_DIR, WAREHOUSE_PATH, SERVING_DIR, GX_DOCS_DIR, DAGSTER_HOME,
-SPARK_DIR), the deployment config (WAREHOUSE_CONFIG) and the `.env` file (WAREHOUSE_ENV_FILE) are
-empty files there (the defaults: a local `warehouse.yaml` or `.env` at the repository root is never
-read), and DBT_VARS and SPARK_RAW_DIR are unset, whatever the shell or the Makefile exported. A
-test or fixture sets its own paths on top.
+`isolated_paths` points every path setting into the session's temp dir (the deployment config
+and `.env` are empty files there; DBT_VARS and SPARK_RAW_DIR are unset). When the session ends
+the guards fail it if the repository's data/ changed or git gained an untracked file, and, with
+CI set, if any test was skipped.
 
-Guards (checked when the session ends; a breach fails the session with exit status 1 and names
-the paths or tests):
-- nothing under the repository's data/ (the user's warehouse) was added, changed or removed, and
-  the repository gained no untracked file that git does not ignore. Another process of the user
-  writing there during the session is flagged too: run the tests again when it is done.
-- with CI set (CI=true, 1 or yes), no test was skipped: a skip there hides a missing check.
-
-The dbt manifest is parsed once per test session (as `make prepare` does), and one tiny generated
-sample is run through the whole pipeline once, in a real Dagster instance, for every test that
-reads its marts (end to end, reconciliation, planted facts).
+`sample_run` runs one tiny generated sample through the whole pipeline once per session, in a
+real Dagster instance; every test that reads marts shares it. SLOW lists the tests that build
+more on their own (`make test-slow`); `make test` runs the rest.
 """
 
 from __future__ import annotations
@@ -40,6 +31,60 @@ SAMPLE_SCALE = 0.002
 SAMPLE_SEED = 7
 SAMPLE_DAYS = 91
 SAMPLE_START = date(2025, 1, 6)
+
+# ------------------------------------------------------------------------------ tiers
+
+# The slow tier: tests that run a pipeline, a dbt build, a server or a pip install of their own
+# (a file, or one test of it). Tests that only read the session's `sample_run` stay fast.
+SLOW = (
+    "tests/byod/test_six_feed_landing.py",
+    "tests/dbt/test_incremental.py::test_incremental_build_reads_only_the_batch",
+    "tests/dbt/test_incremental.py::test_incremental_build_equals_full_refresh",
+    "tests/dbt/test_incremental.py::test_batch_changed_the_marts",
+    "tests/dbt/test_incremental.py::test_incremental_models_have_no_duplicate_keys",
+    "tests/dbt/test_incremental.py::test_batch_data_tests_read_the_rows_the_build_wrote",
+    "tests/dbt/test_incremental.py::test_a_bad_batch_row_fails_its_data_test",
+    "tests/dbt/test_incremental.py::test_sigkill_mid_build_then_rerun_converges",
+    "tests/ingest/test_bad_input_matrix.py::test_rejected_file_fails_the_run_and_leaves_every_mart_unchanged",
+    "tests/ingest/test_orphans.py::test_a_line_a_day_before_its_order_reaches_the_marts",
+    "tests/serving/test_concurrent_reads.py",
+    "tests/serving/test_old_client.py",
+    "tests/test_cli_output.py",
+    "tests/test_crash_recovery.py",
+    "tests/test_incremental_e2e.py",
+    "tests/test_pipeline_e2e.py::test_corrupt_batch_is_blocked_and_marts_keep_their_contents",
+    "tests/test_pipeline_handwritten.py",
+    "tests/test_ui.py",
+)
+
+
+def slow_entry(nodeid: str) -> str | None:
+    """The SLOW entry that names this test (its file, or the test whatever its parameters)."""
+    test = nodeid.split("[", 1)[0]
+    return next((e for e in SLOW if test == e or test.startswith(e + "::")), None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the SLOW tests `slow` before `-m` selects. On a plain run (no paths given) an entry
+    that names no test (renamed, moved) is an error: its test would slip into `make test`."""
+    used = set()
+    for item in items:
+        entry = slow_entry(item.nodeid)
+        if entry is not None:
+            item.add_marker(pytest.mark.slow)
+            used.add(entry)
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return
+    collected = {item.nodeid.split("::", 1)[0] for item in items}
+    stale = []
+    for entry in sorted(set(SLOW) - used):
+        file = entry.split("::", 1)[0]
+        if file in collected or not (config.rootpath / file).is_file():
+            stale.append(entry)
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW names no test: {stale}")
+
 
 # ------------------------------------------------------------------------------ isolation
 

@@ -14,8 +14,6 @@ from conftest import SampleRun
 
 from orchestration import settings
 
-pytestmark = pytest.mark.slow
-
 CONTRACT = settings.REPO_ROOT / "docs" / "specs" / "mart-contract.md"
 DATE_COLUMNS = {"business_date", "month", "signup_date", "cohort_month", "as_of_date"}
 DATE_COLUMNS |= {"forecast_date"}

@@ -25,8 +25,6 @@ import pytest
 
 from orchestration import settings
 
-pytestmark = pytest.mark.slow
-
 LANDING = Path(__file__).parent / "fixtures" / "handwritten_landing"
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 

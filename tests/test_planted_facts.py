@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import SampleRun
-
-pytestmark = pytest.mark.slow
 
 MONITORED = {
     "gmv",

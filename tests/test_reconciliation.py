@@ -14,8 +14,6 @@ import pandas as pd
 import pytest
 from conftest import SampleRun
 
-pytestmark = pytest.mark.slow
-
 TZ = "Asia/Shanghai"
 SESSION_GAP = pd.Timedelta(minutes=30)
 
