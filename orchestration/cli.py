@@ -13,7 +13,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -51,35 +50,11 @@ def _say(message: str) -> None:
     sys.stdout.flush()
 
 
-# ------------------------------------------------------------------------------------ prepare
-
-
-def _newest_mtime(root: Path) -> float:
-    skip = {"target", "logs", "dbt_packages"}
-    newest = 0.0
-    for path in root.rglob("*"):
-        if path.is_file() and not skip.intersection(path.relative_to(root).parts):
-            newest = max(newest, path.stat().st_mtime)
-    return newest
-
-
 def prepare(force: bool = False) -> None:
     """`dbt parse` into dbt_project/target/manifest.json, unless it is newer than the project."""
-    project = settings.DBT_PROJECT_DIR
-    manifest = project / "target" / "manifest.json"
-    if not force and manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project):
-        _say(f"dbt manifest up to date: {manifest.relative_to(settings.REPO_ROOT)}")
-        return
-    settings.apply_env_defaults()
-    env = {**settings.process_env(), "WAREHOUSE_PATH": str(settings.warehouse_path())}
-    dbt = Path(sys.executable).with_name("dbt")
-    # The target and vars of the run's `dbt build`: dbt re-parses everything when they differ.
-    cmd = [str(dbt), "parse", "--quiet", "--project-dir", str(project)]
-    cmd += ["--profiles-dir", str(project), "--target", settings.dbt_target()]
-    cmd += settings.dbt_vars_args()
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, cwd=project)
-    _say(f"dbt manifest parsed in {time.perf_counter() - started:.1f}s")
+    from orchestration.assets.dbt import prepare_manifest
+
+    _say(prepare_manifest(force))
 
 
 # ------------------------------------------------------------------------------------ pipeline

@@ -11,7 +11,9 @@ No log row, a changed dbt project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +33,6 @@ from dagster_dbt import (
 from dagster_dbt.errors import DagsterDbtError
 
 from orchestration import deployment, settings
-from orchestration.cli import prepare as prepare_manifest
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.spark.build import raw_dir, spark_env
 from orchestration.spark.export import export_raw
@@ -49,6 +50,33 @@ TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held"
 # Runs dbt under `setpriv --pdeathsig KILL`: dbt dies with the run's process.
 DBT_CHILD = Path(__file__).with_name("dbt_child.sh")
 VENV_DBT = Path(sys.executable).with_name("dbt")  # the venv need not be activated
+
+
+def _newest_mtime(root: Path) -> float:
+    skip = {"target", "logs", "dbt_packages"}
+    newest = 0.0
+    for path in root.rglob("*"):
+        if path.is_file() and not skip.intersection(path.relative_to(root).parts):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def prepare_manifest(force: bool = False) -> str:
+    """`dbt parse` into dbt_project/target/manifest.json, unless it is newer than the project;
+    returns what it did, in one line."""
+    project = settings.DBT_PROJECT_DIR
+    manifest = project / "target" / "manifest.json"
+    if not force and manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project):
+        return f"dbt manifest up to date: {manifest.relative_to(settings.REPO_ROOT)}"
+    settings.apply_env_defaults()
+    env = {**settings.process_env(), "WAREHOUSE_PATH": str(settings.warehouse_path())}
+    # The target and vars of the run's `dbt build`: dbt re-parses everything when they differ.
+    cmd = [str(VENV_DBT), "parse", "--quiet", "--project-dir", str(project)]
+    cmd += ["--profiles-dir", str(project), "--target", settings.dbt_target()]
+    cmd += settings.dbt_vars_args()
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, cwd=project)
+    return f"dbt manifest parsed in {time.perf_counter() - started:.1f}s"
 
 
 @cache
