@@ -35,8 +35,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 # Bytecode compiled once per install: where no .pyc can be written at import time
-# (PYTHONDONTWRITEBYTECODE=1, a read-only image) every process compiles its imports again, ~2 s
-# for each pipeline run, `dbt build` and GX import (docs/performance.md, orchestration overhead).
+# (PYTHONDONTWRITEBYTECODE=1, a read-only image) every process would compile its imports again:
+# each pipeline run, `dbt build` and GX import.
 PYC_STAMP := $(VENV)/.compiled
 $(PYC_STAMP): $(STAMP)
 	@$(BIN)/python -m compileall -q -j 0 \
@@ -113,6 +113,7 @@ ui: prepare ## open the Dagster UI on http://127.0.0.1:3000 (PORT=, HOST= to cha
 	@echo "Dagster UI: http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	@$(BIN)/python -m orchestration.cli docs-server & trap 'kill $$! 2>/dev/null' EXIT; \
 		DAGSTER_HOME="$$($(BIN)/python -m orchestration.cli dagster-home)" \
+		DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true \
 		$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 docs: prepare ## build the dbt docs (every mart and column) and serve them on :8080

@@ -321,10 +321,6 @@ def run_pipeline(
     from orchestration import runguard
 
     settings.apply_env_defaults()
-    # One planned event per asset for a run over a dt range, not one per partition: the stock
-    # event log writes each event on its own. (A failed run's partitions stay unmarked, not
-    # failed; the run-failure alert names its assets.)
-    settings.set_process_env({"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"})
     verbose = settings.verbose() if verbose is None else verbose
     if not verbose:
         quiet_warnings()

@@ -43,7 +43,10 @@ DEFAULT_SPARK_DIR = "data/spark"
 # deployment file, the keys <name> and <name>_per_feed: {feed: value}.
 PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
 # Exported to the process by apply_env_defaults, for the dg.EnvVar resources.
-EXPORTED = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR", "DAGSTER_EVENT_BATCH_SIZE")
+EXPORTED = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR")
+# Dagster's opt-in (dagster PR 29288): a run over a dt range logs one planned event per asset,
+# not one per partition. Trade: a failed range run leaves its partitions unmarked, not failed.
+DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
 class SettingError(ValueError):
@@ -198,7 +201,6 @@ class Settings:
     serving_dir: Annotated[Path, Setting(DEFAULT_SERVING_DIR, _path("dir"), "README.md")]
     serving_keep: Annotated[int, Setting("5", _whole(1), "0")]
     dagster_home: Annotated[Path, Setting(DEFAULT_DAGSTER_HOME, _path("dir"), "README.md")]
-    dagster_event_batch_size: Annotated[int, Setting("1000", _whole(1), "many")]
     warehouse_config: Annotated[
         Path | None, Setting("", EXISTING_FILE, "no/such/warehouse.yaml", fix=CONFIG_FIX)
     ]
@@ -211,7 +213,6 @@ class Settings:
     schedule_lookback_days: Annotated[int, Setting("3", _whole(1), "0")]
     dbt_full_refresh: Annotated[bool, Setting("0", FLAG, "maybe")]
     dbt_unit_tests: Annotated[bool, Setting("0", FLAG, "maybe")]
-    dbt_warm: Annotated[bool, Setting("1", FLAG, "maybe")]
     dbt_log_level_file: Annotated[
         str, Setting("info", _one_of("debug", "info", "warn", "error"), "loud")
     ]
@@ -596,7 +597,7 @@ def apply_env_defaults(environ: dict[str, str] | None = None) -> None:
     """Export `.env` values and the EXPORTED defaults to this process's environment, so that
     `dg.EnvVar` resources and the dbt subprocess (profiles.yml) see the resolved values."""
     target = os.environ if environ is None else environ
-    values = {**{name: BY_NAME[name].default for name in EXPORTED}, **get().environ}
+    values = {**DAGSTER_ENV, **{name: BY_NAME[name].default for name in EXPORTED}, **get().environ}
     for name, text in values.items():
         if not os.environ.get(name, "").strip():
             target[name] = text

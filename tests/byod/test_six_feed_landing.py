@@ -110,7 +110,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, isolated_paths: Path) -> Itera
     changes = tree_changes(before, snapshot_tree(isolated_paths))
     report = json.loads((root / "report.json").read_text())
     with pytest.MonkeyPatch.context() as mp:
-        # the event log storage (orchestration/dagster_storage.py) finds its shards by it
+        # the instance finds its storage under DAGSTER_HOME
         mp.setenv("DAGSTER_HOME", str(folder / "dagster_home"))
         with dg.DagsterInstance.get() as instance:
             yield Run(folder, report, instance, changes)
