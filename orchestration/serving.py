@@ -1,4 +1,4 @@
-"""The published serving folder (SERVING_DIR, docs/serving.md): versions, atomic swap, rollback.
+"""The published serving folder (SERVING_DIR, docs/bi.md): versions, atomic swap, rollback.
 
 `serving.duckdb`, `parquet/<mart>.parquet` and `report.html` at the top are the current publish;
 `versions/v<N>/` holds the last SERVING_KEEP publishes, each complete. A publish is built in a

@@ -40,7 +40,7 @@ PUBLISH_LOG_COLUMNS = {
 # The comments of marts._publish_log (table: key None) in every serving file.
 PUBLISH_LOG_COMMENTS: dict[str | None, str] = {
     None: "One row per publish of the serving database so far, oldest first, carried from "
-    "version to version; the newest row is the version of this file (docs/serving.md).",
+    "version to version; the newest row is the version of this file (docs/bi.md).",
     "version": "Publish number (versions/v<version> under SERVING_DIR); NULL for a row from "
     "before versioning.",
     "published_at": "UTC time of the publish.",
