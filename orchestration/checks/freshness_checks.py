@@ -10,7 +10,6 @@ failure becomes an alert through the check-evaluation sensor.
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,12 +21,6 @@ from orchestration.assets.ingest import LandingResource, raw_asset_key
 FRESHNESS_CHECK = "freshness"
 _PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 def max_lag_days(feed: str) -> int:
     """FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS (env, then deployment file)."""
@@ -37,69 +30,39 @@ def max_lag_days(feed: str) -> int:
 def newest_partition(landing_root: Path, feed: str) -> date | None:
     """The newest `dt=YYYY-MM-DD` folder of a feed holding a visible file (an empty folder is
     an export still writing). Stray names are skipped: this only looks for the newest."""
-    folders = (landing_root / feed).iterdir() if (landing_root / feed).is_dir() else ()
-    newest = None
-    for folder in folders:
-        match = _PARTITION_DIR.match(folder.name)
-        try:
-            dt = date.fromisoformat(match[1]) if match and folder.is_dir() else None
-        except ValueError:
-            continue
-        if dt and (newest is None or dt > newest):
-            if any(not p.name.startswith((".", "_", "~")) for p in folder.iterdir()):
-                newest = dt
-    return newest
+    for folder in sorted((landing_root / feed).glob("dt=*/"), reverse=True):
+        visible = (p for p in folder.iterdir() if not p.name.startswith((".", "_", "~")))
+        if _PARTITION_DIR.match(folder.name) and any(visible):
+            try:
+                return date.fromisoformat(folder.name[3:])
+            except ValueError:  # e.g. dt=2025-02-30
+                continue
+    return None
 
 
-@dataclass(frozen=True)
-class Freshness:
-    feed: str
-    newest: date | None
-    today: date
-    max_lag_days: int
-
-    @property
-    def lag_days(self) -> int | None:
-        return None if self.newest is None else (self.today - self.newest).days
-
-    @property
-    def passed(self) -> bool:
-        return self.lag_days is not None and self.lag_days <= self.max_lag_days
-
-    def describe(self) -> str:
-        if self.newest is None:
-            return f"feed {self.feed}: no landing partition found"
-        return (
-            f"feed {self.feed}: newest partition dt={self.newest} is {self.lag_days} day(s) old "
-            f"on {self.today} (UTC); {'within' if self.passed else 'exceeds'} the max lag of "
-            f"{self.max_lag_days} day(s)"
+def freshness_result(feed: str, newest: date | None, today: date) -> dg.AssetCheckResult:
+    """The check of one feed; WARN when failed: a stale landing is a delivery problem."""
+    limit, lag = max_lag_days(feed), None if newest is None else (today - newest).days
+    passed = lag is not None and lag <= limit
+    description = f"feed {feed}: no landing partition found"
+    if newest is not None:
+        description = (
+            f"feed {feed}: newest partition dt={newest} is {lag} day(s) old on {today} (UTC); "
+            f"{'within' if passed else 'exceeds'} the max lag of {limit} day(s)"
         )
-
-
-def evaluate_freshness(
-    landing_root: Path, feed: str, now: datetime, max_lag: int | None = None
-) -> Freshness:
-    today = now.astimezone(UTC).date() if now.tzinfo else now.date()
-    lag = max_lag_days(feed) if max_lag is None else max_lag
-    return Freshness(feed, newest_partition(landing_root, feed), today, lag)
-
-
-def freshness_check_result(result: Freshness) -> dg.AssetCheckResult:
-    """WARN when failed: a stale landing is a delivery problem, not bad data."""
-    lag = result.lag_days
     return dg.AssetCheckResult(
-        asset_key=raw_asset_key(result.feed),
+        asset_key=raw_asset_key(feed),
         check_name=FRESHNESS_CHECK,
-        passed=result.passed,
+        passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=result.describe(),
+        description=description,
         metadata={
-            "newest_partition": result.newest.isoformat() if result.newest else "",
+            "newest_partition": newest.isoformat() if newest else "",
             "lag_days": -1 if lag is None else lag,
-            "max_lag_days": result.max_lag_days,
-            "evaluated_on": result.today.isoformat(),
+            "max_lag_days": limit,
+            "evaluated_on": today.isoformat(),
             "observed_value": "no partition" if lag is None else f"{lag} days",  # for the alerts
-            "threshold": f"<= {result.max_lag_days} days",
+            "threshold": f"<= {limit} days",
         },
     )
 
@@ -109,7 +72,7 @@ def freshness_check_keys(feeds: Iterable[str]) -> list[dg.AssetCheckKey]:
 
 
 def build_freshness_checks(
-    feeds: Iterable[str], clock: Clock = utc_now
+    feeds: Iterable[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dg.AssetChecksDefinition:
     """One subsettable, non-blocking `freshness` check per feed; `clock` is for tests."""
     specs = [
@@ -131,21 +94,20 @@ def build_freshness_checks(
     def landing_freshness(
         context: dg.AssetCheckExecutionContext, landing: LandingResource
     ) -> Iterable[dg.AssetCheckResult]:
-        now, delivered = clock(), set(deployment.delivered_feeds())
+        today, delivered = clock().astimezone(UTC).date(), set(deployment.delivered_feeds())
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
             feed = key.asset_key.path[-1]
             if feed not in delivered:  # the deployment config says there is no such export
-                description = f"{feed} is not delivered (deployment config): not judged"
                 yield dg.AssetCheckResult(
                     asset_key=key.asset_key,
                     check_name=FRESHNESS_CHECK,
+                    description=f"{feed} is not delivered (deployment config): not judged",
                     passed=True,
-                    description=description,
                     metadata={"delivered": False},
                 )
                 continue
-            result = evaluate_freshness(landing.resolved_root, feed, now)
-            (context.log.info if result.passed else context.log.warning)(result.describe())
-            yield freshness_check_result(result)
+            result = freshness_result(feed, newest_partition(landing.resolved_root, feed), today)
+            (context.log.info if result.passed else context.log.warning)(result.description)
+            yield result
 
     return landing_freshness

@@ -11,7 +11,7 @@ import pytest
 from orchestration.assets.ingest import LandingResource
 from orchestration.checks.freshness_checks import (
     build_freshness_checks,
-    evaluate_freshness,
+    freshness_result,
     max_lag_days,
     newest_partition,
 )
@@ -23,6 +23,10 @@ def _deliver(root: Path, feed: str, dt: str, name: str = "part.csv") -> None:
     part = root / feed / f"dt={dt}"
     part.mkdir(parents=True, exist_ok=True)
     (part / name).write_text("id\n1\n")
+
+
+def _evaluate(root: Path, feed: str) -> dg.AssetCheckResult:
+    return freshness_result(feed, newest_partition(root, feed), NOW.date())
 
 
 @pytest.fixture(autouse=True)
@@ -49,26 +53,27 @@ def test_newest_partition_ignores_empty_hidden_and_stray_folders(tmp_path: Path)
 def test_lag_at_the_default_limit_of_two_days(tmp_path: Path, newest, passed, lag):
     _deliver(tmp_path, "orders", "2025-01-01")
     _deliver(tmp_path, "orders", newest)
-    result = evaluate_freshness(tmp_path, "orders", NOW)
-    assert (result.passed, result.lag_days, result.max_lag_days) == (passed, lag, 2)
+    result = _evaluate(tmp_path, "orders")
+    limits = {k: result.metadata[k].value for k in ("lag_days", "max_lag_days")}
+    assert (result.passed, limits) == (passed, {"lag_days": lag, "max_lag_days": 2})
 
 
 def test_lag_limit_from_env_global_and_per_feed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     _deliver(tmp_path, "orders", "2025-03-07")
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS", "5")
-    assert evaluate_freshness(tmp_path, "orders", NOW).passed
+    assert _evaluate(tmp_path, "orders").passed
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS_ORDERS", "1")
     assert max_lag_days("orders") == 1 and max_lag_days("payments") == 5
-    assert not evaluate_freshness(tmp_path, "orders", NOW).passed
+    assert not _evaluate(tmp_path, "orders").passed
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS_ORDERS", "-1")
     with pytest.raises(ValueError, match="FRESHNESS_MAX_LAG_DAYS_ORDERS"):
         max_lag_days("orders")
 
 
 def test_a_feed_without_any_partition_fails(tmp_path: Path):
-    result = evaluate_freshness(tmp_path, "orders", NOW)
-    assert not result.passed and result.lag_days is None
-    assert "no landing partition" in result.describe()
+    result = _evaluate(tmp_path, "orders")
+    assert not result.passed and result.metadata["lag_days"].value == -1
+    assert "no landing partition" in result.description
 
 
 def test_checks_run_alone_on_daily_partitioned_assets_and_never_fail_the_run(tmp_path: Path):
