@@ -20,7 +20,6 @@ from orchestration.contract import FEEDS
 from orchestration.ingest.landing import LandingFile, LandingFileError
 from orchestration.settings import Deployment as Deployment
 from orchestration.settings import DeploymentConfigError as DeploymentConfigError
-from orchestration.settings import parse_config as parse_config
 
 # GX expectations that an empty table cannot meet; dropped for assets that lack an input feed.
 EMPTY_INTOLERANT_EXPECTATIONS = (
@@ -30,40 +29,21 @@ EMPTY_INTOLERANT_EXPECTATIONS = (
 )
 
 
-def config_path() -> Path | None:
-    """Env WAREHOUSE_CONFIG (must exist), else `warehouse.yaml` at the repo root if present."""
-    return settings.config_path(settings.raw("WAREHOUSE_CONFIG"))
-
-
 def load_config(path: Path | None = None) -> Deployment:
-    """Read and validate the deployment file at `path` (default: `config_path()`)."""
-    return settings.read_deployment(path if path is not None else config_path())
-
-
-def current() -> Deployment:
-    return settings.get().deployment
+    """Read and validate the deployment file at `path` (default: WAREHOUSE_CONFIG, else
+    `warehouse.yaml` at the repo root if present)."""
+    path = path or settings.config_path(settings.raw("WAREHOUSE_CONFIG"))
+    return settings.read_deployment(path)
 
 
 def delivered_feeds() -> tuple[str, ...]:
-    return current().feeds
-
-
-def freshness_max_lag_hours() -> float:
-    return settings.get().freshness_max_lag_days * 24.0
-
-
-def dbt_vars() -> dict[str, Any]:
-    return current().dbt_vars
-
-
-def quarantine_max_share(feed: str) -> float:
-    return settings.quarantine_max_share(feed)
+    return settings.get().deployment.feeds
 
 
 def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) -> bool:
     """Whether `feed` is delivered; raise if it is but the landing holds no file of it (`files`:
     all of the feed's, not one partition's). Files of a feed not delivered are not loaded."""
-    deployment = current()
+    deployment = settings.get().deployment
     if not deployment.delivers(feed):
         return False
     if not files:
@@ -73,18 +53,6 @@ def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) ->
             f"under {landing_root / feed}/dt=YYYY-MM-DD/; deliver it or remove it from `feeds`",
         )
     return True
-
-
-# ------------------------------------------------------------------------------ lineage
-
-
-def _source_feeds(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """dbt source unique_id → feed name, for the sources on raw.<feed>."""
-    return {
-        uid: src["name"]
-        for uid, src in manifest.get("sources", {}).items()
-        if src.get("schema") == "raw" and src.get("name") in FEEDS
-    }
 
 
 def _relation(node: Mapping[str, Any]) -> str:
@@ -103,7 +71,11 @@ def required_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 def upstream_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """`<schema>.<name>` of each dbt model → the raw feeds it reads, directly or not."""
-    feeds_of_source = _source_feeds(manifest)
+    feeds_of_source = {  # dbt source unique_id -> feed, for the sources on raw.<feed>
+        uid: src["name"]
+        for uid, src in manifest.get("sources", {}).items()
+        if src.get("schema") == "raw" and src.get("name") in FEEDS
+    }
     nodes = manifest.get("nodes", {})
     memo: dict[str, frozenset[str]] = {}
 
@@ -124,42 +96,35 @@ def upstream_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 
 @cache
-def _manifest_lineage(path: str, mtime: float) -> tuple[dict[str, tuple[str, ...]], ...]:
-    manifest = json.loads(Path(path).read_text())
+def _manifest_lineage(path: Path, mtime: float) -> tuple[dict[str, tuple[str, ...]], ...]:
+    manifest = json.loads(path.read_text())
     return upstream_feeds(manifest), required_feeds(manifest)
 
 
-def _lineage_and_requirements() -> tuple[dict[str, tuple[str, ...]], ...]:
+def lineage() -> tuple[dict[str, tuple[str, ...]], ...]:
+    """`upstream_feeds` and `required_feeds` of the parsed project; empty before `make prepare`."""
     manifest = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
     if not manifest.is_file():
         return {}, {}
-    return _manifest_lineage(str(manifest), manifest.stat().st_mtime)
-
-
-def lineage() -> dict[str, tuple[str, ...]]:
-    """`upstream_feeds` of the parsed project, or {} before `make prepare`."""
-    return _lineage_and_requirements()[0]
-
-
-def requirements() -> dict[str, tuple[str, ...]]:
-    return _lineage_and_requirements()[1]
+    return _manifest_lineage(manifest, manifest.stat().st_mtime)
 
 
 def missing_feeds_of(table: str, deployment: Deployment | None = None) -> tuple[str, ...]:
     """Undelivered feeds that `table` (`raw.<feed>` or `<schema>.<model>`) is built from."""
-    deployment = deployment or current()
+    deployment = deployment or settings.get().deployment
     schema, _, name = table.partition(".")
-    inputs = (name,) if schema == "raw" and name in FEEDS else lineage().get(table, ())
+    inputs = (name,) if schema == "raw" and name in FEEDS else lineage()[0].get(table, ())
     return tuple(f for f in inputs if not deployment.delivers(f))
 
 
 def missing_feeds_metadata(table: str, deployment: Deployment | None = None) -> dict[str, Any]:
     """Asset metadata for a dbt model: its input feeds and the undelivered ones among them."""
-    deployment = deployment or current()
+    deployment = deployment or settings.get().deployment
     missing = missing_feeds_of(table, deployment)
-    emptied = [f for f in requirements().get(table, ()) if not deployment.delivers(f)]
+    upstream, required = lineage()
+    emptied = [f for f in required.get(table, ()) if not deployment.delivers(f)]
     return {
-        "input_feeds": ", ".join(lineage().get(table, ())),
+        "input_feeds": ", ".join(upstream.get(table, ())),
         # undelivered feeds upstream: the mart is partial (or empty, see below)
         "missing_feeds": ", ".join(missing),
         "complete_inputs": not missing,
@@ -173,7 +138,7 @@ def annotate_dbt_events(events: Iterable[Any], context: Any) -> Iterator[Any]:
     `dbt.cli(...).stream()` (`context`: the dbt op's); other events pass unchanged."""
     import dagster as dg
 
-    deployment = current()
+    deployment = settings.get().deployment
     for event in events:
         key = None
         if isinstance(event, dg.AssetMaterialization):
@@ -187,10 +152,8 @@ def annotate_dbt_events(events: Iterable[Any], context: Any) -> Iterator[Any]:
 
 
 def suite_for_deployment(suite: Any) -> tuple[Any, str | None]:
-    """The GX suite (a gx_validation.SuiteFile) to run on its table, and why expectations were
-    dropped (None: unchanged). For an asset built from an undelivered feed only the
-    EMPTY_INTOLERANT_EXPECTATIONS are dropped; every other one still judges the rows there are.
-    """
+    """The GX suite (a SuiteFile) to run, and why expectations were dropped (None: unchanged):
+    without an input feed only EMPTY_INTOLERANT_EXPECTATIONS go; the others judge the rows."""
     missing = missing_feeds_of(suite.name)
     kept = tuple(e for e in suite.expectations if e["type"] not in EMPTY_INTOLERANT_EXPECTATIONS)
     if not missing or len(kept) == len(suite.expectations):

@@ -23,11 +23,11 @@ from orchestration.assets.ingest import (
     raw_asset_key,
 )
 from orchestration.contract import FEEDS
-from orchestration.deployment import DeploymentConfigError, load_config, parse_config
+from orchestration.deployment import DeploymentConfigError, load_config
 from orchestration.partitions import landing_range
 from orchestration.quality.gx_validation import read_suite_file
 from orchestration.resources import WarehouseResource
-from orchestration.settings import EXPECTATIONS_DIR
+from orchestration.settings import EXPECTATIONS_DIR, parse_config
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "handwritten_landing"
 SIX = ["customers", "products", "orders", "order_items", "payments", "reviews"]
@@ -108,7 +108,7 @@ def test_defaults_of_an_empty_config_file(tmp_path) -> None:
     assert config.source == str(tmp_path / "empty.yaml")
     assert (config.feeds, config.undelivered) == (tuple(FEEDS), ())
     assert config == deployment.Deployment(source=config.source)
-    assert deployment.dbt_vars() == {}  # nothing overrides dbt_project.yml
+    assert config.dbt_vars == {}  # nothing overrides dbt_project.yml
     assert deployment.delivered_feeds() == tuple(FEEDS)
     assert settings.quarantine_max_share("orders") == 0.01
     assert settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", "orders") == 2
@@ -117,7 +117,7 @@ def test_defaults_of_an_empty_config_file(tmp_path) -> None:
 def test_without_warehouse_config_the_file_at_the_repo_root_if_any(monkeypatch) -> None:
     monkeypatch.delenv("WAREHOUSE_CONFIG")
     local = settings.DEFAULT_CONFIG
-    assert deployment.config_path() == (local if local.is_file() else None)
+    assert load_config().source == (str(local) if local.is_file() else "defaults")
 
 
 def test_the_example_config_is_valid_and_states_every_key_and_default() -> None:
@@ -170,7 +170,7 @@ def test_quarantine_share_config_then_env(tmp_path, monkeypatch) -> None:
         0.03,
     )
     monkeypatch.setenv("QUARANTINE_MAX_SHARE_EVENTS", "0.04")
-    assert deployment.quarantine_max_share("events") == 0.04
+    assert settings.quarantine_max_share("events") == 0.04
 
 
 def test_freshness_is_days_in_the_file_and_in_the_env(tmp_path, monkeypatch) -> None:
@@ -184,7 +184,6 @@ def test_freshness_is_days_in_the_file_and_in_the_env(tmp_path, monkeypatch) -> 
         lag("FRESHNESS_MAX_LAG_DAYS", "orders"),
         lag("FRESHNESS_MAX_LAG_DAYS", "marketing_spend"),
     ) == (3, 7)
-    assert deployment.freshness_max_lag_hours() == 72.0
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS_ORDERS", "1")
     lag = settings.get().for_feed
     assert (lag("FRESHNESS_MAX_LAG_DAYS", "orders"), lag("FRESHNESS_MAX_LAG_DAYS", "events")) == (
@@ -198,7 +197,7 @@ def test_freshness_is_days_in_the_file_and_in_the_env(tmp_path, monkeypatch) -> 
 
 def test_lineage_from_the_manifest_names_the_missing_feeds(tmp_path, monkeypatch) -> None:
     write_config(tmp_path, f"feeds: {SIX}\n", monkeypatch)
-    lineage = deployment.lineage()
+    lineage, _ = deployment.lineage()
     assert set(lineage["marts.daily_traffic"]) >= {"events", "orders"}
     assert set(lineage["marts.product_ratings"]) == {"products", "reviews"}
     meta = deployment.missing_feeds_metadata("marts.daily_traffic")
