@@ -37,8 +37,6 @@ DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_GX_DOCS_DIR = "data/docs"
-DEFAULT_DAGSTER_HOME = "data/dagster_home"
-DEFAULT_SPARK_DIR = "data/spark"
 # Settings with a per-feed variant <NAME>_<FEED>, e.g. QUARANTINE_MAX_SHARE_EVENTS; in the
 # deployment file, the keys <name> and <name>_per_feed: {feed: value}.
 PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
@@ -69,9 +67,6 @@ def resolve_path(path: str) -> Path:
     """`~` expanded; a relative path is relative to the repository root, not the cwd."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (REPO_ROOT / p)
-
-
-# ------------------------------------------------------------------------------ value checks
 
 
 def _check(
@@ -154,9 +149,6 @@ SIZE = _like(r"\d+(\.\d+)?\s*(b|[kmgt]i?b)", "a size such as 2GB or 512MB")
 JVM_SIZE = _like(r"\d+[kmgt]?", "a JVM size such as 1g or 512m")
 
 
-# ------------------------------------------------------------------------------ the settings
-
-
 @dataclass(frozen=True)
 class Setting:
     """One documented setting: its default, how its text is checked, and a value it refuses."""
@@ -170,18 +162,15 @@ class Setting:
 
     def read(self, text: str, name: str = "") -> Any:
         """The typed value of `text` (None when empty); SettingError naming `name` if bad."""
+        name = name or self.name
         try:
             return self.parse(text) if text else None
         except ValueError as exc:
-            raise self.error(text, str(exc), name or self.name) from None
-
-    def error(self, text: str, problem: str, name: str) -> SettingError:
-        if self.fix:
-            return SettingError(name, text, problem, self.fix)
-        good = self.default or self.example
-        fix = f"set {name} to a value like {good!r} in the environment or .env"
-        fix += f", or unset it for the default {self.default!r}" if self.default else ""
-        return SettingError(name, text, problem, fix)
+            good = self.default or self.example
+            fix = f"set {name} to a value like {good!r} in the environment or .env"
+            if self.default:
+                fix += f", or unset it for the default {self.default!r}"
+            raise SettingError(name, text, str(exc), self.fix or fix) from None
 
 
 CONFIG_FIX = "point WAREHOUSE_CONFIG at an existing file (see warehouse.example.yaml), or unset it"
@@ -200,7 +189,7 @@ class Settings:
     warehouse_path: Annotated[Path, Setting(DEFAULT_WAREHOUSE_PATH, _path("file"), "orchestration")]
     serving_dir: Annotated[Path, Setting(DEFAULT_SERVING_DIR, _path("dir"), "README.md")]
     serving_keep: Annotated[int, Setting("5", _whole(1), "0")]
-    dagster_home: Annotated[Path, Setting(DEFAULT_DAGSTER_HOME, _path("dir"), "README.md")]
+    dagster_home: Annotated[Path, Setting("data/dagster_home", _path("dir"), "README.md")]
     warehouse_config: Annotated[
         Path | None, Setting("", EXISTING_FILE, "no/such/warehouse.yaml", fix=CONFIG_FIX)
     ]
@@ -223,7 +212,7 @@ class Settings:
     gx_docs_dir: Annotated[Path, Setting(DEFAULT_GX_DOCS_DIR, _path("dir"), "README.md")]
     gx_backend: Annotated[str, Setting("auto", _one_of("auto", "sql", "pandas"), "spark")]
     gx_docs_url: Annotated[str, Setting("http://127.0.0.1:3100", DOCS_URL, "docs.example.com")]
-    spark_dir: Annotated[Path, Setting(DEFAULT_SPARK_DIR, _path("dir"), "README.md")]
+    spark_dir: Annotated[Path, Setting("data/spark", _path("dir"), "README.md")]
     spark_raw_dir: Annotated[str | None, Setting("", str, "", "data/spark/raw")]
     spark_driver_memory: Annotated[str, Setting("1g", JVM_SIZE, "lots")]
     duckdb_memory_limit: Annotated[str, Setting("2GB", SIZE, "2 gigs")]
@@ -271,9 +260,6 @@ class Settings:
         """Whether this process's variables and the files read are as they were at `load()`."""
         variables, stamps = self.inputs
         return variables == _variables(os.environ) and all(_stamp(p) == s for p, s in stamps)
-
-
-# ------------------------------------------------------------------------------ the deployment file
 
 
 @dataclass(frozen=True)
@@ -441,9 +427,6 @@ def read_deployment(path: Path | None) -> Deployment:
     return parse_config(doc, str(path))
 
 
-# ------------------------------------------------------------------------------ resolving
-
-
 def _variables(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The variables of `env` that settings read, sorted."""
     read, prefixes = {*BY_NAME, ENV_FILE_VAR, DBT_TARGET_PATH_VAR}, tuple(f"{b}_" for b in PER_FEED)
@@ -542,7 +525,6 @@ def check() -> None:
     get()
 
 
-# ------------------------------------------------------------------------------ delegates
 # Module functions for the callers that do not take the object yet.
 
 
@@ -590,17 +572,13 @@ def dbt_vars_args() -> list[str]:
     return ["--vars", json.dumps(dbt_vars())] if dbt_vars() else []
 
 
-# ------------------------------------------------------------------------------ the process
-
-
-def apply_env_defaults(environ: dict[str, str] | None = None) -> None:
+def apply_env_defaults() -> None:
     """Export `.env` values and the EXPORTED defaults to this process's environment, so that
     `dg.EnvVar` resources and the dbt subprocess (profiles.yml) see the resolved values."""
-    target = os.environ if environ is None else environ
     values = {**DAGSTER_ENV, **{name: BY_NAME[name].default for name in EXPORTED}, **get().environ}
     for name, text in values.items():
         if not os.environ.get(name, "").strip():
-            target[name] = text
+            os.environ[name] = text
 
 
 def process_env() -> dict[str, str]:
