@@ -26,22 +26,11 @@ _TITLES: dict[str, str] = {
 }
 
 
-def ui_url() -> str:
-    """Base URL of the Dagster UI used in run links: DAGSTER_UI_URL."""
-    return settings.get().dagster_ui_url.rstrip("/")
-
-
-def run_link(run_id: str | None, base_url: str | None = None) -> str | None:
-    """`{DAGSTER_UI_URL}/runs/{run_id}`, None without a run."""
+def run_link(run_id: str | None, base_url: str) -> str | None:
+    """`{base_url}/runs/{run_id}` (base_url: DAGSTER_UI_URL), None without a run."""
     if not run_id:
         return None
-    return f"{(base_url or ui_url()).rstrip('/')}/runs/{run_id}"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    return f"{(base_url or DEFAULT_UI_URL).rstrip('/')}/runs/{run_id}"
 
 
 @dataclass(frozen=True)
@@ -83,11 +72,11 @@ class Alert:
             ("Run id", self.run_id),
         ]
         pairs += [(key.replace("_", " ").capitalize(), v) for key, v in self.details.items()]
-        return [(label, _fmt(value)) for label, value in pairs if value not in (None, "")]
+        shown = [(label, value) for label, value in pairs if value not in (None, "")]
+        return [(k, f"{v:.6g}" if isinstance(v, float) else str(v)) for k, v in shown]
 
     def text(self) -> str:
-        """Plain text: title, message, facts, link. Used for the log, the e-mail and Slack's
-        notification fallback."""
+        """Plain text: title, message, facts, link (the e-mail, Slack's notification fallback)."""
         lines = [self.title, self.message]
         lines += [f"{label}: {value}" for label, value in self.fields()]
         if self.link:
@@ -115,12 +104,8 @@ class Alert:
             for start in range(0, len(fields), 10)
         ]
         if self.link:
-            blocks.append(
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"<{self.link}|Open the run in Dagster>"},
-                }
-            )
+            link = {"type": "mrkdwn", "text": f"<{self.link}|Open the run in Dagster>"}
+            blocks.append({"type": "section", "text": link})
         return {"text": self.text(), "blocks": blocks}
 
     def email(self, sender: str, recipients: list[str]) -> EmailMessage:

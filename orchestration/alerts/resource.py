@@ -13,10 +13,9 @@ from typing import Any
 import dagster as dg
 
 from orchestration import settings
-from orchestration.alerts.model import DEFAULT_UI_URL, Alert, run_link
+from orchestration.alerts.model import DEFAULT_UI_URL, Alert
 from orchestration.alerts.sinks import LOGGER, DeliveryReport, EmailSink, Sink, WebhookSink, deliver
 
-DEFAULT_SMTP_PORT = int(settings.BY_NAME["ALERT_SMTP_PORT"].default)
 DEFAULT_EMAIL_FROM = settings.BY_NAME["ALERT_EMAIL_FROM"].default
 # resource field -> variable, for the secrets passed as dg.EnvVar when set
 SECRETS = {
@@ -31,7 +30,7 @@ class AlertResource(dg.ConfigurableResource):
 
     webhook_url: str = ""
     smtp_host: str = ""
-    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_port: int = int(settings.BY_NAME["ALERT_SMTP_PORT"].default)
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = True
@@ -67,9 +66,6 @@ class AlertResource(dg.ConfigurableResource):
             )
         return found
 
-    def run_link(self, run_id: str | None) -> str | None:
-        return run_link(run_id, self.ui_url or DEFAULT_UI_URL)
-
     def send(self, alerts: Sequence[Alert], logger: Any = None) -> DeliveryReport:
         """Log and deliver `alerts`; never raises (see `sinks.deliver`)."""
         if not alerts:
@@ -79,13 +75,7 @@ class AlertResource(dg.ConfigurableResource):
             (logger or LOGGER).warning(
                 "ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is empty: no e-mail sent"
             )
-        return deliver(
-            alerts,
-            sinks,
-            logger=logger,
-            attempts=self.attempts,
-            backoff_seconds=self.backoff_seconds,
-        )
+        return deliver(alerts, sinks, logger, self.attempts, self.backoff_seconds)
 
 
 def alert_resource_from_env(config: settings.Settings | None = None) -> AlertResource:

@@ -40,17 +40,12 @@ class WebhookSink:
     name: str = "webhook"
 
     def describe(self) -> str:
-        """Where it sends, without secrets (for the log)."""
         return f"webhook {url_host(self.url)}"
 
     def send(self, alert: Alert) -> None:
         body = json.dumps(alert.slack_payload(), default=str).encode("utf-8")
-        request = urllib.request.Request(
-            self.url,
-            data=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-            method="POST",
-        )
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        request = urllib.request.Request(self.url, body, headers, method="POST")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             if not 200 <= response.status < 300:
                 raise RuntimeError(f"HTTP {response.status}")
@@ -127,8 +122,7 @@ def deliver(
     report = DeliveryReport(alerts=len(alerts))
     dead: set[str] = set()
     for alert in alerts:
-        log_fn = log.error if alert.severity == "ERROR" else log.warning
-        log_fn(alert.log_line())
+        (log.error if alert.severity == "ERROR" else log.warning)(alert.log_line())
         for sink in sinks:
             if sink.name in dead:
                 report.failed[sink.name] = report.failed.get(sink.name, 0) + 1

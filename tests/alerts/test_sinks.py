@@ -316,7 +316,7 @@ def test_resource_from_env_passes_set_variables_as_env_vars(monkeypatch: pytest.
 
 def test_run_link_uses_dagster_ui_url(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DAGSTER_UI_URL", "https://dagster.internal/")
-    assert run_link("abc") == "https://dagster.internal/runs/abc"
+    assert run_link("abc", alert_resource_from_env().ui_url) == "https://dagster.internal/runs/abc"
     monkeypatch.delenv("DAGSTER_UI_URL")
-    assert run_link("abc") == "http://127.0.0.1:3000/runs/abc"
-    assert run_link(None) is None
+    assert run_link("abc", alert_resource_from_env().ui_url) == "http://127.0.0.1:3000/runs/abc"
+    assert run_link(None, "http://127.0.0.1:3000") is None
