@@ -1,12 +1,11 @@
 """Dagster asset checks that run the Great Expectations suites in `expectations/`.
 
-Each suite reports two checks on its asset: `<schema>_<table>_critical`, blocking (a failed
-critical expectation fails it with ERROR and stops the assets downstream), and
-`<schema>_<table>_warning`, which fails with WARN and blocks nothing. The suites of the assets
-of one multi-asset op (the dbt op: every mart) share one step; every other suite has its own.
-In a run over a range of daily partitions, a raw suite's row-level expectations judge only the
-range's rows when `check_scope` finds every other row known good. Each check links the Data
-Docs page of its validation. (No `from __future__ import annotations`: Dagster reads them.)
+Each suite reports `<schema>_<table>_critical`, blocking (a failure is an ERROR and stops the
+assets downstream), and `<schema>_<table>_warning`, which only warns. The suites of one
+multi-asset op (the dbt op: every mart) share a step; every other suite has its own. In a run
+over daily partitions a raw suite's row-level expectations judge only the range's rows when
+`check_scope` finds the other rows known good. Each check links its Data Docs page.
+(No `from __future__ import annotations`: Dagster reads them.)
 """
 
 import hashlib
@@ -21,19 +20,8 @@ import dagster as dg
 import duckdb
 
 from orchestration import deployment, settings
-from orchestration.quality import gx_docs
-from orchestration.quality.gx_validation import (
-    BACKENDS,
-    SEVERITIES,
-    RowScope,
-    Severity,
-    SuiteFile,
-    SuiteResult,
-    discover_suite_files,
-    quoted_table,
-    validate_table,
-    warm_up,
-)
+from orchestration.quality import gx_validation as gxv
+from orchestration.quality.gx_validation import SEVERITIES, RowScope, Severity, SuiteFile
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
 
@@ -55,7 +43,8 @@ class GreatExpectationsResource(dg.ConfigurableResource):
         if self.warm_up:
             import sqlalchemy.orm  # noqa: F401  (first here, not in a race with Dagster's import)
 
-            threading.Thread(target=warm_up, args=(self.resolved_docs_dir,), daemon=True).start()
+            args = (self.resolved_docs_dir,)
+            threading.Thread(target=gxv.warm_up, args=args, daemon=True).start()
 
 
 def check_name(suite: SuiteFile, severity: Severity) -> str:
@@ -99,13 +88,13 @@ def check_scope(
     Otherwise every row is judged: a failed check's bad rows stay in raw until fixed.
     """
     key, layer = _key(suite), context.job_def.asset_layer
-    partitions = layer.get(key).partitions_def if layer.has(key) else None
-    ranged = context.has_partition_key or context.has_partition_key_range
-    if not ranged or not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+    daily = layer.has(key) and isinstance(
+        layer.get(key).partitions_def, dg.TimeWindowPartitionsDefinition
+    )
+    if not daily or not (context.has_partition_key or context.has_partition_key_range):
         return None, "the run covers no partition range of this asset"
-    keys = context.partition_key_range
-    end = partitions.time_window_for_partition_key(keys.end).end - timedelta(microseconds=1)
-    rows = RowScope(partitions.time_window_for_partition_key(keys.start).start.date(), end.date())
+    window = context.partition_time_window
+    rows = RowScope(window.start.date(), (window.end - timedelta(microseconds=1)).date())
     name = check_name(suite, "critical" if suite.count("critical") else "warning")
     history = context.instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(key, name), limit=10
@@ -123,7 +112,7 @@ def check_scope(
     outside = f"not coalesce({rows.predicate}, false)"
     (total, in_range, written), *_ = conn.execute(
         f"select count(*), count(*) filter ({rows.predicate}), count(*) filter ({outside} and "
-        f"({LOADED_AT} > ? or {LOADED_AT} is null)) from {quoted_table(suite.name)}",
+        f"({LOADED_AT} > ? or {LOADED_AT} is null)) from {gxv.quoted_table(suite.name)}",
         [since],
     ).fetchall()
     if in_range == total:
@@ -157,7 +146,7 @@ def _failure_line(o: dict[str, Any]) -> str:
 
 
 def check_result(
-    suite: SuiteFile, severity: Severity, result: SuiteResult, metadata: dict[str, Any]
+    suite: SuiteFile, severity: Severity, result: gxv.SuiteResult, metadata: dict[str, Any]
 ) -> dg.AssetCheckResult:
     """The result of one severity's check of a suite run, with `metadata` added."""
     evaluated = [o for o in result.outcomes if o["severity"] == severity]
@@ -165,31 +154,29 @@ def check_result(
     rows = f"{result.row_count:,} rows"
     if result.row_scope:
         rows = f"{result.row_scope}: {result.rows_in_scope:,} of {rows}"
-        rows += (
-            "" if all(o["rows"] for o in evaluated) else "; table-level expectations on all rows"
-        )
-    lines = "".join(f"; {_failure_line(o)}" for o in failures[:5])
-    more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
-    verdict = f"{len(failures)} of {len(evaluated)} {severity} expectations of suite "
-    verdict += (
-        f"`{suite.name}` failed on {rows}" if failures else f"`{suite.name}` passed on {rows}"
-    )
+        if not all(o["rows"] for o in evaluated):
+            rows += "; table-level expectations on all rows"
+    verdict = "failed" if failures else "passed"
+    lines = [f"{len(failures)} of {len(evaluated)} {severity} expectations of suite "]
+    lines[0] += f"`{suite.name}` {verdict} on {rows}"
+    lines += [_failure_line(o) for o in failures[:5]]
+    lines += [f"and {len(failures) - 5} more"] if len(failures) > 5 else []
     return dg.AssetCheckResult(
         asset_key=_key(suite),
         check_name=check_name(suite, severity),
         passed=not failures,
         severity=dg.AssetCheckSeverity[{"critical": "ERROR", "warning": "WARN"}[severity]],
-        description=verdict + lines + more,
+        description="; ".join(lines),
         metadata={
             "table": result.table,
             "backend": result.backend,
             "row_count": result.row_count,
             "row_scope": result.row_scope or "all rows",
-            "rows_in_scope": result.row_count
-            if result.rows_in_scope is None
-            else result.rows_in_scope,
+            "rows_in_scope": result.rows_in_scope,
             "duration_s": result.duration_s,
+            "evaluated_expectations": len(evaluated),
             "failed_expectations": len(failures),
+            "failed_expectation_names": [o["label"] for o in failures],
             "failures_json": dg.MetadataValue.json(failures),
             **metadata,
         },
@@ -202,7 +189,7 @@ def _run(
     suite: SuiteFile,
     backend: str,
     docs_dir: Path | None,
-) -> tuple[SuiteResult | Exception, dict[str, Any]]:
+) -> tuple[gxv.SuiteResult | Exception, dict[str, Any]]:
     """Run a suite (without the expectations an undelivered feed cannot meet): its result and
     check metadata, or the error that kept it from running."""
     suite_run, skipped = deployment.suite_for_deployment(suite)
@@ -210,9 +197,11 @@ def _run(
         rows, reason = check_scope(context, conn, suite_run)
     except Exception as exc:  # every row is always a sound scope
         rows, reason = None, f"scope not decided: {exc}"
+    options = {"backend": backend, "row_scope": rows, "docs_dir": docs_dir}
     try:
-        options = {"backend": backend, "row_scope": rows, "docs_dir": docs_dir}
-        result = validate_table(conn, suite.name, suite_run, **options, run_name=context.run.run_id)
+        result = gxv.validate_table(
+            conn, suite.name, suite_run, **options, run_name=context.run.run_id
+        )
     except Exception as exc:
         context.log.error(f"suite {suite.name} not evaluated: {exc}")
         return exc, {"suite": suite.name, "error": str(exc)}
@@ -255,22 +244,21 @@ def build_suites_checks(
                 }
                 if names:
                     runs.append((suite, names, *_run(context, conn, suite, backend, docs)))
-        done = [result.result_id for _, _, result, _ in runs if isinstance(result, SuiteResult)]
+        done = [result.result_id for _, _, result, _ in runs if isinstance(result, gxv.SuiteResult)]
         try:  # the Data Docs are a convenience: never fail the gate over them
-            pages = gx_docs.build_docs(docs, done) if docs and done else {}
+            pages = gxv.build_docs(docs, done) if docs and done else {}
         except Exception as exc:
             context.log.warning(f"GX Data Docs not written: {exc}")
             pages = {}
         for suite, names, result, metadata in runs:
             critical = check_name(suite, "critical")
-            if not isinstance(result, SuiteResult):  # nothing vouches for the data
+            if not isinstance(result, gxv.SuiteResult):  # nothing vouches for the data
                 if critical in names:
-                    description = f"Suite `{suite.name}` not evaluated: {result}"
                     yield dg.AssetCheckResult(
                         asset_key=_key(suite),
                         check_name=critical,
                         passed=False,
-                        description=description,
+                        description=f"Suite `{suite.name}` not evaluated: {result}",
                         metadata=metadata,
                     )
                 continue
@@ -292,22 +280,19 @@ def build_gx_checks(
 ) -> list[dg.AssetChecksDefinition]:
     """The checks of every suite in `suite_dir` whose asset is in `asset_keys` (None: all).
 
-    `raw.orders.json` checks the asset `raw/orders`; a malformed suite fails the definitions
-    load naming its file. The suites of the assets of one op of `shared_ops` (default: the dbt
-    op) share the step `gx_<op>`, all written before any check can start; each other suite
-    has its own step, `gx_<schema>__<table>`.
+    A malformed suite fails the definitions load naming its file. The suites of the assets of
+    one op of `shared_ops` (default: the dbt op) share the step `gx_<op>`; each other suite has
+    its own step, `gx_<schema>__<table>`.
     """
-    if backend not in BACKENDS:
-        raise KeyError(f"unknown GX backend {backend!r}; known: {list(BACKENDS)}")
-    suites = discover_suite_files(suite_dir)
+    if backend not in gxv.BACKENDS:
+        raise KeyError(f"unknown GX backend {backend!r}; known: {list(gxv.BACKENDS)}")
+    suites = gxv.discover_suite_files(suite_dir)
     suites = [s for s in suites if asset_keys is None or _key(s) in asset_keys]
-    if not suites:
-        return []
-    if shared_ops is None:
+    if suites and shared_ops is None:
         from orchestration.assets.dbt import build_dbt_assets
 
         shared_ops = [build_dbt_assets()]
-    op_of = {key: op.node_def.name for op in shared_ops for key in op.keys}
+    op_of = {key: op.node_def.name for op in shared_ops or [] for key in op.keys}
     groups: dict[str, list[SuiteFile]] = {}
     for s in suites:
         groups.setdefault(op_of.get(_key(s), f"{s.schema}__{s.table}"), []).append(s)

@@ -1,11 +1,10 @@
 """Great Expectations suites (`expectations/<schema>.<table>.json`) run on DuckDB tables.
 
 A suite file is a GX 1.x suite whose every expectation has `meta.severity`, `critical` or
-`warning`. `validate_table` adds the suite to a GX context and runs a `ValidationDefinition`
-on the table: a table of at most PANDAS_MAX_ROWS rows as a DataFrame (GX's pandas datasource),
-a larger one through GX's SQL datasource, which computes the metrics in DuckDB. With a
-`RowScope`, the row-level expectations get a `row_condition` on the partition column: a run
-that loaded some days judges those days' rows; the others still judge the whole table.
+`warning`. `validate_table` runs it as a `ValidationDefinition` on the table: a small table as a
+DataFrame (GX's pandas datasource), a larger one through GX's SQL datasource. With a `RowScope`
+the row-level expectations judge only some days' rows. `build_docs` renders GX's Data Docs for
+the results and points the pages at vendored copies of their CDN files, so they work offline.
 """
 
 from __future__ import annotations
@@ -14,12 +13,15 @@ import functools
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,9 +34,14 @@ PANDAS_MAX_ROWS = 15_000  # `auto`: GX's pandas engine is the faster one on smal
 MAX_VALUES = 20  # bad values reported per expectation (GX's partial_unexpected_count)
 PARTITION = "_partition_dt"  # the raw tables' delivery date (orchestration.contract)
 SITE, RESULTS = "local_site", ".results"  # the Data Docs site; GX's results in the docs dir
+MAX_RESULTS = 200  # validation results kept in the docs dir (and pages in the site)
+VENDOR_DIR = Path(__file__).parent / "docs_static"  # CDN files, at their URL's path
 GX_LOCK = threading.RLock()  # GX's context and stores are not thread-safe
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 _KEYS = {"type", "kwargs", "meta", "notes", "description", "severity", "id"}
+_CDN_URL = re.compile(r'(src|href)="https://([^"]+)"')
+_GX_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.[\w.-]+/[^\"')]*")
+_SRI = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')  # a file:// page cannot check them
 
 
 class SuiteFormatError(ValueError):
@@ -201,8 +208,8 @@ class SuiteResult:
     row_count: int
     outcomes: list[dict[str, Any]]  # `_outcome`s, in the suite's order
     duration_s: float
+    rows_in_scope: int  # the rows the row-level expectations judged
     row_scope: str | None = None
-    rows_in_scope: int | None = None
     result_id: Any = None
 
     @property
@@ -278,22 +285,6 @@ def _batch(context: AbstractDataContext, conn: Any, table: str, pandas: bool) ->
     return source.add_table_asset(name, table_name=name).add_batch_definition_whole_table("all")
 
 
-def _definition(context: AbstractDataContext, suite: Any, batch: Any) -> Any:
-    """Add `suite` and its validation definition, replacing those of an earlier run."""
-    import great_expectations as gx
-    from great_expectations.exceptions import DataContextError
-
-    for store in (context.validation_definitions, context.suites):
-        try:
-            store.delete(suite.name)
-        except DataContextError:
-            pass  # the first run of this suite in this process
-    added = context.suites.add(suite)
-    return context.validation_definitions.add(
-        gx.ValidationDefinition(name=added.name, data=batch, suite=added)
-    )
-
-
 def quoted_table(name: str) -> str:
     """`raw.orders` -> `"raw"."orders"`."""
     return ".".join(f'"{part}"' for part in name.split("."))
@@ -324,6 +315,7 @@ def validate_table(
     """Run a suite on the table `<schema>.<table>` with BOOLEAN_ONLY results, and again with
     the bad values if something failed. The caller decides when a `row_scope` is sound.
     Raises TableReadError, SuiteFormatError, KeyError (unknown backend or table name)."""
+    import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types import resource_identifiers as ids
 
@@ -338,7 +330,10 @@ def validate_table(
     frame = {"dataframe": conn.sql(f"select * from {quoted_table(table)}").df()} if pandas else None
     with GX_LOCK:
         context = gx_context(docs_dir)
-        definition = _definition(context, gx_suite, _batch(context, conn, table, pandas))
+        batch = _batch(context, conn, table, pandas)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+        )
         run_id = RunIdentifier(run_name=run_name)
         for fmt in ("BOOLEAN_ONLY", {"result_format": "BASIC", "partial_unexpected_count": 20}):
             result = definition.run(batch_parameters=frame, result_format=fmt, run_id=run_id)
@@ -356,8 +351,40 @@ def validate_table(
         ],
         duration_s=round(time.perf_counter() - started, 3),
         row_scope=scope,
-        rows_in_scope=row_scope and _count(conn, table, row_scope.predicate),
+        rows_in_scope=_count(conn, table, row_scope.predicate) if row_scope else row_count,
         result_id=ids.ValidationResultIdentifier(
             ids.ExpectationSuiteIdentifier(suite.name), run_id, result.batch_id
         ),
     )
+
+
+def offline_html(html: str, static: str) -> str:
+    """`html` loading the vendored files and GX's local logo; `static` is the relative URL of
+    the site's static/ folder."""
+
+    def local(match: re.Match[str]) -> str:
+        path = match[2] if Path(match[2]).suffix else f"{match[2]}.js"
+        vendored = (VENDOR_DIR / path).is_file()
+        return f'{match[1]}="{static}vendor/{path}"' if vendored else match[0]
+
+    return _SRI.sub("", _GX_LOGO.sub(f"{static}images/logo-long.png", _CDN_URL.sub(local, html)))
+
+
+def build_docs(docs_dir: Path, result_ids: list[Any]) -> dict[Any, Path]:
+    """Render these validation results' pages and the index; return each result's page."""
+    with GX_LOCK:
+        context = gx_context(docs_dir)
+        store = context.validation_results_store
+        keys = sorted(store.list_keys(), key=lambda key: key.run_id.run_time, reverse=True)
+        for key in keys[MAX_RESULTS:]:
+            store.remove_key(key)
+        context.build_data_docs(site_names=[SITE], resource_identifiers=result_ids)
+        pages = {}
+        for result_id in result_ids:
+            (url,) = context.get_docs_sites_urls(resource_identifier=result_id, site_name=SITE)
+            pages[result_id] = Path(url2pathname(urlparse(url["site_url"]).path))
+        shutil.copytree(VENDOR_DIR, docs_dir / "static" / "vendor", dirs_exist_ok=True)
+        for page in [docs_dir / "index.html", *pages.values()]:
+            static = "../" * (len(page.relative_to(docs_dir).parts) - 1) + "static/"
+            page.write_text(offline_html(page.read_text("utf-8"), static), "utf-8")
+        return pages

@@ -198,6 +198,8 @@ def test_critical_failure_blocks_downstream_and_names_the_bad_values(
     assert records["expect_column_values_to_be_in_set(status)"]["values"] == ["teleported"]
     assert records["expect_column_values_to_not_be_null(order_id)"]["unexpected_count"] == 1
     assert _meta(critical, "failed_expectations") == 2
+    assert sorted(_meta(critical, "failed_expectation_names")) == sorted(records)
+    assert _meta(critical, "evaluated_expectations") > 2  # the sensor's alert reads these
     assert _meta(critical, "backend") == backend
     # raw/orders itself materialized; the downstream asset was blocked.
     assert _materialized(result) == {ORDERS}

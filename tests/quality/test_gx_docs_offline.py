@@ -1,6 +1,6 @@
 """The GX Data Docs site works offline: its pages draw in headless Chromium with no network.
 
-The site is built by the checks' code path (`validate_table`, then `gx_docs.build_docs`) from
+The site is built by the checks' code path (`validate_table`, then `gx_validation.build_docs`) from
 the project's raw.orders suite and a small DuckDB table with a bad order status, so it has an
 index and a failed run's validation page. Each page is opened
 with every non-file request refused and recorded; then: nothing was asked of the network, every
@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from orchestration.contract import FEEDS, raw_table_ddl
-from orchestration.quality import gx_docs
+from orchestration.quality import gx_validation
 from orchestration.quality.gx_validation import discover_suite_files, validate_table
 from orchestration.settings import EXPECTATIONS_DIR
 from tests.report.test_report_browser import CHROMIUM_ARGS, chromium_path
@@ -102,7 +102,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     finally:
         conn.close()
     assert not result.success
-    pages = gx_docs.build_docs(docs, [result.result_id])
+    pages = gx_validation.build_docs(docs, [result.result_id])
     return Site(docs / "index.html", pages[result.result_id])
 
 
