@@ -1,5 +1,5 @@
-"""`target` stand-in: the DuckDB target (macros such as incremental_config branch on target.type)."""
+"""`target` stand-in: the DuckDB target (incremental_config branches on target.type)."""
 
-type = "duckdb"  # noqa: A001 - the name dbt's context uses
+type = "duckdb"  # the name dbt's context uses
 schema = "main"
 name = "duckdb"
