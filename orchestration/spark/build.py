@@ -42,12 +42,12 @@ def raw_dir(spark_dir: Path) -> Path:
     return settings.resolve_path(configured) if configured else spark_dir / "raw"
 
 
-def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+def spark_env(spark_dir: Path) -> dict[str, str]:
     """Environment for a dbt process on the spark target with its state under `spark_dir`."""
     conf_dir = spark_dir / "conf"
     conf_dir.mkdir(parents=True, exist_ok=True)
     (conf_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
-    env = dict(settings.process_env() if base is None else base)
+    env = settings.process_env()
     env.update(
         {
             "DBT_TARGET": "spark",
@@ -62,38 +62,19 @@ def spark_env(spark_dir: Path, base: Mapping[str, str] | None = None) -> dict[st
     return env
 
 
-INCREMENTAL_ONLY_TAG = "incremental_only"
-
-
 def dbt_spark_command(
-    spark_dir: Path,
-    command: str = "build",
-    dbt_vars: Mapping[str, Any] | None = None,
-    extra_args: Sequence[str] = (),
+    spark_dir: Path, dbt_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """`dbt <command> --target spark --full-refresh`, target/logs under `spark_dir`: the Spark
+    """`dbt build --target spark --full-refresh`, target/logs under `spark_dir`: the Spark
     target rebuilds every table (no incremental strategy there; docs/scaling.md)."""
-    project = settings.DBT_PROJECT_DIR
-    cmd = [
-        str(Path(sys.executable).with_name("dbt")),
-        command,
-        "--target",
-        "spark",
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--target-path",
-        str(spark_dir / "dbt_target"),
-        "--log-path",
-        str(spark_dir / "dbt_logs"),
-    ]
-    if command in ("build", "run"):
-        cmd.append("--full-refresh")
-    if command in ("build", "test"):
-        # Unit tests of the incremental branch (is_incremental overridden) cannot compile where
-        # every model is a plain table; they are tagged and run on DuckDB only.
-        cmd += ["--exclude", f"tag:{INCREMENTAL_ONLY_TAG}"]
+    project = str(settings.DBT_PROJECT_DIR)
+    cmd = [str(Path(sys.executable).with_name("dbt")), "build", "--target", "spark"]
+    cmd += ["--project-dir", project, "--profiles-dir", project, "--full-refresh"]
+    cmd += ["--target-path", str(spark_dir / "dbt_target")]
+    cmd += ["--log-path", str(spark_dir / "dbt_logs")]
+    # Unit tests of the incremental branch (is_incremental overridden) cannot compile where every
+    # model is a plain table; they are tagged and run on DuckDB only.
+    cmd += ["--exclude", "tag:incremental_only"]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dict(dbt_vars))]
     return cmd + list(extra_args)
@@ -109,12 +90,7 @@ def build(
     failure: the caller reads the returncode and the output."""
     spark_dir.mkdir(parents=True, exist_ok=True)
     exported = export_raw(warehouse, raw_dir(spark_dir))
-    result = subprocess.run(
-        dbt_spark_command(spark_dir, "build", dbt_vars, extra_args),
-        env=spark_env(spark_dir),
-        cwd=settings.DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    cmd = dbt_spark_command(spark_dir, dbt_vars, extra_args)
+    env, cwd = spark_env(spark_dir), settings.DBT_PROJECT_DIR
+    result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     return exported, result

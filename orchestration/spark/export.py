@@ -16,6 +16,10 @@ import duckdb
 
 # Schemas whose tables dbt reads as sources. raw_replaced exists once partitioned ingest lands.
 RAW_SCHEMAS: tuple[str, ...] = ("raw", "raw_replaced")
+TABLES_SQL = (
+    "select table_name from duckdb_tables() "
+    "where database_name = current_database() and schema_name = ? order by table_name"
+)
 
 
 @dataclass(frozen=True)
@@ -44,16 +48,7 @@ def export_raw(
             schema_dir = raw_dir / schema
             if schema_dir.exists():
                 shutil.rmtree(schema_dir)
-            tables = [
-                row[0]
-                for row in con.execute(
-                    "select table_name from duckdb_tables() "
-                    "where database_name = current_database() and schema_name = ? "
-                    "order by table_name",
-                    [schema],
-                ).fetchall()
-            ]
-            for table in tables:
+            for (table,) in con.execute(TABLES_SQL, [schema]).fetchall():
                 table_dir = schema_dir / table
                 table_dir.mkdir(parents=True)
                 path = table_dir / "data.parquet"

@@ -72,10 +72,10 @@ def test_dbt_target_is_one_setting(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_spark_build_keeps_its_state_in_spark_dir(tmp_path: Path):
-    env = spark_env(tmp_path, base={"PATH": "/usr/bin"})
+    env = spark_env(tmp_path)
     assert env["DBT_TARGET"] == "spark" and env["SPARK_DIR"] == str(tmp_path)
     assert (tmp_path / "conf" / "log4j2.properties").is_file()
-    cmd = dbt_spark_command(tmp_path, "build")
+    cmd = dbt_spark_command(tmp_path)
     assert cmd[1:4] == ["build", "--target", "spark"] and "--full-refresh" in cmd
     # the unit tests of the incremental branch run on DuckDB only
     assert cmd[cmd.index("--exclude") + 1] == "tag:incremental_only"
