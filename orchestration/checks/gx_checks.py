@@ -1,11 +1,9 @@
 """Dagster asset checks that run the Great Expectations suites in `expectations/`.
 
-Each suite reports `<schema>_<table>_critical`, blocking (a failure is an ERROR and stops the
-assets downstream), and `<schema>_<table>_warning`, which only warns. The suites of one
-multi-asset op (the dbt op: every mart) share a step; every other suite has its own. In a run
-over daily partitions a raw suite's row-level expectations judge only the range's rows when
-`check_scope` finds the other rows known good. Each check links its Data Docs page.
-(No `from __future__ import annotations`: Dagster reads them.)
+Each suite reports `<schema>_<table>_critical` (blocking: a failure stops the assets downstream)
+and `<schema>_<table>_warning` (only warns). The suites of one multi-asset op (the dbt op: every
+mart) share a step. A raw suite's row-level expectations judge only a partition range's rows when
+`check_scope` finds the other rows known good. (No `from __future__ import annotations`.)
 """
 
 import hashlib
@@ -43,16 +41,16 @@ class GreatExpectationsResource(dg.ConfigurableResource):
         if self.warm_up:
             import sqlalchemy.orm  # noqa: F401  (first here, not in a race with Dagster's import)
 
-            args = (self.resolved_docs_dir,)
-            threading.Thread(target=gxv.warm_up, args=args, daemon=True).start()
+            docs = self.resolved_docs_dir
+            threading.Thread(target=gxv.warm_up, args=(docs,), daemon=True).start()
 
 
 def check_name(suite: SuiteFile, severity: Severity) -> str:
-    return f"{suite.schema}_{suite.table}_{severity}"
+    return f"{suite.name.replace('.', '_')}_{severity}"
 
 
 def _key(suite: SuiteFile) -> dg.AssetKey:
-    return dg.AssetKey([suite.schema, suite.table])
+    return dg.AssetKey(suite.name.split("."))
 
 
 def _specs(suite: SuiteFile) -> list[dg.AssetCheckSpec]:
@@ -80,18 +78,14 @@ def suite_digest(suite: SuiteFile) -> str:
 def check_scope(
     context: dg.AssetCheckExecutionContext, conn: duckdb.DuckDBPyConnection, suite: SuiteFile
 ) -> tuple[RowScope | None, str]:
-    """The rows the row-level expectations judge (None: all), and why.
-
-    A run replaces the rows of its daily partitions and no other, so only those need judging
-    if the previous evaluation (critical check; else warning) in an earlier run passed, with
-    the same expectations, and no row outside the range was written after it (`_loaded_at`).
-    Otherwise every row is judged: a failed check's bad rows stay in raw until fixed.
-    """
+    """The rows the row-level expectations judge (None: all), and why. A run replaces only its
+    daily partitions' rows, so only those need judging if the previous evaluation in an earlier
+    run passed with the same expectations and no row outside the range was written since.
+    Otherwise every row is judged: a failed check's bad rows stay in raw until fixed."""
     key, layer = _key(suite), context.job_def.asset_layer
-    daily = layer.has(key) and isinstance(
-        layer.get(key).partitions_def, dg.TimeWindowPartitionsDefinition
-    )
-    if not daily or not (context.has_partition_key or context.has_partition_key_range):
+    partitions = layer.get(key).partitions_def if layer.has(key) else None
+    ranged = context.has_partition_key or context.has_partition_key_range
+    if not ranged or not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
         return None, "the run covers no partition range of this asset"
     window = context.partition_time_window
     rows = RowScope(window.start.date(), (window.end - timedelta(microseconds=1)).date())
@@ -128,9 +122,8 @@ def docs_metadata(page: Path, index: Path) -> dict[str, dg.MetadataValue]:
     base = settings.value("GX_DOCS_URL")
 
     def link(path: Path) -> dg.MetadataValue:
-        if base == "file":
-            return dg.MetadataValue.url(path.absolute().as_uri())
-        return dg.MetadataValue.url(f"{base}/{path.relative_to(index.parent).as_posix()}")
+        relative = f"{base}/{path.relative_to(index.parent).as_posix()}"
+        return dg.MetadataValue.url(path.absolute().as_uri() if base == "file" else relative)
 
     path = dg.MetadataValue.path(str(page))
     return {"data_docs": link(page), "data_docs_index": link(index), "data_docs_path": path}
@@ -192,16 +185,14 @@ def _run(
 ) -> tuple[gxv.SuiteResult | Exception, dict[str, Any]]:
     """Run a suite (without the expectations an undelivered feed cannot meet): its result and
     check metadata, or the error that kept it from running."""
-    suite_run, skipped = deployment.suite_for_deployment(suite)
+    to_run, skipped = deployment.suite_for_deployment(suite)
     try:
-        rows, reason = check_scope(context, conn, suite_run)
+        rows, reason = check_scope(context, conn, to_run)
     except Exception as exc:  # every row is always a sound scope
         rows, reason = None, f"scope not decided: {exc}"
-    options = {"backend": backend, "row_scope": rows, "docs_dir": docs_dir}
+    options = dict(backend=backend, row_scope=rows, docs_dir=docs_dir, run_name=context.run.run_id)
     try:
-        result = gxv.validate_table(
-            conn, suite.name, suite_run, **options, run_name=context.run.run_id
-        )
+        result = gxv.validate_table(conn, suite.name, to_run, **options)
     except Exception as exc:
         context.log.error(f"suite {suite.name} not evaluated: {exc}")
         return exc, {"suite": suite.name, "error": str(exc)}
@@ -209,11 +200,8 @@ def _run(
         f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
         f"failed in {result.duration_s} s ({result.backend}; scope: {reason})"
     )
-    metadata = {
-        "suite": suite.name,
-        "suite_digest": suite_digest(suite_run),
-        "scope_reason": reason,
-    }
+    digest = suite_digest(to_run)
+    metadata = {"suite": suite.name, "suite_digest": digest, "scope_reason": reason}
     return result, metadata | ({"skipped": skipped} if skipped else {})
 
 
@@ -236,12 +224,10 @@ def build_suites_checks(
         warehouse: WarehouseResource,
         gx: GreatExpectationsResource,
     ) -> Iterator[dg.AssetCheckResult]:
-        runs, docs = [], gx.resolved_docs_dir
+        runs, docs, selected = [], gx.resolved_docs_dir, context.selected_asset_check_keys
         with warehouse.connect() as conn:
             for suite in suites:
-                names = {
-                    s.name for s in _specs(suite) if s.key in context.selected_asset_check_keys
-                }
+                names = {s.name for s in _specs(suite) if s.key in selected}
                 if names:
                     runs.append((suite, names, *_run(context, conn, suite, backend, docs)))
         done = [result.result_id for _, _, result, _ in runs if isinstance(result, gxv.SuiteResult)]
@@ -284,8 +270,6 @@ def build_gx_checks(
     one op of `shared_ops` (default: the dbt op) share the step `gx_<op>`; each other suite has
     its own step, `gx_<schema>__<table>`.
     """
-    if backend not in gxv.BACKENDS:
-        raise KeyError(f"unknown GX backend {backend!r}; known: {list(gxv.BACKENDS)}")
     suites = gxv.discover_suite_files(suite_dir)
     suites = [s for s in suites if asset_keys is None or _key(s) in asset_keys]
     if suites and shared_ops is None:
@@ -295,7 +279,7 @@ def build_gx_checks(
     op_of = {key: op.node_def.name for op in shared_ops or [] for key in op.keys}
     groups: dict[str, list[SuiteFile]] = {}
     for s in suites:
-        groups.setdefault(op_of.get(_key(s), f"{s.schema}__{s.table}"), []).append(s)
+        groups.setdefault(op_of.get(_key(s), s.name.replace(".", "__")), []).append(s)
     return [
         build_suites_checks(g, name=f"gx_{op}", backend=backend) for op, g in sorted(groups.items())
     ]

@@ -17,6 +17,10 @@ from orchestration import serving as serving_files
 from orchestration.assets.publish import PUBLISH_KEY, ServingResource
 
 CHECK_NAME = "serving_matches_publish_log"
+NEWEST_LOG_ROW = (
+    "SELECT version, run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log "
+    "WHERE version IS NOT NULL ORDER BY version DESC LIMIT 1"
+)
 
 
 def _mart_problems(
@@ -29,10 +33,8 @@ def _mart_problems(
     problems, columns = [], []
     for name, source in sources.items():
         try:
+            columns.append(conn.sql(f"SELECT * FROM {source}").columns)
             (rows,) = conn.execute(f"SELECT count(*) FROM {source}").fetchall()[0]
-            columns.append(
-                [r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-            )
         except duckdb.Error as exc:
             return [*problems, f"{name} cannot be read: {exc}"]
         if rows != expected:
@@ -47,7 +49,7 @@ def verify_serving(
 ) -> tuple[list[str], dict[str, int]]:
     """The problems of the published serving copy (none: it is sound) and the logged counts;
     with `run_id`, the newest publish log row must name that run."""
-    database = serving_dir / "serving.duckdb"
+    database = serving_dir / serving_files.DATABASE
     if not database.exists():
         return [f"{database} does not exist"], {}
     try:
@@ -56,17 +58,13 @@ def verify_serving(
         return [f"{database} does not open read-only: {exc}"], {}
     with conn:
         try:
-            log = conn.execute(
-                "SELECT version, run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log "
-                "ORDER BY version DESC NULLS LAST LIMIT 1"
-            ).fetchall()
+            log = conn.execute(NEWEST_LOG_ROW).fetchall()
         except duckdb.Error as exc:
             return [f"marts._publish_log cannot be read: {exc}"], {}
-        if not log or log[0][0] is None:
+        if not log:
             return ["marts._publish_log has no versioned row"], {}
-        version, logged_run, counts_json = log[0]
+        (version, logged_run, counts_json), problems = log[0], []
         counts = {str(k): int(v) for k, v in json.loads(counts_json).items()}
-        problems = []
         if run_id is not None and logged_run != run_id:
             problem = f"the publish log's version {version} is from run {logged_run}"
             problems.append(f"{problem}, not this run {run_id}")
@@ -96,19 +94,20 @@ def build_publish_check(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetChecksDefin
         context: dg.AssetCheckExecutionContext, serving: ServingResource
     ) -> dg.AssetCheckResult:
         problems, counts = verify_serving(serving.resolved_dir, marts, context.run.run_id)
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" * (len(problems) > 5))
+        description = f"All {len(marts)} marts published with their logged row counts."
+        if problems:
+            more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+            description = f"{len(problems)} problems in the serving copy: "
+            description += "; ".join(problems[:5]) + more
+        database = serving.resolved_dir / serving_files.DATABASE
         return dg.AssetCheckResult(
             passed=not problems,
-            description=f"{len(problems)} problems in the serving copy: {shown}"
-            if problems
-            else f"All {len(marts)} marts published with their logged row counts.",
+            description=description,
             metadata={
-                "serving_database": dg.MetadataValue.path(
-                    str(serving.resolved_dir / "serving.duckdb")
-                ),
+                "serving_database": dg.MetadataValue.path(str(database)),
                 "marts": len(marts),
-                "problems": dg.MetadataValue.json(problems),
-                "row_counts": dg.MetadataValue.json(counts),
+                "problems": problems,
+                "row_counts": counts,
             },
         )
 

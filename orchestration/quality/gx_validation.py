@@ -61,14 +61,6 @@ class SuiteFile:
     expectations: tuple[dict[str, Any], ...]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def schema(self) -> str:
-        return self.name.split(".")[0]
-
-    @property
-    def table(self) -> str:
-        return self.name.split(".")[1]
-
     def count(self, severity: Severity) -> int:
         return sum(1 for e in self.expectations if e["meta"]["severity"] == severity)
 
@@ -138,10 +130,6 @@ class RowScope:
     first: date
     last: date
 
-    def __post_init__(self) -> None:
-        if self.last < self.first:
-            raise ValueError(f"empty row scope: {self.first} .. {self.last}")
-
     def __str__(self) -> str:
         return f"dt {self.first}..{self.last}"
 
@@ -171,15 +159,11 @@ def _message(info: Any) -> str | None:
 
 
 def _outcome(result: Any, rows: str | None) -> dict[str, Any]:
-    """One GX result as plain JSON, by GX's conversion (NaN is null, timestamps ISO text):
-    `label` (`type(column)`), `severity`, `success` (False also when GX raised: `error`), the
-    distinct bad `values`, the `observed` value and the `rows` it judged (None: all)."""
+    """One GX result as GX's plain JSON; `success` is False also when GX raised (`error`),
+    `values` are the distinct bad values, `rows` the rows it judged (None: all)."""
     data = result.to_json_dict()
-    config, found, error = (
-        data["expectation_config"],
-        data["result"],
-        _message(data["exception_info"]),
-    )
+    config, found = data["expectation_config"], data["result"]
+    error = _message(data["exception_info"])
     kwargs = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
     pair = [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
     column = kwargs.get("column") or ", ".join(kwargs.get("column_list") or pair)
@@ -211,10 +195,6 @@ class SuiteResult:
     rows_in_scope: int  # the rows the row-level expectations judged
     row_scope: str | None = None
     result_id: Any = None
-
-    @property
-    def success(self) -> bool:
-        return all(o["success"] for o in self.outcomes)
 
     def failed(self, severity: Severity | None = None) -> list[dict[str, Any]]:
         return [o for o in self.outcomes if not o["success"] and severity in (None, o["severity"])]
@@ -294,10 +274,8 @@ def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> 
     import duckdb
 
     try:
-        (count,) = conn.execute(
-            f"select count(*) from {quoted_table(table)} where {where}"
-        ).fetchall()
-        return count[0]
+        sql = f"select count(*) from {quoted_table(table)} where {where}"
+        return conn.execute(sql).fetchall()[0][0]
     except duckdb.Error as exc:
         raise TableReadError(f"cannot read table {table}: {exc}") from exc
 
@@ -339,16 +317,14 @@ def validate_table(
             result = definition.run(batch_parameters=frame, result_format=fmt, run_id=run_id)
             if result.success:
                 break
-    order = {e.id: i for i, e in enumerate(definition.suite.expectations)}
+    by_id = {r.expectation_config.id: r for r in result.results}
     scope = row_scope and str(row_scope)
-    outcomes = [(order[r.expectation_config.id], r) for r in result.results]
+    expectations = zip(definition.suite.expectations, limited, strict=True)
     return SuiteResult(
         table=table,
         backend="pandas" if pandas else "sql",
         row_count=row_count,
-        outcomes=[
-            _outcome(r, limited[i] and scope) for i, r in sorted(outcomes, key=lambda p: p[0])
-        ],
+        outcomes=[_outcome(by_id[e.id], scoped and scope) for e, scoped in expectations],
         duration_s=round(time.perf_counter() - started, 3),
         row_scope=scope,
         rows_in_scope=_count(conn, table, row_scope.predicate) if row_scope else row_count,

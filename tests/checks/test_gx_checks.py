@@ -126,11 +126,6 @@ def test_mart_suites_share_one_step_and_raw_suites_keep_one_each() -> None:
     }
 
 
-def test_build_gx_checks_rejects_unknown_backend() -> None:
-    with pytest.raises(KeyError, match="spark"):
-        build_gx_checks(backend="spark")
-
-
 def test_build_gx_checks_names_a_malformed_suite(tmp_path: Path) -> None:
     (tmp_path / "raw.orders.json").write_text(
         json.dumps({"name": "raw.orders", "expectations": [{"type": "expect_x", "kwargs": {}}]})

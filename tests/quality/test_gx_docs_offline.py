@@ -29,7 +29,7 @@ from tests.report.test_report_browser import CHROMIUM_ARGS, chromium_path
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
 
-RAW_SUITES = [s for s in discover_suite_files(EXPECTATIONS_DIR) if s.schema == "raw"]
+RAW_SUITES = [s for s in discover_suite_files(EXPECTATIONS_DIR) if s.name.startswith("raw.")]
 ORDERS = [
     ("o1", "c1", "2024-03-01 10:00:00", "paid", 0, 5, None),
     ("o2", "c2", "2024-03-01 11:00:00", "shipped", 3, 0, "2024-03-02 08:00:00"),
@@ -101,7 +101,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
         result = validate_table(conn, "raw.orders", orders, docs_dir=docs)
     finally:
         conn.close()
-    assert not result.success
+    assert result.failed()
     pages = gx_validation.build_docs(docs, [result.result_id])
     return Site(docs / "index.html", pages[result.result_id])
 

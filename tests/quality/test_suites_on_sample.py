@@ -113,7 +113,7 @@ def test_survey_scores_are_checked_per_survey_type(
     )
     suite = SUITES["raw.surveys"]
     result = validate_table(conn, "raw.surveys", suite, backend=backend)
-    assert result.success
+    assert not result.failed()
 
     # 0 is a valid NPS answer but not a CSAT one; 7 is valid NPS only; 11 is valid for neither.
     conn.execute(
@@ -154,7 +154,7 @@ def test_funnel_step_positions_and_first_step(
     insert = "INSERT INTO marts.daily_funnel VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     conn.executemany(insert, _FUNNEL_ROWS)
     suite = SUITES["marts.daily_funnel"]
-    assert validate_table(conn, "marts.daily_funnel", suite, backend=backend).success
+    assert validate_table(conn, "marts.daily_funnel", suite, backend=backend).failed() == []
 
     # Another channel's day: purchase out of place, a base on the first step, and an open-funnel
     # step above the previous one (only a warning).
