@@ -1,11 +1,9 @@
 """The published serving folder (SERVING_DIR, docs/bi.md): versions, atomic swap, rollback.
 
-`serving.duckdb`, `parquet/<mart>.parquet` and `report.html` at the top are the current publish;
-`versions/v<N>/` holds the last SERVING_KEEP publishes, each complete. A publish is built in a
-hidden staging folder, fsynced and renamed to `v<N>`, then promoted: each top-level file is
-copied to a temporary name beside it, fsynced and renamed over the old one. A reader sees the
-previous file or the new one, never a mix. Rollback promotes an older kept version the same way.
-CLI: `python -m orchestration.serving list | rollback [--to VERSION]`.
+`serving.duckdb`, `parquet/` and `report.html` at the top are the current publish; `versions/v<N>/`
+keeps the last SERVING_KEEP publishes. A publish is built in a hidden staging folder, renamed to
+`v<N>`, then promoted: each top-level file is copied beside its target and renamed over it, so a
+reader sees the old file or the new one. CLI: `python -m orchestration.serving list | rollback`.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import duckdb
 
@@ -29,15 +26,7 @@ PARQUET = "parquet"
 REPORT = "report.html"
 VERSIONS = "versions"
 LOG_TABLE = "marts._publish_log"
-DEFAULT_KEEP = int(settings.BY_NAME["SERVING_KEEP"].default)  # the setting's default
 _VERSION_DIR = re.compile(r"^v(\d{6,})$")
-
-T = TypeVar("T")
-
-
-def keep_from_env() -> int:
-    """How many publishes to keep under versions/: env SERVING_KEEP, default 5 (at least 1)."""
-    return settings.value("SERVING_KEEP")
 
 
 def version_dir(serving_dir: Path, version: int) -> Path:
@@ -73,8 +62,7 @@ def current_version(serving_dir: Path) -> int | None:
 
 def next_version(serving_dir: Path) -> int:
     """One more than any version kept or current: versions only ever increase."""
-    known = [*kept_versions(serving_dir), current_version(serving_dir) or 0]
-    return max(known) + 1
+    return max([*kept_versions(serving_dir), current_version(serving_dir) or 0]) + 1
 
 
 def history_database(serving_dir: Path) -> Path | None:
@@ -131,35 +119,30 @@ def promote(serving_dir: Path, version: int) -> None:
     fsync(serving_dir)
 
 
-def prune(serving_dir: Path, keep: int) -> list[int]:
-    """Delete all but the newest `keep` versions (never the current one); returns the deleted."""
+def prune(serving_dir: Path, keep: int) -> None:
+    """Delete all but the newest `keep` versions (never the current one)."""
     current = current_version(serving_dir)
     kept = kept_versions(serving_dir)
-    doomed = [v for v in kept[: max(len(kept) - keep, 0)] if v != current]
-    for version in doomed:
-        shutil.rmtree(version_dir(serving_dir, version))
-    if doomed:
-        fsync(serving_dir / VERSIONS)
-    return doomed
+    for version in kept[: max(len(kept) - keep, 0)]:
+        if version != current:
+            shutil.rmtree(version_dir(serving_dir, version))
+    fsync(serving_dir / VERSIONS)
 
 
-def remove_stale_temporaries(serving_dir: Path) -> list[Path]:
-    """Delete what a killed publish left behind: staging folders and temporary copies. Never a
-    version or a file readers open, and publishes never overlap (the warehouse pool)."""
-    found = [
-        *(serving_dir / VERSIONS).glob(".v*.tmp"),
-        *serving_dir.glob(".*.tmp"),
-        *(serving_dir / PARQUET).glob(".*.tmp"),
-    ]
-    for path in found:
+def remove_stale_temporaries(serving_dir: Path) -> None:
+    """Delete what a killed publish left behind: staging folders and temporary copies (never a
+    version or a file readers open; publishes never overlap: the warehouse pool)."""
+    stale = [".*.tmp", f"{VERSIONS}/.v*.tmp", f"{PARQUET}/.*.tmp"]
+    for path in [found for pattern in stale for found in serving_dir.glob(pattern)]:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-    return found
 
 
-def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T], keep: int) -> T:
+def publish_version(
+    serving_dir: Path, version: int, build: Callable[[Path], dict[str, int]], keep: int
+) -> dict[str, int]:
     """Build `version` with `build(staging_dir)` (serving.duckdb, parquet/), seal it under
     versions/, promote it, prune. If `build` raises, nothing visible has changed."""
     remove_stale_temporaries(serving_dir)
@@ -173,13 +156,8 @@ def publish_version(serving_dir: Path, version: int, build: Callable[[Path], T],
     try:
         (staging / PARQUET).mkdir()
         result = build(staging)
-        for file in (staging / PARQUET).iterdir():
-            fsync(file)
-        for file in staging.iterdir():  # serving.duckdb and report.html
-            if file.is_file():
-                fsync(file)
-        fsync(staging / PARQUET)
-        fsync(staging)
+        for path in [*(staging / PARQUET).iterdir(), *staging.iterdir(), staging]:
+            fsync(path)
         os.rename(staging, final)
         fsync(root)
     except BaseException:

@@ -1,11 +1,9 @@
-"""Publish: copy the `marts` schema into a serving database that BI tools read.
+"""Publish: copy the `marts` schema into the serving database that BI tools read.
 
 BI tools never open the working file (one writer; a half-built mart must not be seen). Publish
-runs last, only if every asset check of its run passed (a failed dbt test does not by itself
-stop a downstream Python asset). Each publish is a numbered version (`orchestration.serving`),
-built complete and swapped in atomically, with one `marts._publish_log` row per publish so far.
-Every table and column of the serving file carries its comment: the marts' dbt descriptions
-(`persist_docs`), and PUBLISH_LOG_COMMENTS for the publish log.
+runs last, only if no ERROR check of its run failed. Each publish is a numbered version
+(`orchestration.serving`) with one `marts._publish_log` row per publish so far, and every table
+and column carries its comment (the marts' dbt descriptions, PUBLISH_LOG_COMMENTS).
 """
 
 import json
@@ -55,8 +53,7 @@ PUBLISH_LOG_COMMENTS: dict[str | None, str] = {
 
 
 class ServingResource(dg.ConfigurableResource):
-    """Folder of the published serving database and Parquet files (env SERVING_DIR); `keep`
-    publishes are kept for rollback (default: env SERVING_KEEP, else 5)."""
+    """The published folder (env SERVING_DIR); `keep` publishes (default SERVING_KEEP) are kept."""
 
     dir: str = settings.DEFAULT_SERVING_DIR
     keep: int | None = None
@@ -64,10 +61,6 @@ class ServingResource(dg.ConfigurableResource):
     @property
     def resolved_dir(self) -> Path:
         return settings.resolve_path(self.dir)
-
-    @property
-    def resolved_keep(self) -> int:
-        return self.keep if self.keep is not None else serving_files.keep_from_env()
 
 
 @dataclass(frozen=True)
@@ -139,13 +132,11 @@ def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
     older log lacks as NULL)."""
     conn.execute(f"ATTACH {sql_text(history)} AS serving_prev (READ_ONLY)")
     try:
-        old = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'serving_prev' "
-                "AND schema_name = 'marts' AND table_name = '_publish_log'"
-            ).fetchall()
-        }
+        rows = conn.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'serving_prev' "
+            "AND schema_name = 'marts' AND table_name = '_publish_log'"
+        ).fetchall()
+        old = {column for (column,) in rows}
         if old:
             select = ", ".join(
                 f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
@@ -168,12 +159,10 @@ def write_serving_copy(
     keep: int | None = None,
     report: bool = False,
 ) -> PublishResult:
-    """Publish the marts of `conn` as the next version of `serving_dir` and make it current;
-    if anything fails before the swap, `serving_dir` is left as it was. With `report`, the KPI
-    report is drawn from the staged file and swapped in with it. (Not `marts.duckdb`: a catalog
-    `marts` holding a schema `marts` makes every `marts.<table>` ambiguous.)"""
+    """Publish the marts of `conn` as the next version of `serving_dir` (unchanged if anything
+    fails before the swap); with `report`, the KPI report is drawn from the staged file too."""
     serving_dir.mkdir(parents=True, exist_ok=True)
-    keep = keep if keep is not None else serving_files.keep_from_env()
+    keep = keep if keep is not None else settings.value("SERVING_KEEP")
     version = serving_files.next_version(serving_dir)
     history = serving_files.history_database(serving_dir)
     marts = sorted(marts)
@@ -222,14 +211,12 @@ def write_serving_copy(
         return counts
 
     counts = serving_files.publish_version(serving_dir, version, build, keep)
-    path = serving_dir / serving_files.DATABASE
-    drawn = report and not report_errors
     return PublishResult(
         version=version,
         row_counts=counts,
-        path=path,
-        report=serving_dir / serving_files.REPORT if drawn else None,
-        report_error=report_errors[0] if report_errors else None,
+        path=serving_dir / serving_files.DATABASE,
+        report=serving_dir / serving_files.REPORT if report and not report_errors else None,
+        report_error=next(iter(report_errors), None),
     )
 
 
@@ -249,21 +236,18 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     ) -> dg.MaterializeResult:
         checks_passed, failed = check_results_of_run(context.instance, context.run.run_id)
         if failed:
-            raise dg.Failure(
-                description="not published: checks failed in this run: " + ", ".join(failed),
-                allow_retries=False,
-            )
+            reason = "not published: checks failed in this run: " + ", ".join(failed)
+            raise dg.Failure(description=reason, allow_retries=False)
         with runguard.PUBLISHING, warehouse.connect() as conn:
-            if runguard.stop_requested():  # the run was stopped (`cli pipeline`)
-                reason = f"not published: {runguard.stop_requested()}"
-                raise dg.Failure(description=reason, allow_retries=False)
+            if stopped := runguard.stop_requested():  # the run was stopped (`cli pipeline`)
+                raise dg.Failure(description=f"not published: {stopped}", allow_retries=False)
             result = write_serving_copy(
                 conn,
                 serving.resolved_dir,
                 context.run.run_id,
                 [k.path[-1] for k in mart_keys],
                 checks_passed=checks_passed,
-                keep=serving.resolved_keep,
+                keep=serving.keep,
                 report=True,
             )
         metadata = {

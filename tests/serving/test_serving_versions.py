@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import serving
+from orchestration import serving, settings
 from orchestration.assets.publish import (
     PUBLISH_LOG_COLUMNS,
     ServingResource,
@@ -230,6 +230,6 @@ def test_a_log_from_before_versions_is_carried_over(tmp_path: Path) -> None:
 def test_serving_keep_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVING_KEEP", "0")
     with pytest.raises(ValueError, match="SERVING_KEEP"):
-        serving.keep_from_env()
+        settings.value("SERVING_KEEP")
     monkeypatch.delenv("SERVING_KEEP")
-    assert serving.keep_from_env() == serving.DEFAULT_KEEP == 5
+    assert settings.value("SERVING_KEEP") == 5
