@@ -13,21 +13,12 @@ from pathlib import Path
 
 from orchestration.report import charts, data, kpis, page
 
-REPORT_FILE = "report.html"
 
-
-def build_report(database: Path) -> str:
-    """The report page for the publish in `database` (opened read-only)."""
+def write_report(database: Path, out: Path) -> None:
+    """Build the report of the publish in `database` (opened read-only) and write it to `out`
+    atomically (see page.write_atomic)."""
     report_data = data.load(database)
-    end = report_data.last_date
-    if end is None:
+    if (end := report_data.last_date) is None:
         raise ValueError(f"{database}: marts.daily_sales is empty, nothing to report")
-    return page.render(
-        report_data, kpis.headlines(report_data), charts.all_charts(report_data, end)
-    )
-
-
-def write_report(database: Path, out: Path) -> Path:
-    """Build the report and write it to `out` atomically (see page.write_atomic)."""
-    page.write_atomic(out, build_report(database))
-    return out
+    headlines, all_charts = kpis.headlines(report_data), charts.all_charts(report_data, end)
+    page.write_atomic(out, page.render(report_data, headlines, all_charts))

@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     if not database.is_file():
         sys.stderr.write(f"no published database at {database}\n")
         return 2
-    out = write_report(database, args.out)
-    sys.stdout.write(f"report written: {out}\n")
+    write_report(database, args.out)
+    sys.stdout.write(f"report written: {args.out}\n")
     return 0
 
 

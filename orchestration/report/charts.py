@@ -30,49 +30,25 @@ def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return out
 
 
-def _anomalies_of(data: ReportData, kpi: str, value_column: str) -> pd.DataFrame:
-    flagged = data.anomalies[data.anomalies["kpi"] == kpi]
-    frame = flagged[["business_date", "value", "z_score"]].rename(columns={"value": value_column})
-    return _iso(frame, "business_date")
-
-
-def _series_with_anomalies(
-    series: pd.DataFrame, anomalies: pd.DataFrame, column: str, title: str, axis_format: str
-) -> dict:
-    """A daily line of `column`, with the flagged anomaly days as red points on it."""
+def kpi_chart(data: ReportData, frame: pd.DataFrame, kpi: str, title: str, fmt: str) -> dict:
+    """The daily line of the KPI column `kpi` of `frame`, its flagged anomaly days as red points."""
+    series = _iso(frame[["business_date", kpi]], "business_date")
+    flagged = data.anomalies[data.anomalies["kpi"] == kpi].rename(columns={"value": kpi})
+    anomalies = _iso(flagged[["business_date", kpi, "z_score"]], "business_date")
     x = alt.X("business_date:T", title=None)
-    y = alt.Y(f"{column}:Q", title=title, axis=alt.Axis(format=axis_format))
+    y = alt.Y(f"{kpi}:Q", title=title, axis=alt.Axis(format=fmt))
     line = (
         alt.Chart(series)
         .mark_line(strokeWidth=1.5)
-        .encode(
-            x=x,
-            y=y,
-            tooltip=[
-                alt.Tooltip("business_date:T"),
-                alt.Tooltip(f"{column}:Q", format=axis_format),
-            ],
-        )
+        .encode(x=x, y=y, tooltip=["business_date:T", alt.Tooltip(f"{kpi}:Q", format=fmt)])
     )
     points = (
         alt.Chart(anomalies)
         .mark_point(color=ANOMALY_COLOR, filled=True, size=90, shape="diamond")
         .encode(x=x, y=y, tooltip=[
-            "business_date:T", f"{column}:Q", alt.Tooltip("z_score:Q", format=".1f")])
+            "business_date:T", f"{kpi}:Q", alt.Tooltip("z_score:Q", format=".1f")])
     )  # fmt: skip
     return (line + points).properties(width=WIDTH, height=HEIGHT).to_dict()
-
-
-def gmv_chart(data: ReportData) -> dict:
-    series = _iso(data.sales[["business_date", "gmv"]], "business_date")
-    return _series_with_anomalies(series, _anomalies_of(data, "gmv", "gmv"), "gmv", "GMV", ",.0f")
-
-
-def conversion_chart(data: ReportData) -> dict:
-    column = "session_conversion_rate"
-    series = _iso(data.traffic[["business_date", column]], "business_date")
-    anomalies = _anomalies_of(data, column, column)
-    return _series_with_anomalies(series, anomalies, column, "Session conversion", ".1%")
 
 
 def funnel_chart(data: ReportData, end: date) -> dict:
@@ -192,8 +168,10 @@ def anomaly_chart(data: ReportData) -> dict:
 def all_charts(data: ReportData, end: date) -> dict[str, dict]:
     """Chart id -> Vega-Lite spec, in page order."""
     return {
-        "gmv": gmv_chart(data),
-        "conversion": conversion_chart(data),
+        "gmv": kpi_chart(data, data.sales, "gmv", "GMV", ",.0f"),
+        "conversion": kpi_chart(
+            data, data.traffic, "session_conversion_rate", "Session conversion", ".1%"
+        ),
         "funnel": funnel_chart(data, end),
         "retention": retention_chart(data),
         "tiers": tier_chart(data),

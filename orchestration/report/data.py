@@ -74,20 +74,13 @@ class ReportData:
         return pd.Timestamp(self.sales["business_date"].max()).date()
 
 
-def _newest_log_row(conn: duckdb.DuckDBPyConnection) -> tuple:
-    row = conn.execute(
-        "SELECT version, published_at, run_id FROM marts._publish_log "
-        "ORDER BY version DESC NULLS LAST LIMIT 1"
-    ).fetchone()
-    return row or (None, None, None)
-
-
 def load(database: Path) -> ReportData:
     """All report frames from `database`, opened read-only in one connection (one publish)."""
-    conn = duckdb.connect(str(database), read_only=True)
-    try:
-        version, published_at, run_id = _newest_log_row(conn)
+    with duckdb.connect(str(database), read_only=True) as conn:
+        newest = conn.execute(
+            "SELECT version, published_at, run_id FROM marts._publish_log "
+            "ORDER BY version DESC NULLS LAST LIMIT 1"
+        ).fetchone()
+        version, published_at, run_id = newest or (None, None, None)
         frames = {name: conn.execute(sql).df() for name, sql in QUERIES.items()}
-    finally:
-        conn.close()
     return ReportData(version=version, published_at=published_at, run_id=run_id, **frames)

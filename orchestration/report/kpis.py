@@ -113,14 +113,9 @@ def headlines(data: ReportData) -> list[Headline]:
     ]  # fmt: skip
 
 
+FORMATS = {"money": "{:,.2f}", "count": "{:,.0f}", "percent": "{:.2%}", "rating": "{:.2f}"}
+
+
 def format_value(value: float | None, unit: str) -> str:
     """How a headline value is printed."""
-    if value is None:
-        return "n/a"
-    if unit == "money":
-        return f"{value:,.2f}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "percent":
-        return f"{value:.2%}"
-    return f"{value:.2f}"
+    return "n/a" if value is None else FORMATS[unit].format(value)

@@ -66,19 +66,14 @@ tr.anomaly td { background: #fdecea; }
 """
 
 
-def bundle_cache_path(vl_version: str) -> Path:
-    """Where the Vega bundle is kept: next to the installed packages, one file per vl-convert and
-    Vega-Lite version (the bundle is a pure function of the two)."""
-    name = f"vega-bundle-{vl_convert.__version__}-{vl_version}.js"
-    return Path(sys.prefix) / "share" / "ecom-warehouse" / name
-
-
 @functools.cache
 def vega_bundle() -> str:
     """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script, built by
-    vl-convert once per environment and kept at bundle_cache_path."""
+    vl-convert once per environment and kept next to the installed packages, one file per
+    vl-convert and Vega-Lite version (the bundle is a pure function of the two)."""
     vl_version = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    path = bundle_cache_path(vl_version)
+    name = f"vega-bundle-{vl_convert.__version__}-{vl_version}.js"
+    path = Path(sys.prefix) / "share" / "ecom-warehouse" / name
     try:
         bundle = path.read_text(encoding="utf-8")
     except OSError:
