@@ -1,15 +1,14 @@
 """Command line behind the Makefile: `prepare`, `pipeline`, `where` and the settings helpers.
 
-`pipeline` runs the `full_pipeline` job in the persistent Dagster instance (DAGSTER_HOME), so the
-run shows in `make ui`, and exits non-zero naming every failed step and check. It loads the
-landing's dt partitions `--from`..`--to` (default: every dt in the landing) in one run: a first
-load, a backfill and a one-day run are the same command. It shows each stage's progress
-(orchestration/progress.py) and a short summary; `-v` (VERBOSE=1) prints the full detail too.
+`pipeline` runs `full_pipeline` over the landing's dt partitions `--from`..`--to` (default: all)
+in one run of the DAGSTER_HOME instance (so it shows in `make ui`), with each stage's progress
+and a short summary; it exits non-zero naming every failed step and check. `-v`: full detail.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -51,13 +50,9 @@ def _say(message: str) -> None:
 
 
 def prepare(force: bool = False) -> None:
-    """`dbt parse` into dbt_project/target/manifest.json, unless it is newer than the project."""
     from orchestration.assets.dbt import prepare_manifest
 
     _say(prepare_manifest(force))
-
-
-# ------------------------------------------------------------------------------------ pipeline
 
 
 def ensure_dagster_home() -> Path:
@@ -93,9 +88,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return (
-            self.success and not self.stopped and not self.failed_steps and not self.failed_checks
-        )
+        return self.success and not (self.stopped or self.failed_steps or self.failed_checks)
 
 
 def stage_of(step_key: str) -> str:
@@ -185,10 +178,11 @@ def print_report(report: RunReport, wall_seconds: float) -> None:
 
 
 def pipeline_dates(first: date | None = None, last: date | None = None) -> DateRange:
-    """The dt range to load: the given bounds, the landing's first / last dt for the others."""
-    # Imported here: `prepare` and `where` should not pay for importing Dagster.
-    from orchestration.partitions import DateRange, landing_range
+    """The dt range to load: the given bounds, the landing's first / last dt for the others;
+    UsageError for a range no run can load."""
+    from orchestration.partitions import DateRange, landing_range  # imports Dagster: only here
 
+    check_dates(first, last)
     if first is None or last is None:
         landing = settings.landing_dir()
         found = landing_range(landing)
@@ -198,6 +192,7 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
                 "generate the sample (make sample) or point LANDING_DIR at a landing"
             )
         first, last = first or found.first, last or found.last
+        check_dates(first, last)
     return DateRange(first, last)
 
 
@@ -260,28 +255,23 @@ def _execute(
         "full_pipeline"
     )
     run_id = str(uuid.uuid4())
+    level = "INFO" if verbose else "ERROR"
+    config = {"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}}
+    tags = {**dates.tags(), **runguard.process_tags()}
     progress.say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
     results: list[ExecuteInProcessResult] = []
 
     def execute() -> None:
-        level = "INFO" if verbose else "ERROR"
-        results.append(
-            job.execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                tags={**dates.tags(), **runguard.process_tags()},
-                raise_on_error=False,
-                run_config={
-                    "loggers": {"console": {"config": {"log_level": level}}, "progress": {}}
-                },
-            )
+        run = job.execute_in_process(
+            config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
         )
+        results.append(run)
 
     limit = settings.value("POOL_WAIT_SECONDS")
     stopped = runguard.wait_for_pool(instance, WAREHOUSE_POOL, progress.say, limit)
     if stopped:
         instance.report_run_canceled(
-            instance.create_run_for_job(job_def=job, run_id=run_id, tags=dates.tags()),
+            instance.create_run_for_job(job_def=job, run_id=run_id, tags=tags),
             f"Stopped before its first step: {stopped}.",
         )
     started = time.perf_counter()
@@ -311,11 +301,10 @@ def run_pipeline(
     dates: DateRange | None = None,
     verbose: bool | None = None,
 ) -> RunReport:
-    """Run `full_pipeline` over `dates` (default: every dt of the landing) in `instance`
-    (default: DAGSTER_HOME's) with progress, then print the summary. Killed runs are marked
-    failed first; a live one ends this at once (exit 2). A stopped run (SIGTERM, SIGINT, a pool
-    held past POOL_WAIT_SECONDS) reports `stopped`, and its step may still run in its daemon
-    thread: the caller ends the process (`main` does)."""
+    """Run `full_pipeline` over `dates` (default: the whole landing) in `instance` (default:
+    DAGSTER_HOME's), then print the summary. Killed runs are marked failed first; a live one ends
+    this at once (exit 2). A stopped run's step may still run in its thread: the caller ends the
+    process (`main` does)."""
     import dagster as dg
 
     from orchestration import runguard
@@ -361,9 +350,6 @@ def write_report_json(report: RunReport, path: Path) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-
-
-# ------------------------------------------------------------------------------------ where
 
 
 def published_row_counts(db: Path) -> dict[str, int]:
@@ -445,11 +431,8 @@ def serve_docs() -> None:
         _say(f"Data Docs: not served at {base} ({exc.strerror}); open {docs / 'index.html'}")
         return
     _say(f"Data Docs:  {base}/index.html")
-    with server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+    with server, contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
 
 
 class UsageError(Exception):
@@ -458,9 +441,7 @@ class UsageError(Exception):
 
 def check_dates(first: date | None, last: date | None) -> None:
     """Refuse a `--from`/`--to` that no run can load, before anything runs."""
-    from orchestration.partitions import partitions_start_date
-
-    start = partitions_start_date()
+    start = settings.value("PARTITIONS_START_DATE")
     today = datetime.now(UTC).date()  # the daily partitions are UTC days, today's included
     if first and last and first > last:
         raise UsageError(f"--from {first} is after --to {last}: swap them")
@@ -516,9 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # every setting, before anything runs or is written
         settings.check()
         if args.command == "pipeline":
-            check_dates(args.first, args.last)
             dates = pipeline_dates(args.first, args.last)
-            check_dates(dates.first, dates.last)
     except (settings.SettingError, UsageError, LandingFileError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

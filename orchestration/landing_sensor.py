@@ -21,10 +21,6 @@ from orchestration.jobs import FULL_PIPELINE_JOB
 from orchestration.partitions import DateRange, partition_fingerprints
 
 
-def settle_seconds() -> float:
-    return settings.value("LANDING_SETTLE_SECONDS")
-
-
 def plan_landing_run(
     fingerprints: dict[str, tuple[str, float]],
     seen: dict[str, str],
@@ -58,21 +54,14 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
     except LandingFileError as exc:
         return dg.SkipReason(f"landing {root} is not readable as a landing: {exc}")
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    dates, cursor, settling = plan_landing_run(fingerprints, seen, time.time(), settle_seconds())
+    settle = settings.value("LANDING_SETTLE_SECONDS")
+    dates, cursor, settling = plan_landing_run(fingerprints, seen, time.time(), settle)
     if settling:
         context.log.info(f"waiting for dt {', '.join(settling)} to settle")
     if dates is None:
-        reason = "no new or re-delivered partition" + (" ready" if settling else "")
-        return dg.SkipReason(reason)
+        return dg.SkipReason("no new or re-delivered partition" + (" ready" if settling else ""))
     changed = {dt: cursor[dt] for dt in sorted(cursor) if seen.get(dt) != cursor[dt]}
     run_key = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:20]
     context.log.info(f"{len(changed)} changed partition(s): loading dt {dates}")
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                run_key=run_key,
-                tags={**dates.tags(), "trigger": "landing_sensor"},
-            )
-        ],
-        cursor=json.dumps(cursor, sort_keys=True),
-    )
+    request = dg.RunRequest(run_key=run_key, tags={**dates.tags(), "trigger": "landing_sensor"})
+    return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor, sort_keys=True))

@@ -1,9 +1,8 @@
 """Daily partitions of the ingest assets: one partition = one delivery date `dt` of every feed.
 
-A run covers a contiguous range of dates (single-run backfill policy): a one-day run, a month's
-backfill and a first load are each one run, one `dbt build`. The range travels as Dagster's
-partition-range tags, so the UI's backfill dialog, the CLI, the sensor and the schedule all
-start the same kind of run.
+A run covers a contiguous range of dates (single-run backfill): a one-day run, a backfill and a
+first load are each one run, one `dbt build`. The range travels as Dagster's partition-range
+tags, so the UI's backfill dialog, the CLI, the sensor and the schedule start the same run.
 """
 
 from __future__ import annotations
@@ -23,15 +22,9 @@ from orchestration.ingest.landing import partition_dirs
 ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-
-def partitions_start_date() -> date:
-    """First dt a partition can have: setting PARTITIONS_START_DATE (default 2020-01-01)."""
-    return settings.value("PARTITIONS_START_DATE")
-
-
 # end_offset=1: today's partition exists, so a delivery for the current day loads the same day.
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
-    start_date=partitions_start_date().isoformat(), end_offset=1, timezone="UTC"
+    start_date=settings.value("PARTITIONS_START_DATE").isoformat(), end_offset=1, timezone="UTC"
 )
 
 
@@ -49,8 +42,17 @@ class DateRange:
         return (self.last - self.first).days + 1
 
     def tags(self) -> dict[str, str]:
-        """The run tags that make a run (or a backfill) cover this range of partitions."""
-        check_in_partitions(self)
+        """The run tags that make a run cover this range; a range outside the partitions is
+        refused with a message that says what to change."""
+        start = settings.value("PARTITIONS_START_DATE")
+        today_end = date.today() + timedelta(days=1)
+        if self.first < start:
+            raise ValueError(
+                f"dt {self.first} is before PARTITIONS_START_DATE {start}: set "
+                "PARTITIONS_START_DATE to the landing's first delivery date or earlier"
+            )
+        if self.last > today_end:
+            raise ValueError(f"dt {self.last} is in the future (partitions end at {today_end})")
         return {
             ASSET_PARTITION_RANGE_START_TAG: self.first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: self.last.isoformat(),
@@ -60,30 +62,9 @@ class DateRange:
         return self.first.isoformat() if self.days == 1 else f"{self.first} .. {self.last}"
 
 
-def check_in_partitions(dates: DateRange) -> None:
-    """Refuse a range outside the partitions with a message that says what to change."""
-    start = partitions_start_date()
-    today_end = date.today() + timedelta(days=1)
-    if dates.first < start:
-        raise ValueError(
-            f"dt {dates.first} is before PARTITIONS_START_DATE {start}: set "
-            "PARTITIONS_START_DATE to the landing's first delivery date or earlier"
-        )
-    if dates.last > today_end:
-        raise ValueError(f"dt {dates.last} is in the future (partitions end at {today_end})")
-
-
-def landing_dates(landing_root: Path) -> list[date]:
-    """Every dt that has a partition folder in any feed of the landing, sorted."""
-    found: set[date] = set()
-    for feed in FEEDS:
-        found.update(dt for dt, _ in partition_dirs(landing_root, feed))
-    return sorted(found)
-
-
 def landing_range(landing_root: Path) -> DateRange | None:
-    """First to last dt delivered in the landing, or None for an empty landing."""
-    dates = landing_dates(landing_root)
+    """First to last dt with a partition folder in any feed of the landing (None if empty)."""
+    dates = sorted({dt for feed in FEEDS for dt, _ in partition_dirs(landing_root, feed)})
     return DateRange(dates[0], dates[-1]) if dates else None
 
 

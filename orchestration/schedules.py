@@ -1,8 +1,7 @@
-"""Schedules, stopped by default: turn them on in the UI once the landing is live.
-
-The daily run, a safety net beside the landing sensor, reloads the last SCHEDULE_LOOKBACK_DAYS
-dt partitions (today included); unchanged dates are no-ops.
-"""
+"""Schedules, stopped by default (a laptop's sample landing is always "stale"): turn them on in
+the UI once the landing is live. The daily run, a safety net beside the landing sensor, reloads
+the last SCHEDULE_LOOKBACK_DAYS dt partitions; the hourly freshness checks notice a feed that
+stops delivering within the hour."""
 
 from datetime import timedelta
 
@@ -11,10 +10,6 @@ import dagster as dg
 from orchestration import settings
 from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
 from orchestration.partitions import DateRange
-
-
-def lookback_days() -> int:
-    return settings.value("SCHEDULE_LOOKBACK_DAYS")
 
 
 @dg.schedule(
@@ -27,12 +22,10 @@ def lookback_days() -> int:
 )
 def daily_full_pipeline(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     today = context.scheduled_execution_time.date()
-    dates = DateRange(today - timedelta(days=lookback_days() - 1), today)
+    dates = DateRange(today - timedelta(days=settings.value("SCHEDULE_LOOKBACK_DAYS") - 1), today)
     return dg.RunRequest(run_key=None, tags={**dates.tags(), "trigger": "daily_schedule"})
 
 
-# Hourly: a feed that stops delivering is noticed within the hour of crossing its lag. Stopped by
-# default like the daily run: a laptop's sample landing is always "stale".
 FRESHNESS_CHECKS_HOURLY = dg.ScheduleDefinition(
     name="freshness_checks_hourly",
     job=FRESHNESS_CHECKS_JOB,
