@@ -2,11 +2,10 @@
 
 A setting comes from the environment, else the `.env` file (WAREHOUSE_ENV_FILE, default `.env`),
 else the deployment file (WAREHOUSE_CONFIG, default `warehouse.yaml` when present), else its
-default. `load()` resolves and validates them all; `get()` is the process's object, resolved again
-only when a variable or file it was read from changes. A bad value raises `SettingError`: one line
-naming the setting, the value and the fix. `.env.example` documents every setting and
-`warehouse.example.yaml` every key of the deployment file; relative paths are relative to the
-repository root. This is the only module that reads or writes the process environment.
+default; relative paths are relative to the repository root. A bad value raises `SettingError`:
+one line naming the setting, the value and the fix. `.env.example` documents every setting,
+`warehouse.example.yaml` every key of the deployment file. This is the only module that reads or
+writes the process environment.
 """
 
 from __future__ import annotations
@@ -103,20 +102,9 @@ def _like(regex: str, expected: str) -> Callable[[str], str]:
     return _check(str, expected, lambda v: re.fullmatch(regex, v.lower()))
 
 
-def _path(kind: str) -> Callable[[str], Path]:
-    """A path that may not exist yet, and is no folder (`file`) or no file (`dir`)."""
-    if kind == "file":
-        return _check(resolve_path, "a file path, not a folder", lambda p: not p.is_dir())
-    return _check(resolve_path, "a folder, not a file", lambda p: p.is_dir() or not p.exists())
-
-
 def _is_url(text: str) -> bool:
     parsed = urlparse(text)
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
-
-
-def _emails(text: str) -> list[str]:
-    return [address.strip() for address in text.split(",") if address.strip()]
 
 
 def _dbt_vars(raw: str) -> dict[str, Any]:
@@ -140,11 +128,14 @@ DATE = _check(date.fromisoformat, "a date YYYY-MM-DD")
 URL = _check(str, "an http(s):// URL", _is_url)
 DOCS_URL = _check(lambda t: "file" if t == "file" else URL(t).rstrip("/"), "an http(s):// URL")
 EMAILS = _check(
-    _emails,
+    lambda text: [address.strip() for address in text.split(",") if address.strip()],
     "e-mail addresses separated by commas",
     lambda found: found and all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a) for a in found),
 )
 EXISTING_FILE = _check(resolve_path, "an existing file", Path.is_file)
+# Paths that may not exist yet: a file path is no folder, a folder no file.
+FILE_PATH = _check(resolve_path, "a file path, not a folder", lambda p: not p.is_dir())
+DIR_PATH = _check(resolve_path, "a folder, not a file", lambda p: p.is_dir() or not p.exists())
 SIZE = _like(r"\d+(\.\d+)?\s*(b|[kmgt]i?b)", "a size such as 2GB or 512MB")
 JVM_SIZE = _like(r"\d+[kmgt]?", "a JVM size such as 1g or 512m")
 
@@ -185,11 +176,11 @@ class Settings:
     """Every setting, typed, as resolved; then what is derived from them. Each setting is a
     field annotated with its `Setting`; its variable is the field's name in capitals."""
 
-    landing_dir: Annotated[Path, Setting(DEFAULT_LANDING_DIR, _path("dir"), "README.md")]
-    warehouse_path: Annotated[Path, Setting(DEFAULT_WAREHOUSE_PATH, _path("file"), "orchestration")]
-    serving_dir: Annotated[Path, Setting(DEFAULT_SERVING_DIR, _path("dir"), "README.md")]
+    landing_dir: Annotated[Path, Setting(DEFAULT_LANDING_DIR, DIR_PATH, "README.md")]
+    warehouse_path: Annotated[Path, Setting(DEFAULT_WAREHOUSE_PATH, FILE_PATH, "orchestration")]
+    serving_dir: Annotated[Path, Setting(DEFAULT_SERVING_DIR, DIR_PATH, "README.md")]
     serving_keep: Annotated[int, Setting("5", _whole(1), "0")]
-    dagster_home: Annotated[Path, Setting("data/dagster_home", _path("dir"), "README.md")]
+    dagster_home: Annotated[Path, Setting("data/dagster_home", DIR_PATH, "README.md")]
     warehouse_config: Annotated[
         Path | None, Setting("", EXISTING_FILE, "no/such/warehouse.yaml", fix=CONFIG_FIX)
     ]
@@ -209,10 +200,10 @@ class Settings:
     quarantine_max_share: Annotated[float, Setting("0.01", SHARE, "1%")]
     orphan_grace_days: Annotated[int, Setting("3", _whole(0), "three")]
     pool_wait_seconds: Annotated[float, Setting("600", _at_least(1), "forever")]
-    gx_docs_dir: Annotated[Path, Setting(DEFAULT_GX_DOCS_DIR, _path("dir"), "README.md")]
+    gx_docs_dir: Annotated[Path, Setting(DEFAULT_GX_DOCS_DIR, DIR_PATH, "README.md")]
     gx_backend: Annotated[str, Setting("auto", _one_of("auto", "sql", "pandas"), "spark")]
     gx_docs_url: Annotated[str, Setting("http://127.0.0.1:3100", DOCS_URL, "docs.example.com")]
-    spark_dir: Annotated[Path, Setting("data/spark", _path("dir"), "README.md")]
+    spark_dir: Annotated[Path, Setting("data/spark", DIR_PATH, "README.md")]
     spark_raw_dir: Annotated[str | None, Setting("", str, "", "data/spark/raw")]
     spark_driver_memory: Annotated[str, Setting("1g", JVM_SIZE, "lots")]
     duckdb_memory_limit: Annotated[str, Setting("2GB", SIZE, "2 gigs")]
