@@ -16,20 +16,19 @@ import pytest
 from dagster_dbt import DbtCliResource
 
 from orchestration import runguard
-from orchestration.assets.dbt import DBT_CHILD, VENV_DBT, dbt_executable, dbt_resource
+from orchestration.assets.dbt import DBT_CHILD, VENV_DBT, dbt_resource
 
 
 def test_the_dbt_resource_is_dagster_dbts_own() -> None:
     resource = dbt_resource()
     assert type(resource) is DbtCliResource
-    assert resource.dbt_executable == dbt_executable()
+    assert resource.dbt_executable in (str(DBT_CHILD), str(VENV_DBT))
 
 
 def test_the_executable_runs_the_venvs_dbt() -> None:
     env = {**os.environ, "WAREHOUSE_DBT": str(VENV_DBT), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [dbt_executable(), "--version"], env=env, capture_output=True, text=True, check=True
-    )
+    command = [dbt_resource().dbt_executable, "--version"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     assert "installed:" in done.stdout, done.stdout
 
 

@@ -1,11 +1,10 @@
 """The dbt project as Dagster assets: one `dbt build` per run, through dagster-dbt's public API.
 
-The batch of a build (docs/incremental.md) is every raw row loaded after `batch_since`, and every
-raw_replaced row replaced after it: the watermark the last SUCCESSFUL build recorded in
-`ops.dbt_build_log`. A failed or killed build records nothing, so the next one redoes its batch.
-No log row, a changed dbt project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
-`full_refresh: true` -> `dbt build --full-refresh`. dbt reads the batch from env DBT_BATCH_SINCE
-(empty = everything), so its parse stays the same from run to run and partial parsing holds.
+A build's batch (docs/incremental.md) is every raw row loaded, and raw_replaced row replaced,
+after the watermark the last SUCCESSFUL build recorded in `ops.dbt_build_log`; a failed build
+records nothing. No log row, a changed project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
+`full_refresh: true` -> `--full-refresh`. dbt reads the batch from env DBT_BATCH_SINCE, so its
+parse stays the same from run to run and partial parsing holds.
 """
 
 import hashlib
@@ -91,15 +90,11 @@ def dbt_project() -> DbtProject:
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """A model's key is `[schema, name]` (`marts/daily_sales`): the relation BI tools query and
-    the GX suite `expectations/marts.daily_sales.json` share its name. A source's key is
-    `[source schema, table]`: `raw/<feed>` is the ingest asset, which wires dbt after ingest;
-    `raw_replaced/<feed>` is a side table that asset writes. Groups follow dbt's folders."""
+    """Keys are `[schema, name]`, as BI tools and the GX suites name the relation; a source
+    `raw/<feed>` is the ingest asset, which wires dbt after ingest. Groups follow dbt's folders."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+        name = dbt_resource_props.get("alias") or dbt_resource_props["name"]  # sources: no alias
         return dg.AssetKey([dbt_resource_props["schema"], name])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -125,11 +120,9 @@ def dbt_cli_args(plan: BuildPlan) -> list[str]:
     """`dbt build`, the dbt vars, `--full-refresh` when planned; unit tests only when asked
     (DBT_UNIT_TESTS=1): they check SQL logic on fixtures, which CI does, not the data."""
     args = ["build", *settings.dbt_vars_args(), *(["--full-refresh"] * plan.full_refresh)]
-    return (
-        args
-        if settings.value("DBT_UNIT_TESTS")
-        else [*args, "--exclude", "resource_type:unit_test"]
-    )
+    if not settings.value("DBT_UNIT_TESTS"):
+        args += ["--exclude", "resource_type:unit_test"]
+    return args
 
 
 def dbt_env(plan: BuildPlan) -> dict[str, str]:
@@ -234,38 +227,29 @@ def record_build(
 ) -> None:
     """One ops.dbt_build_log row, written only after `dbt build` succeeded."""
     ensure_build_tables(conn)
-    row = [run_id, started_at, utc_now(), plan.batch_since, plan.watermark]
-    conn.execute(
-        f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)",
-        [*row, plan.full_refresh, plan.project_hash],
-    )
+    row = [run_id, started_at, utc_now(), plan.batch_since, plan.watermark, plan.full_refresh]
+    conn.execute(f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)", [*row, plan.project_hash])
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like _loaded_at
 
 
-def first_dbt_error(target_path: Path) -> str | None:
-    """`dbt error in <node>: <first line>` of the first failed node in run_results.json (a
-    model before a test: a model's error is what its tests then trip over)."""
-    results_file = target_path / "run_results.json"
-    if not results_file.is_file():
-        return None
-    results = json.loads(results_file.read_text()).get("results", [])
-    results.sort(key=lambda r: not r["unique_id"].startswith("model."))
-    for result in results:
-        if result.get("status") in ("error", "fail"):
-            lines = [ln.strip() for ln in (result.get("message") or "").splitlines() if ln.strip()]
-            node = result["unique_id"].split(".")[2]
-            cause = lines[1] if len(lines) > 1 and " Error in " in lines[0] else " ".join(lines)
-            verb = "failed" if result["status"] == "fail" else "error"
-            return f"dbt {verb} in {node}: {cause or 'no message'}"
-    return None
-
-
 def dbt_failure(target_path: Path, error: Exception) -> dg.Failure:
-    """The dbt step's failure: its first cause on one line, retried only when transient."""
-    line = first_dbt_error(target_path) or str(error).strip().splitlines()[0]
+    """The dbt step's failure, retried only when transient: `dbt error in <node>: <cause>` of the
+    first failed node in run_results.json, else the first line of `error`."""
+    results_file = target_path / "run_results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    failed = [r for r in results.get("results", []) if r.get("status") in ("error", "fail")]
+    if failed:  # a model first: its error is what its tests then trip over
+        result = min(failed, key=lambda r: not r["unique_id"].startswith("model."))
+        lines = [ln.strip() for ln in (result.get("message") or "").splitlines() if ln.strip()]
+        node = result["unique_id"].split(".")[2]
+        cause = lines[1] if len(lines) > 1 and " Error in " in lines[0] else " ".join(lines)
+        verb = "failed" if result["status"] == "fail" else "error"
+        line = f"dbt {verb} in {node}: {cause or 'no message'}"
+    else:
+        line = str(error).strip().splitlines()[0]
     transient = any(marker in line for marker in TRANSIENT_DBT_ERRORS)
     return dg.Failure(description=line, allow_retries=transient)
 
@@ -324,15 +308,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     return dbt_models
 
 
-def dbt_executable() -> str:
-    """The venv's dbt, through DBT_CHILD where `setpriv` exists (Linux)."""
-    return str(DBT_CHILD if shutil.which("setpriv") else VENV_DBT)
-
-
 def dbt_resource() -> DbtCliResource:
+    """dagster-dbt's resource; it runs the venv's dbt through DBT_CHILD where `setpriv` exists."""
     return DbtCliResource(
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
         target=settings.dbt_target(),  # duckdb (default) or spark
-        dbt_executable=dbt_executable(),
+        dbt_executable=str(DBT_CHILD if shutil.which("setpriv") else VENV_DBT),
     )
