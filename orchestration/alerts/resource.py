@@ -18,11 +18,7 @@ from orchestration.alerts.sinks import LOGGER, DeliveryReport, EmailSink, Sink, 
 
 DEFAULT_EMAIL_FROM = settings.BY_NAME["ALERT_EMAIL_FROM"].default
 # resource field -> variable, for the secrets passed as dg.EnvVar when set
-SECRETS = {
-    "webhook_url": "ALERT_WEBHOOK_URL",
-    "smtp_user": "ALERT_SMTP_USER",
-    "smtp_password": "ALERT_SMTP_PASSWORD",
-}
+SECRETS = {name: f"ALERT_{name.upper()}" for name in ("webhook_url", "smtp_user", "smtp_password")}
 
 
 class AlertResource(dg.ConfigurableResource):

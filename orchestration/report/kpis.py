@@ -47,13 +47,10 @@ class Headline:
         return "up" if change > 0 else "down"
 
 
-def _window(
-    frame: pd.DataFrame, end: date, days: int, column: str = "business_date"
-) -> pd.DataFrame:
-    """Rows of `frame` whose `column` is in the `days` days ending on `end` (inclusive)."""
-    dates = pd.to_datetime(frame[column]).dt.date
-    start = end - timedelta(days=days - 1)
-    return frame[(dates >= start) & (dates <= end)]
+def _window(frame: pd.DataFrame, end: date) -> pd.DataFrame:
+    """Rows of `frame` with a business_date in the PERIOD_DAYS days ending on `end`."""
+    dates = pd.to_datetime(frame["business_date"]).dt.date
+    return frame[(dates > end - timedelta(days=PERIOD_DAYS)) & (dates <= end)]
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -62,8 +59,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 def _two_periods(frame: pd.DataFrame, end: date, func) -> tuple[float | None, float | None]:
     """`func` applied to the period ending on `end` and to the one before it."""
-    current = _window(frame, end, PERIOD_DAYS)
-    previous = _window(frame, end - timedelta(days=PERIOD_DAYS), PERIOD_DAYS)
+    current, previous = _window(frame, end), _window(frame, end - timedelta(days=PERIOD_DAYS))
     return (
         func(current) if not current.empty else None,
         func(previous) if not previous.empty else None,
