@@ -134,11 +134,10 @@ def lifecycle_chart(data: ReportData) -> dict:
 
 def anomaly_chart(data: ReportData) -> dict:
     """Every flagged KPI anomaly on one time line, one row per KPI, red above / blue below."""
-    flagged = _iso(data.anomalies, "business_date").assign(
-        direction=lambda f: f["z_score"].map(
-            lambda z: "above baseline" if z > 0 else "below baseline"
-        )
-    )
+    flagged = _iso(data.anomalies, "business_date")
+    flagged["direction"] = [
+        "above baseline" if z > 0 else "below baseline" for z in flagged.z_score
+    ]
     return (
         alt.Chart(flagged)
         .mark_point(filled=True, size=110, shape="diamond")

@@ -100,11 +100,6 @@ def write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _script_json(value: object) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, default=str).replace("</", "<\\/")
-
-
 def _tile(headline: Headline) -> str:
     change = headline.change
     change_text = f"{change:+.1%}" if change is not None else "no previous period"
@@ -161,6 +156,7 @@ def render(data: ReportData, headlines: list[Headline], charts: dict[str, dict])
         f"run {html.escape(str(data.run_id))} · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
     period = html.escape(headlines[0].period) if headlines else ""
+    specs = json.dumps(charts, default=str).replace("</", "<\\/")  # safe inside <script>
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -173,6 +169,6 @@ def render(data: ReportData, headlines: list[Headline], charts: dict[str, dict])
 <section class="charts">{"".join(_figure(c) for c in charts)}</section>
 <section><h2>Flagged anomalies</h2>{_anomaly_table(data.anomalies)}</section>
 <script>{vega_bundle()}</script>
-<script>const REPORT_SPECS = {_script_json(charts)};{EMBED_SCRIPT}</script>
+<script>const REPORT_SPECS = {specs};{EMBED_SCRIPT}</script>
 </body></html>
 """
