@@ -3,10 +3,9 @@
     python -m orchestration.validate_landing [LANDING_DIR] [--json] [--config warehouse.yaml]
 
 The ingest's own discovery and `inspect_files` run in an in-memory DuckDB, so the report says
-what a pipeline run would do: per feed, files by format, rows, dt range, rejected files,
-missing and extra columns, rows that would be quarantined or held, and keys delivered more
-than once (one delivered twice with the same updated_ts but other content is flagged: which
-version wins is then file order). Exit code 2 when a file would be rejected (or a delivered
+what a pipeline run would do: per feed, files, rows, dt range, rejected files, columns, rows
+quarantined or held, and keys delivered more than once (flagged when two versions tie on
+updated_ts: file order then decides). Exit 2 when a file would be rejected (or a delivered
 feed has no file), 1 for an invalid config, 0 otherwise.
 """
 
@@ -28,17 +27,12 @@ from orchestration import deployment, settings
 from orchestration.contract import FEEDS, Feed, create_empty_raw_schema
 from orchestration.ingest import landing
 from orchestration.ingest.landing import LandingFile, LandingFileError, MissingColumnsError
-from orchestration.ingest.loader import (
-    Inspection,
-    ident,
-    inspect_files,
-    sql_str,
-    unread,
-)
+from orchestration.ingest.loader import Inspection, ident, inspect_files, sql_str, unread
 
 Severity = Literal["error", "warning", "info"]
 EXIT_OK, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2
-NUMBERS = ("rows", "dt", "quarantined", "dup keys")  # right-aligned columns of the table
+COLUMNS = ("feed", "status", "files", "rows", "dt", "dt range", "quarantined", "dup keys")
+LEFT = ("feed", "status", "files", "dt range")  # the other columns are numbers
 FIRST_N = 5  # how many example rows / reasons a report lists per feed
 PARENTS = {parent for feed in FEEDS.values() for parent in feed.parents}
 
@@ -97,8 +91,7 @@ def _rel(path: Path | str, root: Path) -> str:
 
 
 def discover(root: Path, feed: str, problems: list[Problem]) -> list[LandingFile]:
-    """The feed's files as the ingest discovers them, every folder outside the layout listed
-    (the ingest stops at the first)."""
+    """The feed's files as the ingest discovers them, listing every entry outside the layout."""
     files: list[LandingFile] = []
     try:
         entries = landing.feed_entries(root, feed)
@@ -114,12 +107,7 @@ def discover(root: Path, feed: str, problems: list[Problem]) -> list[LandingFile
 
 
 def _columns(
-    feed: Feed,
-    files: list[LandingFile],
-    root: Path,
-    inspected: Inspection,
-    report: FeedReport,
-    problems: list[Problem],
+    feed: Feed, root: Path, inspected: Inspection, report: FeedReport, problems: list[Problem]
 ) -> None:
     """Rejected files are errors; columns outside the contract and absent JSON keys warnings."""
     for exc in inspected.rejected:
@@ -128,9 +116,9 @@ def _columns(
         problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
         if isinstance(exc, MissingColumnsError):
             report.missing_columns[rel] = exc.missing
-    for f in (f for f in files if f.path in inspected.columns):
+    for f, columns in inspected.columns.items():
         rel = f.relative_to(root)
-        extra, absent = unread(feed, f.fmt, inspected.columns[f.path])
+        extra, absent = unread(feed, f.fmt, columns)
         if extra:
             report.extra_columns[rel] = extra
             message = f"column(s) not in the contract, ignored by ingest: {', '.join(extra)}"
@@ -141,20 +129,15 @@ def _columns(
             problems.append(Problem("warning", feed.name, "missing_column", message, rel))
 
 
-def _one(conn: duckdb.DuckDBPyConnection, sql: str) -> Any:
-    row = conn.execute(sql).fetchone()
-    return row[0] if row else None
-
-
 def analyse_rows(
     conn: duckdb.DuckDBPyConnection, feed: Feed, report: FeedReport, problems: list[Problem]
 ) -> None:
     """Quarantine reasons, held rows and duplicate keys of the staged rows in `_rows`; a parent
     feed's good rows go to raw.<feed> for the References rules of the feeds after it."""
     bad = "_reason IS NOT NULL AND NOT _held"
-    report.rows = _one(conn, "SELECT count(*) FROM _rows")
-    report.rows_held = _one(conn, "SELECT count(*) FROM _rows WHERE _held")
-    report.rows_quarantined = _one(conn, f"SELECT count(*) FROM _rows WHERE {bad}")
+    report.rows, report.rows_held, report.rows_quarantined = conn.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE _held), count(*) FILTER (WHERE {bad}) FROM _rows"
+    ).fetchone()
     if report.rows_held:
         grace = settings.value("ORPHAN_GRACE_DAYS")
         message = (
@@ -178,10 +161,8 @@ def analyse_rows(
         problems += [
             Problem("warning", feed.name, "quarantine", f"row {r}: {why}", f) for f, r, why in first
         ]
-        share, limit = (
-            report.rows_quarantined / report.rows,
-            settings.quarantine_max_share(feed.name),
-        )
+        share = report.rows_quarantined / report.rows
+        limit = settings.quarantine_max_share(feed.name)
         message = (
             f"{report.rows_quarantined} of {report.rows} rows would be quarantined "
             f"({share:.2%}; max {limit:.2%})"
@@ -229,8 +210,7 @@ def _duplicates(
 def validate(
     root: Path, config: deployment.Deployment, progress: Callable[[str], object] | None = None
 ) -> LandingReport:
-    """Check `root` against the contract and `config` in an in-memory DuckDB; `progress` is
-    told which feed is being checked."""
+    """Check `root` against the contract and `config`; `progress` is told each feed's name."""
     started = time.perf_counter()
     report = LandingReport(landing=str(root), config=config.source)
     problems = report.problems
@@ -247,15 +227,11 @@ def validate(
         for name, feed in FEEDS.items():
             if progress is not None:
                 progress(name)
-            report.feeds[name] = _validate_feed(
-                conn, feed, discovered[name], root, config, problems
-            )
-    for name, fr in report.feeds.items():
-        severities = {p.severity for p in problems if p.feed == name}
-        if fr.status == "ok" and "error" in severities:
-            fr.status = "rejected"
-        elif fr.status == "ok" and "warning" in severities:
-            fr.status = "warnings"
+            fr = _validate_feed(conn, feed, discovered[name], root, config, problems)
+            severities = {p.severity for p in problems if p.feed == name}
+            if fr.status == "ok" and severities & {"error", "warning"}:
+                fr.status = "rejected" if "error" in severities else "warnings"
+            report.feeds[name] = fr
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
@@ -299,7 +275,7 @@ def _validate_feed(
         hold_orphans=True, grace_days=settings.value("ORPHAN_GRACE_DAYS"), keep_going=True,
     )  # fmt: skip
     report.rejected_files = len(inspected.rejected)
-    _columns(feed, files, root, inspected, report, problems)
+    _columns(feed, root, inspected, report, problems)
     if inspected.table:
         analyse_rows(conn, feed, report, problems)
     return report
@@ -316,9 +292,8 @@ def render(report: LandingReport, console: Any) -> None:
 
     title = f"Landing {report.landing}  (config: {report.config})"
     table = Table(title=title, title_justify="left")
-    for col in ("feed", "status", "files", "rows", "dt", "dt range", "quarantined", "dup keys"):
-        table.add_column(col, no_wrap=True, justify="right" if col in NUMBERS else "left")
-    table.add_column("conflicts", no_wrap=True, justify="right")
+    for col in (*COLUMNS, "conflicts"):
+        table.add_column(col, no_wrap=True, justify="left" if col in LEFT else "right")
     for fr in report.feeds.values():
         table.add_row(
             fr.feed,

@@ -1,12 +1,10 @@
 """One Dagster asset per landing feed: `<landing>/<feed>/dt=*/…` → `raw.<feed>` in DuckDB.
 
-Partitioned daily by the landing's `dt`, backfilled in a single run: each date of the range
-that has files replaces what it loaded before (orchestration/ingest/loader.py); a date without
-files keeps its rows. Feeds with a References rule depend on raw/orders, which must be loaded
-first. Checks: `quarantine_share` (blocking: ERROR above the feed's quarantine_max_share, so
-the marts keep their contents), `unexpected_input` (WARN: columns outside the contract,
-folders that are not a feed) and, for feeds with a parent, `orphans_held` (WARN while rows
-wait for their parent).
+Partitioned daily by the landing's `dt`, any range in one run: each date with files replaces
+what it loaded before, a date without files keeps its rows. Feeds with a References rule
+depend on their parent. Checks: `quarantine_share` (blocking ERROR above the feed's
+quarantine_max_share), `unexpected_input` (WARN: input not read) and, for feeds with a parent,
+`orphans_held` (WARN while rows wait for it).
 """
 
 from pathlib import Path
@@ -55,27 +53,29 @@ def raw_asset_key(feed: str) -> dg.AssetKey:
 
 
 def _metadata(stats: LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
+    """The load's counts (files, partitions: dates with files, rows_*, seconds) and more."""
     columns = {**feed.columns, **LINEAGE_COLUMNS}.items()
-    counts = {name: value for name, value in vars(stats).items() if name.startswith("rows_")}
+    numbers = {name: value for name, value in vars(stats).items() if type(value) in (int, float)}
     return {
         "dagster/row_count": stats.rows_in_raw,
         "dagster/column_schema": dg.TableSchema([dg.TableColumn(n, t) for n, t in columns]),
         "dagster/table_name": f"raw.{feed.name}",
-        "files": stats.files,
+        **numbers,
         "files_by_format": dg.MetadataValue.json(stats.files_by_format),
         "dt_range": str(dates),
-        "partitions": stats.partitions,  # dates of the range with files
         "first_partition": stats.first_partition or "",
         "last_partition": stats.last_partition or "",
-        **counts,
         "quarantine_share": round(_share(stats), 6),
         "quarantine_reasons": dg.MetadataValue.json(stats.quarantine_reasons),
-        "seconds": stats.seconds,
     }
 
 
 def _share(stats: LoadStats) -> float:
     return stats.rows_quarantined / stats.rows_read if stats.rows_read else 0.0
+
+
+def _rows(stats: LoadStats, *names: str) -> dict[str, int]:
+    return {f"rows_{name}": getattr(stats, f"rows_{name}") for name in names}
 
 
 def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheckResult:
@@ -91,9 +91,7 @@ def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheck
         passed=stats.rows_quarantined == 0 and stats.rows_held_expired == 0,
         severity=dg.AssetCheckSeverity.ERROR if share > max_share else dg.AssetCheckSeverity.WARN,
         metadata={
-            **{f"rows_{n}": getattr(stats, f"rows_{n}") for n in ("read", "loaded", "quarantined")},
-            "rows_superseded": stats.rows_superseded,
-            "rows_held_expired": stats.rows_held_expired,
+            **_rows(stats, "read", "loaded", "quarantined", "superseded", "held_expired"),
             "quarantine_share": round(share, 6),
             "max_share": max_share,
             "top_reasons": dg.MetadataValue.json(dict(list(stats.quarantine_reasons.items())[:5])),
@@ -114,8 +112,7 @@ def held_check_result(stats: LoadStats, grace_days: int) -> dg.AssetCheckResult:
         passed=stats.rows_waiting == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            **{f"rows_{n}": getattr(stats, f"rows_{n}") for n in ("waiting", "held", "released")},
-            "rows_held_expired": stats.rows_held_expired,
+            **_rows(stats, "waiting", "held", "released", "held_expired"),
             "grace_days": grace_days,
             "top_reasons": dg.MetadataValue.json(stats.waiting_reasons),
             "held_table": f"{HELD_SCHEMA}.{stats.feed}",
@@ -130,8 +127,8 @@ def held_check_result(stats: LoadStats, grace_days: int) -> dg.AssetCheckResult:
 
 
 def stray_entries(root: Path, feed: str) -> list[str]:
-    """The landing's top-level entries that are not a feed, each reported on the feed nearest
-    it by name, so that every run's summary names it once."""
+    """The landing's top-level entries that are not a feed and are nearest `feed` by name (so
+    that a run names each once)."""
     feeds = list(FEEDS)
     return [
         describe_unknown_entry(entry, feeds)
@@ -153,34 +150,24 @@ def unexpected_check_result(feed: str, found: list[str]) -> dg.AssetCheckResult:
 
 
 def _check_specs(feed: Feed, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    unexpected = (
-        f"Columns (JSON keys) of {feed.name}'s files outside the contract, and landing folders "
-        "that are not a feed and are nearest this one by name: WARN when any."
-    )
+    name = feed.name
+    unexpected = f"Columns of {name}'s files outside the contract, stray folders: WARN when any."
     quarantine = (
-        f"Share of {feed.name} rows sent to {QUARANTINE_SCHEMA}.{feed.name}: WARN when any, "
+        f"Share of {name} rows sent to {QUARANTINE_SCHEMA}.{name}: WARN when any, "
         "ERROR (blocks downstream) above QUARANTINE_MAX_SHARE."
     )
-    specs = [
+    held = f"Rows of {name} waiting in {HELD_SCHEMA}.{name} for their parent: WARN while any."
+    return [
         dg.AssetCheckSpec(UNEXPECTED_CHECK, asset=key, description=unexpected),
         dg.AssetCheckSpec(QUARANTINE_CHECK, asset=key, blocking=True, description=quarantine),
-    ]
-    if feed.parents:
-        held = (
-            f"Rows of {feed.name} waiting in {HELD_SCHEMA}.{feed.name} for their "
-            f"{' / '.join(feed.parents)} row: WARN while any."
-        )
-        specs.append(dg.AssetCheckSpec(HELD_CHECK, asset=key, description=held))
-    return specs
+    ] + ([dg.AssetCheckSpec(HELD_CHECK, asset=key, description=held)] if feed.parents else [])
 
 
 def _range_files(
-    context: dg.AssetExecutionContext, feed: Feed, root: Path
+    context: dg.AssetExecutionContext, feed: Feed, root: Path, dates: DateRange
 ) -> tuple[list[LandingFile], bool]:
-    """(the feed's files of the run's dates, whether the feed is delivered). Delivery judges
-    the whole landing, not the range: a feed may skip a day; delivered without any file at
-    all is rejected, not delivered loads an empty table."""
-    dates = context_dates(context)
+    """(the feed's files of `dates`, whether the feed is delivered). Delivery is judged on the
+    whole landing: a feed may skip a day."""
     every_file = discover_feed_files(root, feed.name)
     delivered = deployment.check_feed_files(feed.name, every_file, root)
     files = [f for f in every_file if dates.first <= f.partition_dt <= dates.last]
@@ -200,7 +187,6 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         check_specs=_check_specs(feed, key),
         group_name=RAW_GROUP,
         partitions_def=DAILY_PARTITIONS,
-        # A backfill of any range is one run: one load per feed, one dbt build after it.
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
@@ -216,17 +202,10 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         root, dates = landing.resolved_root, context_dates(context)
         grace_days: int = settings.value("ORPHAN_GRACE_DAYS")
         try:
-            files, delivered = _range_files(context, feed, root)
+            files, delivered = _range_files(context, feed, root, dates)
             with warehouse.connect() as conn:
-                stats = load_feed(
-                    conn,
-                    feed,
-                    files,
-                    root,
-                    load_id=context.run.run_id,
-                    references_schema=RAW_SCHEMA if feed.parents else None,
-                    orphan_grace_days=grace_days if feed.parents else None,
-                )
+                run_id = context.run.run_id
+                stats = load_feed(conn, feed, files, root, run_id, RAW_SCHEMA, grace_days)
         except LandingFileError as exc:  # one line naming the file, the line and the problem
             raise dg.Failure(
                 description=f"feed {feed.name}: {exc}",

@@ -12,7 +12,7 @@ from datetime import date
 from difflib import SequenceMatcher
 from pathlib import Path
 
-# Extension → DuckDB reader family. Longest suffix first so ".csv.gz" wins over ".gz".
+# Extension → DuckDB reader family.
 FORMATS = {
     ".csv.gz": "csv",
     ".csv": "csv",
@@ -58,17 +58,9 @@ class LandingFile:
 
 
 def reader_path(path: Path) -> str:
-    """`path` as a DuckDB reader argument naming exactly this file, never a pattern.
-
-    DuckDB's readers glob every path they are given; each glob character goes in a character
-    class of its own (`[*]`), which matches only itself.
-    """
+    """`path` as a DuckDB reader argument naming exactly this file: DuckDB globs every path,
+    so each glob character goes in a character class of its own (`[*]`)."""
     return GLOB_CHARS.sub(r"[\1]", str(path))
-
-
-def file_format(path: Path) -> str | None:
-    name = path.name.lower()
-    return next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
 
 
 def visible(folder: Path) -> list[Path]:
@@ -77,10 +69,8 @@ def visible(folder: Path) -> list[Path]:
 
 
 def check_inside(landing_root: Path, path: Path) -> Path:
-    """`path`, unless it is (or goes through) a link leading outside `landing_root`.
-
-    The error names the link only, never the target or its content.
-    """
+    """`path`, unless it is (or goes through) a link leading outside `landing_root`; the error
+    names the link only, never the target."""
     if not path.resolve().is_relative_to(landing_root.resolve()):
         raise LandingFileError(path, "a link that leads outside the landing folder: refused")
     return path
@@ -114,7 +104,8 @@ def partition_files(landing_root: Path, part_dir: Path) -> list[LandingFile]:
     """The files of one partition folder; one of an unsupported type is an error."""
     partition_dt, files = partition_date(landing_root, part_dir), []
     for path in visible(part_dir):
-        fmt = file_format(check_inside(landing_root, path))
+        name = check_inside(landing_root, path).name.lower()
+        fmt = next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
         if fmt is None or not path.is_file():
             supported = ", ".join(FORMATS)
             raise LandingFileError(path, f"unsupported file type (expected one of {supported})")
@@ -122,16 +113,9 @@ def partition_files(landing_root: Path, part_dir: Path) -> list[LandingFile]:
     return files
 
 
-def discover_feed_files(
-    landing_root: Path, feed: str, first: date | None = None, last: date | None = None
-) -> list[LandingFile]:
-    """The files of one feed (of partitions `first`..`last`, inclusive, if given), sorted."""
-    return [
-        f
-        for dt, part_dir in partition_dirs(landing_root, feed)
-        if not ((first and dt < first) or (last and dt > last))
-        for f in partition_files(landing_root, part_dir)
-    ]
+def discover_feed_files(landing_root: Path, feed: str) -> list[LandingFile]:
+    """The files of one feed, sorted."""
+    return [f for p in feed_entries(landing_root, feed) for f in partition_files(landing_root, p)]
 
 
 def unknown_entries(landing_root: Path, feeds: Iterable[str]) -> list[Path]:

@@ -1,12 +1,10 @@
 """Load one feed's landing partitions into `raw.<feed>` with DuckDB's own readers.
 
-`inspect_files` is the one implementation of the file and row rules: it rejects a file whole,
-or reads it (one reader call per format and column layout) and gives every row its quarantine
-reason; `validate_landing` uses it as it is. `load_feed` then keeps one version per key and `dt`
-partition (the newest `updated_ts`, then the last file and row), moves rows a re-delivery
-changed or dropped to `raw_replaced.<feed>`, quarantines bad rows, holds rows whose parent has
-not come yet in `raw_held.<feed>` and logs to `raw._load_log`, in one transaction: a rejected
-file or any error leaves every table as it was. Re-loading the same files changes nothing.
+`inspect_files` applies the file and row rules (a file is rejected whole; each row gets its
+quarantine reason); `validate_landing` uses it too. `load_feed` keeps one version per key and
+`dt` (newest `updated_ts`, then last file and row), moves rows a re-delivery changed or dropped
+to `raw_replaced`, quarantines bad rows, holds rows awaiting their parent in `raw_held` and logs
+to `raw._load_log`, in one transaction: any error leaves every table as it was.
 """
 
 from __future__ import annotations
@@ -88,7 +86,7 @@ class Inspection:
 
     table: str | None  # the staged rows (None when no file could be read)
     rejected: list[LandingFileError] = field(default_factory=list)
-    columns: dict[Path, list[str]] = field(default_factory=dict)  # delivered, per staged file
+    columns: dict[LandingFile, list[str]] = field(default_factory=dict)  # of each staged file
 
 
 def sql_str(value: str) -> str:
@@ -132,15 +130,6 @@ def _csv_header(path: Path) -> list[str]:
         raise LandingFileError(path, f"header row is not CSV: {exc}", line=1) from None
 
 
-def _parquet_schema(conn: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
-    """(name, DuckDB type) of a parquet file's columns."""
-    query = "SELECT name, coalesce(duckdb_type, '') FROM parquet_schema(?)"
-    try:
-        return conn.execute(query, [reader_path(path)]).fetchall()[1:]  # [0]: the schema root
-    except duckdb.Error as exc:
-        raise LandingFileError(path, *_describe_error(str(exc))) from None
-
-
 def _json_keys(path: Path) -> list[str]:
     """The keys of the first JSON_KEY_SAMPLE_LINES objects of a JSON lines file, in order."""
     keys: dict[str, None] = {}
@@ -152,16 +141,15 @@ def _json_keys(path: Path) -> list[str]:
 
 
 def unread(feed: Feed, fmt: str, columns: list[str]) -> tuple[list[str], list[str]]:
-    """(the named columns or JSON keys outside the contract, which are not read; for JSON lines
-    the contract keys absent from the first lines, which are read as NULL)."""
+    """(columns or JSON keys outside the contract, not read; for JSON lines the contract keys
+    absent from the first lines, read as NULL)."""
     extra = [c for c in columns if c and c not in feed.columns]
     return extra, [c for c in feed.columns if c not in columns] if fmt == "json" else []
 
 
 def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
-    """Reject a header without every contract column, or with one twice. Of the file's own
-    names only offending ones are quoted (a duplicate, a near miss such as `Status `): a file
-    that is not an export must not have its content echoed into logs."""
+    """Reject a header without every contract column, or with one twice. Only offending names
+    are quoted (a duplicate, a near miss such as `Status `): no other content reaches logs."""
     missing = [c for c in feed.columns if c not in found]
     if missing:
         loose = {re.sub(r"[\s_-]+", "_", c.lower()) for c in missing}
@@ -186,10 +174,8 @@ def _layout(
 ) -> tuple[list[str], tuple[str, ...]]:
     """(the columns a file delivers, its layout as read), or LandingFileError for a file that is
     empty, lacks a contract column or (parquet) stores one in a type that cannot hold it.
-
-    CSV: a contract column is read under its name, any other as `_extra_<position>`, so that
-    no header name reaches SQL. Parquet: `name type`, so files with other types are read apart.
-    JSON lines omit null keys: the contract's columns are read by name, an absent one as NULL.
+    CSV: other columns are read as `_extra_<position>` (no header name reaches SQL); parquet:
+    `name type`; JSON lines: the contract's columns by name (an absent key reads as NULL).
     """
     if f.path.stat().st_size == 0:
         raise LandingFileError(f.path, "empty file (0 bytes)")
@@ -200,7 +186,11 @@ def _layout(
             c if c in feed.columns else f"_extra_{i}" for i, c in enumerate(found, 1)
         )
     if f.fmt == "parquet":
-        schema = _parquet_schema(conn, f.path)
+        query = "SELECT name, coalesce(duckdb_type, '') FROM parquet_schema(?)"
+        try:  # [0]: the schema root
+            schema = conn.execute(query, [reader_path(f.path)]).fetchall()[1:]
+        except duckdb.Error as exc:
+            raise LandingFileError(f.path, *_describe_error(str(exc))) from None
         _check_columns(f.path, [name for name, _ in schema], feed)
         types = dict(schema)
         for column, sql_type in feed.columns.items():
@@ -216,9 +206,7 @@ def _layout(
 
 def _reader(files: list[LandingFile], layout: tuple[str, ...]) -> tuple[str, str]:
     """(FROM clause, 1-based row-within-file expression) for files of one format and layout.
-
-    CSV is read with its own header as explicit columns and strict RFC 4180 parsing, not
-    sniffed: a ragged row or an unterminated quote is an error naming its line, not a guess.
+    CSV is parsed strictly, not sniffed: a ragged row or open quote is an error naming its line.
     """
     paths = "[" + ", ".join(sql_str(reader_path(f.path)) for f in files) + "]"
     cols = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in layout)
@@ -243,11 +231,8 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
 def _exact_text_pattern(sql_type: str, fmt: str) -> str | None:
-    """The regex a value's text must match in full to be read as `sql_type`, or None (any).
-
-    Integers: sign and digits (parquet floats: also `.0`). Decimals: at most the type's scale
-    of decimals, no exponent. Timestamps: ISO 8601 with `Z`, an offset up to ±14:00 or none
-    (UTC). Dates in text: `YYYY-MM-DD` only (a cast would drop a time of day).
+    """The regex a value's text must match in full to be read as `sql_type`, or None (any):
+    no exponent, no more decimals than the scale, ISO 8601 times, `YYYY-MM-DD` dates in text.
     """
     if sql_type in ("INTEGER", "BIGINT"):
         return r"[+-]?[0-9]+" + (r"(\.0*)?" if fmt == "parquet" else "")
@@ -345,10 +330,8 @@ def _staging_sql(
     table: str, feed: Feed, body: str, latest: datetime, schema: str | None, hold: bool
 ) -> str:
     """CREATE of the typed rows with `_reason` (NULL: loads) and `_held` (waits for a parent).
-
-    Reasons: unparseable values, a missing key or required value, the feed's rules (References
-    only with a `schema` of parent tables), every one that applies. A References rule looks its
-    values up among the parent keys this batch names, not among every key of the parent.
+    Every reason that applies: unparseable or missing values, the rules (References only with a
+    `schema`, looked up among the parent keys this batch names).
     """
     refs = list(dict.fromkeys(r for r in feed.rules if isinstance(r, References))) if schema else []
     lookups: Mapping[References, str] = {rule: f"_parent_keys_{i}" for i, rule in enumerate(refs)}
@@ -381,9 +364,8 @@ def _staging_sql(
 
 
 def _parents(feed: Feed, schema: str, alias: str, grace_days: int) -> tuple[str, str, str]:
-    """For the held row `alias`: (every parent is in `schema`, it is past its grace, the reason
-    `order o9 not delivered within 3 days`). Past its grace: the newest `dt` loaded of its
-    parent feeds is more than `grace_days` after its own (the landing's clock, not the wall's)."""
+    """For the held row `alias`: (every parent is in `schema`, it is past its grace, the reason).
+    Past its grace: its parents' newest `dt` is more than `grace_days` after its own."""
     refs = [r for r in feed.rules if isinstance(r, References)]
     exists = [
         f"EXISTS (SELECT 1 FROM {schema}.{ident(r.parent)} AS _p "
@@ -433,8 +415,7 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 
 def _json_problem(path: Path) -> tuple[int, str] | None:
-    """Line and problem of the first line that is not a JSON object (DuckDB's line number for
-    malformed JSON is off by one, so the file is scanned here)."""
+    """Line and problem of the first line that is not a JSON object (DuckDB's is off by one)."""
     try:
         with _open(path) as fh:
             for number, line in enumerate(fh, start=1):
@@ -483,14 +464,10 @@ def inspect_files(
     grace_days: int | None = None,
     keep_going: bool = False,
 ) -> Inspection:
-    """Stage `files` into the temp table `table`: every row typed, with its lineage, `_raw` (the
-    row as delivered), `_reason` (why it is quarantined; NULL when it loads) and `_held`.
-
-    A file that cannot be loaded raises LandingFileError; with `keep_going` it is listed in
-    `rejected` and the others are staged. References rules look parents up in
-    `references_schema` (None: not checked); with `hold_orphans` a row whose only fault is an
-    unknown parent is `_held`, and with `grace_days` one past its grace is quarantined, as the
-    load's re-check of held rows would.
+    """Stage `files` into the temp table `table`: every row typed, with its lineage, `_raw` (as
+    delivered), `_reason` (why it is quarantined) and `_held` (with `hold_orphans`: its only
+    fault is an unknown parent in `references_schema`; past `grace_days` it is quarantined).
+    A bad file raises LandingFileError; with `keep_going` it is listed in `rejected` instead.
     """
     inspection = Inspection(table=None)
     found: dict[Path, list[str]] = {}
@@ -525,7 +502,7 @@ def inspect_files(
                 raise bad[0] from None
             inspection.rejected += bad
             good = [f for f in good if str(f.path) not in {e.file for e in bad}]
-    inspection.columns = {f.path: found[f.path] for f in good}
+    inspection.columns = {f: found[f.path] for f in good}
     if inspection.table and hold_orphans and grace_days is not None and references_schema:
         _, expired, why = _parents(feed, references_schema, "h", grace_days)
         conn.execute(
@@ -534,11 +511,11 @@ def inspect_files(
     return inspection
 
 
-def not_read(feed: Feed, inspection: Inspection, files: list[LandingFile], root: Path) -> list[str]:
+def not_read(feed: Feed, inspection: Inspection, root: Path) -> list[str]:
     """What the staged files deliver that the ingest does not read, one line per file."""
     lines = []
-    for f in (f for f in files if f.path in inspection.columns):
-        extra, absent = unread(feed, f.fmt, inspection.columns[f.path])
+    for f, columns in inspection.columns.items():
+        extra, absent = unread(feed, f.fmt, columns)
         if extra:
             what = "key" if f.fmt == "json" else "column"
             line = f"{f.relative_to(root)}: {what}(s) {', '.join(extra)} not in the contract"
@@ -575,18 +552,12 @@ def _same_key(feed: Feed, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{ident(k)} = {right}.{ident(k)}" for k in keys)
 
 
-def _qualify_newest(feed: Feed, by_partition: bool = True) -> str:
-    """QUALIFY keeping the newest row per key (and partition)."""
-    key = ", ".join(ident(k) for k in feed.key) + (", _partition_dt" if by_partition else "")
+def _qualify_newest(feed: Feed) -> str:
+    """QUALIFY keeping the newest row per key and partition."""
+    key = ", ".join(ident(k) for k in (*feed.key, "_partition_dt"))
     order = [f"{ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
-    order += [] if by_partition else ["_partition_dt DESC"]
     order += ["_source_file DESC", "_source_row DESC"]
     return f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1"
-
-
-def newest_version_sql(feed: Feed, schema: str = RAW_SCHEMA) -> str:
-    """SELECT of the newest version of each key of `schema.<feed>`, as the staging models pick."""
-    return f"SELECT * FROM {schema}.{feed.name} {_qualify_newest(feed, by_partition=False)}"
 
 
 class _Load:
@@ -722,7 +693,6 @@ def load_feed(
     files: list[LandingFile],
     landing_root: Path,
     load_id: str,
-    *,
     references_schema: str | None = None,
     orphan_grace_days: int | None = None,
 ) -> LoadStats:
@@ -752,7 +722,7 @@ def load_feed(
         inspection = inspect_files(
             conn, feed, files, landing_root, staged, references_schema=schema, hold_orphans=hold
         )
-        stats.not_read = not_read(feed, inspection, files, landing_root)
+        stats.not_read = not_read(feed, inspection, landing_root)
         load.compare(staged, dts)
     conn.execute("BEGIN TRANSACTION")
     try:

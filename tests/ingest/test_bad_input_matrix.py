@@ -37,7 +37,7 @@ from orchestration.assets.ingest import (
 )
 from orchestration.contract import FEEDS
 from orchestration.ingest.landing import LandingFileError, discover_feed_files
-from orchestration.ingest.loader import LoadStats, load_feed, newest_version_sql
+from orchestration.ingest.loader import LoadStats, load_feed
 from orchestration.partitions import landing_range
 from orchestration.resources import WarehouseResource
 
@@ -1374,8 +1374,14 @@ def test_bad_input(case: Case, conn, tmp_path):
     assert delivered == stats.rows_read == loaded + quarantined + stats.rows_superseded
     # Expectations are about the current data: the newest version of each key, as staging sees it.
     conn.execute("CREATE SCHEMA IF NOT EXISTS latest")
-    newest = newest_version_sql(FEEDS[case.feed])
-    conn.execute(f"CREATE OR REPLACE VIEW latest.{case.feed} AS {newest}")
+    feed = FEEDS[case.feed]
+    order = [f"{feed.updated_column} DESC NULLS LAST"] if feed.updated_column else []
+    order += ["_partition_dt DESC", "_source_file DESC", "_source_row DESC"]
+    newest = f"row_number() OVER (PARTITION BY {', '.join(feed.key)} ORDER BY {', '.join(order)})"
+    conn.execute(
+        f"CREATE OR REPLACE VIEW latest.{feed.name} AS "
+        f"SELECT * FROM raw.{feed.name} QUALIFY {newest} = 1"
+    )
     got = conn.execute(
         f"SELECT _source_file, _source_row, _reason, _load_id FROM raw_quarantine.{case.feed} "
         "ORDER BY 1, 2"

@@ -27,7 +27,7 @@ from orchestration.assets.ingest import (
     raw_asset_key,
 )
 from orchestration.contract import FEEDS
-from orchestration.ingest.landing import discover_feed_files
+from orchestration.ingest.landing import LandingFile, discover_feed_files
 from orchestration.ingest.loader import LoadStats, load_feed
 from orchestration.partitions import DateRange
 from orchestration.resources import WarehouseResource
@@ -64,17 +64,12 @@ def load_day(
 ) -> LoadStats:
     """Load dt `day` of orders, then of order_items (none is fine), as one run of the assets."""
     dt = date.fromisoformat(day)
-    orders = discover_feed_files(root, "orders", dt, dt)
-    load_feed(conn, FEEDS["orders"], orders, root, load_id)
-    return load_feed(
-        conn,
-        FEEDS["order_items"],
-        discover_feed_files(root, "order_items", dt, dt),
-        root,
-        load_id,
-        references_schema="raw",
-        orphan_grace_days=grace,
-    )
+
+    def files(feed: str) -> list[LandingFile]:
+        return [f for f in discover_feed_files(root, feed) if f.partition_dt == dt]
+
+    load_feed(conn, FEEDS["orders"], files("orders"), root, load_id)
+    return load_feed(conn, FEEDS["order_items"], files("order_items"), root, load_id, "raw", grace)
 
 
 def rows_balance(stats: LoadStats) -> bool:
