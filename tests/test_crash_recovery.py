@@ -31,8 +31,6 @@ from orchestration.sample import generate
 from orchestration.serving import current_version
 from tests.conftest import ISOLATED_PATHS
 
-pytestmark = pytest.mark.slow
-
 RUN_TIMEOUT_S = 600  # a run that waits forever for a dead run's slot fails here
 STAGE_TIMEOUT_S = 300
 GRACE_S = 5.0  # how long a killed run's processes may take to notice and end

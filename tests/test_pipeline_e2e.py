@@ -11,12 +11,9 @@ import shutil
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import pytest
 from conftest import SAMPLE_DAYS, SAMPLE_START, SampleRun
 
 from orchestration.cli import run_pipeline, stage_of
-
-pytestmark = pytest.mark.slow
 
 
 def test_every_asset_and_check_succeeds(sample_run: SampleRun):

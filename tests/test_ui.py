@@ -67,8 +67,6 @@ query Assets {
 }
 """
 
-pytestmark = pytest.mark.slow
-
 
 def plain_shell_path() -> str:
     """This process's PATH without any venv's bin and without any non-system folder that has a

@@ -55,8 +55,6 @@ from conftest import snapshot_tree, tree_changes
 
 from orchestration import settings
 
-pytestmark = pytest.mark.slow
-
 EXAMPLE = settings.REPO_ROOT / "examples" / "byod"
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 TRAFFIC = ("daily_traffic", "daily_channel", "daily_device", "daily_funnel", "daily_ctr")

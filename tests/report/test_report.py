@@ -19,8 +19,6 @@ from orchestration.assets.publish import PUBLISH_KEY, write_serving_copy
 from orchestration.report import kpis, page
 from orchestration.report.data import ReportData
 
-pytestmark = pytest.mark.slow
-
 
 def _marts(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [

@@ -19,8 +19,6 @@ from conftest import SampleRun
 
 from orchestration import serving
 
-pytestmark = pytest.mark.slow
-
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -26,7 +26,7 @@ from orchestration.spark.build import build
 from orchestration.spark.export import ExportedTable
 from tests.spark.compare import compare_marts, mart_grains
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = pytest.mark.spark
 
 # The tiny sample: `python -m orchestration.sample --scale 0.001 --days 35`.
 SCALE, SEED, DAYS, START = 0.001, 42, 35, date(2025, 1, 1)
