@@ -403,14 +403,11 @@ def _describe_error(message: str) -> tuple[str, int | None]:
     return "; ".join(kept) if match and kept else first, int(match.group(1)) if match else None
 
 
-class DuplicateKeyError(ValueError):
-    """A JSON object names one key twice: which value is meant is a guess."""
-
-
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """An object naming one key twice is refused: which value is meant is a guess."""
     keys = [k for k, _ in pairs]
     for key in (k for k in keys if keys.count(k) > 1):
-        raise DuplicateKeyError(key)
+        raise ValueError(f"duplicate key {json.dumps(key[:64])}")
     return dict(pairs)
 
 
@@ -427,8 +424,8 @@ def _json_problem(path: Path) -> tuple[int, str] | None:
                     return number, f"not UTF-8 text: {exc.reason}"
                 except json.JSONDecodeError as exc:
                     return number, f"malformed JSON: {exc.msg} at column {exc.colno}"
-                except DuplicateKeyError as exc:
-                    return number, f"duplicate key {json.dumps(exc.args[0][:64])}"
+                except ValueError as exc:  # from _unique_keys
+                    return number, str(exc)
                 if not isinstance(value, dict):
                     return number, "not a JSON object"
     except (OSError, EOFError):
@@ -470,23 +467,23 @@ def inspect_files(
     A bad file raises LandingFileError; with `keep_going` it is listed in `rejected` instead.
     """
     inspection = Inspection(table=None)
-    found: dict[Path, list[str]] = {}
-    layouts: dict[Path, tuple[str, ...]] = {}
+    found: dict[LandingFile, list[str]] = {}
+    layouts: dict[LandingFile, tuple[str, ...]] = {}
     for f in files:
         try:
-            found[f.path], layouts[f.path] = _layout(conn, feed, f)
+            found[f], layouts[f] = _layout(conn, feed, f)
         except LandingFileError as exc:
             if not keep_going:
                 raise
             inspection.rejected.append(exc)
-    good = [f for f in files if f.path in layouts]
+    good = [f for f in files if f in layouts]
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     while good and inspection.table is None:
         # One reader call per format and layout, not union_by_name over all files: that keeps a
         # large buffer per compressed file and runs out of memory at a few hundred partitions.
         groups: dict[tuple[str, tuple[str, ...]], list[LandingFile]] = {}
         for f in good:
-            groups.setdefault((f.fmt, layouts[f.path]), []).append(f)
+            groups.setdefault((f.fmt, layouts[f]), []).append(f)
         body = " UNION ALL BY NAME ".join(
             _select(fs, layout, feed, landing_root) for (_, layout), fs in groups.items()
         )
@@ -495,14 +492,14 @@ def inspect_files(
             conn.execute(_staging_sql(table, feed, body, latest, references_schema, hold_orphans))
             inspection.table = table
         except duckdb.Error:
-            bad = [e for f in good if (e := _probe(conn, f, layouts[f.path])) is not None]
+            bad = [e for f in good if (e := _probe(conn, f, layouts[f])) is not None]
             if not bad:
                 raise
             if not keep_going:
                 raise bad[0] from None
             inspection.rejected += bad
             good = [f for f in good if str(f.path) not in {e.file for e in bad}]
-    inspection.columns = {f: found[f.path] for f in good}
+    inspection.columns = {f: found[f] for f in good}
     if inspection.table and hold_orphans and grace_days is not None and references_schema:
         _, expired, why = _parents(feed, references_schema, "h", grace_days)
         conn.execute(
