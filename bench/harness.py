@@ -1,5 +1,4 @@
-"""`make bench SCALE=S` (`python -m bench.harness`, from the repository root): what every stage
-of the pipeline costs at a scale factor.
+"""`make bench SCALE=S` (`python -m bench.harness`): what every stage costs at a scale factor.
 
 One run: generate the sample (reused when the same seed/scale is already there), a full build in
 a fresh warehouse, a one-day incremental build (when the CLI has `pipeline --from/--to`), and

@@ -1,9 +1,7 @@
 """Visitors and sessions: who visits when, from which channel, how deep, and who buys.
 
 A session is planned as a whole (start, duration, how many events of each kind) before any event
-exists; the events module expands sessions into events day by day. Order of work:
-
-1. visitors: pre-existing ones (some of them customers) and new ones arriving each day;
+exists; the events module expands sessions into events day by day. Order of work: 1. visitors: pre-existing ones (some of them customers) and new ones arriving each day;
 2. sessions per day from the plan: new visitors' first visits plus returning visits drawn by
    visit weight among visitors who arrived earlier;
 3. channel, source, campaign, landing page;
