@@ -22,6 +22,7 @@ from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 # DuckDB 2.x writes a format 1.x clients cannot open unless told otherwise; BI drivers lag.
 SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_KEY = dg.AssetKey(["serving", "marts"])
+NEW_LOG = "serving_new.marts._publish_log"  # the log of the publish being built
 
 # The columns of marts._publish_log, in order. Columns an older log lacks are carried as NULL.
 PUBLISH_LOG_COLUMNS = {
@@ -130,10 +131,10 @@ def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
 def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
     """Copy the publish log rows of `history` into serving_new.marts._publish_log (columns an
     older log lacks as NULL)."""
-    conn.execute(f"ATTACH {sql_text(history)} AS serving_prev (READ_ONLY)")
+    conn.execute(f"ATTACH {sql_text(history)} AS prev (READ_ONLY)")
     try:
         rows = conn.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'serving_prev' "
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'prev' "
             "AND schema_name = 'marts' AND table_name = '_publish_log'"
         ).fetchall()
         old = {column for (column,) in rows}
@@ -142,12 +143,9 @@ def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
                 f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
                 for c, t in PUBLISH_LOG_COLUMNS.items()
             )
-            conn.execute(
-                f"INSERT INTO serving_new.marts._publish_log SELECT {select} "
-                "FROM serving_prev.marts._publish_log"
-            )
+            conn.execute(f"INSERT INTO {NEW_LOG} SELECT {select} FROM prev.marts._publish_log")
     finally:
-        conn.execute("DETACH serving_prev")
+        conn.execute("DETACH prev")
 
 
 def write_serving_copy(
@@ -178,32 +176,20 @@ def write_serving_copy(
         try:
             conn.execute("CREATE SCHEMA serving_new.marts")
             for mart in marts:
-                conn.execute(
-                    f'CREATE TABLE serving_new.marts."{mart}" AS SELECT * FROM marts."{mart}"'
-                )
+                table = f"serving_new.marts.{sql_name(mart)}"
+                conn.execute(f"CREATE TABLE {table} AS SELECT * FROM marts.{sql_name(mart)}")
                 parquet = staging / serving_files.PARQUET / f"{mart}.parquet"
-                conn.execute(f'COPY marts."{mart}" TO {sql_text(parquet)} (FORMAT parquet)')
-                counts[mart] = conn.execute(
-                    f'SELECT count(*) FROM serving_new.marts."{mart}"'
-                ).fetchone()[0]
+                conn.execute(f"COPY {table} TO {sql_text(parquet)} (FORMAT parquet)")
+                counts[mart] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             columns = ", ".join(f"{c} {t}" for c, t in PUBLISH_LOG_COLUMNS.items())
-            conn.execute(f"CREATE TABLE serving_new.marts._publish_log ({columns})")
+            conn.execute(f"CREATE TABLE {NEW_LOG} ({columns})")
             if history is not None:
                 _carry_log(conn, history)
             _write_comments(conn, marts)
-            conn.execute(
-                "INSERT INTO serving_new.marts._publish_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    version,
-                    datetime.now(UTC).replace(tzinfo=None),
-                    run_id,
-                    json.dumps(counts, sort_keys=True),
-                    checks_passed,
-                    dg.__version__,
-                    duckdb.__version__,
-                    SERVING_STORAGE_VERSION,
-                ],
-            )
+            now = datetime.now(UTC).replace(tzinfo=None)
+            row = [version, now, run_id, json.dumps(counts, sort_keys=True), checks_passed]
+            row += [dg.__version__, duckdb.__version__, SERVING_STORAGE_VERSION]
+            conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
         finally:
             conn.execute("DETACH serving_new")
         if report and (error := _draw_report(staging)) is not None:
