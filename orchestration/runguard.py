@@ -1,12 +1,9 @@
 """Crashes and stops of `cli pipeline` runs (docs/operations.md, "Crashes and stops").
 
-A killed run harms no data: DuckDB commits or rolls back each write, and a publish becomes
-visible only by atomic renames. What it leaves is bookkeeping: its run stays STARTED and keeps
-the slot of the `duckdb_warehouse` pool. So each CLI run is tagged with its process
-(`process_tags`), and before the next one `recover` fails the runs whose process is gone and
-frees the slots of ended runs. While another run holds the pool, a run waits before it starts,
-up to POOL_WAIT_SECONDS (`wait_for_pool`). SIGTERM and SIGINT stop a run like a kill, only
-tidier (`RunStop`, `cancel`): the run is marked canceled, its slots freed, the process ends.
+A killed run harms no data (DuckDB writes are atomic, a publish is renames) but stays STARTED
+holding its `duckdb_warehouse` pool slot. So each CLI run is tagged with its process, and
+`recover` fails the runs whose process is gone and frees ended runs' slots. A run waits up to
+POOL_WAIT_SECONDS for the pool. SIGTERM and SIGINT stop a run like a tidier kill (`RunStop`).
 """
 
 from __future__ import annotations
@@ -60,10 +57,8 @@ def process_start_time(pid: int) -> str | None:
 
 def process_tags() -> dict[str, str]:
     """The tags that tie a run to this process."""
-    pid = os.getpid()
-    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(pid)}
-    started = process_start_time(pid)
-    if started is not None:
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    if (started := process_start_time(os.getpid())) is not None:
         tags[PID_START_TAG] = started
     return tags
 
@@ -81,16 +76,9 @@ def process_alive(tags: dict[str, str]) -> bool | None:
     return expected is None or fields[19] == expected
 
 
-def free_slots(instance: dg.DagsterInstance, run_id: str) -> None:
-    storage = instance.event_log_storage
-    if storage.supports_global_concurrency_limits:
-        storage.free_concurrency_slots_for_run(run_id)
-
-
-def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> list[str]:
-    """Before a run: fail the runs whose process died, free the slots of every ended run; the
-    ids of the runs failed. A run of this CLI whose process is alive: OtherRunRunning."""
-    failed = []
+def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> None:
+    """Before a run: fail the runs whose process died, free the slots of ended runs (these
+    included). OtherRunRunning when a run of this CLI is alive."""
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
         alive = process_alive(dict(run.tags))
         pid = run.tags.get(PID_TAG)
@@ -102,8 +90,6 @@ def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> list[st
                 f"wait for it to end, or stop it (kill {pid}) and run again"
             )
         instance.report_run_failed(run, f"The process of this run (pid {pid}) ended early.")
-        free_slots(instance, run.run_id)
-        failed.append(run.run_id)
         say(f"run {run.run_id[:8]} (pid {pid}) was killed before it ended: marked failed")
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
@@ -113,7 +99,6 @@ def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> list[st
             run = instance.get_run_by_id(run_id)
             if run is None or run.status in ENDED:
                 storage.free_concurrency_slots_for_run(run_id)
-    return failed
 
 
 def slot_holder(instance: dg.DagsterInstance, pool: str) -> str | None:
@@ -128,8 +113,8 @@ def slot_holder(instance: dg.DagsterInstance, pool: str) -> str | None:
 def wait_for_pool(
     instance: dg.DagsterInstance, pool: str, say: Callable[[str], None], limit_s: float
 ) -> str | None:
-    """Before a run: wait while another run holds `pool` (one line per holder); after
-    `limit_s`, the reason to stop instead."""
+    """Wait while another run holds `pool` (saying so once per holder); after `limit_s`, the
+    reason to stop instead."""
     deadline = time.monotonic() + limit_s
     told = None
     while (holder := slot_holder(instance, pool)) is not None:
@@ -151,13 +136,13 @@ def cancel(instance: dg.DagsterInstance, run_id: str, reason: str) -> None:
     run = instance.get_run_by_id(run_id)
     if run is not None and not run.is_finished:
         instance.report_run_canceled(run, f"Stopped: {reason}.")
-    free_slots(instance, run_id)
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
 
 
 class RunStop:
-    """While a run executes in another thread, SIGTERM and SIGINT only record a stop; `wait`
-    returns its reason. (Dagster takes over these signals only when a run is in the main
-    thread, and its retry policy would turn the interrupt of a step into a retry.)"""
+    """While a run executes in another thread, SIGTERM and SIGINT only record a stop, which `wait`
+    returns (Dagster's own handling would turn the interrupt of a step into a retry)."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
