@@ -19,7 +19,6 @@ import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -143,8 +142,7 @@ LISTED = 8  # failed or warned checks named in the summary; the UI lists them al
 
 
 def print_report(report: RunReport, wall_seconds: float) -> None:
-    """The run in a few lines: stage times, assets and checks, each problem with the first line
-    of its cause. The rest is in the run's page in `make ui` (or -v)."""
+    """The run in a few lines: stage times, counts, each problem with its first cause line."""
     from orchestration.progress import STAGES, first_cause_line, stage_of_step
 
     by_stage: dict[str, float] = defaultdict(float)
@@ -178,11 +176,9 @@ def print_report(report: RunReport, wall_seconds: float) -> None:
 
 
 def pipeline_dates(first: date | None = None, last: date | None = None) -> DateRange:
-    """The dt range to load: the given bounds, the landing's first / last dt for the others;
-    UsageError for a range no run can load."""
+    """The given bounds, else the landing's first / last dt; UsageError if no run can load it."""
     from orchestration.partitions import DateRange, landing_range  # imports Dagster: only here
 
-    check_dates(first, last)
     if first is None or last is None:
         landing = settings.landing_dir()
         found = landing_range(landing)
@@ -192,13 +188,23 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
                 "generate the sample (make sample) or point LANDING_DIR at a landing"
             )
         first, last = first or found.first, last or found.last
-        check_dates(first, last)
+    start = settings.value("PARTITIONS_START_DATE")
+    today = datetime.now(UTC).date()  # the daily partitions are UTC days, today's included
+    if first > last:
+        raise UsageError(f"--from {first} is after --to {last}: swap them")
+    for flag, day in (("--from", first), ("--to", last)):
+        if day < start:
+            raise UsageError(
+                f"{flag} {day} is before PARTITIONS_START_DATE={start}: "
+                "pick a later day or set PARTITIONS_START_DATE earlier"
+            )
+        if day > today:
+            raise UsageError(f"{flag} {day} is in the future (today is {today}): pick a past day")
     return DateRange(first, last)
 
 
 def quiet_warnings() -> None:
-    """Keep third-party Python warnings off the terminal (e.g. dagster's BetaWarning, once per
-    partitioned asset at import): they address the libraries' developers. -v shows them."""
+    """Keep third-party warnings (e.g. dagster's BetaWarning) off the terminal unless -v."""
     import dagster as dg
 
     warnings.filterwarnings("ignore")
@@ -207,10 +213,10 @@ def quiet_warnings() -> None:
         warnings.filterwarnings("ignore", category=category)
 
 
-@contextmanager
+@contextlib.contextmanager
 def run_output(verbose: bool) -> Iterator[TextIO]:
-    """A stream on stdout for the progress; unless verbose, fds 1 and 2 point at /dev/null
-    meanwhile: Dagster mirrors what it captures for the UI (dbt's lines, logs) to them."""
+    """A stream on stdout for the progress; unless verbose, fds 1 and 2 go to /dev/null meanwhile
+    (Dagster mirrors what it captures for the UI, dbt's lines included, to them)."""
     try:
         out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream
@@ -239,8 +245,8 @@ def run_output(verbose: bool) -> Iterator[TextIO]:
 def _execute(
     defs: Definitions, instance: DagsterInstance, dates: DateRange, out: TextIO, verbose: bool
 ) -> RunReport:
-    """Run `full_pipeline` in a thread with the stages' progress on `out` (Dagster's console
-    logger at INFO when verbose, else ERROR). On a stop, the report comes from the instance."""
+    """Run `full_pipeline` in a thread with the stages' progress on `out`; on a stop, the
+    report comes from the instance."""
     import dagster as dg
     from rich.console import Console
 
@@ -251,9 +257,8 @@ def _execute(
     console = Console(file=out)
     progress = RunProgress(console, live=console.is_terminal and not verbose)
     loggers = {"console": dg.colored_console_logger, "progress": logger_def(progress)}
-    job = dg.Definitions.merge(defs, dg.Definitions(loggers=loggers)).resolve_job_def(
-        "full_pipeline"
-    )
+    defs = dg.Definitions.merge(defs, dg.Definitions(loggers=loggers))
+    job = defs.resolve_job_def("full_pipeline")
     run_id = str(uuid.uuid4())
     level = "INFO" if verbose else "ERROR"
     config = {"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}}
@@ -286,11 +291,9 @@ def _execute(
                 runguard.cancel(instance, run_id, stopped)
     if results:
         report = report_from_result(results[0])
-    else:
-        logs = instance.all_logs(run_id)
-        report = report_from_events(
-            run_id, False, [e.dagster_event for e in logs if e.is_dagster_event]
-        )
+    else:  # a stopped run: its events so far
+        events = [e.dagster_event for e in instance.all_logs(run_id) if e.is_dagster_event]
+        report = report_from_events(run_id, False, events)
     report.stopped = stopped
     report.wall_seconds = time.perf_counter() - started
     return report
@@ -301,10 +304,8 @@ def run_pipeline(
     dates: DateRange | None = None,
     verbose: bool | None = None,
 ) -> RunReport:
-    """Run `full_pipeline` over `dates` (default: the whole landing) in `instance` (default:
-    DAGSTER_HOME's), then print the summary. Killed runs are marked failed first; a live one ends
-    this at once (exit 2). A stopped run's step may still run in its thread: the caller ends the
-    process (`main` does)."""
+    """Run `full_pipeline` (default: the whole landing, DAGSTER_HOME's instance), print the
+    summary. A stopped run's step may still run in its thread: the caller ends the process."""
     import dagster as dg
 
     from orchestration import runguard
@@ -353,8 +354,7 @@ def write_report_json(report: RunReport, path: Path) -> None:
 
 
 def published_row_counts(db: Path) -> dict[str, int]:
-    """Rows of each mart in the published serving file, which BI tools read ({} before the
-    first publish): the working warehouse may hold newer, unchecked rows."""
+    """Rows of each mart in the published serving file ({} before the first publish)."""
     import duckdb
 
     if not db.exists():
@@ -370,8 +370,7 @@ def published_row_counts(db: Path) -> dict[str, int]:
 
 
 def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
-    """The marts' rows in one line (the largest three named; empty marts called out), or one
-    line per mart when verbose."""
+    """The marts' rows in a line (the largest three, the empty ones), or a line per mart."""
     if verbose:
         return [f"  marts.{name:<28} {rows:>10,} rows" for name, rows in counts.items()]
     largest = sorted(counts.items(), key=lambda item: -item[1])[:3]
@@ -407,8 +406,7 @@ def where(verbose: bool = False) -> None:
 
 
 def serve_docs() -> None:
-    """Serve GX_DOCS_DIR over http at GX_DOCS_URL when that is on this machine, until stopped,
-    so the Data Docs links of the checks open from the UI. Otherwise do nothing."""
+    """Serve GX_DOCS_DIR at GX_DOCS_URL, when that is on this machine, until stopped."""
     import functools
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlparse
@@ -439,22 +437,6 @@ class UsageError(Exception):
     """A bad argument or landing: printed as one line, exit code 2."""
 
 
-def check_dates(first: date | None, last: date | None) -> None:
-    """Refuse a `--from`/`--to` that no run can load, before anything runs."""
-    start = settings.value("PARTITIONS_START_DATE")
-    today = datetime.now(UTC).date()  # the daily partitions are UTC days, today's included
-    if first and last and first > last:
-        raise UsageError(f"--from {first} is after --to {last}: swap them")
-    for flag, day in (("--from", first), ("--to", last)):
-        if day is not None and day < start:
-            raise UsageError(
-                f"{flag} {day} is before PARTITIONS_START_DATE={start}: "
-                "pick a later day or set PARTITIONS_START_DATE earlier"
-            )
-        if day is not None and day > today:
-            raise UsageError(f"{flag} {day} is in the future (today is {today}): pick a past day")
-
-
 def _iso_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -476,9 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m orchestration.cli", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("prepare", help="parse the dbt project").add_argument(
-        "--force", action="store_true"
-    )
+    p_prepare = sub.add_parser("prepare", help="parse the dbt project")
+    p_prepare.add_argument("--force", action="store_true")
     p_pipeline = sub.add_parser("pipeline", help="run every asset and check; exit 1 on failure")
     p_pipeline.add_argument("--from", dest="first", type=_iso_day, help="first dt (default: all)")
     p_pipeline.add_argument("--to", dest="last", type=_iso_day, help="last dt (default: all)")
