@@ -1,7 +1,5 @@
-"""The composition root: every asset, check, job, schedule, sensor and resource.
-
-Loaded by `workspace.yaml` (`dagster dev`), the CLI and the tests, after `make prepare`.
-"""
+"""The composition root: every asset, check, job, schedule, sensor and resource (after
+`make prepare`), loaded by `workspace.yaml` (`dagster dev`), the CLI and the tests."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """The landing sensor: one run over the range of new or re-delivered dt partitions.
 
-Each tick fingerprints every `dt=` folder (names, sizes, mtimes; no file is read) against the
-cursor. Changed dates whose newest file is older than LANDING_SETTLE_SECONDS are loaded by ONE
-run over their range (unchanged dates between them change nothing). A removed partition starts
-nothing. The cursor advances when the run is requested: a failed run is alerted, not retried.
+Each tick compares every `dt=` folder's fingerprint (names, sizes, mtimes) with the cursor; the
+changed dates settled for LANDING_SETTLE_SECONDS are loaded by ONE run over their range. The
+cursor advances when the run is requested: a failed run is alerted, not retried.
 """
 
 from __future__ import annotations

@@ -124,13 +124,10 @@ class RunProgress(logging.Handler):
         table = Table.grid(padding=(0, 2))
         for stage in list(self.stages.values()):  # the run's thread may add a stage
             bar = ProgressBar(total=stage.total or None, completed=stage.done, width=24)
-            style = (
-                "red" if stage.failed or stage.failed_checks else "green" if stage.ended else "dim"
-            )
+            bad = stage.failed or stage.failed_checks
+            note = Text(stage.note(), "red" if bad else "green" if stage.ended else "dim")
             done = f"{stage.done}/{stage.total or '?'}"
-            table.add_row(
-                stage.name, bar, done, f"{stage.elapsed():.1f}s", Text(stage.note(), style)
-            )
+            table.add_row(stage.name, bar, done, f"{stage.elapsed():.1f}s", note)
         return table
 
     def emit(self, record: logging.LogRecord) -> None:

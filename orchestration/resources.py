@@ -19,9 +19,6 @@ class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB database (not the published copy BI tools read)."""
 
     path: str = settings.DEFAULT_WAREHOUSE_PATH
-    # None = settings DUCKDB_MEMORY_LIMIT / DUCKDB_THREADS, which dbt's profile reads too.
-    memory_limit: str | None = None
-    threads: int | None = None
 
     @property
     def resolved_path(self) -> Path:
@@ -34,14 +31,14 @@ class WarehouseResource(dg.ConfigurableResource):
         conn = duckdb.connect(
             str(db),
             read_only=read_only,
+            # The settings dbt's profile reads too.
             config={
-                "memory_limit": self.memory_limit or settings.duckdb_memory_limit(),
-                "threads": self.threads or settings.duckdb_threads(),
+                "memory_limit": settings.duckdb_memory_limit(),
+                "threads": settings.duckdb_threads(),
             },
         )
         try:
-            # Naive timestamps are UTC everywhere in the warehouse.
-            conn.execute("SET TimeZone = 'UTC'")
+            conn.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC in the warehouse
             yield conn
         finally:
             conn.close()

@@ -1,13 +1,10 @@
-"""Alert sensors: failed runs, failed checks (freshness included), new KPI anomalies.
+"""Alert sensors; they only read and notify, so they default to RUNNING (no sink: they log).
 
-- `alert_on_run_failure`: every failed run of any job, with its failed steps and their causes;
-  over every code location, since `make pipeline` runs (`execute_in_process`) have none.
-- `alert_on_failed_checks`: every failed check evaluation, blocking or not, ERROR or WARN, once,
-  when its run ends (a WARN leaves the run green). It follows the run-finished events, one
-  cursor per status; a stale feed alerts once per newest partition, not at every hourly check.
-- `alert_on_kpi_anomalies`: each new flagged row of the PUBLISHED `marts.kpi_anomalies`, read
-  only; it polls the publish version, so any publish or rollback is seen.
-They only read and notify, so they default to RUNNING (without a sink they only log).
+- `alert_on_run_failure`: every failed run of any job (every code location: `make pipeline`
+  runs have none), with its failed steps and their causes.
+- `alert_on_failed_checks`: every failed check evaluation (ERROR or WARN) once, when its run
+  ends; a stale feed alerts once per newest partition, not at every hourly check.
+- `alert_on_kpi_anomalies`: each new flagged row of the PUBLISHED `marts.kpi_anomalies`.
 """
 
 from __future__ import annotations
@@ -27,11 +24,7 @@ from orchestration.assets.publish import ServingResource
 from orchestration.checks.freshness_checks import FRESHNESS_CHECK
 from orchestration.progress import failure_reason
 
-RUN_END_EVENTS = (
-    dg.DagsterEventType.RUN_SUCCESS,
-    dg.DagsterEventType.RUN_FAILURE,
-    dg.DagsterEventType.RUN_CANCELED,
-)
+RUN_END_EVENTS = [dg.DagsterEventType[s] for s in ("RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED")]
 RUNS_PER_TICK = 50
 ANOMALY_MART = "marts.kpi_anomalies"
 # Check metadata keys, in order of preference, that hold what was observed / the limit.
@@ -48,13 +41,11 @@ RUNNING = dg.DefaultSensorStatus.RUNNING
 
 def run_partition(tags: Mapping[str, str]) -> str | None:
     """The partition a run covered: one key, or a range `start..end` (single-run backfill)."""
-    if tags.get("dagster/partition"):
-        return tags["dagster/partition"]
     start = tags.get("dagster/asset_partition_range_start")
     end = tags.get("dagster/asset_partition_range_end")
-    if start and end:
-        return start if start == end else f"{start}..{end}"
-    return None
+    if tags.get("dagster/partition") or not (start and end):
+        return tags.get("dagster/partition") or None
+    return start if start == end else f"{start}..{end}"
 
 
 def run_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
@@ -71,18 +62,16 @@ def run_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventT
 def run_failure_alert(
     instance: dg.DagsterInstance, run: dg.DagsterRun, message: str | None, ui_url: str
 ) -> Alert:
-    """One alert for a failed run: its failed steps, their reasons, the assets not materialized
-    (planned by a failed step, never materialized)."""
+    """One alert for a failed run: its failed steps, their reasons, the assets they planned but
+    did not materialize."""
     kind = dg.DagsterEventType
     failures = run_events(instance, run.run_id, kind.STEP_FAILURE)
     reasons = {e.step_key: failure_reason(e.dagster_event.event_specific_data) for e in failures}
     reasons = {step: reason.splitlines()[0][:300] for step, reason in reasons.items()}
 
     def keys(event_type: dg.DagsterEventType) -> set[str]:
-        entries = run_events(instance, run.run_id, event_type)
-        return {
-            e.dagster_event.asset_key.to_user_string() for e in entries if e.step_key in reasons
-        }
+        found = run_events(instance, run.run_id, event_type)
+        return {e.dagster_event.asset_key.to_user_string() for e in found if e.step_key in reasons}
 
     failed = sorted(keys(kind.ASSET_MATERIALIZATION_PLANNED) - keys(kind.ASSET_MATERIALIZATION))
     text = message or f"run of {run.job_name} failed"
@@ -152,9 +141,8 @@ def check_alert(evaluation: dg.AssetCheckEvaluation, run: dg.DagsterRun, ui_url:
 def failed_check_alerts(
     instance: dg.DagsterInstance, run_id: str, ui_url: str, stale_alerted: dict[str, str]
 ) -> list[Alert]:
-    """One alert per failed check evaluation of a run. A stale feed (`stale_alerted`: asset ->
-    newest partition alerted, updated in place) alerts once per newest partition, and again
-    only after its check passed in between."""
+    """One alert per failed check evaluation of a run; a stale feed once per newest partition
+    until its check passes (`stale_alerted`: asset -> newest partition alerted, kept here)."""
     run = instance.get_run_by_id(run_id)
     alerts = []
     events = run_events(instance, run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
@@ -248,9 +236,9 @@ def anomaly_alert(row: dict[str, Any], version: int | None, run_id: str, ui_url:
 def new_anomaly_alerts(
     database: Path, cursor: dict[str, Any], lookback_days: int, ui_url: str
 ) -> tuple[list[Alert], dict[str, Any]]:
-    """Alerts for the flagged rows of the published kpi_anomalies not alerted before. The cursor
+    """Alerts for the flagged rows of the published kpi_anomalies not alerted before; the cursor
     holds the publish version read and the `business_date|kpi` flags alerted that are still
-    within `lookback_days` of the mart's newest date (older flags are history)."""
+    within `lookback_days` of the mart's newest date."""
     with duckdb.connect(str(database), read_only=True) as conn:
         version, run_id = conn.execute(
             f"SELECT version, run_id FROM {serving_files.LOG_TABLE} "
