@@ -1,14 +1,13 @@
 """Visitors and sessions: who visits when, from which channel, how deep, and who buys.
 
 A session is planned as a whole (start, duration, how many events of each kind) before any event
-exists; the events module expands sessions into events day by day. Order of work: 1. visitors: pre-existing ones (some of them customers) and new ones arriving each day;
-2. sessions per day from the plan: new visitors' first visits plus returning visits drawn by
-   visit weight among visitors who arrived earlier;
-3. channel, source, campaign, landing page;
-4. sign-ups (a future customer signs up in their 1st-3rd session) and purchases (exactly the
-   planned number per day, drawn by buying propensity among signed-in sessions);
-5. depth and event counts, hence duration; then sessions of one visitor are spaced more than
-   30 minutes apart, so that sessionising the events gives back exactly these sessions.
+exists; the events module expands sessions into events day by day. Order of work: 1. visitors
+(pre-existing ones, some of them customers, and new ones each day); 2. sessions per day from the
+plan (new visitors' first visits plus returning visits drawn by visit weight); 3. channel,
+source, campaign, landing page; 4. sign-ups (in a future customer's 1st-3rd session) and
+purchases (the planned number per day, by buying propensity among signed-in sessions); 5. depth
+and event counts, hence duration; sessions of one visitor are spaced more than 30 minutes
+apart, so that sessionising the events gives back exactly these sessions.
 """
 
 from __future__ import annotations
