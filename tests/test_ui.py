@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LOCATION = "ecom_warehouse"
 LOAD_TIMEOUT = 180.0
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = 45.0
 # Where a `dbt` may stay on the test's PATH: the operating system's own folders.
 SYSTEM_BIN_DIRS = {"/usr/bin", "/bin", "/usr/sbin", "/sbin"}
 # The layers of the asset graph, upstream to downstream (each has assets with checks), and
