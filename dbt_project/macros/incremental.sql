@@ -20,9 +20,9 @@
 
 
 {% macro has_batch() -%}
-    {#- SQL false on a --full-refresh: no model reads a batch model then, so they stay empty.
-        Without batch_since (a hand-run build) the batch is every row. -#}
-    {{- 'false' if flags.FULL_REFRESH else 'true' -}}
+    {#- SQL false on a --full-refresh (unless a var batch_since is given, as in unit tests): no
+        model reads a batch model then. Without batch_since (a hand-run build) all rows are. -#}
+    {{- 'false' if flags.FULL_REFRESH and not var('batch_since', none) else 'true' -}}
 {%- endmacro %}
 
 
