@@ -94,16 +94,6 @@ def _not_negative(*columns: str) -> tuple[Rule, ...]:
     return tuple(Between(c, min_value=0) for c in columns)
 
 
-def _in_past(*columns: str) -> tuple[Rule, ...]:
-    return tuple(InPast(c) for c in columns)
-
-
-def _columns(spec: str) -> dict[str, str]:
-    """`"id VARCHAR, price MONEY"` → {"id": "VARCHAR", "price": MONEY}."""
-    pairs = (item.split() for item in spec.split(","))
-    return {name: MONEY if sql_type == "MONEY" else sql_type for name, sql_type in pairs}
-
-
 @dataclass(frozen=True)
 class Feed:
     """One landing feed: its key, its minimum columns with warehouse types, and its source."""
@@ -122,180 +112,154 @@ class Feed:
         return tuple(dict.fromkeys(r.parent for r in self.rules if isinstance(r, References)))
 
 
+def _feed(name: str, source: str, key: str, columns: str, required: str, *rules: Rule) -> Feed:
+    """A Feed from text: `key` and `required` name columns, `columns` is `"id VARCHAR, price
+    MONEY, …"`. Derived: every TIMESTAMP is InPast, `updated_ts` (if any) orders versions."""
+    pairs = (item.split() for item in columns.split(","))
+    types = {column: MONEY if t == "MONEY" else t for column, t in pairs}
+    past = (InPast(c) for c, t in types.items() if t == "TIMESTAMP")
+    updated = "updated_ts" if "updated_ts" in types else None
+    return Feed(
+        name, source, tuple(key.split()), types, tuple(required.split()), updated, (*rules, *past)
+    )
+
+
 ORDER_REFERENCE = References("order_id", "orders", "order_id")
 
 FEEDS: dict[str, Feed] = {
     f.name: f
     for f in (
-        Feed(
+        _feed(
             "customers",
             "shop",
-            ("customer_id",),
-            _columns(
-                "customer_id VARCHAR, signup_ts TIMESTAMP, signup_channel VARCHAR, "
-                "referrer_customer_id VARCHAR, birth_year INTEGER, gender VARCHAR, "
-                "region VARCHAR, city VARCHAR, updated_ts TIMESTAMP"
-            ),
-            required=("signup_ts",),
-            updated_column="updated_ts",
-            rules=_in_past("signup_ts", "updated_ts"),
+            "customer_id",
+            "customer_id VARCHAR, signup_ts TIMESTAMP, signup_channel VARCHAR, "
+            "referrer_customer_id VARCHAR, birth_year INTEGER, gender VARCHAR, "
+            "region VARCHAR, city VARCHAR, updated_ts TIMESTAMP",
+            "signup_ts",
         ),
-        Feed(
+        _feed(
             "products",
             "shop",
-            ("product_id",),
-            _columns(
-                "product_id VARCHAR, product_name VARCHAR, category VARCHAR, "
-                "subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP"
-            ),
-            required=("category",),
-            updated_column="updated_ts",
-            rules=(*_not_negative("list_price"), *_in_past("updated_ts")),
+            "product_id",
+            "product_id VARCHAR, product_name VARCHAR, category VARCHAR, "
+            "subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP",
+            "category",
+            *_not_negative("list_price"),
         ),
-        Feed(
+        _feed(
             "orders",
             "shop",
-            ("order_id",),
-            _columns(
-                "order_id VARCHAR, customer_id VARCHAR, order_ts TIMESTAMP, platform VARCHAR, "
-                "status VARCHAR, coupon_code VARCHAR, discount_amount MONEY, shipping_fee MONEY, "
-                "promised_delivery_date DATE, shipped_ts TIMESTAMP, delivered_ts TIMESTAMP, "
-                "cancelled_ts TIMESTAMP, updated_ts TIMESTAMP"
-            ),
-            required=("customer_id", "order_ts", "status"),
-            updated_column="updated_ts",
-            rules=(
-                InSet("status", ORDER_STATUSES),
-                *_not_negative("discount_amount", "shipping_fee"),
-                *_in_past("order_ts", "shipped_ts", "delivered_ts", "cancelled_ts", "updated_ts"),
-            ),
+            "order_id",
+            "order_id VARCHAR, customer_id VARCHAR, order_ts TIMESTAMP, platform VARCHAR, "
+            "status VARCHAR, coupon_code VARCHAR, discount_amount MONEY, shipping_fee MONEY, "
+            "promised_delivery_date DATE, shipped_ts TIMESTAMP, delivered_ts TIMESTAMP, "
+            "cancelled_ts TIMESTAMP, updated_ts TIMESTAMP",
+            "customer_id order_ts status",
+            InSet("status", ORDER_STATUSES),
+            *_not_negative("discount_amount", "shipping_fee"),
         ),
-        Feed(
+        _feed(
             "order_items",
             "shop",
-            ("order_id", "line_number"),
-            _columns(
-                "order_id VARCHAR, line_number INTEGER, product_id VARCHAR, quantity INTEGER, "
-                "unit_price MONEY"
-            ),
-            required=("product_id", "quantity", "unit_price"),
-            rules=(Between("quantity", min_value=1), *_not_negative("unit_price"), ORDER_REFERENCE),
+            "order_id line_number",
+            "order_id VARCHAR, line_number INTEGER, product_id VARCHAR, quantity INTEGER, "
+            "unit_price MONEY",
+            "product_id quantity unit_price",
+            Between("quantity", min_value=1),
+            *_not_negative("unit_price"),
+            ORDER_REFERENCE,
         ),
-        Feed(
+        _feed(
             "payments",
             "shop",
-            ("payment_id",),
-            _columns(
-                "payment_id VARCHAR, order_id VARCHAR, attempt_ts TIMESTAMP, method VARCHAR, "
-                "amount MONEY, status VARCHAR"
-            ),
-            required=("order_id", "attempt_ts", "amount", "status"),
-            rules=(
-                InSet("status", PAYMENT_STATUSES),
-                *_not_negative("amount"),
-                *_in_past("attempt_ts"),
-                ORDER_REFERENCE,
-            ),
+            "payment_id",
+            "payment_id VARCHAR, order_id VARCHAR, attempt_ts TIMESTAMP, method VARCHAR, "
+            "amount MONEY, status VARCHAR",
+            "order_id attempt_ts amount status",
+            InSet("status", PAYMENT_STATUSES),
+            *_not_negative("amount"),
+            ORDER_REFERENCE,
         ),
-        Feed(
+        _feed(
             "refunds",
             "shop",
-            ("refund_id",),
-            _columns(
-                "refund_id VARCHAR, order_id VARCHAR, refund_ts TIMESTAMP, amount MONEY, "
-                "reason VARCHAR, is_return BOOLEAN"
-            ),
-            required=("order_id", "refund_ts", "amount"),
-            rules=(*_not_negative("amount"), *_in_past("refund_ts"), ORDER_REFERENCE),
+            "refund_id",
+            "refund_id VARCHAR, order_id VARCHAR, refund_ts TIMESTAMP, amount MONEY, "
+            "reason VARCHAR, is_return BOOLEAN",
+            "order_id refund_ts amount",
+            *_not_negative("amount"),
+            ORDER_REFERENCE,
         ),
-        Feed(
+        _feed(
             "events",
             "tracking",
-            ("event_id",),
-            _columns(
-                "event_id VARCHAR, event_ts TIMESTAMP, visitor_id VARCHAR, customer_id VARCHAR, "
-                "event_type VARCHAR, page_type VARCHAR, product_id VARCHAR, order_id VARCHAR, "
-                "placement VARCHAR, device VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
-                "utm_campaign VARCHAR, referrer VARCHAR"
-            ),
-            required=("event_ts", "visitor_id", "event_type"),
-            rules=(
-                InSet("event_type", EVENT_TYPES),
-                InSet("page_type", PAGE_TYPES),
-                InSet("device", DEVICES),
-                *_in_past("event_ts"),
-            ),
+            "event_id",
+            "event_id VARCHAR, event_ts TIMESTAMP, visitor_id VARCHAR, customer_id VARCHAR, "
+            "event_type VARCHAR, page_type VARCHAR, product_id VARCHAR, order_id VARCHAR, "
+            "placement VARCHAR, device VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
+            "utm_campaign VARCHAR, referrer VARCHAR",
+            "event_ts visitor_id event_type",
+            InSet("event_type", EVENT_TYPES),
+            InSet("page_type", PAGE_TYPES),
+            InSet("device", DEVICES),
         ),
-        Feed(
+        _feed(
             "experiment_assignments",
             "tracking",
-            ("experiment_id", "visitor_id"),
-            _columns(
-                "experiment_id VARCHAR, visitor_id VARCHAR, variant VARCHAR, assigned_ts TIMESTAMP"
-            ),
-            required=("variant", "assigned_ts"),
-            rules=_in_past("assigned_ts"),
+            "experiment_id visitor_id",
+            "experiment_id VARCHAR, visitor_id VARCHAR, variant VARCHAR, assigned_ts TIMESTAMP",
+            "variant assigned_ts",
         ),
-        Feed(
+        _feed(
             "marketing_spend",
             "marketing",
-            ("spend_date", "channel", "campaign_id"),
-            _columns(
-                "spend_date DATE, channel VARCHAR, campaign_id VARCHAR, impressions BIGINT, "
-                "clicks BIGINT, spend MONEY"
-            ),
-            required=("spend",),
-            rules=(*_not_negative("spend", "impressions", "clicks"), InPast("spend_date")),
+            "spend_date channel campaign_id",
+            "spend_date DATE, channel VARCHAR, campaign_id VARCHAR, impressions BIGINT, "
+            "clicks BIGINT, spend MONEY",
+            "spend",
+            *_not_negative("spend", "impressions", "clicks"),
+            InPast("spend_date"),
         ),
-        Feed(
+        _feed(
             "campaigns",
             "marketing",
-            ("campaign_id",),
-            _columns(
-                "campaign_id VARCHAR, campaign_name VARCHAR, campaign_type VARCHAR, "
-                "channel VARCHAR, start_date DATE, end_date DATE, budget MONEY"
-            ),
-            required=("start_date", "end_date"),
-            rules=(*_not_negative("budget"), NotBefore("end_date", "start_date")),
+            "campaign_id",
+            "campaign_id VARCHAR, campaign_name VARCHAR, campaign_type VARCHAR, "
+            "channel VARCHAR, start_date DATE, end_date DATE, budget MONEY",
+            "start_date end_date",
+            *_not_negative("budget"),
+            NotBefore("end_date", "start_date"),
         ),
-        Feed(
+        _feed(
             "reviews",
             "feedback",
-            ("review_id",),
-            _columns(
-                "review_id VARCHAR, order_id VARCHAR, product_id VARCHAR, customer_id VARCHAR, "
-                "rating INTEGER, review_text VARCHAR, review_ts TIMESTAMP"
-            ),
-            required=("order_id", "rating", "review_ts"),
-            rules=(Between("rating", 1, 5), *_in_past("review_ts"), ORDER_REFERENCE),
+            "review_id",
+            "review_id VARCHAR, order_id VARCHAR, product_id VARCHAR, customer_id VARCHAR, "
+            "rating INTEGER, review_text VARCHAR, review_ts TIMESTAMP",
+            "order_id rating review_ts",
+            Between("rating", 1, 5),
+            ORDER_REFERENCE,
         ),
-        Feed(
+        _feed(
             "surveys",
             "feedback",
-            ("response_id",),
-            _columns(
-                "response_id VARCHAR, customer_id VARCHAR, survey_type VARCHAR, score INTEGER, "
-                "response_ts TIMESTAMP, comment VARCHAR"
-            ),
-            required=("survey_type", "score", "response_ts"),
-            rules=(
-                InSet("survey_type", SURVEY_TYPES),
-                Between("score", 0, 10, when=("survey_type", "nps")),
-                Between("score", 1, 5, when=("survey_type", "csat")),
-                *_in_past("response_ts"),
-            ),
+            "response_id",
+            "response_id VARCHAR, customer_id VARCHAR, survey_type VARCHAR, score INTEGER, "
+            "response_ts TIMESTAMP, comment VARCHAR",
+            "survey_type score response_ts",
+            InSet("survey_type", SURVEY_TYPES),
+            Between("score", 0, 10, when=("survey_type", "nps")),
+            Between("score", 1, 5, when=("survey_type", "csat")),
         ),
-        Feed(
+        _feed(
             "tickets",
             "feedback",
-            ("ticket_id",),
-            _columns(
-                "ticket_id VARCHAR, customer_id VARCHAR, order_id VARCHAR, category VARCHAR, "
-                "is_complaint BOOLEAN, opened_ts TIMESTAMP, first_response_ts TIMESTAMP, "
-                "resolved_ts TIMESTAMP, channel VARCHAR"
-            ),
-            required=("opened_ts",),
-            rules=_in_past("opened_ts", "first_response_ts", "resolved_ts"),
+            "ticket_id",
+            "ticket_id VARCHAR, customer_id VARCHAR, order_id VARCHAR, category VARCHAR, "
+            "is_complaint BOOLEAN, opened_ts TIMESTAMP, first_response_ts TIMESTAMP, "
+            "resolved_ts TIMESTAMP, channel VARCHAR",
+            "opened_ts",
         ),
     )
 }
