@@ -1,10 +1,9 @@
 """The dbt project as Dagster assets: one `dbt build` per run, through dagster-dbt's public API.
 
-A build's batch (docs/incremental.md) is every raw row loaded, and raw_replaced row replaced,
-after the watermark the last SUCCESSFUL build recorded in `ops.dbt_build_log`; a failed build
-records nothing. No log row, a changed project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
-`full_refresh: true` -> `--full-refresh`. dbt reads the batch from env DBT_BATCH_SINCE, so its
-parse stays the same from run to run and partial parsing holds.
+A build's batch (docs/incremental.md) is every raw row loaded or replaced after the watermark of
+the last SUCCESSFUL build in `ops.dbt_build_log`. No log row, a changed project or DBT_VARS,
+DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `--full-refresh`. dbt reads the batch
+from env DBT_BATCH_SINCE, so its parse, and partial parsing, stay the same from run to run.
 """
 
 import hashlib
@@ -22,13 +21,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.errors import DagsterDbtError
 
 from orchestration import deployment, settings
@@ -39,10 +32,8 @@ from orchestration.spark.export import export_raw
 BUILD_LOG = "ops.dbt_build_log"
 RAW_SCHEMA = "raw"
 REPLACED_SCHEMA = "raw_replaced"
-PROJECT_NAME = "ecom_warehouse"  # dbt_project.yml `name`
-BATCH_SINCE_ENV = "DBT_BATCH_SINCE"
-# dbt's file log (target/<invocation>/dbt.log) at info and in plain text unless set otherwise:
-# dagster-dbt's JSON stdout format would also make it JSON, with every SQL statement.
+# dbt's file log (target/<invocation>/dbt.log) in plain text unless set otherwise: dagster-dbt's
+# JSON stdout format would also make it JSON.
 DBT_FILE_LOG_DEFAULTS = {"DBT_LOG_FORMAT_FILE": "text", "DBT_USE_COLORS_FILE": "false"}
 # The dbt error worth a retry: the DuckDB file held by another process.
 TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held")
@@ -61,18 +52,17 @@ def _newest_mtime(root: Path) -> float:
 
 
 def prepare_manifest(force: bool = False) -> str:
-    """`dbt parse` into dbt_project/target/manifest.json, unless it is newer than the project;
-    returns what it did, in one line."""
+    """`dbt parse` into dbt_project/target/manifest.json unless it is newer than the project."""
     project = settings.DBT_PROJECT_DIR
     manifest = project / "target" / "manifest.json"
     if not force and manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project):
         return f"dbt manifest up to date: {manifest.relative_to(settings.REPO_ROOT)}"
     settings.apply_env_defaults()
-    env = {**settings.process_env(), "WAREHOUSE_PATH": str(settings.warehouse_path())}
+    env = {**settings.process_env(), "WAREHOUSE_PATH": str(settings.get().warehouse_path)}
     # The target and vars of the run's `dbt build`: dbt re-parses everything when they differ.
     cmd = [str(VENV_DBT), "parse", "--quiet", "--project-dir", str(project)]
-    cmd += ["--profiles-dir", str(project), "--target", settings.dbt_target()]
-    cmd += settings.dbt_vars_args()
+    cmd += ["--profiles-dir", str(project), "--target", settings.get().dbt_target]
+    cmd += settings.get().dbt_vars_args()
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=project)
     return f"dbt manifest parsed in {time.perf_counter() - started:.1f}s"
@@ -91,7 +81,8 @@ def dbt_project() -> DbtProject:
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
     """Keys are `[schema, name]`, as BI tools and the GX suites name the relation; a source
-    `raw/<feed>` is the ingest asset, which wires dbt after ingest. Groups follow dbt's folders."""
+    `raw/<feed>` is the ingest asset, which wires dbt after ingest. Groups follow dbt's folders.
+    dbt tests are asset checks (dagster-dbt's default)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         name = dbt_resource_props.get("alias") or dbt_resource_props["name"]  # sources: no alias
@@ -100,9 +91,6 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         folders = dbt_resource_props.get("fqn", [])[1:-1]
         return "_".join(folders) if folders else "dbt"
-
-
-TRANSLATOR = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 @dataclass(frozen=True)
@@ -119,19 +107,21 @@ class BuildPlan:
 def dbt_cli_args(plan: BuildPlan) -> list[str]:
     """`dbt build`, the dbt vars, `--full-refresh` when planned; unit tests only when asked
     (DBT_UNIT_TESTS=1): they check SQL logic on fixtures, which CI does, not the data."""
-    args = ["build", *settings.dbt_vars_args(), *(["--full-refresh"] * plan.full_refresh)]
-    if not settings.value("DBT_UNIT_TESTS"):
+    args = ["build", *settings.get().dbt_vars_args(), *(["--full-refresh"] * plan.full_refresh)]
+    if not settings.get().dbt_unit_tests:
         args += ["--exclude", "resource_type:unit_test"]
     return args
 
 
-def dbt_env(plan: BuildPlan) -> dict[str, str]:
-    """What the dbt subprocess must find in the environment for `plan`."""
+def dbt_env(plan: BuildPlan, warehouse_path: Path) -> dict[str, str]:
+    """What the dbt subprocess must find in the environment: profiles.yml reads WAREHOUSE_PATH,
+    DBT_CHILD reads WAREHOUSE_DBT, the batch models DBT_BATCH_SINCE."""
     current = settings.process_env()
     env = {name: value for name, value in DBT_FILE_LOG_DEFAULTS.items() if not current.get(name)}
-    env["DBT_LOG_LEVEL_FILE"] = settings.value("DBT_LOG_LEVEL_FILE")
-    since = plan.batch_since
-    env[BATCH_SINCE_ENV] = since.isoformat(sep=" ") if since is not None else ""
+    env["DBT_LOG_LEVEL_FILE"] = settings.get().dbt_log_level_file
+    env["DBT_BATCH_SINCE"] = plan.batch_since.isoformat(sep=" ") if plan.batch_since else ""
+    env["WAREHOUSE_PATH"] = str(warehouse_path)
+    env["WAREHOUSE_DBT"] = str(VENV_DBT)
     return env
 
 
@@ -140,7 +130,7 @@ def keep_partial_parse(run_target: Path) -> None:
     run starts from: dagster-dbt copies target/partial_parse.msgpack into each invocation."""
     source = run_target / "partial_parse.msgpack"
     if source.is_file():
-        target = settings.dbt_target_dir() / source.name
+        target = settings.get().dbt_target_dir / source.name
         shutil.copyfile(source, target.with_suffix(".tmp"))
         target.with_suffix(".tmp").replace(target)
 
@@ -157,9 +147,9 @@ def project_hash(manifest_path: Path) -> str:
     parts += sorted(
         f"{uid}:{hashlib.sha256(macro['macro_sql'].encode()).hexdigest()}"
         for uid, macro in manifest["macros"].items()
-        if uid.startswith(f"macro.{PROJECT_NAME}.")
+        if macro["package_name"] == manifest["metadata"]["project_name"]
     )
-    parts.append(json.dumps(settings.dbt_vars(), sort_keys=True, default=str))
+    parts.append(json.dumps(settings.get().all_dbt_vars, sort_keys=True, default=str))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -267,7 +257,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=TRANSLATOR,
+        dagster_dbt_translator=WarehouseDbtTranslator(),
         name="dbt_models",
         pool=WAREHOUSE_POOL,
     )
@@ -278,19 +268,17 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
         started_at = utc_now()
-        spark = settings.dbt_target() == "spark"  # Spark builds from scratch (no incremental)
-        full_refresh = config.full_refresh or settings.value("DBT_FULL_REFRESH") or spark
+        spark = settings.get().dbt_target == "spark"  # Spark builds from scratch (no incremental)
+        full_refresh = config.full_refresh or settings.get().dbt_full_refresh or spark
         # closed before dbt starts: DuckDB allows one writer process
         with warehouse.connect() as conn:
             plan = plan_build(conn, Path(project.manifest_path), full_refresh=full_refresh)
         mode = "full refresh" if plan.full_refresh else "incremental"
         context.log.info(f"dbt build: {mode} ({plan.reason})")
-        # dagster-dbt hands this process's environment to dbt; profiles.yml reads WAREHOUSE_PATH
-        env = {**dbt_env(plan), "WAREHOUSE_PATH": str(warehouse.resolved_path)}
-        env["WAREHOUSE_DBT"] = str(VENV_DBT)  # for DBT_CHILD
+        env = dbt_env(plan, warehouse.resolved_path)  # dagster-dbt hands this env on to dbt
         if spark:  # raw tables to Parquet first
-            export_raw(warehouse.resolved_path, raw_dir(settings.spark_dir()))
-            env.update(spark_env(settings.spark_dir()))
+            export_raw(warehouse.resolved_path, raw_dir(settings.get().spark_dir))
+            env.update(spark_env(settings.get().spark_dir))
         settings.set_process_env(env)
         invocation = dbt.cli(dbt_cli_args(plan), context=context)
         try:  # each model's metadata names the undelivered feeds it is built from
@@ -313,6 +301,6 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=dbt_project(),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        target=settings.dbt_target(),  # duckdb (default) or spark
+        target=settings.get().dbt_target,  # duckdb (default) or spark
         dbt_executable=str(DBT_CHILD if shutil.which("setpriv") else VENV_DBT),
     )
