@@ -200,7 +200,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         root, dates = landing.resolved_root, context_dates(context)
-        grace_days: int = settings.value("ORPHAN_GRACE_DAYS")
+        grace_days: int = settings.get().orphan_grace_days
         try:
             files, delivered = _range_files(context, feed, root, dates)
             with warehouse.connect() as conn:
@@ -222,7 +222,9 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         for line in not_read:
             context.log.warning(f"feed {feed.name}: not read: {line}")
         checks = [
-            quarantine_check_result(stats, settings.quarantine_max_share(feed.name)),
+            quarantine_check_result(
+                stats, settings.get().for_feed("QUARANTINE_MAX_SHARE", feed.name)
+            ),
             unexpected_check_result(feed.name, not_read),
         ]
         if feed.parents:
