@@ -2,8 +2,8 @@
 
 BI tools never open the working file (one writer; a half-built mart must not be seen). Publish
 runs last, only if no ERROR check of its run failed. Each publish is a numbered version
-(`orchestration.serving`) with one `marts._publish_log` row per publish so far, and every table
-and column carries its comment (the marts' dbt descriptions, PUBLISH_LOG_COMMENTS).
+(`orchestration.serving`) with one `marts._publish_log` row per publish so far; every table and
+column carries its comment (the marts' dbt descriptions).
 """
 
 import json
@@ -24,32 +24,21 @@ SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_KEY = dg.AssetKey(["serving", "marts"])
 NEW_LOG = "serving_new.marts._publish_log"  # the log of the publish being built
 
-# The columns of marts._publish_log, in order. Columns an older log lacks are carried as NULL.
+# marts._publish_log: its comment, then each column's type and comment, in order. Columns an
+# older log lacks are carried as NULL.
+PUBLISH_LOG_COMMENT = (
+    "One row per publish of the serving database so far, oldest first, carried from version to "
+    "version; the newest row is the version of this file (docs/bi.md)."
+)
 PUBLISH_LOG_COLUMNS = {
-    "version": "BIGINT",
-    "published_at": "TIMESTAMP",
-    "run_id": "VARCHAR",
-    "row_counts": "JSON",
-    "checks_passed": "INTEGER",
-    "dagster_version": "VARCHAR",
-    "duckdb_version": "VARCHAR",
-    "storage_version": "VARCHAR",
-}
-
-# The comments of marts._publish_log (table: key None) in every serving file.
-PUBLISH_LOG_COMMENTS: dict[str | None, str] = {
-    None: "One row per publish of the serving database so far, oldest first, carried from "
-    "version to version; the newest row is the version of this file (docs/bi.md).",
-    "version": "Publish number (versions/v<version> under SERVING_DIR); NULL for a row from "
-    "before versioning.",
-    "published_at": "UTC time of the publish.",
-    "run_id": "Dagster run that published.",
-    "row_counts": "JSON {mart: rows} of the marts in that publish.",
-    "checks_passed": "Asset checks that passed in that run before the publish.",
-    "dagster_version": "Dagster version of the writer.",
-    "duckdb_version": "DuckDB version of the writer.",
-    "storage_version": "DuckDB storage version the file was written with (readable by DuckDB "
-    "clients from that version on).",
+    "version": ("BIGINT", "Publish number (versions/v<version>); NULL from before versioning."),
+    "published_at": ("TIMESTAMP", "UTC time of the publish."),
+    "run_id": ("VARCHAR", "Dagster run that published."),
+    "row_counts": ("JSON", "JSON {mart: rows} of the marts in that publish."),
+    "checks_passed": ("INTEGER", "Asset checks that passed in that run before the publish."),
+    "dagster_version": ("VARCHAR", "Dagster version of the writer."),
+    "duckdb_version": ("VARCHAR", "DuckDB version of the writer."),
+    "storage_version": ("VARCHAR", "DuckDB storage version of the file (clients from it on)."),
 }
 
 
@@ -71,18 +60,6 @@ class PublishResult:
     path: Path
     report: Path | None = None  # the current report.html, when it was drawn
     report_error: str | None = None  # why it was not (the publish went ahead regardless)
-
-
-def _draw_report(staging: Path) -> str | None:
-    """Write the daily KPI report of the staged publish next to it; the error text if that
-    failed. A report is a view of the marts, not part of them: it never stops a publish."""
-    from orchestration.report import write_report  # Altair and the Vega bundle: only here
-
-    try:
-        write_report(staging / serving_files.DATABASE, staging / serving_files.REPORT)
-    except Exception as exc:  # any failure of the drawing: reported, not raised
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int, list[str]]:
@@ -111,15 +88,17 @@ def sql_name(name: str) -> str:
 
 def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
     """COMMENT ON the tables and columns of serving_new.marts: the marts' dbt descriptions
-    (persist_docs writes them to the working catalog; CREATE TABLE AS does not carry them) and
-    PUBLISH_LOG_COMMENTS."""
+    (persist_docs writes them to the working catalog; CREATE TABLE AS does not carry them)."""
     where = "WHERE database_name = current_database() AND schema_name = 'marts'"
     rows = conn.execute(
         f"SELECT table_name, NULL, comment FROM duckdb_tables() {where} "
         f"UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() {where}"
     ).fetchall()
     comments = [(t, c, text.strip()) for t, c, text in rows if t in marts and (text or "").strip()]
-    comments += [("_publish_log", column, text) for column, text in PUBLISH_LOG_COMMENTS.items()]
+    comments.append(("_publish_log", None, PUBLISH_LOG_COMMENT))
+    comments += [
+        ("_publish_log", column, text) for column, (_, text) in PUBLISH_LOG_COLUMNS.items()
+    ]
     for table, column, text in comments:
         target = f"serving_new.marts.{sql_name(table)}"
         if column is None:
@@ -141,7 +120,7 @@ def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
         if old:
             select = ", ".join(
                 f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
-                for c, t in PUBLISH_LOG_COLUMNS.items()
+                for c, (t, _) in PUBLISH_LOG_COLUMNS.items()
             )
             conn.execute(f"INSERT INTO {NEW_LOG} SELECT {select} FROM prev.marts._publish_log")
     finally:
@@ -159,8 +138,7 @@ def write_serving_copy(
 ) -> PublishResult:
     """Publish the marts of `conn` as the next version of `serving_dir` (unchanged if anything
     fails before the swap); with `report`, the KPI report is drawn from the staged file too."""
-    serving_dir.mkdir(parents=True, exist_ok=True)
-    keep = keep if keep is not None else settings.value("SERVING_KEEP")
+    keep = keep if keep is not None else settings.get().serving_keep
     version = serving_files.next_version(serving_dir)
     history = serving_files.history_database(serving_dir)
     marts = sorted(marts)
@@ -181,7 +159,7 @@ def write_serving_copy(
                 parquet = staging / serving_files.PARQUET / f"{mart}.parquet"
                 conn.execute(f"COPY {table} TO {sql_text(parquet)} (FORMAT parquet)")
                 counts[mart] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            columns = ", ".join(f"{c} {t}" for c, t in PUBLISH_LOG_COLUMNS.items())
+            columns = ", ".join(f"{c} {t}" for c, (t, _) in PUBLISH_LOG_COLUMNS.items())
             conn.execute(f"CREATE TABLE {NEW_LOG} ({columns})")
             if history is not None:
                 _carry_log(conn, history)
@@ -192,8 +170,13 @@ def write_serving_copy(
             conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
         finally:
             conn.execute("DETACH serving_new")
-        if report and (error := _draw_report(staging)) is not None:
-            report_errors.append(error)
+        if report:  # a view of the marts, not part of them: a failed drawing never stops a publish
+            from orchestration.report import write_report  # Altair and Vega: only when drawing
+
+            try:
+                write_report(database, staging / serving_files.REPORT)
+            except Exception as exc:
+                report_errors.append(f"{type(exc).__name__}: {exc}")
         return counts
 
     counts = serving_files.publish_version(serving_dir, version, build, keep)
