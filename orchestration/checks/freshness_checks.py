@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import deployment, settings
+from orchestration import settings
 from orchestration.assets.ingest import LandingResource, raw_asset_key
 
 FRESHNESS_CHECK = "freshness"
@@ -22,7 +22,7 @@ _PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 def max_lag_days(feed: str) -> int:
     """FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS (env, then deployment file)."""
-    return settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", feed)
+    return settings.get().for_feed("FRESHNESS_MAX_LAG_DAYS", feed)
 
 
 def newest_partition(landing_root: Path, feed: str) -> date | None:
@@ -92,7 +92,7 @@ def build_freshness_checks(
     def landing_freshness(
         context: dg.AssetCheckExecutionContext, landing: LandingResource
     ) -> Iterable[dg.AssetCheckResult]:
-        today, delivered = clock().astimezone(UTC).date(), set(deployment.delivered_feeds())
+        today, delivered = clock().astimezone(UTC).date(), set(settings.get().deployment.feeds)
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
             feed = key.asset_key.path[-1]
             if feed not in delivered:  # the deployment config says there is no such export
