@@ -119,7 +119,7 @@ def check_scope(
 def docs_metadata(page: Path, index: Path) -> dict[str, dg.MetadataValue]:
     """Links to a validation's Data Docs page and the index under GX_DOCS_URL, which `make ui`
     serves, or `file://` links when GX_DOCS_URL is `file`."""
-    base = settings.value("GX_DOCS_URL")
+    base = settings.get().gx_docs_url
 
     def link(path: Path) -> dg.MetadataValue:
         relative = f"{base}/{path.relative_to(index.parent).as_posix()}"
