@@ -34,7 +34,7 @@ _publish_asset = build_publish_asset(_mart_keys)
 defs = dg.Definitions(
     assets=[*_ingest_assets, _dbt_assets, _publish_asset],
     asset_checks=[
-        *build_gx_checks(asset_keys=_asset_keys, backend=settings.gx_backend()),
+        *build_gx_checks(asset_keys=_asset_keys, backend=settings.get().gx_backend),
         build_publish_check(_mart_keys),
         build_freshness_checks(FEEDS),
     ],
@@ -46,7 +46,7 @@ defs = dg.Definitions(
         "warehouse": WarehouseResource(path=dg.EnvVar("WAREHOUSE_PATH")),
         "serving": ServingResource(dir=dg.EnvVar("SERVING_DIR")),
         "dbt": dbt_resource(),
-        "gx": GreatExpectationsResource(docs_dir=str(settings.gx_docs_dir())),
+        "gx": GreatExpectationsResource(docs_dir=str(settings.get().gx_docs_dir)),
         "alerts": alert_resource_from_env(),
     },
     # One process runs every step: DuckDB has a single writer, so a process per step buys nothing.
