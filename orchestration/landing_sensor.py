@@ -47,13 +47,13 @@ def plan_landing_run(
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    root = settings.landing_dir()
+    root = settings.get().landing_dir
     try:
         fingerprints = partition_fingerprints(root)
     except LandingFileError as exc:
         return dg.SkipReason(f"landing {root} is not readable as a landing: {exc}")
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    settle = settings.value("LANDING_SETTLE_SECONDS")
+    settle = settings.get().landing_settle_seconds
     dates, cursor, settling = plan_landing_run(fingerprints, seen, time.time(), settle)
     if settling:
         context.log.info(f"waiting for dt {', '.join(settling)} to settle")
