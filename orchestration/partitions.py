@@ -24,7 +24,7 @@ ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 # end_offset=1: today's partition exists, so a delivery for the current day loads the same day.
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
-    start_date=settings.value("PARTITIONS_START_DATE").isoformat(), end_offset=1, timezone="UTC"
+    start_date=settings.get().partitions_start_date.isoformat(), end_offset=1, timezone="UTC"
 )
 
 
@@ -44,7 +44,7 @@ class DateRange:
     def tags(self) -> dict[str, str]:
         """The run tags that make a run cover this range; a range outside the partitions is
         refused with a message that says what to change."""
-        start = settings.value("PARTITIONS_START_DATE")
+        start = settings.get().partitions_start_date
         today_end = date.today() + timedelta(days=1)
         if self.first < start:
             raise ValueError(
