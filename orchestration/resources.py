@@ -33,8 +33,8 @@ class WarehouseResource(dg.ConfigurableResource):
             read_only=read_only,
             # The settings dbt's profile reads too.
             config={
-                "memory_limit": settings.duckdb_memory_limit(),
-                "threads": settings.duckdb_threads(),
+                "memory_limit": settings.get().duckdb_memory_limit,
+                "threads": settings.get().duckdb_threads,
             },
         )
         try:
