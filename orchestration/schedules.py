@@ -22,7 +22,7 @@ from orchestration.partitions import DateRange
 )
 def daily_full_pipeline(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     today = context.scheduled_execution_time.date()
-    dates = DateRange(today - timedelta(days=settings.value("SCHEDULE_LOOKBACK_DAYS") - 1), today)
+    dates = DateRange(today - timedelta(days=settings.get().schedule_lookback_days - 1), today)
     return dg.RunRequest(run_key=None, tags={**dates.tags(), "trigger": "daily_schedule"})
 
 
