@@ -278,7 +278,7 @@ def alert_on_kpi_anomalies(
     if not database.is_file():
         return dg.SkipReason(f"nothing published yet at {database}")
     cursor = json.loads(context.cursor) if context.cursor else {}
-    lookback = settings.value("ANOMALY_ALERT_LOOKBACK_DAYS")
+    lookback = settings.get().anomaly_alert_lookback_days
     try:
         found, cursor = new_anomaly_alerts(database, cursor, lookback, alerts.ui_url)
     except duckdb.Error as exc:  # e.g. a publish from before the mart existed: next tick
