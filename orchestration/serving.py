@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     back = sub.add_parser("rollback", help="swap a kept version back in atomically")
     back.add_argument("--to", type=int, default=None, help="version (default: the previous one)")
     args = parser.parse_args(argv)
-    serving_dir = settings.serving_dir()
+    serving_dir = settings.get().serving_dir
     if args.command == "list":
         current = current_version(serving_dir)
         for version in kept_versions(serving_dir):
