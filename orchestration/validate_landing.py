@@ -139,7 +139,7 @@ def analyse_rows(
         f"SELECT count(*), count(*) FILTER (WHERE _held), count(*) FILTER (WHERE {bad}) FROM _rows"
     ).fetchone()
     if report.rows_held:
-        grace = settings.value("ORPHAN_GRACE_DAYS")
+        grace = settings.get().orphan_grace_days
         message = (
             f"{report.rows_held} rows name an order that is not in the landing: held until it "
             f"is delivered, quarantined once orders reach more than {grace} dt days past the "
@@ -162,7 +162,7 @@ def analyse_rows(
             Problem("warning", feed.name, "quarantine", f"row {r}: {why}", f) for f, r, why in first
         ]
         share = report.rows_quarantined / report.rows
-        limit = settings.quarantine_max_share(feed.name)
+        limit = settings.get().for_feed("QUARANTINE_MAX_SHARE", feed.name)
         message = (
             f"{report.rows_quarantined} of {report.rows} rows would be quarantined "
             f"({share:.2%}; max {limit:.2%})"
@@ -272,7 +272,7 @@ def _validate_feed(
         problems.append(Problem("warning", feed.name, "unconfigured", message))
     inspected = inspect_files(
         conn, feed, files, root, "_rows", references_schema="raw" if feed.parents else None,
-        hold_orphans=True, grace_days=settings.value("ORPHAN_GRACE_DAYS"), keep_going=True,
+        hold_orphans=True, grace_days=settings.get().orphan_grace_days, keep_going=True,
     )  # fmt: skip
     report.rejected_files = len(inspected.rejected)
     _columns(feed, root, inspected, report, problems)
