@@ -198,4 +198,4 @@ def test_a_run_keeps_its_partial_parse_for_the_next(tmp_path: Path, monkeypatch)
     keep_partial_parse(tmp_path / "missing")  # nothing to keep: no error
     monkeypatch.undo()
     # `make prepare` parses for the target the run names (part of dbt's partial-parse hash).
-    assert dbt_resource().target == settings.dbt_target()
+    assert dbt_resource().target == settings.get().dbt_target
