@@ -109,9 +109,9 @@ def test_defaults_of_an_empty_config_file(tmp_path) -> None:
     assert (config.feeds, config.undelivered) == (tuple(FEEDS), ())
     assert config == deployment.Deployment(source=config.source)
     assert config.dbt_vars == {}  # nothing overrides dbt_project.yml
-    assert deployment.delivered_feeds() == tuple(FEEDS)
-    assert settings.quarantine_max_share("orders") == 0.01
-    assert settings.per_feed_value("FRESHNESS_MAX_LAG_DAYS", "orders") == 2
+    assert settings.get().deployment.feeds == tuple(FEEDS)
+    assert settings.get().for_feed("QUARANTINE_MAX_SHARE", "orders") == 0.01
+    assert settings.get().for_feed("FRESHNESS_MAX_LAG_DAYS", "orders") == 2
 
 
 def test_without_warehouse_config_the_file_at_the_repo_root_if_any(monkeypatch) -> None:
@@ -141,7 +141,7 @@ def test_config_is_the_base_of_dbt_vars_and_env_overrides_it(tmp_path, monkeypat
         monkeypatch,
     )
     undelivered = [f for f in FEEDS if f not in ("orders", "order_items", "payments")]
-    assert settings.dbt_vars() == {
+    assert settings.get().all_dbt_vars == {
         "session_timeout_minutes": 45,
         "anomaly_z": 2.5,
         "business_timezone": "Europe/Berlin",
@@ -149,9 +149,9 @@ def test_config_is_the_base_of_dbt_vars_and_env_overrides_it(tmp_path, monkeypat
         "undelivered_feeds": undelivered,
     }
     monkeypatch.setenv("DBT_VARS", "{business_timezone: UTC, anomaly_z: 4}")
-    got = settings.dbt_vars()
+    got = settings.get().all_dbt_vars
     assert (got["business_timezone"], got["anomaly_z"], got["currency"]) == ("UTC", 4, "EUR")
-    assert deployment.delivered_feeds() == ("orders", "order_items", "payments")
+    assert settings.get().deployment.feeds == ("orders", "order_items", "payments")
 
 
 def test_quarantine_share_config_then_env(tmp_path, monkeypatch) -> None:
@@ -160,17 +160,23 @@ def test_quarantine_share_config_then_env(tmp_path, monkeypatch) -> None:
         "quarantine_max_share: 0.02\nquarantine_max_share_per_feed: {events: 0.05}\n",
         monkeypatch,
     )
-    assert (settings.quarantine_max_share("orders"), settings.quarantine_max_share("events")) == (
+    assert (
+        settings.get().for_feed("QUARANTINE_MAX_SHARE", "orders"),
+        settings.get().for_feed("QUARANTINE_MAX_SHARE", "events"),
+    ) == (
         0.02,
         0.05,
     )
     monkeypatch.setenv("QUARANTINE_MAX_SHARE", "0.03")  # env wins over the file
-    assert (settings.quarantine_max_share("orders"), settings.quarantine_max_share("events")) == (
+    assert (
+        settings.get().for_feed("QUARANTINE_MAX_SHARE", "orders"),
+        settings.get().for_feed("QUARANTINE_MAX_SHARE", "events"),
+    ) == (
         0.03,
         0.03,
     )
     monkeypatch.setenv("QUARANTINE_MAX_SHARE_EVENTS", "0.04")
-    assert settings.quarantine_max_share("events") == 0.04
+    assert settings.get().for_feed("QUARANTINE_MAX_SHARE", "events") == 0.04
 
 
 def test_freshness_is_days_in_the_file_and_in_the_env(tmp_path, monkeypatch) -> None:
