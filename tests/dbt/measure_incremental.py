@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     import duckdb
 
-    warehouse = settings.warehouse_path()
+    warehouse = settings.get().warehouse_path
     target = settings.DBT_PROJECT_DIR / "target"
     if args.full_first:
         seconds = run_dbt_asset(warehouse, full_refresh=True)
