@@ -230,6 +230,6 @@ def test_a_log_from_before_versions_is_carried_over(tmp_path: Path) -> None:
 def test_serving_keep_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVING_KEEP", "0")
     with pytest.raises(ValueError, match="SERVING_KEEP"):
-        settings.value("SERVING_KEEP")
+        settings.get()
     monkeypatch.delenv("SERVING_KEEP")
-    assert settings.value("SERVING_KEEP") == 5
+    assert settings.get().serving_keep == 5
