@@ -64,10 +64,10 @@ def test_export_handles_an_absent_raw_replaced_and_drops_stale_tables(tmp_path: 
 
 def test_dbt_target_is_one_setting(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("DBT_TARGET", raising=False)
-    assert settings.dbt_target() == "duckdb"
+    assert settings.get().dbt_target == "duckdb"
     assert dbt_resource().target == "duckdb"
     monkeypatch.setenv("DBT_TARGET", "Spark")
-    assert settings.dbt_target() == "spark"
+    assert settings.get().dbt_target == "spark"
     assert dbt_resource().target == "spark"
 
 
