@@ -32,12 +32,12 @@ def test_every_path_setting_points_into_the_session_folder(
     assert not isolated_paths.is_relative_to(settings.REPO_ROOT)
     base = tmp_path_factory.getbasetemp()
     resolved = {
-        "LANDING_DIR": settings.landing_dir(),
-        "WAREHOUSE_PATH": settings.warehouse_path(),
-        "SERVING_DIR": settings.serving_dir(),
-        "GX_DOCS_DIR": settings.gx_docs_dir(),
-        "DAGSTER_HOME": settings.dagster_home(),
-        "SPARK_DIR": settings.spark_dir(),
+        "LANDING_DIR": settings.get().landing_dir,
+        "WAREHOUSE_PATH": settings.get().warehouse_path,
+        "SERVING_DIR": settings.get().serving_dir,
+        "GX_DOCS_DIR": settings.get().gx_docs_dir,
+        "DAGSTER_HOME": settings.get().dagster_home,
+        "SPARK_DIR": settings.get().spark_dir,
     }
     assert resolved.keys() == ISOLATED_PATHS.keys()
     for name, path in resolved.items():
@@ -55,7 +55,7 @@ def test_the_deployment_config_is_the_session_empty_one(isolated_paths: Path) ->
         (),
         {},
     )
-    assert "DBT_VARS" not in os.environ and settings.dbt_vars() == {}
+    assert "DBT_VARS" not in os.environ and settings.get().all_dbt_vars == {}
 
 
 def test_the_definitions_write_data_docs_under_the_tmp_dirs(
