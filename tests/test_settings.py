@@ -194,7 +194,7 @@ def test_get_resolves_once_and_again_when_an_input_changes(
     config.write_text("freshness_max_lag_days: 10\n")
     assert settings.get().freshness_max_lag_days == 10
     monkeypatch.setenv("DUCKDB_THREADS", "3")
-    assert settings.value("DUCKDB_THREADS") == 3 == settings.duckdb_threads()
+    assert settings.get().duckdb_threads == 3 == settings.get().duckdb_threads
 
 
 def test_secrets_stay_out_of_the_repr(tmp_path: Path) -> None:
