@@ -55,7 +55,7 @@ def prepare(force: bool = False) -> None:
 
 
 def ensure_dagster_home() -> Path:
-    home = settings.dagster_home()
+    home = settings.get().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     # (Re)written when it names the event log storage class of earlier versions, now gone.
@@ -180,7 +180,7 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
     from orchestration.partitions import DateRange, landing_range  # imports Dagster: only here
 
     if first is None or last is None:
-        landing = settings.landing_dir()
+        landing = settings.get().landing_dir
         found = landing_range(landing)
         if found is None:
             raise UsageError(
@@ -188,7 +188,7 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
                 "generate the sample (make sample) or point LANDING_DIR at a landing"
             )
         first, last = first or found.first, last or found.last
-    start = settings.value("PARTITIONS_START_DATE")
+    start = settings.get().partitions_start_date
     today = datetime.now(UTC).date()  # the daily partitions are UTC days, today's included
     if first > last:
         raise UsageError(f"--from {first} is after --to {last}: swap them")
@@ -272,7 +272,7 @@ def _execute(
         )
         results.append(run)
 
-    limit = settings.value("POOL_WAIT_SECONDS")
+    limit = settings.get().pool_wait_seconds
     stopped = runguard.wait_for_pool(instance, WAREHOUSE_POOL, progress.say, limit)
     if stopped:
         instance.report_run_canceled(
@@ -311,7 +311,7 @@ def run_pipeline(
     from orchestration import runguard
 
     settings.apply_env_defaults()
-    verbose = settings.verbose() if verbose is None else verbose
+    verbose = settings.get().verbose if verbose is None else verbose
     if not verbose:
         quiet_warnings()
     from orchestration.definitions import defs
@@ -388,7 +388,7 @@ def _found(path: Path) -> str:
 
 def where(verbose: bool = False) -> None:
     """Where the published marts, the report, the Data Docs, the UI and the warehouse are."""
-    serving = settings.serving_dir()
+    serving = settings.get().serving_dir
     db = serving / "serving.duckdb"
     counts = published_row_counts(db)
     _say("")
@@ -396,13 +396,15 @@ def where(verbose: bool = False) -> None:
     for line in _mart_lines(counts, verbose) if counts else []:
         _say(line)
     _say(f"Report:           {_found(serving / 'report.html')}")
-    _say(f"Data Docs (GX):   {_found(settings.gx_docs_dir() / 'index.html')}")
-    _say(f"Dagster UI:       make ui, then {settings.value('DAGSTER_UI_URL')}")
+    _say(f"Data Docs (GX):   {_found(settings.get().gx_docs_dir / 'index.html')}")
+    _say(f"Dagster UI:       make ui, then {settings.get().dagster_ui_url}")
     _say(
         f"Query the marts:  .venv/bin/duckdb -readonly {db} "
         "-c 'from marts.daily_sales order by business_date desc limit 5'"
     )
-    _say(f"Working warehouse (the pipeline's own, not for BI tools): {settings.warehouse_path()}")
+    _say(
+        f"Working warehouse (the pipeline's own, not for BI tools): {settings.get().warehouse_path}"
+    )
 
 
 def serve_docs() -> None:
@@ -411,11 +413,11 @@ def serve_docs() -> None:
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlparse
 
-    base = settings.value("GX_DOCS_URL")
+    base = settings.get().gx_docs_url
     url = urlparse(base)
     if base == "file" or url.hostname not in ("127.0.0.1", "localhost") or url.path.strip("/"):
         return
-    docs = settings.gx_docs_dir()
+    docs = settings.get().gx_docs_dir
     docs.mkdir(parents=True, exist_ok=True)
 
     class Quiet(SimpleHTTPRequestHandler):
@@ -483,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     if args.command == "setting":
-        _say(str(settings.value(args.name) or ""))
+        _say(str(getattr(settings.get(), args.name.lower()) or ""))
     elif args.command == "dagster-home":
         _say(str(ensure_dagster_home()))
     elif args.command == "docs-server":
@@ -491,9 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "prepare":
         prepare(force=args.force)
     elif args.command == "where":
-        where(verbose=args.verbose or settings.verbose())
+        where(verbose=args.verbose or settings.get().verbose)
     elif args.command == "pipeline":
-        report = run_pipeline(dates=dates, verbose=args.verbose or settings.verbose())
+        report = run_pipeline(dates=dates, verbose=args.verbose or settings.get().verbose)
         if args.report_json:
             write_report_json(report, args.report_json)
         if report.stopped:  # its step may still run in its thread: it ends with the process

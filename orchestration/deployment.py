@@ -36,10 +36,6 @@ def load_config(path: Path | None = None) -> Deployment:
     return settings.read_deployment(path)
 
 
-def delivered_feeds() -> tuple[str, ...]:
-    return settings.get().deployment.feeds
-
-
 def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) -> bool:
     """Whether `feed` is delivered; raise if it is but the landing holds no file of it (`files`:
     all of the feed's, not one partition's). Files of a feed not delivered are not loaded."""

@@ -247,6 +247,10 @@ class Settings:
         """dbt's `--vars`: the deployment file's, then DBT_VARS over them."""
         return {**self.deployment.dbt_vars, **(self.dbt_vars or {})}
 
+    def dbt_vars_args(self) -> list[str]:
+        """dbt's `--vars` option with `all_dbt_vars`, or nothing when there are none."""
+        return ["--vars", json.dumps(self.all_dbt_vars)] if self.all_dbt_vars else []
+
     def is_current(self) -> bool:
         """Whether this process's variables and the files read are as they were at `load()`."""
         variables, stamps = self.inputs
@@ -516,51 +520,10 @@ def check() -> None:
     get()
 
 
-# Module functions for the callers that do not take the object yet.
-
-
 def raw(name: str) -> str:
     """The text of a setting from the environment, else `.env`, else its default; unchecked."""
     text = _layer(_variables(os.environ))[0].get(name, "")
     return text or (BY_NAME[name].default if name in BY_NAME else "")
-
-
-def value(name: str) -> Any:
-    """The typed value of a setting (see Settings); raises SettingError when one is bad."""
-    return getattr(get(), name.lower())
-
-
-def per_feed_value(base: str, feed: str) -> Any:
-    return get().for_feed(base, feed)
-
-
-def quarantine_max_share(feed: str) -> float:
-    return get().for_feed("QUARANTINE_MAX_SHARE", feed)
-
-
-def _delegate(name: str) -> Callable[[], Any]:
-    """A function returning `get().<name>`."""
-    return lambda: getattr(get(), name)
-
-
-landing_dir: Callable[[], Path] = _delegate("landing_dir")
-warehouse_path: Callable[[], Path] = _delegate("warehouse_path")
-serving_dir: Callable[[], Path] = _delegate("serving_dir")
-gx_docs_dir: Callable[[], Path] = _delegate("gx_docs_dir")
-gx_backend: Callable[[], str] = _delegate("gx_backend")
-dagster_home: Callable[[], Path] = _delegate("dagster_home")
-dbt_target: Callable[[], str] = _delegate("dbt_target")
-dbt_target_dir: Callable[[], Path] = _delegate("dbt_target_dir")
-spark_dir: Callable[[], Path] = _delegate("spark_dir")
-duckdb_memory_limit: Callable[[], str] = _delegate("duckdb_memory_limit")
-duckdb_threads: Callable[[], int] = _delegate("duckdb_threads")
-verbose: Callable[[], bool] = _delegate("verbose")
-dbt_vars: Callable[[], dict[str, Any]] = _delegate("all_dbt_vars")
-
-
-def dbt_vars_args() -> list[str]:
-    """dbt's `--vars` option with dbt_vars(), or nothing when there are none."""
-    return ["--vars", json.dumps(dbt_vars())] if dbt_vars() else []
 
 
 def apply_env_defaults() -> None:
