@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from orchestration import settings
 from orchestration.ingest.landing import LandingFileError
@@ -407,34 +407,6 @@ def where(verbose: bool = False) -> None:
     )
 
 
-def serve_docs() -> None:
-    """Serve GX_DOCS_DIR at GX_DOCS_URL, when that is on this machine, until stopped."""
-    import functools
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import urlparse
-
-    base = settings.get().gx_docs_url
-    url = urlparse(base)
-    if base == "file" or url.hostname not in ("127.0.0.1", "localhost") or url.path.strip("/"):
-        return
-    docs = settings.get().gx_docs_dir
-    docs.mkdir(parents=True, exist_ok=True)
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            """No line per request on the terminal the UI shares."""
-
-    handler = functools.partial(Quiet, directory=str(docs))
-    try:
-        server = ThreadingHTTPServer((url.hostname, url.port or 80), handler)
-    except OSError as exc:
-        _say(f"Data Docs: not served at {base} ({exc.strerror}); open {docs / 'index.html'}")
-        return
-    _say(f"Data Docs:  {base}/index.html")
-    with server, contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-
-
 class UsageError(Exception):
     """A bad argument or landing: printed as one line, exit code 2."""
 
@@ -475,7 +447,6 @@ def main(argv: list[str] | None = None) -> int:
     p_setting = sub.add_parser("setting", help="print a setting's resolved value (for make)")
     p_setting.add_argument("name", choices=sorted(settings.BY_NAME))
     sub.add_parser("dagster-home", help="create the Dagster instance folder and print its path")
-    sub.add_parser("docs-server", help="serve GX_DOCS_DIR at GX_DOCS_URL (make ui runs it)")
     args = parser.parse_args(argv)
     try:  # every setting, before anything runs or is written
         settings.check()
@@ -488,8 +459,6 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(getattr(settings.get(), args.name.lower()) or ""))
     elif args.command == "dagster-home":
         _say(str(ensure_dagster_home()))
-    elif args.command == "docs-server":
-        serve_docs()
     elif args.command == "prepare":
         prepare(force=args.force)
     elif args.command == "where":
