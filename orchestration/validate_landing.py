@@ -217,8 +217,7 @@ def validate(
     if not root.is_dir():
         problems.append(Problem("error", "-", "layout", f"landing folder {root} does not exist"))
         return report
-    for entry in landing.unknown_entries(root, FEEDS):
-        message = landing.describe_unknown_entry(entry, list(FEEDS))
+    for entry, _, message in landing.stray_entries(root, list(FEEDS)):
         problems.append(Problem("warning", "-", "layout", message, entry.name))
     discovered = {name: discover(root, name, problems) for name in FEEDS}
     with duckdb.connect(":memory:") as conn:

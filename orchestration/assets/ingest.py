@@ -16,10 +16,8 @@ from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
 from orchestration.ingest.landing import (
     LandingFile,
     LandingFileError,
-    describe_unknown_entry,
     discover_feed_files,
-    nearest_feed,
-    unknown_entries,
+    stray_entries,
 )
 from orchestration.ingest.loader import (
     HELD_SCHEMA,
@@ -126,17 +124,6 @@ def held_check_result(stats: LoadStats, grace_days: int) -> dg.AssetCheckResult:
     )
 
 
-def stray_entries(root: Path, feed: str) -> list[str]:
-    """The landing's top-level entries that are not a feed and are nearest `feed` by name (so
-    that a run names each once)."""
-    feeds = list(FEEDS)
-    return [
-        describe_unknown_entry(entry, feeds)
-        for entry in unknown_entries(root, feeds)
-        if nearest_feed(entry.name, feeds)[0] == feed
-    ]
-
-
 def unexpected_check_result(feed: str, found: list[str]) -> dg.AssetCheckResult:
     """Pass when the load read everything it was given, else WARN naming what it did not read."""
     shown = "; ".join(found[:SHOWN]) + (f"; and {len(found) - SHOWN} more" if found[SHOWN:] else "")
@@ -212,7 +199,8 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 metadata={"file": exc.file, "line": exc.line or -1, "reason": exc.reason},
                 allow_retries=False,
             ) from exc
-        not_read = stray_entries(root, feed.name) + stats.not_read
+        strays = [m for _, nearest, m in stray_entries(root, list(FEEDS)) if nearest == feed.name]
+        not_read = strays + stats.not_read
         context.log.info(
             f"raw.{feed.name} dt {dates}: {stats.rows_loaded} rows from {stats.files} files in "
             f"{stats.partitions} partitions ({stats.rows_inserted} new or changed, "

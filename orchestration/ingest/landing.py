@@ -6,7 +6,7 @@ Anything that does not fit the layout is an error, never skipped: skipping would
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
@@ -118,25 +118,18 @@ def discover_feed_files(landing_root: Path, feed: str) -> list[LandingFile]:
     return [f for p in feed_entries(landing_root, feed) for f in partition_files(landing_root, p)]
 
 
-def unknown_entries(landing_root: Path, feeds: Iterable[str]) -> list[Path]:
-    """Folders and files directly under the landing root that are not a feed's folder."""
-    known = set(feeds)
-    return (
-        [p for p in visible(landing_root) if p.name not in known] if landing_root.is_dir() else []
-    )
-
-
-def nearest_feed(name: str, feeds: Sequence[str]) -> tuple[str, bool]:
-    """The feed whose name is most like `name` (the first on a tie), and whether it is close
-    enough (CLOSE_NAME) to be what `name` was meant to be."""
-    scores = [SequenceMatcher(None, name.lower(), f.lower()).ratio() for f in feeds]
-    best = max(range(len(feeds)), key=lambda i: scores[i])
-    return feeds[best], scores[best] >= CLOSE_NAME
-
-
-def describe_unknown_entry(entry: Path, feeds: Sequence[str]) -> str:
-    """`folder order/ under the landing is not a feed of the contract; did you mean orders?…`"""
-    feed, close = nearest_feed(entry.name, feeds)
-    what = f"folder {entry.name}/" if entry.is_dir() else f"file {entry.name}"
-    hint = f"; did you mean {feed}?" if close else ""
-    return f"{what} under the landing is not a feed of the contract{hint}: not read"
+def stray_entries(landing_root: Path, feeds: Sequence[str]) -> list[tuple[Path, str, str]]:
+    """(entry, nearest feed, message) for each entry directly under the landing root that is not
+    a feed's folder: `folder order/ … not a feed of the contract; did you mean orders?: not read`.
+    The nearest feed is the one most like it by name (the first on a tie)."""
+    strays = []
+    for entry in visible(landing_root) if landing_root.is_dir() else []:
+        if entry.name in feeds:
+            continue
+        scores = [SequenceMatcher(None, entry.name.lower(), f.lower()).ratio() for f in feeds]
+        best = max(range(len(feeds)), key=lambda i: scores[i])
+        hint = f"; did you mean {feeds[best]}?" if scores[best] >= CLOSE_NAME else ""
+        what = f"folder {entry.name}/" if entry.is_dir() else f"file {entry.name}"
+        message = f"{what} under the landing is not a feed of the contract{hint}: not read"
+        strays.append((entry, feeds[best], message))
+    return strays

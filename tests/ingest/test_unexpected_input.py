@@ -23,10 +23,9 @@ from orchestration.assets.ingest import (
     LandingResource,
     build_ingest_asset,
     raw_asset_key,
-    stray_entries,
 )
 from orchestration.contract import FEEDS
-from orchestration.ingest.landing import discover_feed_files, nearest_feed
+from orchestration.ingest.landing import discover_feed_files, stray_entries
 from orchestration.ingest.loader import load_feed
 from orchestration.partitions import landing_range
 from orchestration.resources import WarehouseResource
@@ -104,16 +103,19 @@ def test_extra_csv_and_parquet_columns_are_named_unnamed_ones_are_not(conn, tmp_
 
 
 def test_every_stray_folder_is_named_once_on_the_feed_nearest_it(landing):
-    assert nearest_feed("order", list(FEEDS)) == ("orders", True)
-    assert nearest_feed("returns", list(FEEDS)) == ("refunds", True)
-    assert nearest_feed("inventory", list(FEEDS))[1] is False
-    named = {feed: stray_entries(landing, feed) for feed in FEEDS}
+    (landing / "returns").mkdir()
+    strays = stray_entries(landing, list(FEEDS))
+    named = {feed: [m for _, nearest, m in strays if nearest == feed] for feed in FEEDS}
     assert named["orders"] == [
         "folder order/ under the landing is not a feed of the contract; did you mean orders?: "
         "not read"
     ]
+    assert named["refunds"] == [
+        "folder returns/ under the landing is not a feed of the contract; did you mean refunds?: "
+        "not read"
+    ]
     everything = [line for lines in named.values() for line in lines]
-    assert len(everything) == 2
+    assert len(everything) == 3
     (inventory,) = [line for line in everything if "inventory" in line]
     assert (
         inventory == "folder inventory/ under the landing is not a feed of the contract: not read"
