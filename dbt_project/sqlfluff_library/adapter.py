@@ -1,14 +1,11 @@
-"""`adapter` stand-ins: a dispatched project macro renders as `name(args)`; no relation exists.
-
-That keeps expression macros parseable SQL; the few macros that render something other than an
-expression (a type, a whole select) get a fixed placeholder below.
-"""
+"""`adapter` stand-ins: a dispatched macro renders as `name(args)`, or as the fixed SQL below
+when it is not an expression; no relation exists."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-_NON_EXPRESSION_MACROS: dict[str, str] = {
+NON_EXPRESSION_MACROS: dict[str, str] = {
     "type_money": "decimal(18, 2)",
     "date_series": "select cast({0} as date) as date_day",
 }
@@ -16,8 +13,8 @@ _NON_EXPRESSION_MACROS: dict[str, str] = {
 
 def dispatch(macro_name: str, macro_namespace: str | None = None) -> Callable[..., str]:
     def _render(*args: object, **kwargs: object) -> str:
-        if macro_name in _NON_EXPRESSION_MACROS:
-            return _NON_EXPRESSION_MACROS[macro_name].format(*args)
+        if macro_name in NON_EXPRESSION_MACROS:
+            return NON_EXPRESSION_MACROS[macro_name].format(*args)
         return f"{macro_name}({', '.join(str(a) for a in args)})"
 
     return _render
