@@ -1,7 +1,5 @@
 """Alerts: what went wrong (`Alert`) and where it is sent (`AlertResource`: webhook, SMTP, log).
-
-The sensors that raise them are in `orchestration.sensors`; docs/operations.md has the setup.
-"""
+`orchestration.sensors` raises them; docs/operations.md has the setup."""
 
 from orchestration.alerts.model import Alert, run_link
 from orchestration.alerts.resource import AlertResource, alert_resource_from_env

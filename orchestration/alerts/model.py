@@ -1,9 +1,5 @@
-"""What an alert says: one `Alert`, rendered as a log line, a Slack message and an e-mail.
-
-Every alert names what it is about (asset, check, partition), what was seen against what was
-expected, and where to look (the run in the Dagster UI). Fields that do not apply are None and
-are left out of the rendering.
-"""
+"""One `Alert`: what it is about, what was seen against what was expected, and where to look;
+rendered as a log line, a Slack message and an e-mail, leaving out the fields that are None."""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """The alert sinks as one Dagster resource, configured from the settings (see .env.example).
 
-`alert_resource_from_env()` passes the secrets (the webhook URL holds a token, the SMTP login) as
-`dg.EnvVar`, so the Dagster UI shows the variable's name, never its value. With no
-ALERT_WEBHOOK_URL and no ALERT_SMTP_HOST the alerts only go to the log.
+The secrets are passed as `dg.EnvVar`, so the Dagster UI shows the variable's name, never its
+value. With no ALERT_WEBHOOK_URL and no ALERT_SMTP_HOST the alerts only go to the log.
 """
 
 from __future__ import annotations
@@ -66,12 +65,11 @@ class AlertResource(dg.ConfigurableResource):
         """Log and deliver `alerts`; never raises (see `sinks.deliver`)."""
         if not alerts:
             return DeliveryReport()
-        sinks = self.sinks()
         if self.smtp_host.strip() and not self.recipients:
             (logger or LOGGER).warning(
                 "ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is empty: no e-mail sent"
             )
-        return deliver(alerts, sinks, logger, self.attempts, self.backoff_seconds)
+        return deliver(alerts, self.sinks(), logger, self.attempts, self.backoff_seconds)
 
 
 def alert_resource_from_env(config: settings.Settings | None = None) -> AlertResource:

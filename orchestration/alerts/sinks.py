@@ -1,9 +1,8 @@
 """Where alerts go: a Slack-compatible webhook, e-mail over SMTP, and always the log.
 
-Delivery never raises: a sink that is down is tried `attempts` times with backoff and short
-timeouts, then given up, logged, and skipped for the rest of the batch (a sensor tick has a time
-limit). Secrets stay out of the log: only the webhook URL's host is named (its path holds the
-token), and the SMTP password is never formatted.
+Delivery never raises: a sink that is down is retried with backoff, then skipped for the rest
+of the batch (a sensor tick has a time limit). Secrets (the webhook URL, the SMTP password)
+stay out of the log.
 """
 
 from __future__ import annotations
@@ -25,12 +24,6 @@ from orchestration.alerts.model import Alert
 LOGGER = logging.getLogger("orchestration.alerts")
 
 
-def url_host(url: str) -> str:
-    """Only the host (and port) of a URL: what may be logged of a webhook URL."""
-    parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1] or "<invalid url>"
-
-
 @dataclass(frozen=True)
 class WebhookSink:
     """POST the alert's Slack payload as JSON to a Slack-compatible webhook."""
@@ -40,7 +33,8 @@ class WebhookSink:
     name: str = "webhook"
 
     def describe(self) -> str:
-        return f"webhook {url_host(self.url)}"
+        """Names only the host and port: the URL's path holds the token."""
+        return f"webhook {urlsplit(self.url).netloc.rsplit('@', 1)[-1] or '<invalid url>'}"
 
     def send(self, alert: Alert) -> None:
         body = json.dumps(alert.slack_payload(), default=str).encode("utf-8")
