@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from orchestration import deployment, settings
 from orchestration.quality import gx_validation as gxv
@@ -27,10 +28,12 @@ LOADED_AT = "_loaded_at"  # when the loader wrote a row (naive UTC)
 
 
 class GreatExpectationsResource(dg.ConfigurableResource):
-    """Where the GX Data Docs go (empty: none); `warm_up` when a run starts."""
+    """Where the GX Data Docs go (empty: none), built once when the run ends; `warm_up`
+    imports GX when it starts."""
 
     docs_dir: str = settings.DEFAULT_GX_DOCS_DIR
     warm_up: bool = True
+    _result_ids: list[Any] = PrivateAttr(default_factory=list)
 
     @property
     def resolved_docs_dir(self) -> Path | None:
@@ -43,6 +46,17 @@ class GreatExpectationsResource(dg.ConfigurableResource):
 
             docs = self.resolved_docs_dir
             threading.Thread(target=gxv.warm_up, args=(docs,), daemon=True).start()
+
+    def add_to_docs(self, result_ids: list[Any]) -> None:
+        self._result_ids += result_ids
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        docs = self.resolved_docs_dir
+        try:  # the Data Docs are a convenience: never fail the run over them
+            if docs and self._result_ids:
+                gxv.build_docs(docs, self._result_ids)
+        except Exception as exc:
+            context.log.warning(f"GX Data Docs not written: {exc}")
 
 
 def check_name(suite: SuiteFile, severity: Severity) -> str:
@@ -231,11 +245,7 @@ def build_suites_checks(
                 if names:
                     runs.append((suite, names, *_run(context, conn, suite, backend, docs)))
         done = [result.result_id for _, _, result, _ in runs if isinstance(result, gxv.SuiteResult)]
-        try:  # the Data Docs are a convenience: never fail the gate over them
-            pages = gxv.build_docs(docs, done) if docs and done else {}
-        except Exception as exc:
-            context.log.warning(f"GX Data Docs not written: {exc}")
-            pages = {}
+        gx.add_to_docs(done)
         for suite, names, result, metadata in runs:
             critical = check_name(suite, "critical")
             if not isinstance(result, gxv.SuiteResult):  # nothing vouches for the data
@@ -248,8 +258,9 @@ def build_suites_checks(
                         metadata=metadata,
                     )
                 continue
-            if result.result_id in pages:
-                metadata |= docs_metadata(pages[result.result_id], docs / "index.html")
+            if docs:
+                page = gxv.page_path(docs, result.result_id)
+                metadata |= docs_metadata(page, docs / "index.html")
             for severity in SEVERITIES:
                 if check_name(suite, severity) in names:
                     yield check_result(suite, severity, result, metadata)

@@ -1,14 +1,14 @@
 """Great Expectations suites (`expectations/<schema>.<table>.json`) run on DuckDB tables.
 
-A suite file is a GX 1.x suite whose every expectation has `meta.severity`, `critical` or
-`warning`. `validate_table` runs it as a `ValidationDefinition` on the table: a small table as a
-DataFrame (GX's pandas datasource), a larger one through GX's SQL datasource. With a `RowScope`
-the row-level expectations judge only some days' rows. `build_docs` renders GX's Data Docs for
-the results and points the pages at vendored copies of their CDN files, so they work offline.
+A suite file is a GX 1.x suite whose every expectation has `meta.severity` (`critical` or
+`warning`). `validate_table` runs it as a `ValidationDefinition`: a small table as a DataFrame,
+a larger one through GX's SQL datasource; with a `RowScope` the row-level expectations judge
+only some days' rows. `build_docs` renders GX's Data Docs, pointed at vendored CDN files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -96,14 +96,14 @@ def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
     return [read_suite_file(p) for p in sorted(Path(suite_dir).glob("*.json"))]
 
 
-def load_suite(suite: SuiteFile, variant: list[dict[str, Any]] | None = None) -> Any:
-    """The GX suite of a suite file, or of a `variant` of its expectations. Each expectation
-    is built on its own: GX's suite would drop one it cannot build."""
+def load_suite(suite: SuiteFile) -> Any:
+    """The GX suite of a suite file. Each expectation is built on its own: GX's suite would
+    drop one it cannot build."""
     import great_expectations as gx
     from great_expectations.expectations import expectation_configuration as ec
 
     built = []
-    for index, exp in enumerate(variant or suite.expectations):
+    for index, exp in enumerate(suite.expectations):
         try:
             built.append(ec.ExpectationConfiguration(**exp).to_domain_obj())
         except Exception as exc:
@@ -265,6 +265,32 @@ def _batch(context: AbstractDataContext, conn: Any, table: str, pandas: bool) ->
     return source.add_table_asset(name, table_name=name).add_batch_definition_whole_table("all")
 
 
+_DEFINITIONS: dict[tuple[int, str], tuple[str, Any]] = {}  # by id of context, suite name
+
+
+def _definition(
+    context: AbstractDataContext, conn: Any, table: str, suite: SuiteFile, pandas: bool
+) -> Any:
+    """The validation definition of `suite` on `table`, added once and reused while neither
+    changes (a SQL one holds `conn`: always new). A changed one is deleted and added again:
+    GX's `add_or_update` compares every expectation with every stored one."""
+    import great_expectations as gx
+    from great_expectations.exceptions import DataContextError
+
+    key = (id(context), suite.name)
+    variant = json.dumps([table, pandas, suite.expectations], sort_keys=True, default=str)
+    if pandas and _DEFINITIONS.get(key, ("",))[0] == variant:
+        return _DEFINITIONS[key][1]
+    gx_suite = load_suite(suite)
+    for factory in (context.validation_definitions, context.suites):
+        with contextlib.suppress(DataContextError):
+            factory.delete(suite.name)
+    batch, gx_suite = _batch(context, conn, table, pandas), context.suites.add(gx_suite)
+    definition = gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+    _DEFINITIONS[key] = (variant, context.validation_definitions.add(definition))
+    return _DEFINITIONS[key][1]
+
+
 def quoted_table(name: str) -> str:
     """`raw.orders` -> `"raw"."orders"`."""
     return ".".join(f'"{part}"' for part in name.split("."))
@@ -293,7 +319,6 @@ def validate_table(
     """Run a suite on the table `<schema>.<table>` with BOOLEAN_ONLY results, and again with
     the bad values if something failed. The caller decides when a `row_scope` is sound.
     Raises TableReadError, SuiteFormatError, KeyError (unknown backend or table name)."""
-    import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types import resource_identifiers as ids
 
@@ -303,15 +328,12 @@ def validate_table(
     suite = suite if isinstance(suite, SuiteFile) else read_suite_file(suite)
     row_count = _count(conn, table)
     limited = [row_scope.limit(e) if row_scope else None for e in suite.expectations]
-    gx_suite = load_suite(suite, [s or e for s, e in zip(limited, suite.expectations, strict=True)])
+    variant = tuple(s or e for s, e in zip(limited, suite.expectations, strict=True))
     pandas = backend == "pandas" or (backend == "auto" and row_count <= PANDAS_MAX_ROWS)
     frame = {"dataframe": conn.sql(f"select * from {quoted_table(table)}").df()} if pandas else None
     with GX_LOCK:
         context = gx_context(docs_dir)
-        batch = _batch(context, conn, table, pandas)
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-        )
+        definition = _definition(context, conn, table, replace(suite, expectations=variant), pandas)
         run_id = RunIdentifier(run_name=run_name)
         for fmt in ("BOOLEAN_ONLY", {"result_format": "BASIC", "partial_unexpected_count": 20}):
             result = definition.run(batch_parameters=frame, result_format=fmt, run_id=run_id)
@@ -346,8 +368,17 @@ def offline_html(html: str, static: str) -> str:
     return _SRI.sub("", _GX_LOGO.sub(f"{static}images/logo-long.png", _CDN_URL.sub(local, html)))
 
 
-def build_docs(docs_dir: Path, result_ids: list[Any]) -> dict[Any, Path]:
-    """Render these validation results' pages and the index; return each result's page."""
+def page_path(docs_dir: Path, result_id: Any) -> Path:
+    """Where `build_docs` writes the page of a validation result."""
+    with GX_LOCK:
+        (url,) = gx_context(docs_dir).get_docs_sites_urls(
+            resource_identifier=result_id, site_name=SITE, only_if_exists=False
+        )
+    return Path(url2pathname(urlparse(url["site_url"]).path))
+
+
+def build_docs(docs_dir: Path, result_ids: list[Any]) -> None:
+    """Render these validation results' pages and the index (listing the MAX_RESULTS newest)."""
     with GX_LOCK:
         context = gx_context(docs_dir)
         store = context.validation_results_store
@@ -355,12 +386,8 @@ def build_docs(docs_dir: Path, result_ids: list[Any]) -> dict[Any, Path]:
         for key in keys[MAX_RESULTS:]:
             store.remove_key(key)
         context.build_data_docs(site_names=[SITE], resource_identifiers=result_ids)
-        pages = {}
-        for result_id in result_ids:
-            (url,) = context.get_docs_sites_urls(resource_identifier=result_id, site_name=SITE)
-            pages[result_id] = Path(url2pathname(urlparse(url["site_url"]).path))
         shutil.copytree(VENDOR_DIR, docs_dir / "static" / "vendor", dirs_exist_ok=True)
-        for page in [docs_dir / "index.html", *pages.values()]:
+        pages = [page_path(docs_dir, result_id) for result_id in result_ids]
+        for page in [docs_dir / "index.html", *pages]:
             static = "../" * (len(page.relative_to(docs_dir).parts) - 1) + "static/"
             page.write_text(offline_html(page.read_text("utf-8"), static), "utf-8")
-        return pages

@@ -102,8 +102,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     finally:
         conn.close()
     assert result.failed()
-    pages = gx_validation.build_docs(docs, [result.result_id])
-    return Site(docs / "index.html", pages[result.result_id])
+    gx_validation.build_docs(docs, [result.result_id])
+    return Site(docs / "index.html", gx_validation.page_path(docs, result.result_id))
 
 
 def _visit(browser: Browser, path: Path, color_scheme: str = "light") -> PageVisit:

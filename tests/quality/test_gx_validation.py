@@ -283,6 +283,22 @@ def test_validate_table_reports_each_expectation(
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
+def test_a_suite_run_again_judges_the_new_rows_and_expectations(
+    tmp_path: Path, orders_db: duckdb.DuckDBPyConnection, backend: str
+) -> None:
+    """The validation definition is reused while the suite stays the same, replaced when not."""
+    not_null = _exp("expect_column_values_to_not_be_null", column="order_id")
+    in_set = _exp("expect_column_values_to_be_in_set", column="status", value_set=["paid"])
+    first = validate_table(orders_db, "raw.orders", _write_suite(tmp_path, [not_null]))
+    orders_db.execute("DELETE FROM raw.orders WHERE order_id IS NULL")
+    again = validate_table(orders_db, "raw.orders", _write_suite(tmp_path, [not_null]))
+    changed = _write_suite(tmp_path, [not_null, in_set])
+    last = validate_table(orders_db, "raw.orders", changed, backend=backend)
+    assert [len(r.failed()) for r in (first, again, last)] == [1, 0, 1]
+    assert last.failed()[0]["values"] == ["lost"]
+
+
+@pytest.mark.parametrize("backend", ["pandas", "sql"])
 def test_unexpected_values_are_capped(tmp_path: Path, backend: str) -> None:
     conn = duckdb.connect(str(tmp_path / "wh.duckdb"))
     conn.execute("CREATE SCHEMA raw")
