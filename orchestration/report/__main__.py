@@ -15,13 +15,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m orchestration.report",
         description="Write the daily KPI report (static HTML) from a published serving folder.",
     )
-    parser.add_argument(
-        "--serving-dir", type=Path, default=None, help="default: env SERVING_DIR, data/serving"
-    )
+    parser.add_argument("--serving-dir", type=Path, help="default: env SERVING_DIR, data/serving")
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     args = parser.parse_args(argv)
-    serving_dir = args.serving_dir or settings.get().serving_dir
-    database = serving_dir / serving.DATABASE
+    database = (args.serving_dir or settings.get().serving_dir) / serving.DATABASE
     if not database.is_file():
         sys.stderr.write(f"no published database at {database}\n")
         return 2

@@ -1,8 +1,5 @@
-"""The report's charts as Vega-Lite specs (Altair), with their data inlined in the spec.
-
-Every chart is a plain dict ready for `vegaEmbed`; the page (orchestration/report/page.py) embeds
-them with the Vega libraries inlined, so nothing is fetched when the page is viewed.
-"""
+"""The report's charts as Vega-Lite specs (Altair): plain dicts for `vegaEmbed`, with their
+data inlined, so nothing is fetched when the page is viewed."""
 
 from __future__ import annotations
 
@@ -94,42 +91,29 @@ def retention_chart(data: ReportData) -> dict:
 def tier_chart(data: ReportData) -> dict:
     """Customers and revenue share per member tier, as of the snapshot date."""
     tiers = data.segments[data.segments["dimension"] == "member_tier"]
-    return (
-        alt.Chart(tiers)
-        .mark_bar()
-        .encode(
-            x=alt.X("segment:N", sort=TIER_ORDER, title="member tier"),
-            y=alt.Y("customers:Q", title="customers"),
-            color=alt.Color("segment:N", sort=TIER_ORDER, legend=None),
-            tooltip=["segment:N", "customers:Q", alt.Tooltip("revenue_share:Q", format=".1%")],
-        )
-        .properties(width=WIDTH // 2 - 20, height=HEIGHT)
-        .to_dict()
+    base = alt.Chart(tiers)
+    bars = base.mark_bar().encode(
+        x=alt.X("segment:N", sort=TIER_ORDER, title="member tier"),
+        y=alt.Y("customers:Q", title="customers"),
+        color=alt.Color("segment:N", sort=TIER_ORDER, legend=None),
+        tooltip=["segment:N", "customers:Q", alt.Tooltip("revenue_share:Q", format=".1%")],
     )
+    return bars.properties(width=WIDTH // 2 - 20, height=HEIGHT).to_dict()
 
 
 def lifecycle_chart(data: ReportData) -> dict:
     """Customers per lifecycle stage at each month end (lifecycle_flows' to_stage)."""
-    flows = _iso(data.flows, "month")
-    return (
-        alt.Chart(flows)
-        .mark_bar()
-        .encode(
-            x=alt.X("yearmonth(month):O", title=None),
-            y=alt.Y(
-                "customers:Q",
-                stack="normalize",
-                title="share of customers",
-                axis=alt.Axis(format="%"),
-            ),
-            color=alt.Color(
-                "stage:N", title="stage", scale=alt.Scale(domain=STAGE_ORDER, range=STAGE_COLORS)
-            ),
-            tooltip=[alt.Tooltip("yearmonth(month):O", title="month"), "stage:N", "customers:Q"],
-        )
-        .properties(width=WIDTH, height=HEIGHT)
-        .to_dict()
+    base = alt.Chart(_iso(data.flows, "month"))
+    share = alt.Axis(format="%")
+    bars = base.mark_bar().encode(
+        x=alt.X("yearmonth(month):O", title=None),
+        y=alt.Y("customers:Q", stack="normalize", title="share of customers", axis=share),
+        color=alt.Color(
+            "stage:N", title="stage", scale=alt.Scale(domain=STAGE_ORDER, range=STAGE_COLORS)
+        ),
+        tooltip=[alt.Tooltip("yearmonth(month):O", title="month"), "stage:N", "customers:Q"],
     )
+    return bars.properties(width=WIDTH, height=HEIGHT).to_dict()
 
 
 def anomaly_chart(data: ReportData) -> dict:
@@ -138,30 +122,23 @@ def anomaly_chart(data: ReportData) -> dict:
     flagged["direction"] = [
         "above baseline" if z > 0 else "below baseline" for z in flagged.z_score
     ]
-    return (
-        alt.Chart(flagged)
-        .mark_point(filled=True, size=110, shape="diamond")
-        .encode(
-            x=alt.X("business_date:T", title=None),
-            y=alt.Y("kpi:N", title=None),
-            color=alt.Color(
-                "direction:N",
-                scale=alt.Scale(
-                    domain=["above baseline", "below baseline"], range=[ANOMALY_COLOR, "#1f77b4"]
-                ),
-                title=None,
-            ),
-            tooltip=[
-                "business_date:T",
-                "kpi:N",
-                alt.Tooltip("value:Q", format=",.4~f"),
-                alt.Tooltip("baseline_mean:Q", format=",.4~f"),
-                alt.Tooltip("z_score:Q", format=".1f"),
-            ],
-        )
-        .properties(width=WIDTH, height=HEIGHT // 2 + 40)
-        .to_dict()
+    directions = alt.Scale(
+        domain=["above baseline", "below baseline"], range=[ANOMALY_COLOR, "#1f77b4"]
     )
+    base = alt.Chart(flagged)
+    points = base.mark_point(filled=True, size=110, shape="diamond").encode(
+        x=alt.X("business_date:T", title=None),
+        y=alt.Y("kpi:N", title=None),
+        color=alt.Color("direction:N", scale=directions, title=None),
+        tooltip=[
+            "business_date:T",
+            "kpi:N",
+            alt.Tooltip("value:Q", format=",.4~f"),
+            alt.Tooltip("baseline_mean:Q", format=",.4~f"),
+            alt.Tooltip("z_score:Q", format=".1f"),
+        ],
+    )
+    return points.properties(width=WIDTH, height=HEIGHT // 2 + 40).to_dict()
 
 
 def all_charts(data: ReportData, end: date) -> dict[str, dict]:

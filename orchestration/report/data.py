@@ -1,8 +1,7 @@
 """Read what the report shows from a published serving.duckdb, read-only.
 
-Only mart-contract columns are used (docs/specs/mart-contract.md), so the report keeps working when
-marts gain columns. Money is cast to DOUBLE here: the charts are JSON, and a chart needs no
-cents-exact sum (the headline sums stay DECIMAL until they are formatted).
+Only mart-contract columns are used (docs/specs/mart-contract.md). Money is cast to DOUBLE: the
+charts are JSON and need no cents-exact sums.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
 """Headline KPIs: the last 7 business days against the 7 before (repurchase: month over month).
-
-Ratios over a period are recomputed from their parts (sums of numerators and denominators),
-never averaged day by day, as the KPI catalog defines them.
-"""
+Ratios over a period are recomputed from summed parts, never averaged day by day."""
 
 from __future__ import annotations
 
@@ -14,8 +11,7 @@ import pandas as pd
 from orchestration.report.data import ReportData
 
 PERIOD_DAYS = 7
-# A change smaller than this share of the previous value is drawn as flat.
-FLAT_BAND = 0.005
+FLAT_BAND = 0.005  # a change smaller than this share of the previous value is drawn as flat
 
 
 @dataclass(frozen=True)
@@ -57,40 +53,34 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return None if not denominator else float(numerator) / float(denominator)
 
 
-def _two_periods(frame: pd.DataFrame, end: date, func) -> tuple[float | None, float | None]:
-    """`func` applied to the period ending on `end` and to the one before it."""
-    current, previous = _window(frame, end), _window(frame, end - timedelta(days=PERIOD_DAYS))
-    return (
-        func(current) if not current.empty else None,
-        func(previous) if not previous.empty else None,
-    )
+def _two_periods(frame: pd.DataFrame, end: date, func) -> tuple[float | None, ...]:
+    """`func` of the period ending on `end` and of the one before it; None for an empty one."""
+    periods = (_window(frame, end), _window(frame, end - timedelta(days=PERIOD_DAYS)))
+    return tuple(None if period.empty else func(period) for period in periods)
 
 
-def _repurchase(monthly: pd.DataFrame) -> tuple[float | None, float | None, str]:
-    """Repurchase rate of the newest month with buyers and of the month before it."""
+def _repurchase(monthly: pd.DataFrame) -> tuple[tuple[float | None, float | None], str]:
+    """Repurchase rate of the newest month with buyers and of the month before it; the period."""
     months = monthly[monthly["buyers"] > 0].sort_values("month")
     rates = [_ratio(r.repeat_buyers, r.buyers) for r in months.itertuples()]
     if not rates:
-        return None, None, "month"
-    label = f"{pd.Timestamp(months['month'].iloc[-1]):%b %Y} vs previous month"
-    return rates[-1], (rates[-2] if len(rates) > 1 else None), label
+        return (None, None), "month"
+    period = f"{pd.Timestamp(months['month'].iloc[-1]):%b %Y} vs previous month"
+    return (rates[-1], rates[-2] if len(rates) > 1 else None), period
 
 
-def headlines(data: ReportData) -> list[Headline]:
-    """The six headline KPIs, in display order."""
-    end = data.last_date
-    if end is None:
-        return []
+def headlines(data: ReportData, end: date) -> list[Headline]:
+    """The six headline KPIs for the period ending on `end`, in display order."""
     period = f"{PERIOD_DAYS} days to {end:%Y-%m-%d} vs the {PERIOD_DAYS} days before"
 
-    def tile(key: str, label: str, unit: str, values: tuple) -> Headline:
-        return Headline(key, label, values[0], values[1], unit, period)
+    def tile(key: str, label: str, unit: str, values: tuple, span: str = period) -> Headline:
+        return Headline(key, label, values[0], values[1], unit, span)
 
     sales, traffic, satisfaction = data.sales, data.traffic, data.satisfaction
     weighted_rating = satisfaction.assign(
         points=satisfaction["avg_rating"].fillna(0) * satisfaction["review_count"]
     )
-    repurchase_now, repurchase_before, repurchase_period = _repurchase(data.monthly)
+    repurchase, months = _repurchase(data.monthly)
     return [
         tile("gmv", "GMV", "money", _two_periods(sales, end, lambda f: f["gmv"].sum())),
         tile("paid_orders", "Paid orders", "count",
@@ -101,8 +91,7 @@ def headlines(data: ReportData) -> list[Headline]:
                              f["sessions"].sum()))),
         tile("aov", "AOV", "money", _two_periods(
             sales, end, lambda f: _ratio(f["paid_revenue"].sum(), f["paid_orders"].sum()))),
-        Headline("repurchase_rate", "Repurchase rate", repurchase_now, repurchase_before,
-                 "percent", repurchase_period),
+        tile("repurchase_rate", "Repurchase rate", "percent", repurchase, months),
         tile("avg_rating", "Avg rating", "rating", _two_periods(
             weighted_rating, end,
             lambda f: _ratio(f["points"].sum(), f["review_count"].sum()))),

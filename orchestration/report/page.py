@@ -1,10 +1,8 @@
-"""The report page: one self-contained HTML file.
+"""The report page: one self-contained HTML file that draws with no network at all.
 
-The Vega, Vega-Lite and Vega-Embed libraries are inlined from the `vl-convert-python` wheel
-(`vl_convert.javascript_bundle`, built offline from the JS it ships), so the page draws with no
-network at all: no CDN, nothing fetched when it is opened from a file share or a mail attachment.
-Charts render as SVG; `window.reportReady` resolves when every chart has drawn (the headless
-browser test waits on it) and `window.reportErrors` collects any chart that failed.
+The Vega libraries are inlined from the `vl-convert-python` wheel. Charts render as SVG;
+`window.reportReady` resolves when every chart has drawn and `window.reportErrors` collects
+any chart that failed.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
+from orchestration import serving
 from orchestration.report.data import ReportData
 from orchestration.report.kpis import Headline, format_value
 
@@ -68,9 +67,8 @@ tr.anomaly td { background: #fdecea; }
 
 @functools.cache
 def vega_bundle() -> str:
-    """Vega + Vega-Lite (the version Altair writes) + Vega-Embed as one script, built by
-    vl-convert once per environment and kept next to the installed packages, one file per
-    vl-convert and Vega-Lite version (the bundle is a pure function of the two)."""
+    """Vega, Vega-Lite (the version Altair writes) and Vega-Embed as one script, built once per
+    environment and kept next to the installed packages, one file per pair of versions."""
     vl_version = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     name = f"vega-bundle-{vl_convert.__version__}-{vl_version}.js"
     path = Path(sys.prefix) / "share" / "ecom-warehouse" / name
@@ -86,48 +84,40 @@ def vega_bundle() -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` by a temporary name in the same folder, fsync and rename: a reader
-    sees the old file or the new one, never half of one."""
+    """Write by a temporary name, fsync and rename: a reader sees the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        tmp.write_text(text, encoding="utf-8")
+        serving.fsync(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _tile(headline: Headline) -> str:
-    change = headline.change
-    change_text = f"{change:+.1%}" if change is not None else "no previous period"
+    change = "no previous period" if headline.change is None else f"{headline.change:+.1%}"
     previous = format_value(headline.previous, headline.unit)
     return (
         f'<div class="tile" data-kpi="{headline.key}" data-trend="{headline.trend}">'
         f'<div class="label">{html.escape(headline.label)}</div>'
         f'<div class="value">{format_value(headline.current, headline.unit)}</div>'
         f'<div class="trend {headline.trend}" title="{html.escape(headline.period)}">'
-        f"{ARROWS[headline.trend]} {change_text} <span>(was {previous})</span></div></div>"
+        f"{ARROWS[headline.trend]} {change} <span>(was {previous})</span></div></div>"
     )
 
 
 def _anomaly_table(anomalies: pd.DataFrame) -> str:
     if anomalies.empty:
         return "<p>No KPI anomaly is flagged in the published data.</p>"
-    rows = []
-    for r in anomalies.itertuples():
-        cells = [
-            f"{pd.Timestamp(r.business_date):%Y-%m-%d}",
-            html.escape(str(r.kpi)),
-            f"{r.value:,.4g}",
-            f"{r.baseline_mean:,.4g}",
-            f"{r.z_score:+.1f}",
-        ]
-        rows.append('<tr class="anomaly">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in ("date", "kpi", "value", "baseline mean", "z"))
-    return f'<table id="anomaly-table"><tr>{head}</tr>{"".join(rows)}</table>'
+    rows = "".join(
+        f'<tr class="anomaly"><td>{pd.Timestamp(r.business_date):%Y-%m-%d}</td>'
+        f"<td>{html.escape(str(r.kpi))}</td><td>{r.value:,.4g}</td>"
+        f"<td>{r.baseline_mean:,.4g}</td><td>{r.z_score:+.1f}</td></tr>"
+        for r in anomalies.itertuples()
+    )
+    return f'<table id="anomaly-table"><tr>{head}</tr>{rows}</table>'
 
 
 def _figure(chart_id: str) -> str:
