@@ -1,4 +1,1 @@
-"""The Spark target: raw tables exported as Parquet and the dbt project built on local Spark.
-
-`python -m orchestration.spark export|build` (docs/scaling.md).
-"""
+"""The Spark target: `python -m orchestration.spark export|build` (docs/scaling.md)."""

@@ -24,13 +24,9 @@ def _say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    dbt_args: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, dbt_args = argv[:split], argv[split + 1 :]
     parser = argparse.ArgumentParser(prog="python -m orchestration.spark", description=__doc__)
     parser.add_argument("command", choices=["export", "build"])
+    parser.add_argument("dbt_args", nargs="*", help="after --: arguments for dbt build")
     args = parser.parse_args(argv)
     config = settings.get()
     warehouse, spark_dir = config.warehouse_path, config.spark_dir
@@ -41,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"  {table.schema}.{table.table:<28} {table.rows:>10,} rows  {table.path}")
         _say(f"exported {len(exported)} tables in {time.perf_counter() - started:.1f}s")
         return 0
-    exported, result = build(warehouse, spark_dir, config.all_dbt_vars, dbt_args)
+    exported, result = build(warehouse, spark_dir, config.all_dbt_vars, args.dbt_args)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     verdict = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"

@@ -1,9 +1,8 @@
 """Build the dbt project on the local Spark target (dbt-spark `session` method).
 
-The same models as on DuckDB; only dispatched macros differ (`spark__*`). The raw tables are
-exported to Parquet (export.py), then `dbt build --target spark --full-refresh` declares the raw
-sources over them in its on-run-start hook. All Spark state lives under SPARK_DIR: one Spark
-process per folder at a time (its Derby metastore locks it).
+The same models as on DuckDB; only dispatched macros differ (`spark__*`). dbt's on-run-start
+hook declares the raw sources over the Parquet export. All Spark state lives under SPARK_DIR:
+one Spark process per folder at a time (its Derby metastore locks it).
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from typing import Any
 from orchestration import settings
 from orchestration.spark.export import ExportedTable, export_raw
 
-# Quiet Spark: every statement otherwise logs "Using an existing Spark session; only runtime SQL
-# configurations will take effect" and the metastore logs its retries (shared/spark-notes.md).
+# Quiet Spark: otherwise every statement logs "Using an existing Spark session" and the
+# metastore logs its retries.
 LOG4J2_PROPERTIES = """\
 rootLogger.level = error
 rootLogger.appenderRef.stdout.ref = console
@@ -48,18 +47,15 @@ def spark_env(spark_dir: Path) -> dict[str, str]:
     conf_dir.mkdir(parents=True, exist_ok=True)
     (conf_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
     env = settings.process_env()
-    env.update(
-        {
-            "DBT_TARGET": "spark",
-            "SPARK_DIR": str(spark_dir),
-            "SPARK_RAW_DIR": str(raw_dir(spark_dir)),
-            "SPARK_CONF_DIR": str(conf_dir),
-            "SPARK_LOCAL_IP": env.get("SPARK_LOCAL_IP", "127.0.0.1"),
-            # profiles.yml renders only the selected output, but keep the variable defined.
-            "WAREHOUSE_PATH": env.get("WAREHOUSE_PATH") or str(settings.get().warehouse_path),
-        }
-    )
-    return env
+    return env | {
+        "DBT_TARGET": "spark",
+        "SPARK_DIR": str(spark_dir),
+        "SPARK_RAW_DIR": str(raw_dir(spark_dir)),
+        "SPARK_CONF_DIR": str(conf_dir),
+        "SPARK_LOCAL_IP": env.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        # profiles.yml renders only the selected output, but keep the variable defined.
+        "WAREHOUSE_PATH": env.get("WAREHOUSE_PATH") or str(settings.get().warehouse_path),
+    }
 
 
 def dbt_spark_command(
@@ -72,8 +68,7 @@ def dbt_spark_command(
     cmd += ["--project-dir", project, "--profiles-dir", project, "--full-refresh"]
     cmd += ["--target-path", str(spark_dir / "dbt_target")]
     cmd += ["--log-path", str(spark_dir / "dbt_logs")]
-    # Unit tests of the incremental branch (is_incremental overridden) cannot compile where every
-    # model is a plain table; they are tagged and run on DuckDB only.
+    # The unit tests of the incremental branch cannot compile where every model is a table.
     cmd += ["--exclude", "tag:incremental_only"]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dict(dbt_vars))]

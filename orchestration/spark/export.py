@@ -1,9 +1,7 @@
 """Raw tables of the DuckDB warehouse -> Parquet that Spark reads (the Spark target's sources).
 
-Each table of `raw` and `raw_replaced` goes to `<raw_dir>/<schema>/<table>/data.parquet`, one
-folder per table: a Spark table `USING parquet LOCATION '<folder>'` reads every file of it. The
-dbt macro `spark_register_raw_sources` declares the tables with the source YAML's columns, so an
-absent table still exists in Spark, empty. DuckDB's naive TIMESTAMP stays without time zone.
+Each table of `raw` and `raw_replaced` goes to `<raw_dir>/<schema>/<table>/data.parquet`, the
+folder that the dbt macro `spark_register_raw_sources` declares as the table's location.
 """
 
 from __future__ import annotations
@@ -34,17 +32,15 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def export_raw(
-    warehouse: Path, raw_dir: Path, schemas: tuple[str, ...] = RAW_SCHEMAS
-) -> list[ExportedTable]:
-    """Write every table of `schemas` in the DuckDB file `warehouse` as Parquet under `raw_dir`.
+def export_raw(warehouse: Path, raw_dir: Path) -> list[ExportedTable]:
+    """Write every raw table of the DuckDB file `warehouse` as Parquet under `raw_dir`.
 
     `raw_dir/<schema>/` is replaced whole, so a table dropped from DuckDB does not linger as a
     stale folder. Schemas absent from the warehouse are skipped (their folder removed).
     """
     exported: list[ExportedTable] = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        for schema in schemas:
+        for schema in RAW_SCHEMAS:
             schema_dir = raw_dir / schema
             if schema_dir.exists():
                 shutil.rmtree(schema_dir)
