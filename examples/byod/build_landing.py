@@ -1,12 +1,9 @@
 """Map the hand-written shop exports in examples/byod/exports/ into a landing folder.
 
-    .venv/bin/python examples/byod/build_landing.py [--exports DIR] [--out DIR] [--dt YYYY-MM-DD]
-
 A Shopify-style order export (one row per line item, order fields on an order's first line
 only), a customer export, a product export and a review app's export become the six feeds
-they can fill, in one partition `dt=<export date>` (`--out` default: data/byod/landing).
-Timestamps keep their UTC offset: the ingest converts them. Adapt the `map_*` functions to
-your exports; docs/your-data.md explains each mapping.
+they can fill, in one partition `dt=<export date>`. Timestamps keep their UTC offset: the
+ingest converts them. Adapt the `map_*` functions to your exports (docs/your-data.md).
 """
 
 from __future__ import annotations
@@ -162,9 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exports", type=Path, default=HERE / "exports")
     parser.add_argument("--out", type=Path, default=HERE.parents[1] / "data" / "byod" / "landing")
-    parser.add_argument(
-        "--dt", default="2025-03-03", help="the last business date the exports cover"
-    )
+    parser.add_argument("--dt", default="2025-03-03", help="last business date the exports cover")
     args = parser.parse_args()
     counts = build(args.exports, args.out, args.dt)
     for feed, rows in counts.items():
