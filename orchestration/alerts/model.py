@@ -81,9 +81,8 @@ class Alert:
 
     def log_line(self) -> str:
         facts = " ".join(f"{label.lower()}={value}" for label, value in self.fields())
-        return f"ALERT {self.kind} {self.title} | {self.message} | {facts}" + (
-            f" | {self.link}" if self.link else ""
-        )
+        link = f" | {self.link}" if self.link else ""
+        return f"ALERT {self.kind} {self.title} | {self.message} | {facts}{link}"
 
     def slack_payload(self) -> dict[str, Any]:
         """A Slack incoming-webhook body: `text` (notification fallback) and Block Kit blocks."""

@@ -16,7 +16,6 @@ from orchestration.alerts.model import DEFAULT_UI_URL, Alert
 from orchestration.alerts.sinks import LOGGER, DeliveryReport, EmailSink, Sink, WebhookSink, deliver
 
 DEFAULT_EMAIL_FROM = settings.BY_NAME["ALERT_EMAIL_FROM"].default
-# resource field -> variable, for the secrets passed as dg.EnvVar when set
 SECRETS = {name: f"ALERT_{name.upper()}" for name in ("webhook_url", "smtp_user", "smtp_password")}
 
 
