@@ -1,0 +1,1 @@
+select * from marts.daily_ctr

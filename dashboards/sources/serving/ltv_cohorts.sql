@@ -1,0 +1,1 @@
+select * from marts.ltv_cohorts
