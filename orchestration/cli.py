@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dagster-home", help="create the Dagster instance folder and print its path")
     args = parser.parse_args(argv)
     try:  # every setting, before anything runs or is written
-        settings.check()
+        settings.get()
         if args.command == "pipeline":
             dates = pipeline_dates(args.first, args.last)
     except (settings.SettingError, UsageError, LandingFileError) as exc:

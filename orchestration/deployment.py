@@ -30,15 +30,12 @@ EMPTY_INTOLERANT_EXPECTATIONS = (
 
 
 def load_config(path: Path | None = None) -> Deployment:
-    """Read and validate the deployment file at `path` (default: WAREHOUSE_CONFIG, else
-    `warehouse.yaml` at the repo root if present)."""
-    path = path or settings.config_path(settings.raw("WAREHOUSE_CONFIG"))
-    return settings.read_deployment(path)
+    """The deployment file at `path`, else WAREHOUSE_CONFIG's, else `warehouse.yaml` if present."""
+    return settings.read_deployment(path or settings.config_path(settings.raw("WAREHOUSE_CONFIG")))
 
 
 def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) -> bool:
-    """Whether `feed` is delivered; raise if it is but the landing holds no file of it (`files`:
-    all of the feed's, not one partition's). Files of a feed not delivered are not loaded."""
+    """Whether `feed` is delivered; raise if it is but `files` (all of the feed's) is empty."""
     deployment = settings.get().deployment
     if not deployment.delivers(feed):
         return False
@@ -67,7 +64,7 @@ def required_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 def upstream_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """`<schema>.<name>` of each dbt model → the raw feeds it reads, directly or not."""
-    feeds_of_source = {  # dbt source unique_id -> feed, for the sources on raw.<feed>
+    feeds_of_source = {  # the dbt sources on raw.<feed>: unique_id -> feed
         uid: src["name"]
         for uid, src in manifest.get("sources", {}).items()
         if src.get("schema") == "raw" and src.get("name") in FEEDS
@@ -121,17 +118,14 @@ def missing_feeds_metadata(table: str, deployment: Deployment | None = None) -> 
     emptied = [f for f in required.get(table, ()) if not deployment.delivers(f)]
     return {
         "input_feeds": ", ".join(upstream.get(table, ())),
-        # undelivered feeds upstream: the mart is partial (or empty, see below)
-        "missing_feeds": ", ".join(missing),
+        "missing_feeds": ", ".join(missing),  # the mart is partial
         "complete_inputs": not missing,
-        # a feed the mart requires is missing: the post-hook emptied it
-        "emptied_for_missing_feeds": ", ".join(emptied),
+        "emptied_for_missing_feeds": ", ".join(emptied),  # the post-hook emptied the mart
     }
 
 
 def annotate_dbt_events(events: Iterable[Any], context: Any) -> Iterator[Any]:
-    """Add `missing_feeds_metadata` to each dbt model's Output / AssetMaterialization of
-    `dbt.cli(...).stream()` (`context`: the dbt op's); other events pass unchanged."""
+    """Add `missing_feeds_metadata` to each dbt model's event of `dbt.cli(...).stream()`."""
     import dagster as dg
 
     deployment = settings.get().deployment

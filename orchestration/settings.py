@@ -41,8 +41,8 @@ DEFAULT_GX_DOCS_DIR = "data/docs"
 PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
 # Exported to the process by apply_env_defaults, for the dg.EnvVar resources.
 EXPORTED = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR")
-# Dagster's opt-in (dagster PR 29288): a run over a dt range logs one planned event per asset,
-# not one per partition. Trade: a failed range run leaves its partitions unmarked, not failed.
+# Dagster's opt-in: a dt range run logs one planned event per asset, not one per partition
+# (a failed range run leaves its partitions unmarked, not failed).
 DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
@@ -71,8 +71,7 @@ def resolve_path(path: str) -> Path:
 def _check(
     convert: Callable[[str], Any], expected: str, ok: Callable[[Any], Any] = lambda _: True
 ) -> Callable[[str], Any]:
-    """A setting's check: `convert` its text, refuse it unless `ok(value)`; `expected` says what
-    a good value is."""
+    """Convert a setting's text; refuse it unless `ok(value)`, saying `expected`."""
 
     def parse(raw: str) -> Any:
         try:
@@ -237,8 +236,7 @@ class Settings:
 
     @property
     def dbt_target_dir(self) -> Path:
-        """dbt's target folder as dagster-dbt resolves it (env DBT_TARGET_PATH, default `target`,
-        relative to the dbt project). Each run writes its artifacts to a subfolder of it."""
+        """dbt's target folder as dagster-dbt resolves it (DBT_TARGET_PATH, default `target`)."""
         target = Path(self.environ.get(DBT_TARGET_PATH_VAR) or "target")
         return target if target.is_absolute() else DBT_PROJECT_DIR / target
 
@@ -401,12 +399,9 @@ def parse_config(doc: Any, source: str = "config") -> Deployment:
 
 def config_path(text: str) -> Path | None:
     """The deployment file: `text` (WAREHOUSE_CONFIG), else warehouse.yaml when present."""
-    if not text:
-        return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-    if not resolve_path(text).is_file():
-        problem = "WAREHOUSE_CONFIG names a file that does not exist"
-        raise DeploymentConfigError(str(resolve_path(text)), problem)
-    return resolve_path(text)
+    if text:
+        return resolve_path(text)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
 def read_deployment(path: Path | None) -> Deployment:
@@ -414,7 +409,7 @@ def read_deployment(path: Path | None) -> Deployment:
     if path is None:
         return Deployment(source="defaults")
     if not path.is_file():
-        raise DeploymentConfigError(str(path), "no such config file")
+        raise DeploymentConfigError(str(path), "the config file does not exist")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -516,7 +511,7 @@ def get() -> Settings:
 
 
 def check() -> None:
-    """Validate every setting; raises SettingError (one line). Called before any step runs."""
+    """Validate every setting; raises SettingError (one line)."""
     get()
 
 

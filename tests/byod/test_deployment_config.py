@@ -289,7 +289,7 @@ def test_pipeline_cli_stops_on_an_invalid_config(tmp_path, monkeypatch, capsys) 
     from orchestration import cli
 
     path = write_config(tmp_path, "business_timezone: Europe/Berlinn\n", monkeypatch)
-    assert cli.main(["pipeline"]) == 2  # settings.check(): before anything runs
+    assert cli.main(["pipeline"]) == 2  # settings.get(): before anything runs
     err = capsys.readouterr().err
     assert err.startswith(f"error: bad setting WAREHOUSE_CONFIG='{path}': ")
     assert "'Europe/Berlinn' is not an IANA" in err
