@@ -1,9 +1,9 @@
 """Freshness of the landing: each feed's newest `dt=` partition must be recent enough.
 
-One non-blocking check `freshness` per `raw/<feed>`: it fails when the feed's newest partition
-folder holding a file is older than FRESHNESS_MAX_LAG_DAYS[_<FEED>] days (UTC), or there is none.
-It judges the exporters, not a run, so these checks run in their own job, `freshness_checks`
-(hourly schedule), and a failure becomes an alert through the check-evaluation sensor.
+One non-blocking check `freshness` per `raw/<feed>` fails when the feed's newest partition folder
+holding a file is older than FRESHNESS_MAX_LAG_DAYS[_<FEED>] days (UTC), or there is none. It
+judges the exporters, not a run: it runs in the hourly `freshness_checks` job, and a failure
+becomes an alert through the check-evaluation sensor.
 """
 
 import re

@@ -6,7 +6,6 @@ mart) share a step. A raw suite's row-level expectations judge only a partition 
 `check_scope` finds the other rows known good. (No `from __future__ import annotations`.)
 """
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,7 +15,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from pydantic import PrivateAttr
 
 from orchestration import deployment, settings
 from orchestration.quality import gx_validation as gxv
@@ -28,12 +26,10 @@ LOADED_AT = "_loaded_at"  # when the loader wrote a row (naive UTC)
 
 
 class GreatExpectationsResource(dg.ConfigurableResource):
-    """Where the GX Data Docs go (empty: none), built once when the run ends; `warm_up`
-    imports GX when it starts."""
+    """Where the GX Data Docs go (empty: none); `warm_up` imports GX when a run starts."""
 
     docs_dir: str = settings.DEFAULT_GX_DOCS_DIR
     warm_up: bool = True
-    _result_ids: list[Any] = PrivateAttr(default_factory=list)
 
     @property
     def resolved_docs_dir(self) -> Path | None:
@@ -47,16 +43,15 @@ class GreatExpectationsResource(dg.ConfigurableResource):
             docs = self.resolved_docs_dir
             threading.Thread(target=gxv.warm_up, args=(docs,), daemon=True).start()
 
-    def add_to_docs(self, result_ids: list[Any]) -> None:
-        self._result_ids += result_ids
-
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        docs = self.resolved_docs_dir
-        try:  # the Data Docs are a convenience: never fail the run over them
-            if docs and self._result_ids:
-                gxv.build_docs(docs, self._result_ids)
+        """Build the Data Docs of the run's validations once, when it ends: a convenience
+        that never fails the run."""
+        try:
+            if (docs := self.resolved_docs_dir) and context.run_id:
+                gxv.build_docs(docs, context.run_id)
         except Exception as exc:
-            context.log.warning(f"GX Data Docs not written: {exc}")
+            if context.log:
+                context.log.warning(f"GX Data Docs not written: {exc}")
 
 
 def check_name(suite: SuiteFile, severity: Severity) -> str:
@@ -81,12 +76,6 @@ def _specs(suite: SuiteFile) -> list[dg.AssetCheckSpec]:
         for severity in SEVERITIES
         if suite.count(severity)
     ]
-
-
-def suite_digest(suite: SuiteFile) -> str:
-    """A hash of the expectations a check ran: a changed suite has not judged the old rows."""
-    text = json.dumps(list(suite.expectations), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def check_scope(
@@ -114,7 +103,7 @@ def check_scope(
     run, evaluation = previous.run_id[:8], previous.event.asset_check_evaluation
     if not evaluation or (suite.count("critical") and not evaluation.passed):
         return None, f"the previous evaluation of {name} (run {run}) failed"
-    if getattr(evaluation.metadata.get("suite_digest"), "value", None) != suite_digest(suite):
+    if getattr(evaluation.metadata.get("suite_digest"), "value", None) != suite.digest:
         return None, f"the suite changed since the evaluation of {name} in run {run}"
     since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
     outside = f"not coalesce({rows.predicate}, false)"
@@ -163,9 +152,8 @@ def check_result(
         rows = f"{result.row_scope}: {result.rows_in_scope:,} of {rows}"
         if not all(o["rows"] for o in evaluated):
             rows += "; table-level expectations on all rows"
-    verdict = "failed" if failures else "passed"
-    lines = [f"{len(failures)} of {len(evaluated)} {severity} expectations of suite "]
-    lines[0] += f"`{suite.name}` {verdict} on {rows}"
+    head = f"{len(failures)} of {len(evaluated)} {severity} expectations of suite `{suite.name}`"
+    lines = [f"{head} {'failed' if failures else 'passed'} on {rows}"]
     lines += [_failure_line(o) for o in failures[:5]]
     lines += [f"and {len(failures) - 5} more"] if len(failures) > 5 else []
     return dg.AssetCheckResult(
@@ -190,40 +178,52 @@ def check_result(
     )
 
 
-def _run(
+def _evaluate(
     context: dg.AssetCheckExecutionContext,
     conn: duckdb.DuckDBPyConnection,
     suite: SuiteFile,
+    names: set[str],
     backend: str,
-    docs_dir: Path | None,
-) -> tuple[gxv.SuiteResult | Exception, dict[str, Any]]:
-    """Run a suite (without the expectations an undelivered feed cannot meet): its result and
-    check metadata, or the error that kept it from running."""
+    docs: Path | None,
+) -> Iterator[dg.AssetCheckResult]:
+    """Run a suite (without the expectations an undelivered feed cannot meet) and report its
+    checks in `names`; when it cannot run, its critical check fails: nothing vouches for it."""
     to_run, skipped = deployment.suite_for_deployment(suite)
     try:
         rows, reason = check_scope(context, conn, to_run)
     except Exception as exc:  # every row is always a sound scope
         rows, reason = None, f"scope not decided: {exc}"
-    options = dict(backend=backend, row_scope=rows, docs_dir=docs_dir, run_name=context.run.run_id)
+    options = dict(backend=backend, row_scope=rows, docs_dir=docs, run_name=context.run.run_id)
     try:
         result = gxv.validate_table(conn, suite.name, to_run, **options)
     except Exception as exc:
         context.log.error(f"suite {suite.name} not evaluated: {exc}")
-        return exc, {"suite": suite.name, "error": str(exc)}
+        if check_name(suite, "critical") in names:
+            yield dg.AssetCheckResult(
+                asset_key=_key(suite),
+                check_name=check_name(suite, "critical"),
+                passed=False,
+                description=f"Suite `{suite.name}` not evaluated: {exc}",
+                metadata={"suite": suite.name, "error": str(exc)},
+            )
+        return
     context.log.info(
         f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
         f"failed in {result.duration_s} s ({result.backend}; scope: {reason})"
     )
-    digest = suite_digest(to_run)
-    metadata = {"suite": suite.name, "suite_digest": digest, "scope_reason": reason}
-    return result, metadata | ({"skipped": skipped} if skipped else {})
+    metadata = {"suite": suite.name, "suite_digest": to_run.digest, "scope_reason": reason}
+    metadata |= {"skipped": skipped} if skipped else {}
+    if docs:
+        metadata |= docs_metadata(gxv.page_path(docs, result.result_id), docs / "index.html")
+    for severity in SEVERITIES:
+        if check_name(suite, severity) in names:
+            yield check_result(suite, severity, result, metadata)
 
 
 def build_suites_checks(
     suites: Sequence[SuiteFile], *, name: str, backend: str = "auto"
 ) -> dg.AssetChecksDefinition:
-    """One op (one step) that runs each suite on its table over one DuckDB connection, builds
-    their Data Docs pages, then reports each suite's checks."""
+    """One op (one step) that runs each suite on its table over one DuckDB connection."""
 
     @dg.multi_asset_check(
         name=name,
@@ -238,32 +238,11 @@ def build_suites_checks(
         warehouse: WarehouseResource,
         gx: GreatExpectationsResource,
     ) -> Iterator[dg.AssetCheckResult]:
-        runs, docs, selected = [], gx.resolved_docs_dir, context.selected_asset_check_keys
+        selected, docs = context.selected_asset_check_keys, gx.resolved_docs_dir
         with warehouse.connect() as conn:
             for suite in suites:
-                names = {s.name for s in _specs(suite) if s.key in selected}
-                if names:
-                    runs.append((suite, names, *_run(context, conn, suite, backend, docs)))
-        done = [result.result_id for _, _, result, _ in runs if isinstance(result, gxv.SuiteResult)]
-        gx.add_to_docs(done)
-        for suite, names, result, metadata in runs:
-            critical = check_name(suite, "critical")
-            if not isinstance(result, gxv.SuiteResult):  # nothing vouches for the data
-                if critical in names:
-                    yield dg.AssetCheckResult(
-                        asset_key=_key(suite),
-                        check_name=critical,
-                        passed=False,
-                        description=f"Suite `{suite.name}` not evaluated: {result}",
-                        metadata=metadata,
-                    )
-                continue
-            if docs:
-                page = gxv.page_path(docs, result.result_id)
-                metadata |= docs_metadata(page, docs / "index.html")
-            for severity in SEVERITIES:
-                if check_name(suite, severity) in names:
-                    yield check_result(suite, severity, result, metadata)
+                if names := {s.name for s in _specs(suite) if s.key in selected}:
+                    yield from _evaluate(context, conn, suite, names, backend, docs)
 
     return _gx_suites_check
 
@@ -275,12 +254,9 @@ def build_gx_checks(
     backend: str = "auto",
     shared_ops: Sequence[dg.AssetsDefinition] | None = None,
 ) -> list[dg.AssetChecksDefinition]:
-    """The checks of every suite in `suite_dir` whose asset is in `asset_keys` (None: all).
-
-    A malformed suite fails the definitions load naming its file. The suites of the assets of
-    one op of `shared_ops` (default: the dbt op) share the step `gx_<op>`; each other suite has
-    its own step, `gx_<schema>__<table>`.
-    """
+    """The checks of every suite in `suite_dir` whose asset is in `asset_keys` (None: all); a
+    malformed suite fails the load. The suites of one op of `shared_ops` (default: the dbt op)
+    share the step `gx_<op>`; each other suite has its own, `gx_<schema>__<table>`."""
     suites = gxv.discover_suite_files(suite_dir)
     suites = [s for s in suites if asset_keys is None or _key(s) in asset_keys]
     if suites and shared_ops is None:

@@ -1,9 +1,8 @@
 """The blocking check on `serving/marts`: what BI tools read is what the publish recorded.
 
-It opens `serving.duckdb` read-only, as a BI tool does, and checks it against the newest
-`marts._publish_log` row: that row is this run's; its version is kept under `versions/v<N>/`;
-every mart is in the log, and is a table with the logged row count; each
-`parquet/<mart>.parquet` has that row count and the table's columns. A failure fails the run.
+`serving.duckdb`, opened read-only as a BI tool does, must match the newest `marts._publish_log`
+row: this run's, its version kept under `versions/v<N>/`, each mart a table with the logged
+row count, and `parquet/<mart>.parquet` with that row count and the table's columns.
 """
 
 import json
@@ -96,9 +95,8 @@ def build_publish_check(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetChecksDefin
         problems, counts = verify_serving(serving.resolved_dir, marts, context.run.run_id)
         description = f"All {len(marts)} marts published with their logged row counts."
         if problems:
-            more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-            description = f"{len(problems)} problems in the serving copy: "
-            description += "; ".join(problems[:5]) + more
+            shown = problems[:5] + ([f"and {len(problems) - 5} more"] if len(problems) > 5 else [])
+            description = f"{len(problems)} problems in the serving copy: " + "; ".join(shown)
         database = serving.resolved_dir / serving_files.DATABASE
         return dg.AssetCheckResult(
             passed=not problems,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -64,6 +65,12 @@ class SuiteFile:
     def count(self, severity: Severity) -> int:
         return sum(1 for e in self.expectations if e["meta"]["severity"] == severity)
 
+    @functools.cached_property
+    def digest(self) -> str:
+        """A hash of the expectations: a changed suite has not judged the old rows."""
+        text = json.dumps(self.expectations, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 def _problem(raw: Any, stem: str) -> str | None:
     if not isinstance(raw, dict) or raw.get("name") != stem or not _NAME.match(stem):
@@ -113,9 +120,8 @@ def load_suite(suite: SuiteFile) -> Any:
 
 
 def is_row_level(exp_type: str, kwargs: dict[str, Any]) -> bool:
-    """Whether a table passes the expectation exactly when each of its partitions does:
-    `expect_column_values_*` but unique/increasing/decreasing, the column-pair ones, and a
-    key's uniqueness when the key includes the partition. Anything else judges every row."""
+    """Whether a table passes the expectation exactly when each of its partitions does: the
+    column(-pair) values ones but unique/monotonic, and a unique key holding the partition."""
     if exp_type.endswith("_unique") and "column_list" in kwargs:
         return PARTITION in kwargs["column_list"]
     if exp_type.rsplit("_", 1)[1] in ("unique", "increasing", "decreasing"):
@@ -159,8 +165,8 @@ def _message(info: Any) -> str | None:
 
 
 def _outcome(result: Any, rows: str | None) -> dict[str, Any]:
-    """One GX result as GX's plain JSON; `success` is False also when GX raised (`error`),
-    `values` are the distinct bad values, `rows` the rows it judged (None: all)."""
+    """One GX result as plain JSON: failed also when GX raised (`error`), with its distinct
+    bad `values` and the `rows` it judged (None: all)."""
     data = result.to_json_dict()
     config, found = data["expectation_config"], data["result"]
     error = _message(data["exception_info"])
@@ -202,9 +208,8 @@ class SuiteResult:
 
 @functools.cache
 def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
-    """The process's GX context: ephemeral, but with a docs folder its validation results are
-    files in it and it has a Data Docs site there (validation pages only: each shows its
-    suite), so the site lists the recent runs of every process."""
+    """The process's ephemeral GX context; with a docs folder its validation results are files
+    there, with a Data Docs site (validation pages only) listing the runs of every process."""
     import great_expectations as gx
     from great_expectations.data_context.types import base
 
@@ -229,7 +234,7 @@ def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
 
 
 def warm_up(docs_dir: Path | None) -> None:
-    """Import GX and build the context ahead of the first check (e.g. in a thread)."""
+    """Import GX and build the context ahead of the first check."""
     with GX_LOCK:
         gx_context(docs_dir)
 
@@ -245,7 +250,7 @@ def _buffer_rows(conn: Any, cursor: Any, statement: Any, params: Any, ctx: Any, 
 
 def _batch(context: AbstractDataContext, conn: Any, table: str, pandas: bool) -> Any:
     """The whole-table batch definition: a DataFrame asset, or a SQL table asset whose
-    connections are cursors of `conn` (its database, no second writer) in the table's schema."""
+    connections are cursors of `conn` (no second writer) in the table's schema."""
     import sqlalchemy as sa
     from duckdb_engine import ConnectionWrapper
 
@@ -271,14 +276,12 @@ _DEFINITIONS: dict[tuple[int, str], tuple[str, Any]] = {}  # by id of context, s
 def _definition(
     context: AbstractDataContext, conn: Any, table: str, suite: SuiteFile, pandas: bool
 ) -> Any:
-    """The validation definition of `suite` on `table`, added once and reused while neither
-    changes (a SQL one holds `conn`: always new). A changed one is deleted and added again:
-    GX's `add_or_update` compares every expectation with every stored one."""
+    """The validation definition of `suite` on `table`, reused while neither changes (a SQL one
+    holds `conn`: always new). Deleted and added, not GX's slower `add_or_update`."""
     import great_expectations as gx
     from great_expectations.exceptions import DataContextError
 
-    key = (id(context), suite.name)
-    variant = json.dumps([table, pandas, suite.expectations], sort_keys=True, default=str)
+    key, variant = (id(context), suite.name), f"{table} {pandas} {suite.digest}"
     if pandas and _DEFINITIONS.get(key, ("",))[0] == variant:
         return _DEFINITIONS[key][1]
     gx_suite = load_suite(suite)
@@ -316,9 +319,8 @@ def validate_table(
     docs_dir: Path | None = None,
     run_name: str | None = None,
 ) -> SuiteResult:
-    """Run a suite on the table `<schema>.<table>` with BOOLEAN_ONLY results, and again with
-    the bad values if something failed. The caller decides when a `row_scope` is sound.
-    Raises TableReadError, SuiteFormatError, KeyError (unknown backend or table name)."""
+    """Run a suite on the table with BOOLEAN_ONLY results, and again with the bad values if
+    something failed. Raises TableReadError, SuiteFormatError, KeyError (backend, table)."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types import resource_identifiers as ids
 
@@ -357,8 +359,7 @@ def validate_table(
 
 
 def offline_html(html: str, static: str) -> str:
-    """`html` loading the vendored files and GX's local logo; `static` is the relative URL of
-    the site's static/ folder."""
+    """`html` loading the vendored files and the local logo from `static/` at URL `static`."""
 
     def local(match: re.Match[str]) -> str:
         path = match[2] if Path(match[2]).suffix else f"{match[2]}.js"
@@ -377,17 +378,20 @@ def page_path(docs_dir: Path, result_id: Any) -> Path:
     return Path(url2pathname(urlparse(url["site_url"]).path))
 
 
-def build_docs(docs_dir: Path, result_ids: list[Any]) -> None:
-    """Render these validation results' pages and the index (listing the MAX_RESULTS newest)."""
+def build_docs(docs_dir: Path, run_name: str) -> None:
+    """Render the pages of a run's validation results and the index, which lists the newest
+    MAX_RESULTS results of every run; the pages load only local files."""
     with GX_LOCK:
         context = gx_context(docs_dir)
         store = context.validation_results_store
         keys = sorted(store.list_keys(), key=lambda key: key.run_id.run_time, reverse=True)
         for key in keys[MAX_RESULTS:]:
             store.remove_key(key)
-        context.build_data_docs(site_names=[SITE], resource_identifiers=result_ids)
+        run = [key for key in keys[:MAX_RESULTS] if key.run_id.run_name == run_name]
+        if not run:  # no resource identifiers would render every page
+            return
+        context.build_data_docs(site_names=[SITE], resource_identifiers=run)
         shutil.copytree(VENDOR_DIR, docs_dir / "static" / "vendor", dirs_exist_ok=True)
-        pages = [page_path(docs_dir, result_id) for result_id in result_ids]
-        for page in [docs_dir / "index.html", *pages]:
+        for page in [docs_dir / "index.html", *(page_path(docs_dir, key) for key in run)]:
             static = "../" * (len(page.relative_to(docs_dir).parts) - 1) + "static/"
             page.write_text(offline_html(page.read_text("utf-8"), static), "utf-8")
