@@ -14,14 +14,11 @@ from orchestration.checks.freshness_checks import build_freshness_checks
 from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
 from orchestration.checks.publish_checks import build_publish_check
 from orchestration.contract import FEEDS
-from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB
-from orchestration.landing_sensor import landing_sensor
+from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB, SCHEDULES
 from orchestration.resources import WarehouseResource
-from orchestration.schedules import SCHEDULES
-from orchestration.sensors import SENSORS
+from orchestration.sensors import SENSORS, landing_sensor
 
-# A bad setting stops the load here, in one line (the UI shows it as the code location's error).
-settings.check()
+# A bad setting stops the load here, in one line (the UI shows it as the code location's error);
 # EnvVar-configured resources need the variables set (from .env or the defaults).
 settings.apply_env_defaults()
 
@@ -29,10 +26,9 @@ _ingest_assets = build_ingest_assets()
 _dbt_assets = build_dbt_assets()
 _asset_keys = {key for assets_def in (*_ingest_assets, _dbt_assets) for key in assets_def.keys}
 _mart_keys = [k for k in _dbt_assets.keys if k.path[0] == "marts"]
-_publish_asset = build_publish_asset(_mart_keys)
 
 defs = dg.Definitions(
-    assets=[*_ingest_assets, _dbt_assets, _publish_asset],
+    assets=[*_ingest_assets, _dbt_assets, build_publish_asset(_mart_keys)],
     asset_checks=[
         *build_gx_checks(asset_keys=_asset_keys, backend=settings.get().gx_backend),
         build_publish_check(_mart_keys),

@@ -1,8 +1,7 @@
 """Daily partitions of the ingest assets: one partition = one delivery date `dt` of every feed.
 
-A run covers a contiguous range of dates (single-run backfill): a one-day run, a backfill and a
-first load are each one run, one `dbt build`. The range travels as Dagster's partition-range
-tags, so the UI's backfill dialog, the CLI, the sensor and the schedule start the same run.
+A run covers a range of dates (single-run backfill): one run, one `dbt build`. The range travels
+as Dagster's partition-range tags, which the UI's backfill dialog, CLI, sensor and schedule set.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.contract import FEEDS
-from orchestration.ingest.landing import partition_dirs
+from orchestration.ingest.landing import partition_dirs, visible
 
 # The run tags of a partition range run (a single-run backfill), as Dagster's UI writes them.
 ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -75,13 +74,10 @@ def partition_fingerprints(landing_root: Path) -> dict[str, tuple[str, float]]:
     newest: dict[date, float] = {}
     for feed in FEEDS:
         for dt, folder in partition_dirs(landing_root, feed):
-            for path in sorted(folder.iterdir()):
-                if path.name.startswith((".", "_", "~")) or not path.is_file():
-                    continue
+            for path in filter(Path.is_file, visible(folder)):
                 stat = path.stat()
-                entries.setdefault(dt, []).append(
-                    f"{feed}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
-                )
+                line = f"{feed}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+                entries.setdefault(dt, []).append(line)
                 newest[dt] = max(newest.get(dt, 0.0), stat.st_mtime)
     return {
         dt.isoformat(): (hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16], newest[dt])
@@ -91,6 +87,5 @@ def partition_fingerprints(landing_root: Path) -> dict[str, tuple[str, float]]:
 
 def context_dates(context: dg.AssetExecutionContext) -> DateRange:
     """The dt range a partitioned asset step is materializing."""
-    window = context.partition_time_window
-    # The window's end is exclusive (midnight after the last day).
-    return DateRange(window.start.date(), (window.end - timedelta(days=1)).date())
+    keys = context.partition_key_range
+    return DateRange(date.fromisoformat(keys.start), date.fromisoformat(keys.end))

@@ -1,27 +1,30 @@
-"""Alert sensors; they only read and notify, so they default to RUNNING (no sink: they log).
-
-- `alert_on_run_failure`: every failed run of any job (every code location: `make pipeline`
-  runs have none), with its failed steps and their causes.
-- `alert_on_failed_checks`: every failed check evaluation (ERROR or WARN) once, when its run
-  ends; a stale feed alerts once per newest partition, not at every hourly check.
-- `alert_on_kpi_anomalies`: each new flagged row of the PUBLISHED `marts.kpi_anomalies`.
+"""Sensors. The landing sensor starts ONE run over the dt range of new or re-delivered
+partitions (stopped by default). The alert sensors only read and notify, so they default to
+RUNNING (no sink: they log): each failed run of any code location (`make pipeline` runs have
+none) with its failed steps; each failed check evaluation once when its run ends (a stale feed
+once per newest partition); each new flagged row of the PUBLISHED `marts.kpi_anomalies` once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 
+from orchestration import partitions, settings
 from orchestration import serving as serving_files
-from orchestration import settings
 from orchestration.alerts import Alert, AlertResource, run_link
 from orchestration.assets.publish import ServingResource
 from orchestration.checks.freshness_checks import FRESHNESS_CHECK
+from orchestration.ingest.landing import LandingFileError
+from orchestration.jobs import FULL_PIPELINE_JOB
 from orchestration.progress import failure_reason
 
 RUN_END_EVENTS = [dg.DagsterEventType[s] for s in ("RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED")]
@@ -36,34 +39,26 @@ OBSERVED_KEYS = (
     "error",
 )
 THRESHOLD_KEYS = ("threshold", "max_share", "max_lag_days")
-RUNNING = dg.DefaultSensorStatus.RUNNING
 
 
 def run_partition(tags: Mapping[str, str]) -> str | None:
     """The partition a run covered: one key, or a range `start..end` (single-run backfill)."""
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end")
+    start = tags.get(partitions.ASSET_PARTITION_RANGE_START_TAG)
+    end = tags.get(partitions.ASSET_PARTITION_RANGE_END_TAG)
     if tags.get("dagster/partition") or not (start and end):
         return tags.get("dagster/partition") or None
     return start if start == end else f"{start}..{end}"
 
 
 def run_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
-    """Every event of `kind` in a run, in order (paged: a pipeline run has hundreds)."""
-    found, cursor = [], None
-    while True:
-        page = instance.get_records_for_run(run_id, cursor=cursor, of_type=kind, limit=1000)
-        found += [record.event_log_entry for record in page.records]
-        if not page.has_more:
-            return found
-        cursor = page.cursor
+    """Every event of `kind` in a run, in order."""
+    return [r.event_log_entry for r in instance.get_records_for_run(run_id, of_type=kind).records]
 
 
 def run_failure_alert(
     instance: dg.DagsterInstance, run: dg.DagsterRun, message: str | None, ui_url: str
 ) -> Alert:
-    """One alert for a failed run: its failed steps, their reasons, the assets they planned but
-    did not materialize."""
+    """One alert for a failed run: its failed steps and why, the assets they did not make."""
     kind = dg.DagsterEventType
     failures = run_events(instance, run.run_id, kind.STEP_FAILURE)
     reasons = {e.step_key: failure_reason(e.dagster_event.event_specific_data) for e in failures}
@@ -93,7 +88,7 @@ def run_failure_alert(
     name="alert_on_run_failure",
     monitor_all_code_locations=True,
     minimum_interval_seconds=30,
-    default_status=RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Alert (webhook / e-mail / log) on every failed run of any job.",
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertResource) -> None:
@@ -125,7 +120,7 @@ def check_alert(evaluation: dg.AssetCheckEvaluation, run: dg.DagsterRun, ui_url:
     return Alert(
         kind="freshness" if evaluation.check_name == FRESHNESS_CHECK else "check_failure",
         message=evaluation.description or f"check {evaluation.check_name} on {asset} failed",
-        severity="ERROR" if evaluation.severity.value == "ERROR" else "WARN",
+        severity=evaluation.severity.value,  # ERROR or WARN
         asset_key=asset,
         check_name=evaluation.check_name,
         partition=evaluation.partition or run_partition(run.tags),
@@ -179,7 +174,7 @@ def finished_runs_since(
 @dg.sensor(
     name="alert_on_failed_checks",
     minimum_interval_seconds=30,
-    default_status=RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Alert on every failed asset check (blocking or not, ERROR or WARN) of every "
     "finished run; a failed `freshness` check is a freshness alert.",
 )
@@ -203,19 +198,15 @@ def alert_on_failed_checks(
     return dg.SkipReason(f"{len(run_ids)} finished run(s), {len(found)} failed check(s) alerted")
 
 
-def fmt(value: Any) -> str:
-    return "NULL" if value is None else f"{value:.6g}"
-
-
 def anomaly_alert(row: dict[str, Any], version: int | None, run_id: str, ui_url: str) -> Alert:
     day = row["business_date"].isoformat()
     return Alert(
         kind="anomaly",
         severity="WARN",
-        message=(
-            f"{row['kpi']} on {day} went {row['direction'] or '?'}: {fmt(row['value'])} against "
-            f"a same-weekday baseline of {fmt(row['baseline_mean'])} ± "
-            f"{fmt(row['baseline_std'])} (z = {fmt(row['z_score'])})"
+        message=(  # a flagged row has a z-score, so none of these is NULL
+            f"{row['kpi']} on {day} went {row['direction']}: {row['value']:.6g} against a "
+            f"same-weekday baseline of {row['baseline_mean']:.6g} ± {row['baseline_std']:.6g} "
+            f"(z = {row['z_score']:.6g})"
         ),
         asset_key="marts/kpi_anomalies",
         partition=day,
@@ -237,8 +228,7 @@ def new_anomaly_alerts(
     database: Path, cursor: dict[str, Any], lookback_days: int, ui_url: str
 ) -> tuple[list[Alert], dict[str, Any]]:
     """Alerts for the flagged rows of the published kpi_anomalies not alerted before; the cursor
-    holds the publish version read and the `business_date|kpi` flags alerted that are still
-    within `lookback_days` of the mart's newest date."""
+    holds the publish version read and the flags alerted within `lookback_days` of the newest."""
     with duckdb.connect(str(database), read_only=True) as conn:
         version, run_id = conn.execute(
             f"SELECT version, run_id FROM {serving_files.LOG_TABLE} "
@@ -268,7 +258,7 @@ def new_anomaly_alerts(
 @dg.sensor(
     name="alert_on_kpi_anomalies",
     minimum_interval_seconds=120,
-    default_status=RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Alert once on each new anomaly flagged in the published marts.kpi_anomalies.",
 )
 def alert_on_kpi_anomalies(
@@ -286,6 +276,49 @@ def alert_on_kpi_anomalies(
     alerts.send(found, logger=context.log)
     context.update_cursor(json.dumps(cursor))
     return dg.SkipReason(f"publish v{cursor['version']}: {len(found)} new anomaly alert(s)")
+
+
+def plan_landing_run(
+    fingerprints: dict[str, tuple[str, float]], seen: dict[str, str], now: float, settle: float
+) -> tuple[partitions.DateRange | None, dict[str, str], list[str]]:
+    """(range to load or None, the new cursor, changed dates still settling)."""
+    changed = {dt: fp for dt, fp in fingerprints.items() if seen.get(dt) != fp[0]}
+    settling = sorted(dt for dt, (_, newest) in changed.items() if now - newest < settle)
+    ready = sorted(dt for dt in changed if dt not in settling)
+    cursor = {**seen, **{dt: changed[dt][0] for dt in ready}}
+    if not ready:
+        return None, cursor, settling
+    first, last = date.fromisoformat(ready[0]), date.fromisoformat(ready[-1])
+    return partitions.DateRange(first, last), cursor, settling
+
+
+@dg.sensor(
+    job=FULL_PIPELINE_JOB,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts full_pipeline over the dt range of new or re-delivered landing "
+    "partitions (after LANDING_SETTLE_SECONDS without changes).",
+)
+def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """The cursor holds each `dt=` folder's fingerprint; it advances when the run is requested: a
+    failed run is alerted, not retried."""
+    root = settings.get().landing_dir
+    try:
+        fingerprints = partitions.partition_fingerprints(root)
+    except LandingFileError as exc:
+        return dg.SkipReason(f"landing {root} is not readable as a landing: {exc}")
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    settle = settings.get().landing_settle_seconds
+    dates, cursor, settling = plan_landing_run(fingerprints, seen, time.time(), settle)
+    if settling:
+        context.log.info(f"waiting for dt {', '.join(settling)} to settle")
+    if dates is None:
+        return dg.SkipReason("no new or re-delivered partition" + (" ready" if settling else ""))
+    changed = {dt: cursor[dt] for dt in sorted(cursor) if seen.get(dt) != cursor[dt]}
+    run_key = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:20]
+    context.log.info(f"{len(changed)} changed partition(s): loading dt {dates}")
+    request = dg.RunRequest(run_key=run_key, tags={**dates.tags(), "trigger": "landing_sensor"})
+    return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor, sort_keys=True))
 
 
 SENSORS = [alert_on_run_failure, alert_on_failed_checks, alert_on_kpi_anomalies]

@@ -13,7 +13,7 @@ import pytest
 
 from orchestration.assets.ingest import LandingResource, build_ingest_asset
 from orchestration.contract import FEEDS
-from orchestration.landing_sensor import landing_sensor, plan_landing_run
+from orchestration.jobs import daily_full_pipeline
 from orchestration.partitions import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -22,7 +22,7 @@ from orchestration.partitions import (
     partition_fingerprints,
 )
 from orchestration.resources import WarehouseResource
-from orchestration.schedules import daily_full_pipeline
+from orchestration.sensors import landing_sensor, plan_landing_run
 
 PAYMENT_HEADER = "payment_id,order_id,attempt_ts,method,amount,status"
 ORDER_HEADER = (
