@@ -1,8 +1,7 @@
 """The published serving folder (SERVING_DIR, docs/bi.md): versions, atomic swap, rollback.
 
-`serving.duckdb`, `parquet/` and `report.html` at the top are the current publish; `versions/v<N>/`
-keeps the last SERVING_KEEP publishes. A publish is built in a hidden staging folder, renamed to
-`v<N>`, then promoted: each top-level file is copied beside its target and renamed over it, so a
+The top-level `serving.duckdb`, `parquet/` and `report.html` are the current publish, one of the
+last SERVING_KEEP kept under `versions/v<N>/`; promoting renames a copy over each file, so a
 reader sees the old file or the new one. CLI: `python -m orchestration.serving list | rollback`.
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import uuid
@@ -26,7 +24,6 @@ PARQUET = "parquet"
 REPORT = "report.html"
 VERSIONS = "versions"
 LOG_TABLE = "marts._publish_log"
-_VERSION_DIR = re.compile(r"^v(\d{6,})$")
 
 
 def version_dir(serving_dir: Path, version: int) -> Path:
@@ -35,19 +32,16 @@ def version_dir(serving_dir: Path, version: int) -> Path:
 
 def kept_versions(serving_dir: Path) -> list[int]:
     """The complete versions under versions/, oldest first (staging folders are hidden)."""
-    root = serving_dir / VERSIONS
-    children = root.iterdir() if root.is_dir() else []
-    matches = [(_VERSION_DIR.match(child.name), child) for child in children]
-    return sorted(int(m.group(1)) for m, child in matches if m and (child / DATABASE).is_file())
+    names = [db.parent.name for db in serving_dir.glob(f"{VERSIONS}/v*/{DATABASE}")]
+    return sorted(int(name[1:]) for name in names if name[1:].isdecimal())
 
 
 def read_log(database: Path) -> list[dict]:
     """The rows of `marts._publish_log` in `database` (read-only), oldest version first."""
     with duckdb.connect(str(database), read_only=True) as conn:
-        cursor = conn.execute(f"SELECT * FROM {LOG_TABLE}")
+        cursor = conn.execute(f"SELECT * FROM {LOG_TABLE} ORDER BY version NULLS LAST")
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return sorted(rows, key=lambda r: (r.get("version") is None, r.get("version") or 0))
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def current_version(serving_dir: Path) -> int | None:
@@ -57,7 +51,7 @@ def current_version(serving_dir: Path) -> int | None:
         rows = read_log(database) if database.is_file() else []
     except duckdb.Error:
         return None
-    return max((r["version"] for r in rows if r.get("version") is not None), default=None)
+    return max((r["version"] for r in rows if r["version"] is not None), default=None)
 
 
 def next_version(serving_dir: Path) -> int:
@@ -66,8 +60,8 @@ def next_version(serving_dir: Path) -> int:
 
 
 def history_database(serving_dir: Path) -> Path | None:
-    """The file whose publish log the next publish carries on: the newest kept version (it has
-    the full history, also after a rollback), else the current top-level file, else none."""
+    """The file whose publish log the next publish carries on: the newest kept version (the full
+    history, also after a rollback), else the current top-level file, else none."""
     kept = kept_versions(serving_dir)
     if kept:
         return version_dir(serving_dir, kept[-1]) / DATABASE
@@ -85,7 +79,7 @@ def fsync(path: Path) -> None:
 
 
 def _replace_atomically(source: Path, target: Path) -> None:
-    """Copy `source` to a temporary name next to `target`, fsync it, rename it over `target`."""
+    """Copy `source` beside `target` under a temporary name, fsync it, rename it over `target`."""
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         shutil.copyfile(source, tmp)
@@ -99,8 +93,6 @@ def promote(serving_dir: Path, version: int) -> None:
     """Make kept `version` current: Parquet files, the report, then serving.duckdb, each
     swapped atomically; once the database shows version N, the Parquet files are N's too."""
     source = version_dir(serving_dir, version)
-    if not (source / DATABASE).is_file():
-        raise FileNotFoundError(f"version {version} is not kept: {source / DATABASE} is missing")
     parquet = serving_dir / PARQUET
     parquet.mkdir(parents=True, exist_ok=True)
     wanted = {f.name for f in (source / PARQUET).glob("*.parquet")}
@@ -110,8 +102,7 @@ def promote(serving_dir: Path, version: int) -> None:
         if stale.name not in wanted:
             stale.unlink()
     fsync(parquet)
-    # A version without a report (its drawing failed) must not show another version's report.
-    if (source / REPORT).is_file():
+    if (source / REPORT).is_file():  # else its drawing failed: show no other version's report
         _replace_atomically(source / REPORT, serving_dir / REPORT)
     else:
         (serving_dir / REPORT).unlink(missing_ok=True)
@@ -130,8 +121,8 @@ def prune(serving_dir: Path, keep: int) -> None:
 
 
 def remove_stale_temporaries(serving_dir: Path) -> None:
-    """Delete what a killed publish left behind: staging folders and temporary copies (never a
-    version or a file readers open; publishes never overlap: the warehouse pool)."""
+    """Delete the staging folders and temporary copies of a killed publish (publishes never
+    overlap: the warehouse pool)."""
     stale = [".*.tmp", f"{VERSIONS}/.v*.tmp", f"{PARQUET}/.*.tmp"]
     for path in [found for pattern in stale for found in serving_dir.glob(pattern)]:
         if path.is_dir() and not path.is_symlink():
@@ -152,9 +143,8 @@ def publish_version(
     if final.exists():
         raise FileExistsError(f"{final} already exists")
     staging = root / f".{final.name}.{uuid.uuid4().hex}.tmp"
-    staging.mkdir()
     try:
-        (staging / PARQUET).mkdir()
+        (staging / PARQUET).mkdir(parents=True)
         result = build(staging)
         for path in [*(staging / PARQUET).iterdir(), *staging.iterdir(), staging]:
             fsync(path)
@@ -202,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         version = rollback(serving_dir, args.to)
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         sys.stderr.write(f"rollback failed: {exc}\n")
         return 2
     sys.stdout.write(f"serving is now version {version}: {serving_dir / DATABASE}\n")

@@ -1,9 +1,8 @@
 """Publish: copy the `marts` schema into the serving database that BI tools read.
 
 BI tools never open the working file (one writer; a half-built mart must not be seen). Publish
-runs last, only if no ERROR check of its run failed. Each publish is a numbered version
-(`orchestration.serving`) with one `marts._publish_log` row per publish so far; every table and
-column carries its comment (the marts' dbt descriptions).
+runs last, only if no ERROR check of its run failed, as a numbered version (`serving.py`) with a
+`marts._publish_log` row per publish so far and the marts' dbt descriptions as comments.
 """
 
 import json
@@ -38,7 +37,7 @@ PUBLISH_LOG_COLUMNS = {
     "checks_passed": ("INTEGER", "Asset checks that passed in that run before the publish."),
     "dagster_version": ("VARCHAR", "Dagster version of the writer."),
     "duckdb_version": ("VARCHAR", "DuckDB version of the writer."),
-    "storage_version": ("VARCHAR", "DuckDB storage version of the file (clients from it on)."),
+    "storage_version": ("VARCHAR", "Storage version: DuckDB clients from that version on read it."),
 }
 
 
@@ -64,12 +63,9 @@ class PublishResult:
 
 def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int, list[str]]:
     """How many checks evaluated in this run passed, and those that failed with severity ERROR."""
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records
-    passed = 0
-    failed = []
-    for record in records:
+    kind = dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    passed, failed = 0, []
+    for record in instance.get_records_for_run(run_id, of_type=kind).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed:
             passed += 1
@@ -95,10 +91,8 @@ def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
         f"UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() {where}"
     ).fetchall()
     comments = [(t, c, text.strip()) for t, c, text in rows if t in marts and (text or "").strip()]
-    comments.append(("_publish_log", None, PUBLISH_LOG_COMMENT))
-    comments += [
-        ("_publish_log", column, text) for column, (_, text) in PUBLISH_LOG_COLUMNS.items()
-    ]
+    log = {None: PUBLISH_LOG_COMMENT} | {c: text for c, (_, text) in PUBLISH_LOG_COLUMNS.items()}
+    comments += [("_publish_log", column, text) for column, text in log.items()]
     for table, column, text in comments:
         target = f"serving_new.marts.{sql_name(table)}"
         if column is None:
@@ -112,17 +106,12 @@ def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
     older log lacks as NULL)."""
     conn.execute(f"ATTACH {sql_text(history)} AS prev (READ_ONLY)")
     try:
-        rows = conn.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'prev' "
+        found = conn.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'prev' "
             "AND schema_name = 'marts' AND table_name = '_publish_log'"
-        ).fetchall()
-        old = {column for (column,) in rows}
-        if old:
-            select = ", ".join(
-                f'CAST("{c}" AS {t})' if c in old else f"CAST(NULL AS {t})"
-                for c, (t, _) in PUBLISH_LOG_COLUMNS.items()
-            )
-            conn.execute(f"INSERT INTO {NEW_LOG} SELECT {select} FROM prev.marts._publish_log")
+        ).fetchone()
+        if found:
+            conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
     finally:
         conn.execute("DETACH prev")
 
