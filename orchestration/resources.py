@@ -28,15 +28,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         db = self.resolved_path
         db.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(
-            str(db),
-            read_only=read_only,
-            # The settings dbt's profile reads too.
-            config={
-                "memory_limit": settings.get().duckdb_memory_limit,
-                "threads": settings.get().duckdb_threads,
-            },
-        )
+        current = settings.get()  # the settings dbt's profile reads too
+        config = {"memory_limit": current.duckdb_memory_limit, "threads": current.duckdb_threads}
+        conn = duckdb.connect(str(db), read_only=read_only, config=config)
         try:
             conn.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC in the warehouse
             yield conn

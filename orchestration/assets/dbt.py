@@ -1,9 +1,9 @@
 """The dbt project as Dagster assets: one `dbt build` per run, through dagster-dbt's public API.
 
 A build's batch (docs/incremental.md) is every raw row loaded or replaced after the watermark of
-the last SUCCESSFUL build in `ops.dbt_build_log`. No log row, a changed project or DBT_VARS,
-DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `--full-refresh`. dbt reads the batch
-from env DBT_BATCH_SINCE, so its parse, and partial parsing, stay the same from run to run.
+the last SUCCESSFUL build in `ops.dbt_build_log`; dbt reads it from env DBT_BATCH_SINCE, so that
+partial parsing holds. No log row, a changed project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
+`full_refresh: true` -> `--full-refresh`.
 """
 
 import hashlib
@@ -32,8 +32,7 @@ from orchestration.spark.export import export_raw
 BUILD_LOG = "ops.dbt_build_log"
 RAW_SCHEMA = "raw"
 REPLACED_SCHEMA = "raw_replaced"
-# dbt's file log (target/<invocation>/dbt.log) in plain text unless set otherwise: dagster-dbt's
-# JSON stdout format would also make it JSON.
+# A plain-text dbt.log unless set otherwise (dagster-dbt's JSON stdout would make it JSON too).
 DBT_FILE_LOG_DEFAULTS = {"DBT_LOG_FORMAT_FILE": "text", "DBT_USE_COLORS_FILE": "false"}
 # The dbt error worth a retry: the DuckDB file held by another process.
 TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held")
@@ -44,11 +43,8 @@ VENV_DBT = Path(sys.executable).with_name("dbt")  # the venv need not be activat
 
 def _newest_mtime(root: Path) -> float:
     skip = {"target", "logs", "dbt_packages"}
-    newest = 0.0
-    for path in root.rglob("*"):
-        if path.is_file() and not skip.intersection(path.relative_to(root).parts):
-            newest = max(newest, path.stat().st_mtime)
-    return newest
+    paths = [p for p in root.rglob("*") if not skip.intersection(p.relative_to(root).parts)]
+    return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
 
 
 def prepare_manifest(force: bool = False) -> str:
@@ -70,9 +66,7 @@ def prepare_manifest(force: bool = False) -> str:
 
 @cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(
-        project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
-    )
+    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR)  # profiles.yml is there too
     # Under `dagster dev`, the manifest is brought up to date with this interpreter's dbt.
     if project.preparer.using_dagster_dev():
         prepare_manifest()
@@ -89,8 +83,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["schema"], name])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        folders = dbt_resource_props.get("fqn", [])[1:-1]
-        return "_".join(folders) if folders else "dbt"
+        return "_".join(dbt_resource_props.get("fqn", [])[1:-1]) or "dbt"
 
 
 @dataclass(frozen=True)
@@ -215,8 +208,7 @@ def plan_build(
 def record_build(
     conn: duckdb.DuckDBPyConnection, plan: BuildPlan, run_id: str, started_at: datetime
 ) -> None:
-    """One ops.dbt_build_log row, written only after `dbt build` succeeded."""
-    ensure_build_tables(conn)
+    """One ops.dbt_build_log row (plan_build made the table), only after `dbt build` succeeded."""
     row = [run_id, started_at, utc_now(), plan.batch_since, plan.watermark, plan.full_refresh]
     conn.execute(f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)", [*row, plan.project_hash])
 
@@ -300,7 +292,6 @@ def dbt_resource() -> DbtCliResource:
     """dagster-dbt's resource; it runs the venv's dbt through DBT_CHILD where `setpriv` exists."""
     return DbtCliResource(
         project_dir=dbt_project(),
-        profiles_dir=str(settings.DBT_PROJECT_DIR),
         target=settings.get().dbt_target,  # duckdb (default) or spark
         dbt_executable=str(DBT_CHILD if shutil.which("setpriv") else VENV_DBT),
     )
