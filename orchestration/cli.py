@@ -80,8 +80,7 @@ class RunReport:
     checks_passed: int = 0
     materialized: int = 0  # materialization events: one per partition of a partitioned asset
     assets: set[str] = field(default_factory=set)  # the distinct asset keys materialized
-    # numeric materialization metadata per asset (rows_read, dagster/row_count, …): --report-json
-    asset_numbers: dict[str, dict[str, float]] = field(default_factory=dict)
+    asset_numbers: dict[str, dict[str, float]] = field(default_factory=dict)  # numeric metadata
     wall_seconds: float = 0.0
     stopped: str | None = None  # why the run was stopped (a signal, a pool wait), if it was
 
@@ -215,8 +214,8 @@ def quiet_warnings() -> None:
 
 @contextlib.contextmanager
 def run_output(verbose: bool) -> Iterator[TextIO]:
-    """A stream on stdout for the progress; unless verbose, fds 1 and 2 go to /dev/null meanwhile
-    (Dagster mirrors what it captures for the UI, dbt's lines included, to them)."""
+    """A stream on stdout for the progress; unless verbose, fds 1 and 2 (where Dagster mirrors
+    what it captures) go to /dev/null meanwhile."""
     try:
         out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream
@@ -245,8 +244,7 @@ def run_output(verbose: bool) -> Iterator[TextIO]:
 def _execute(
     defs: Definitions, instance: DagsterInstance, dates: DateRange, out: TextIO, verbose: bool
 ) -> RunReport:
-    """Run `full_pipeline` in a thread with the stages' progress on `out`; on a stop, the
-    report comes from the instance."""
+    """Run `full_pipeline` in a thread with the stages' progress on `out`."""
     import dagster as dg
     from rich.console import Console
 
@@ -370,7 +368,7 @@ def published_row_counts(db: Path) -> dict[str, int]:
 
 
 def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
-    """The marts' rows in a line (the largest three, the empty ones), or a line per mart."""
+    """The marts' rows: the largest three and the empty ones, or (verbose) a line per mart."""
     if verbose:
         return [f"  marts.{name:<28} {rows:>10,} rows" for name, rows in counts.items()]
     largest = sorted(counts.items(), key=lambda item: -item[1])[:3]

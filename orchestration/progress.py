@@ -1,6 +1,6 @@
-"""Live progress of a pipeline run, from the run's own events: a Dagster logger (`logger_def`)
-hands each event to `RunProgress`, which redraws the five stages on a terminal (rich), or prints
-one line per stage as it ends when stdout is a pipe or a file. A retried step is said at once."""
+"""Live progress of a pipeline run: a Dagster logger (`logger_def`) hands each event to
+`RunProgress`, which redraws the five stages on a terminal (rich), or else prints a line per stage
+as it ends. A retried step is said at once."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Stage:
     since: float = 0.0
 
     @property
-    def ended(self) -> bool:  # every step ran: printed when not live
+    def ended(self) -> bool:
         return self.done == self.total > 0
 
     def elapsed(self) -> float:

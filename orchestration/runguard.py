@@ -42,7 +42,7 @@ def stop_requested() -> str | None:
 
 
 def _proc_stat(pid: int) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name (state first), [] if unknown."""
+    """/proc/<pid>/stat's fields after the command name (state first), [] if unknown."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
     except OSError:
@@ -64,8 +64,7 @@ def process_tags() -> dict[str, str]:
 
 
 def process_alive(tags: dict[str, str]) -> bool | None:
-    """Whether the process a run's tags name still runs; None when the run carries no pid
-    (started from the UI) or ran on another host."""
+    """Whether the process named by a run's tags runs; None: no pid (a UI run) or another host."""
     pid_text = tags.get(PID_TAG, "")
     if not pid_text.isdigit() or tags.get(HOST_TAG) != socket.gethostname():
         return None
@@ -77,8 +76,8 @@ def process_alive(tags: dict[str, str]) -> bool | None:
 
 
 def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> None:
-    """Before a run: fail the runs whose process died, free the slots of ended runs (these
-    included). OtherRunRunning when a run of this CLI is alive."""
+    """Fail the runs whose process died and free ended runs' slots; raise OtherRunRunning
+    when a run of this CLI is alive."""
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
         alive = process_alive(dict(run.tags))
         pid = run.tags.get(PID_TAG)
@@ -113,8 +112,7 @@ def slot_holder(instance: dg.DagsterInstance, pool: str) -> str | None:
 def wait_for_pool(
     instance: dg.DagsterInstance, pool: str, say: Callable[[str], None], limit_s: float
 ) -> str | None:
-    """Wait while another run holds `pool` (saying so once per holder); after `limit_s`, the
-    reason to stop instead."""
+    """Wait while another run holds `pool`; after `limit_s`, the reason to stop instead."""
     deadline = time.monotonic() + limit_s
     told = None
     while (holder := slot_holder(instance, pool)) is not None:
@@ -128,8 +126,7 @@ def wait_for_pool(
 
 
 def cancel(instance: dg.DagsterInstance, run_id: str, reason: str) -> None:
-    """Stop run `run_id`: no publish starts from now on (one in progress finishes first), the
-    run is marked canceled and its slots freed."""
+    """Stop run `run_id`: no publish starts from now on, the run is canceled, its slots freed."""
     global _stop_reason
     with PUBLISHING:
         _stop_reason = reason
@@ -141,8 +138,8 @@ def cancel(instance: dg.DagsterInstance, run_id: str, reason: str) -> None:
 
 
 class RunStop:
-    """While a run executes in another thread, SIGTERM and SIGINT only record a stop, which `wait`
-    returns (Dagster's own handling would turn the interrupt of a step into a retry)."""
+    """SIGTERM and SIGINT only record a stop, which `wait` returns (Dagster's own handling
+    would turn the interrupt of a step into a retry)."""
 
     def __init__(self) -> None:
         self.reason: str | None = None

@@ -172,8 +172,7 @@ DBT_VARS_FIX = (
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting, typed, as resolved; then what is derived from them. Each setting is a
-    field annotated with its `Setting`; its variable is the field's name in capitals."""
+    """Every setting, typed: a field annotated with its `Setting`, named as its variable."""
 
     landing_dir: Annotated[Path, Setting(DEFAULT_LANDING_DIR, DIR_PATH, "README.md")]
     warehouse_path: Annotated[Path, Setting(DEFAULT_WAREHOUSE_PATH, FILE_PATH, "orchestration")]
@@ -257,8 +256,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A validated deployment file. `dbt_overrides`: the dbt vars it sets; `settings`: the
-    settings it sets, as text under their variable names (QUARANTINE_MAX_SHARE_EVENTS: "0.05")."""
+    """A validated deployment file: the dbt vars it sets, and its settings as text by variable
+    (QUARANTINE_MAX_SHARE_EVENTS: "0.05")."""
 
     source: str  # the file read, or "defaults"
     feeds: tuple[str, ...] = tuple(FEEDS)
@@ -326,8 +325,7 @@ def _is_zone(name: Any) -> bool:
 def check_dbt_vars(
     source: str, raw_vars: Mapping[Any, Any], label: str = "dbt_vars"
 ) -> dict[str, Any]:
-    """Validate dbt var overrides (the file's `dbt_vars`, or env DBT_VARS): known names, the
-    kind of their dbt_project.yml default, a real time zone and currency code."""
+    """Check dbt var overrides: known names of their default's kind, a time zone, a currency."""
     known, checked = dbt_project_vars(), dict(raw_vars)
     prefix, dotted = (f"{label}: ", f"{label}.") if label else ("", "")
     for name, value in checked.items():
@@ -418,7 +416,6 @@ def read_deployment(path: Path | None) -> Deployment:
 
 
 def _variables(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The variables of `env` that settings read, sorted."""
     read, prefixes = {*BY_NAME, ENV_FILE_VAR, DBT_TARGET_PATH_VAR}, tuple(f"{b}_" for b in PER_FEED)
     return tuple(sorted((k, v) for k, v in env.items() if k in read or k.startswith(prefixes)))
 
@@ -474,8 +471,8 @@ def _per_feed(layer: Mapping[str, str], deployment: Deployment) -> dict[str, dic
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve and validate every setting from `environ` (default: this process's), `.env`, the
-    deployment file and the defaults; raise SettingError on the first bad one."""
+    """Resolve every setting from `environ` (default: os.environ), `.env`, the deployment file
+    and the defaults; SettingError names the first bad one."""
     variables = _variables(os.environ if environ is None else environ)
     layer, env_file = _layer(variables)
     config_text = layer.get("WAREHOUSE_CONFIG", "")
@@ -503,8 +500,7 @@ _current: list[Settings] = []  # get()'s object
 
 
 def get() -> Settings:
-    """The settings of this process: resolved once, and again only when a variable or a file
-    they were resolved from changes (tests change them)."""
+    """This process's settings, resolved again only when a variable or file read changes."""
     if not (_current and _current[0].is_current()):
         _current[:] = [load()]
     return _current[0]
@@ -522,8 +518,7 @@ def raw(name: str) -> str:
 
 
 def apply_env_defaults() -> None:
-    """Export `.env` values and the EXPORTED defaults to this process's environment, so that
-    `dg.EnvVar` resources and the dbt subprocess (profiles.yml) see the resolved values."""
+    """Export `.env` values and the EXPORTED defaults, for `dg.EnvVar` resources and dbt."""
     values = {**DAGSTER_ENV, **{name: BY_NAME[name].default for name in EXPORTED}, **get().environ}
     for name, text in values.items():
         if not os.environ.get(name, "").strip():
@@ -536,6 +531,5 @@ def process_env() -> dict[str, str]:
 
 
 def set_process_env(values: Mapping[str, str]) -> None:
-    """Set variables in this process's environment: the one way other modules hand values to
-    child processes that inherit it (dagster-dbt's dbt subprocess, DAGSTER_HOME)."""
+    """Set variables for the child processes that inherit this process's environment."""
     os.environ.update(values)
