@@ -506,11 +506,6 @@ def get() -> Settings:
     return _current[0]
 
 
-def check() -> None:
-    """Validate every setting; raises SettingError (one line)."""
-    get()
-
-
 def raw(name: str) -> str:
     """The text of a setting from the environment, else `.env`, else its default; unchecked."""
     text = _layer(_variables(os.environ))[0].get(name, "")
