@@ -44,8 +44,7 @@ class GreatExpectationsResource(dg.ConfigurableResource):
             threading.Thread(target=gxv.warm_up, args=(docs,), daemon=True).start()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Build the Data Docs of the run's validations once, when it ends: a convenience
-        that never fails the run."""
+        """Build the Data Docs of the run's validations once, at its end; never fails the run."""
         try:
             if (docs := self.resolved_docs_dir) and context.run_id:
                 gxv.build_docs(docs, context.run_id)
@@ -81,10 +80,9 @@ def _specs(suite: SuiteFile) -> list[dg.AssetCheckSpec]:
 def check_scope(
     context: dg.AssetCheckExecutionContext, conn: duckdb.DuckDBPyConnection, suite: SuiteFile
 ) -> tuple[RowScope | None, str]:
-    """The rows the row-level expectations judge (None: all), and why. A run replaces only its
-    daily partitions' rows, so only those need judging if the previous evaluation in an earlier
-    run passed with the same expectations and no row outside the range was written since.
-    Otherwise every row is judged: a failed check's bad rows stay in raw until fixed."""
+    """The rows the row-level expectations judge (None: all), and why: only the run's daily
+    partitions if the previous evaluation, in an earlier run, passed with the same expectations
+    and no row outside them was written since (a failed check's bad rows stay in raw)."""
     key, layer = _key(suite), context.job_def.asset_layer
     partitions = layer.get(key).partitions_def if layer.has(key) else None
     ranged = context.has_partition_key or context.has_partition_key_range
