@@ -8,6 +8,7 @@ timestamps naive UTC after ingest (an offset is converted, none means UTC).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -112,156 +113,85 @@ class Feed:
         return tuple(dict.fromkeys(r.parent for r in self.rules if isinstance(r, References)))
 
 
-def _feed(name: str, source: str, key: str, columns: str, required: str, *rules: Rule) -> Feed:
-    """A Feed from text: `key` and `required` name columns, `columns` is `"id VARCHAR, price
-    MONEY, …"`. Derived: every TIMESTAMP is InPast, `updated_ts` (if any) orders versions."""
-    pairs = (item.split() for item in columns.split(","))
-    types = {column: MONEY if t == "MONEY" else t for column, t in pairs}
+# One feed a paragraph: `<source> <feed>:` and its columns, `name TYPE [KEY | NOT NULL]`.
+FEED_COLUMNS = """
+shop customers: customer_id VARCHAR KEY, signup_ts TIMESTAMP NOT NULL, signup_channel VARCHAR,
+    referrer_customer_id VARCHAR, birth_year INTEGER, gender VARCHAR, region VARCHAR,
+    city VARCHAR, updated_ts TIMESTAMP
+shop products: product_id VARCHAR KEY, product_name VARCHAR, category VARCHAR NOT NULL,
+    subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP
+shop orders: order_id VARCHAR KEY, customer_id VARCHAR NOT NULL, order_ts TIMESTAMP NOT NULL,
+    platform VARCHAR, status VARCHAR NOT NULL, coupon_code VARCHAR, discount_amount MONEY,
+    shipping_fee MONEY, promised_delivery_date DATE, shipped_ts TIMESTAMP,
+    delivered_ts TIMESTAMP, cancelled_ts TIMESTAMP, updated_ts TIMESTAMP
+shop order_items: order_id VARCHAR KEY, line_number INTEGER KEY, product_id VARCHAR NOT NULL,
+    quantity INTEGER NOT NULL, unit_price MONEY NOT NULL
+shop payments: payment_id VARCHAR KEY, order_id VARCHAR NOT NULL, attempt_ts TIMESTAMP NOT NULL,
+    method VARCHAR, amount MONEY NOT NULL, status VARCHAR NOT NULL
+shop refunds: refund_id VARCHAR KEY, order_id VARCHAR NOT NULL, refund_ts TIMESTAMP NOT NULL,
+    amount MONEY NOT NULL, reason VARCHAR, is_return BOOLEAN
+tracking events: event_id VARCHAR KEY, event_ts TIMESTAMP NOT NULL, visitor_id VARCHAR NOT NULL,
+    customer_id VARCHAR, event_type VARCHAR NOT NULL, page_type VARCHAR, product_id VARCHAR,
+    order_id VARCHAR, placement VARCHAR, device VARCHAR, utm_source VARCHAR, utm_medium VARCHAR,
+    utm_campaign VARCHAR, referrer VARCHAR
+tracking experiment_assignments: experiment_id VARCHAR KEY, visitor_id VARCHAR KEY,
+    variant VARCHAR NOT NULL, assigned_ts TIMESTAMP NOT NULL
+marketing marketing_spend: spend_date DATE KEY, channel VARCHAR KEY, campaign_id VARCHAR KEY,
+    impressions BIGINT, clicks BIGINT, spend MONEY NOT NULL
+marketing campaigns: campaign_id VARCHAR KEY, campaign_name VARCHAR, campaign_type VARCHAR,
+    channel VARCHAR, start_date DATE NOT NULL, end_date DATE NOT NULL, budget MONEY
+feedback reviews: review_id VARCHAR KEY, order_id VARCHAR NOT NULL, product_id VARCHAR,
+    customer_id VARCHAR, rating INTEGER NOT NULL, review_text VARCHAR, review_ts TIMESTAMP NOT NULL
+feedback surveys: response_id VARCHAR KEY, customer_id VARCHAR, survey_type VARCHAR NOT NULL,
+    score INTEGER NOT NULL, response_ts TIMESTAMP NOT NULL, comment VARCHAR
+feedback tickets: ticket_id VARCHAR KEY, customer_id VARCHAR, order_id VARCHAR, category VARCHAR,
+    is_complaint BOOLEAN, opened_ts TIMESTAMP NOT NULL, first_response_ts TIMESTAMP,
+    resolved_ts TIMESTAMP, channel VARCHAR
+"""
+ORDER_REFERENCE = References("order_id", "orders", "order_id")
+# Beyond these, every TIMESTAMP column is InPast.
+RULES: dict[str, tuple[Rule, ...]] = {
+    "products": _not_negative("list_price"),
+    "orders": (InSet("status", ORDER_STATUSES), *_not_negative("discount_amount", "shipping_fee")),
+    "order_items": (
+        Between("quantity", min_value=1),
+        *_not_negative("unit_price"),
+        ORDER_REFERENCE,
+    ),
+    "payments": (InSet("status", PAYMENT_STATUSES), *_not_negative("amount"), ORDER_REFERENCE),
+    "refunds": (*_not_negative("amount"), ORDER_REFERENCE),
+    "events": (
+        InSet("event_type", EVENT_TYPES),
+        InSet("page_type", PAGE_TYPES),
+        InSet("device", DEVICES),
+    ),
+    "marketing_spend": (*_not_negative("spend", "impressions", "clicks"), InPast("spend_date")),
+    "campaigns": (*_not_negative("budget"), NotBefore("end_date", "start_date")),
+    "reviews": (Between("rating", 1, 5), ORDER_REFERENCE),
+    "surveys": (
+        InSet("survey_type", SURVEY_TYPES),
+        Between("score", 0, 10, when=("survey_type", "nps")),
+        Between("score", 1, 5, when=("survey_type", "csat")),
+    ),
+}
+
+
+def _feed(paragraph: str) -> Feed:
+    """A Feed from its FEED_COLUMNS paragraph and RULES; a feed with `updated_ts` orders the
+    versions of a key by it."""
+    head, columns = paragraph.split(":", 1)
+    source, name = head.split()
+    specs = [item.split() for item in columns.split(",")]
+    types = {column: MONEY if t == "MONEY" else t for column, t, *_ in specs}
+    key = tuple(column for column, _, *flags in specs if flags == ["KEY"])
+    required = tuple(column for column, _, *flags in specs if flags == ["NOT", "NULL"])
     past = (InPast(c) for c, t in types.items() if t == "TIMESTAMP")
     updated = "updated_ts" if "updated_ts" in types else None
-    return Feed(
-        name, source, tuple(key.split()), types, tuple(required.split()), updated, (*rules, *past)
-    )
+    return Feed(name, source, key, types, required, updated, (*RULES.get(name, ()), *past))
 
-
-ORDER_REFERENCE = References("order_id", "orders", "order_id")
 
 FEEDS: dict[str, Feed] = {
-    f.name: f
-    for f in (
-        _feed(
-            "customers",
-            "shop",
-            "customer_id",
-            "customer_id VARCHAR, signup_ts TIMESTAMP, signup_channel VARCHAR, "
-            "referrer_customer_id VARCHAR, birth_year INTEGER, gender VARCHAR, "
-            "region VARCHAR, city VARCHAR, updated_ts TIMESTAMP",
-            "signup_ts",
-        ),
-        _feed(
-            "products",
-            "shop",
-            "product_id",
-            "product_id VARCHAR, product_name VARCHAR, category VARCHAR, "
-            "subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP",
-            "category",
-            *_not_negative("list_price"),
-        ),
-        _feed(
-            "orders",
-            "shop",
-            "order_id",
-            "order_id VARCHAR, customer_id VARCHAR, order_ts TIMESTAMP, platform VARCHAR, "
-            "status VARCHAR, coupon_code VARCHAR, discount_amount MONEY, shipping_fee MONEY, "
-            "promised_delivery_date DATE, shipped_ts TIMESTAMP, delivered_ts TIMESTAMP, "
-            "cancelled_ts TIMESTAMP, updated_ts TIMESTAMP",
-            "customer_id order_ts status",
-            InSet("status", ORDER_STATUSES),
-            *_not_negative("discount_amount", "shipping_fee"),
-        ),
-        _feed(
-            "order_items",
-            "shop",
-            "order_id line_number",
-            "order_id VARCHAR, line_number INTEGER, product_id VARCHAR, quantity INTEGER, "
-            "unit_price MONEY",
-            "product_id quantity unit_price",
-            Between("quantity", min_value=1),
-            *_not_negative("unit_price"),
-            ORDER_REFERENCE,
-        ),
-        _feed(
-            "payments",
-            "shop",
-            "payment_id",
-            "payment_id VARCHAR, order_id VARCHAR, attempt_ts TIMESTAMP, method VARCHAR, "
-            "amount MONEY, status VARCHAR",
-            "order_id attempt_ts amount status",
-            InSet("status", PAYMENT_STATUSES),
-            *_not_negative("amount"),
-            ORDER_REFERENCE,
-        ),
-        _feed(
-            "refunds",
-            "shop",
-            "refund_id",
-            "refund_id VARCHAR, order_id VARCHAR, refund_ts TIMESTAMP, amount MONEY, "
-            "reason VARCHAR, is_return BOOLEAN",
-            "order_id refund_ts amount",
-            *_not_negative("amount"),
-            ORDER_REFERENCE,
-        ),
-        _feed(
-            "events",
-            "tracking",
-            "event_id",
-            "event_id VARCHAR, event_ts TIMESTAMP, visitor_id VARCHAR, customer_id VARCHAR, "
-            "event_type VARCHAR, page_type VARCHAR, product_id VARCHAR, order_id VARCHAR, "
-            "placement VARCHAR, device VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
-            "utm_campaign VARCHAR, referrer VARCHAR",
-            "event_ts visitor_id event_type",
-            InSet("event_type", EVENT_TYPES),
-            InSet("page_type", PAGE_TYPES),
-            InSet("device", DEVICES),
-        ),
-        _feed(
-            "experiment_assignments",
-            "tracking",
-            "experiment_id visitor_id",
-            "experiment_id VARCHAR, visitor_id VARCHAR, variant VARCHAR, assigned_ts TIMESTAMP",
-            "variant assigned_ts",
-        ),
-        _feed(
-            "marketing_spend",
-            "marketing",
-            "spend_date channel campaign_id",
-            "spend_date DATE, channel VARCHAR, campaign_id VARCHAR, impressions BIGINT, "
-            "clicks BIGINT, spend MONEY",
-            "spend",
-            *_not_negative("spend", "impressions", "clicks"),
-            InPast("spend_date"),
-        ),
-        _feed(
-            "campaigns",
-            "marketing",
-            "campaign_id",
-            "campaign_id VARCHAR, campaign_name VARCHAR, campaign_type VARCHAR, "
-            "channel VARCHAR, start_date DATE, end_date DATE, budget MONEY",
-            "start_date end_date",
-            *_not_negative("budget"),
-            NotBefore("end_date", "start_date"),
-        ),
-        _feed(
-            "reviews",
-            "feedback",
-            "review_id",
-            "review_id VARCHAR, order_id VARCHAR, product_id VARCHAR, customer_id VARCHAR, "
-            "rating INTEGER, review_text VARCHAR, review_ts TIMESTAMP",
-            "order_id rating review_ts",
-            Between("rating", 1, 5),
-            ORDER_REFERENCE,
-        ),
-        _feed(
-            "surveys",
-            "feedback",
-            "response_id",
-            "response_id VARCHAR, customer_id VARCHAR, survey_type VARCHAR, score INTEGER, "
-            "response_ts TIMESTAMP, comment VARCHAR",
-            "survey_type score response_ts",
-            InSet("survey_type", SURVEY_TYPES),
-            Between("score", 0, 10, when=("survey_type", "nps")),
-            Between("score", 1, 5, when=("survey_type", "csat")),
-        ),
-        _feed(
-            "tickets",
-            "feedback",
-            "ticket_id",
-            "ticket_id VARCHAR, customer_id VARCHAR, order_id VARCHAR, category VARCHAR, "
-            "is_complaint BOOLEAN, opened_ts TIMESTAMP, first_response_ts TIMESTAMP, "
-            "resolved_ts TIMESTAMP, channel VARCHAR",
-            "opened_ts",
-        ),
-    )
+    f.name: f for f in map(_feed, re.split(r"\n(?=\S)", FEED_COLUMNS.strip()))
 }
 
 
