@@ -26,7 +26,6 @@ import duckdb
 from orchestration import deployment, settings
 from orchestration.contract import FEEDS, Feed, create_empty_raw_schema
 from orchestration.ingest import landing
-from orchestration.ingest.landing import LandingFile, LandingFileError, MissingColumnsError
 from orchestration.ingest.loader import Inspection, ident, inspect_files, sql_str, unread
 
 Severity = Literal["error", "warning", "info"]
@@ -90,19 +89,17 @@ def _rel(path: Path | str, root: Path) -> str:
     return Path(path).relative_to(root).as_posix() if Path(path).is_relative_to(root) else str(path)
 
 
-def discover(root: Path, feed: str, problems: list[Problem]) -> list[LandingFile]:
+def discover(root: Path, feed: str, problems: list[Problem]) -> list[landing.LandingFile]:
     """The feed's files as the ingest discovers them, listing every entry outside the layout."""
-    files: list[LandingFile] = []
+    files: list[landing.LandingFile] = []
     try:
-        entries = landing.feed_entries(root, feed)
-    except LandingFileError as exc:
-        problems.append(Problem("error", feed, "layout", exc.reason, feed))
-        return files
-    for part in entries:
-        try:
-            files.extend(landing.partition_files(root, part))
-        except LandingFileError as exc:
-            problems.append(Problem("error", feed, "layout", exc.reason, _rel(exc.file, root)))
+        for part in landing.feed_entries(root, feed):
+            try:
+                files += landing.partition_files(root, part)
+            except landing.LandingFileError as exc:  # the next partition folder may be fine
+                problems.append(Problem("error", feed, "layout", exc.reason, _rel(exc.file, root)))
+    except landing.LandingFileError as exc:  # the feed folder is a link leading outside
+        problems.append(Problem("error", feed, "layout", exc.reason, _rel(exc.file, root)))
     return files
 
 
@@ -111,11 +108,10 @@ def _columns(
 ) -> None:
     """Rejected files are errors; columns outside the contract and absent JSON keys warnings."""
     for exc in inspected.rejected:
-        rel = _rel(exc.file, root)
-        kind = "missing_column" if isinstance(exc, MissingColumnsError) else "unreadable"
+        rel, kind = _rel(exc.file, root), "unreadable"
+        if isinstance(exc, landing.MissingColumnsError):
+            report.missing_columns[rel], kind = exc.missing, "missing_column"
         problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
-        if isinstance(exc, MissingColumnsError):
-            report.missing_columns[rel] = exc.missing
     for f, columns in inspected.columns.items():
         rel = f.relative_to(root)
         extra, absent = unread(feed, f.fmt, columns)
@@ -147,12 +143,8 @@ def analyse_rows(
         )
         problems.append(Problem("warning", feed.name, "held", message))
     if report.rows_quarantined:
-        report.quarantine_reasons = dict(
-            conn.execute(
-                f"SELECT _reason, count(*) FROM _rows WHERE {bad} GROUP BY 1 "
-                f"ORDER BY 2 DESC, 1 LIMIT {FIRST_N}"
-            ).fetchall()
-        )
+        query = f"SELECT _reason, count(*) FROM _rows WHERE {bad} GROUP BY 1 ORDER BY 2 DESC, 1"
+        report.quarantine_reasons = dict(conn.execute(f"{query} LIMIT {FIRST_N}").fetchall())
         first = conn.execute(
             f"SELECT _source_file, _source_row, _reason FROM _rows WHERE {bad} "
             f"ORDER BY _partition_dt, _source_file, _source_row LIMIT {FIRST_N}"
@@ -238,7 +230,7 @@ def validate(
 def _validate_feed(
     conn: duckdb.DuckDBPyConnection,
     feed: Feed,
-    files: list[LandingFile],
+    files: list[landing.LandingFile],
     root: Path,
     config: deployment.Deployment,
     problems: list[Problem],
@@ -334,9 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m orchestration.validate_landing",
         description="Check a landing folder against the contract; writes nothing.",
     )
-    parser.add_argument(
-        "landing", nargs="?", help="landing folder (default: env LANDING_DIR, else data/landing)"
-    )
+    parser.add_argument("landing", nargs="?", help="landing folder (default: env LANDING_DIR)")
     parser.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     parser.add_argument("--config", help="deployment config (default: env WAREHOUSE_CONFIG)")
     args = parser.parse_args(argv)

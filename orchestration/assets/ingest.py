@@ -1,10 +1,8 @@
 """One Dagster asset per landing feed: `<landing>/<feed>/dt=*/…` → `raw.<feed>` in DuckDB.
 
-Partitioned daily by the landing's `dt`, any range in one run: each date with files replaces
-what it loaded before, a date without files keeps its rows. Feeds with a References rule
-depend on their parent. Checks: `quarantine_share` (blocking ERROR above the feed's
-quarantine_max_share), `unexpected_input` (WARN: input not read) and, for feeds with a parent,
-`orphans_held` (WARN while rows wait for it).
+Partitioned daily by the landing's `dt`, any range in one run; a feed with a References rule
+depends on its parent. Checks: `quarantine_share` (blocking ERROR above QUARANTINE_MAX_SHARE),
+`unexpected_input` (WARN: input not read), `orphans_held` (WARN while rows wait for a parent).
 """
 
 from pathlib import Path
@@ -13,23 +11,17 @@ import dagster as dg
 
 from orchestration import deployment, settings
 from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
+from orchestration.ingest import loader
 from orchestration.ingest.landing import (
     LandingFile,
     LandingFileError,
     discover_feed_files,
     stray_entries,
 )
-from orchestration.ingest.loader import (
-    HELD_SCHEMA,
-    QUARANTINE_SCHEMA,
-    RAW_SCHEMA,
-    LoadStats,
-    load_feed,
-)
+from orchestration.ingest.loader import LoadStats
 from orchestration.partitions import DAILY_PARTITIONS, DateRange, context_dates
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
-RAW_GROUP = "raw"
 QUARANTINE_CHECK = "quarantine_share"
 HELD_CHECK = "orphans_held"
 UNEXPECTED_CHECK = "unexpected_input"
@@ -53,16 +45,14 @@ def raw_asset_key(feed: str) -> dg.AssetKey:
 def _metadata(stats: LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
     """The load's counts (files, partitions: dates with files, rows_*, seconds) and more."""
     columns = {**feed.columns, **LINEAGE_COLUMNS}.items()
-    numbers = {name: value for name, value in vars(stats).items() if type(value) in (int, float)}
+    scalars = {n: v for n, v in vars(stats).items() if type(v) in (int, float, str) and n != "feed"}
     return {
         "dagster/row_count": stats.rows_in_raw,
         "dagster/column_schema": dg.TableSchema([dg.TableColumn(n, t) for n, t in columns]),
         "dagster/table_name": f"raw.{feed.name}",
-        **numbers,
+        **scalars,
         "files_by_format": dg.MetadataValue.json(stats.files_by_format),
         "dt_range": str(dates),
-        "first_partition": stats.first_partition or "",
-        "last_partition": stats.last_partition or "",
         "quarantine_share": round(_share(stats), 6),
         "quarantine_reasons": dg.MetadataValue.json(stats.quarantine_reasons),
     }
@@ -81,8 +71,6 @@ def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheck
     share = _share(stats)
     expired = (
         f"; {stats.rows_held_expired} held rows quarantined, their parent not delivered in time"
-        if stats.rows_held_expired
-        else ""
     )
     return dg.AssetCheckResult(
         check_name=QUARANTINE_CHECK,
@@ -93,11 +81,11 @@ def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheck
             "quarantine_share": round(share, 6),
             "max_share": max_share,
             "top_reasons": dg.MetadataValue.json(dict(list(stats.quarantine_reasons.items())[:5])),
-            "quarantine_table": f"{QUARANTINE_SCHEMA}.{stats.feed}",
+            "quarantine_table": f"{loader.QUARANTINE_SCHEMA}.{stats.feed}",
         },
         description=(
             f"{stats.rows_quarantined} of {stats.rows_read} rows quarantined ({share:.2%}; "
-            f"max {max_share:.2%}){expired}"
+            f"max {max_share:.2%}){expired if stats.rows_held_expired else ''}"
         ),
     )
 
@@ -113,7 +101,7 @@ def held_check_result(stats: LoadStats, grace_days: int) -> dg.AssetCheckResult:
             **_rows(stats, "waiting", "held", "released", "held_expired"),
             "grace_days": grace_days,
             "top_reasons": dg.MetadataValue.json(stats.waiting_reasons),
-            "held_table": f"{HELD_SCHEMA}.{stats.feed}",
+            "held_table": f"{loader.HELD_SCHEMA}.{stats.feed}",
         },
         description=(
             f"{stats.rows_waiting} rows held for a parent not loaded yet ({waiting}): loaded "
@@ -140,10 +128,10 @@ def _check_specs(feed: Feed, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     name = feed.name
     unexpected = f"Columns of {name}'s files outside the contract, stray folders: WARN when any."
     quarantine = (
-        f"Share of {name} rows sent to {QUARANTINE_SCHEMA}.{name}: WARN when any, "
+        f"Share of {name} rows sent to {loader.QUARANTINE_SCHEMA}.{name}: WARN when any, "
         "ERROR (blocks downstream) above QUARANTINE_MAX_SHARE."
     )
-    held = f"Rows of {name} waiting in {HELD_SCHEMA}.{name} for their parent: WARN while any."
+    held = f"Rows of {name} waiting for a parent in {loader.HELD_SCHEMA}.{name}: WARN if any."
     return [
         dg.AssetCheckSpec(UNEXPECTED_CHECK, asset=key, description=unexpected),
         dg.AssetCheckSpec(QUARANTINE_CHECK, asset=key, blocking=True, description=quarantine),
@@ -172,7 +160,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         key=key,
         deps=[raw_asset_key(parent) for parent in feed.parents],
         check_specs=_check_specs(feed, key),
-        group_name=RAW_GROUP,
+        group_name="raw",
         partitions_def=DAILY_PARTITIONS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb"},
@@ -187,12 +175,13 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         root, dates = landing.resolved_root, context_dates(context)
-        grace_days: int = settings.get().orphan_grace_days
+        grace: int = settings.get().orphan_grace_days
+        max_share = settings.get().for_feed("QUARANTINE_MAX_SHARE", feed.name)
         try:
             files, delivered = _range_files(context, feed, root, dates)
             with warehouse.connect() as conn:
                 run_id = context.run.run_id
-                stats = load_feed(conn, feed, files, root, run_id, RAW_SCHEMA, grace_days)
+                stats = loader.load_feed(conn, feed, files, root, run_id, loader.RAW_SCHEMA, grace)
         except LandingFileError as exc:  # one line naming the file, the line and the problem
             raise dg.Failure(
                 description=f"feed {feed.name}: {exc}",
@@ -210,13 +199,11 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         for line in not_read:
             context.log.warning(f"feed {feed.name}: not read: {line}")
         checks = [
-            quarantine_check_result(
-                stats, settings.get().for_feed("QUARANTINE_MAX_SHARE", feed.name)
-            ),
+            quarantine_check_result(stats, max_share),
             unexpected_check_result(feed.name, not_read),
         ]
         if feed.parents:
-            checks.append(held_check_result(stats, grace_days))
+            checks.append(held_check_result(stats, grace))
         return dg.MaterializeResult(
             metadata={**_metadata(stats, feed, dates), "delivered": delivered},
             check_results=checks,

@@ -79,9 +79,7 @@ def check_inside(landing_root: Path, path: Path) -> Path:
 def feed_entries(landing_root: Path, feed: str) -> list[Path]:
     """What the feed's folder holds (its partition folders, if it follows the layout)."""
     feed_dir = landing_root / feed
-    if not feed_dir.is_dir():
-        return []
-    return visible(check_inside(landing_root, feed_dir))
+    return visible(check_inside(landing_root, feed_dir)) if feed_dir.is_dir() else []
 
 
 def partition_date(landing_root: Path, part_dir: Path) -> date:

@@ -1,10 +1,9 @@
 """Load one feed's landing partitions into `raw.<feed>` with DuckDB's own readers.
 
-`inspect_files` applies the file and row rules (a file is rejected whole; each row gets its
-quarantine reason); `validate_landing` uses it too. `load_feed` keeps one version per key and
-`dt` (newest `updated_ts`, then last file and row), moves rows a re-delivery changed or dropped
-to `raw_replaced`, quarantines bad rows, holds rows awaiting their parent in `raw_held` and logs
-to `raw._load_log`, in one transaction: any error leaves every table as it was.
+`inspect_files` applies the file and row rules (a bad file is rejected whole, a bad row gets its
+quarantine reason); `validate_landing` uses it too. `load_feed` keeps the newest version per key
+and `dt`, moves rows a re-delivery changed or dropped to `raw_replaced`, quarantines bad rows and
+holds rows awaiting their parent in `raw_held`, in one transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,8 +58,8 @@ class LoadStats:
     files: int = 0
     files_by_format: dict[str, int] = field(default_factory=dict)
     partitions: int = 0
-    first_partition: str | None = None
-    last_partition: str | None = None
+    first_partition: str = ""
+    last_partition: str = ""
     rows_read: int = 0  # = loaded + quarantined + superseded + held
     rows_loaded: int = 0  # = inserted + unchanged
     rows_quarantined: int = 0
@@ -173,18 +171,15 @@ def _layout(
     conn: duckdb.DuckDBPyConnection, feed: Feed, f: LandingFile
 ) -> tuple[list[str], tuple[str, ...]]:
     """(the columns a file delivers, its layout as read), or LandingFileError for a file that is
-    empty, lacks a contract column or (parquet) stores one in a type that cannot hold it.
-    CSV: other columns are read as `_extra_<position>` (no header name reaches SQL); parquet:
-    `name type`; JSON lines: the contract's columns by name (an absent key reads as NULL).
-    """
+    empty, lacks a contract column or (parquet) stores one in a type that cannot hold it. CSV
+    reads other columns as `_extra_<position>`: no header name reaches SQL."""
     if f.path.stat().st_size == 0:
         raise LandingFileError(f.path, "empty file (0 bytes)")
     if f.fmt == "csv":
         found = _csv_header(f.path)
         _check_columns(f.path, found, feed)
-        return found, tuple(
-            c if c in feed.columns else f"_extra_{i}" for i, c in enumerate(found, 1)
-        )
+        layout = tuple(c if c in feed.columns else f"_extra_{i}" for i, c in enumerate(found, 1))
+        return found, layout
     if f.fmt == "parquet":
         query = "SELECT name, coalesce(duckdb_type, '') FROM parquet_schema(?)"
         try:  # [0]: the schema root
@@ -206,8 +201,7 @@ def _layout(
 
 def _reader(files: list[LandingFile], layout: tuple[str, ...]) -> tuple[str, str]:
     """(FROM clause, 1-based row-within-file expression) for files of one format and layout.
-    CSV is parsed strictly, not sniffed: a ragged row or open quote is an error naming its line.
-    """
+    CSV is parsed strictly, not sniffed: a ragged row or open quote is an error naming its line."""
     paths = "[" + ", ".join(sql_str(reader_path(f.path)) for f in files) + "]"
     cols = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in layout)
     if files[0].fmt == "parquet":
@@ -232,8 +226,7 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 def _exact_text_pattern(sql_type: str, fmt: str) -> str | None:
     """The regex a value's text must match in full to be read as `sql_type`, or None (any):
-    no exponent, no more decimals than the scale, ISO 8601 times, `YYYY-MM-DD` dates in text.
-    """
+    no exponent, no more decimals than the scale, ISO 8601 times, `YYYY-MM-DD` dates in text."""
     if sql_type in ("INTEGER", "BIGINT"):
         return r"[+-]?[0-9]+" + (r"(\.0*)?" if fmt == "parquet" else "")
     if match := _DECIMAL.fullmatch(sql_type):
@@ -258,8 +251,7 @@ def _typed(column: str, sql_type: str, fmt: str) -> str:
     return f"CASE WHEN {exact} THEN {typed} END"
 
 
-# `<feed>/dt=YYYY-MM-DD/` at the start of the path relative to the landing root: a `dt=` in the
-# root's own path is not the partition.
+# `<feed>/dt=YYYY-MM-DD/` at the start of the path relative to the root (not a `dt=` above it).
 _PARTITION_OF_FILE = sql_str(r"^[^/]+/dt=(\d{4}-\d{2}-\d{2})/")
 
 
@@ -281,9 +273,9 @@ def _literal(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _rule_sql(rule: contract.Rule, latest: datetime, schema: str, lookup: str | None) -> str:
-    """`CASE WHEN <the typed row s breaks the rule> THEN <reason> END`. A References rule
-    looks the key up in `lookup` if given, else in the parent table of `schema`."""
+def _rule_sql(rule: contract.Rule, latest: datetime, schema: str, lookup: str) -> str:
+    """`CASE WHEN <the typed row s breaks the rule> THEN <reason> END`; a References rule looks
+    the key up in the table `lookup` (the reason names the parent in `schema`)."""
     name = rule.later if isinstance(rule, contract.NotBefore) else rule.column
     col = f"s.{ident(name)}"
     said = f"'{name}: ' || CAST({col} AS VARCHAR) || "
@@ -314,10 +306,9 @@ def _rule_sql(rule: contract.Rule, latest: datetime, schema: str, lookup: str | 
             f"CASE WHEN {ts} > TIMESTAMP '{last}' THEN {said}' is in the future (after {last})' "
             f"WHEN {ts} < TIMESTAMP '{oldest}' THEN {said}' is before {oldest}' END"
         )
-    parent, key = lookup or f"{schema}.{ident(rule.parent)}", ident(rule.parent_column)
-    where = f"{schema}.{rule.parent}.{rule.parent_column}"
+    key, where = ident(rule.parent_column), f"{schema}.{rule.parent}.{rule.parent_column}"
     return (
-        f"CASE WHEN {col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS _p "
+        f"CASE WHEN {col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {lookup} AS _p "
         f"WHERE _p.{key} = {col}) THEN {quoted}''' not found in {where}' END"
     )
 
@@ -331,10 +322,9 @@ def _staging_sql(
 ) -> str:
     """CREATE of the typed rows with `_reason` (NULL: loads) and `_held` (waits for a parent).
     Every reason that applies: unparseable or missing values, the rules (References only with a
-    `schema`, looked up among the parent keys this batch names).
-    """
+    `schema`, looked up among the parent keys this batch names)."""
     refs = list(dict.fromkeys(r for r in feed.rules if isinstance(r, References))) if schema else []
-    lookups: Mapping[References, str] = {rule: f"_parent_keys_{i}" for i, rule in enumerate(refs)}
+    lookups = {rule: f"_parent_keys_{i}" for i, rule in enumerate(refs)}
     other = [
         f"CASE WHEN nullif(s._raw[{sql_str(c)}], '') IS NOT NULL AND s.{ident(c)} IS NULL "
         f"THEN '{c}: cannot parse ''' || s._raw[{sql_str(c)}] || ''' as {t}' END"
@@ -344,7 +334,7 @@ def _staging_sql(
         f"CASE WHEN nullif(s._raw[{sql_str(c)}], '') IS NULL THEN '{c}: missing' END"
         for c in (*feed.key, *feed.required)
     ]
-    other += [_rule_sql(r, latest, "", None) for r in feed.rules if not isinstance(r, References)]
+    other += [_rule_sql(r, latest, "", "") for r in feed.rules if not isinstance(r, References)]
     referential = [_rule_sql(r, latest, str(schema), lookups[r]) for r in refs]
     held = (
         f"({_any(other)} IS NULL AND {_any(referential)} IS NOT NULL)" if hold and refs else "false"
@@ -464,20 +454,18 @@ def inspect_files(
     """Stage `files` into the temp table `table`: every row typed, with its lineage, `_raw` (as
     delivered), `_reason` (why it is quarantined) and `_held` (with `hold_orphans`: its only
     fault is an unknown parent in `references_schema`; past `grace_days` it is quarantined).
-    A bad file raises LandingFileError; with `keep_going` it is listed in `rejected` instead.
-    """
+    A bad file raises LandingFileError; with `keep_going` it is listed in `rejected` instead."""
     inspection = Inspection(table=None)
-    found: dict[LandingFile, list[str]] = {}
     layouts: dict[LandingFile, tuple[str, ...]] = {}
     for f in files:
         try:
-            found[f], layouts[f] = _layout(conn, feed, f)
+            inspection.columns[f], layouts[f] = _layout(conn, feed, f)
         except LandingFileError as exc:
             if not keep_going:
                 raise
             inspection.rejected.append(exc)
     good = [f for f in files if f in layouts]
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    latest = datetime.now(UTC).replace(tzinfo=None, microsecond=0) + contract.FUTURE_TOLERANCE
     while good and inspection.table is None:
         # One reader call per format and layout, not union_by_name over all files: that keeps a
         # large buffer per compressed file and runs out of memory at a few hundred partitions.
@@ -487,7 +475,6 @@ def inspect_files(
         body = " UNION ALL BY NAME ".join(
             _select(fs, layout, feed, landing_root) for (_, layout), fs in groups.items()
         )
-        latest = now + contract.FUTURE_TOLERANCE
         try:
             conn.execute(_staging_sql(table, feed, body, latest, references_schema, hold_orphans))
             inspection.table = table
@@ -499,7 +486,7 @@ def inspect_files(
                 raise bad[0] from None
             inspection.rejected += bad
             good = [f for f in good if str(f.path) not in {e.file for e in bad}]
-    inspection.columns = {f: found[f] for f in good}
+    inspection.columns = {f: inspection.columns[f] for f in good}
     if inspection.table and hold_orphans and grace_days is not None and references_schema:
         _, expired, why = _parents(feed, references_schema, "h", grace_days)
         conn.execute(
@@ -575,10 +562,9 @@ class _Load:
         return int(row[0]) if row else 0
 
     def compare(self, staged: str, dts: list[date]) -> None:
-        """Temp tables `_new` (the newest row per key and partition), `_same` (its keys whose
-        row in raw is identical, content and place in the landing) and `_gone` (keys of raw in
-        these partitions whose row changed or is no longer delivered). `in_raw` becomes the
-        partitions of `dts` raw already had, as a predicate over `r`."""
+        """Temp tables `_new` (the newest row per key and partition), `_same` (its keys whose row
+        in raw is identical, place included) and `_gone` (keys of raw in these partitions whose
+        row changed or is no longer delivered); `in_raw` the partitions raw already had."""
         feed, repeated = self.feed, _same_key(self.feed, "d", "s")
         # Only the keys delivered more than once go through the window.
         self.conn.execute(
@@ -660,9 +646,8 @@ class _Load:
         )
 
     def recheck_held(self, stats: LoadStats, schema: str, grace_days: int) -> None:
-        """Release the held rows whose parent is now in `schema` into raw (with their own file,
-        row and partition, this load's id and time, so the next dbt batch picks them up), and
-        quarantine those past their grace."""
+        """Release the held rows whose parent is now in `schema` into raw as rows of this load
+        (so the next dbt batch picks them up); quarantine those past their grace."""
         found, expired, why = _parents(self.feed, schema, "h", grace_days)
         cols = ", ".join(f"h.{ident(c)}" for c in (*self.feed.columns, *PLACE))
         in_raw = f"EXISTS (SELECT 1 FROM {self.raw} AS r WHERE {_same_key(self.feed, 'r', 'h')})"
@@ -693,13 +678,10 @@ def load_feed(
     references_schema: str | None = None,
     orphan_grace_days: int | None = None,
 ) -> LoadStats:
-    """Replace what the partitions of `files` loaded before with what these files hold.
-
-    A partition with no file in this load keeps its rows. `references_schema` holds the parent
-    tables of the feed's References rules, already loaded (None: not checked). With
-    `orphan_grace_days` too, a row whose only fault is an unknown parent is held in
-    `raw_held.<feed>`, and every load, one without files too, re-checks all held rows.
-    """
+    """Replace what the partitions of `files` loaded before with what these files hold; other
+    partitions keep their rows. `references_schema` holds the loaded parent tables of the
+    References rules (None: not checked). With `orphan_grace_days` too, a row whose only fault is
+    an unknown parent is held in `raw_held`, and every load re-checks all held rows."""
     started, dts = time.perf_counter(), sorted({f.partition_dt for f in files})
     stats = LoadStats(feed.name, len(files), dict(Counter(f.fmt for f in files)), len(dts))
     if dts:
