@@ -153,11 +153,7 @@ ORDER_REFERENCE = References("order_id", "orders", "order_id")
 RULES: dict[str, tuple[Rule, ...]] = {
     "products": _not_negative("list_price"),
     "orders": (InSet("status", ORDER_STATUSES), *_not_negative("discount_amount", "shipping_fee")),
-    "order_items": (
-        Between("quantity", min_value=1),
-        *_not_negative("unit_price"),
-        ORDER_REFERENCE,
-    ),
+    "order_items": (Between("quantity", 1), *_not_negative("unit_price"), ORDER_REFERENCE),
     "payments": (InSet("status", PAYMENT_STATUSES), *_not_negative("amount"), ORDER_REFERENCE),
     "refunds": (*_not_negative("amount"), ORDER_REFERENCE),
     "events": (
