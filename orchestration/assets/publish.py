@@ -16,6 +16,7 @@ import duckdb
 
 from orchestration import runguard, settings
 from orchestration import serving as serving_files
+from orchestration.assets import ops
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 # DuckDB 2.x writes a format 1.x clients cannot open unless told otherwise; BI drivers lag.
@@ -124,9 +125,11 @@ def write_serving_copy(
     checks_passed: int = 0,
     keep: int | None = None,
     report: bool = False,
+    checks: list[tuple] | None = None,
 ) -> PublishResult:
     """Publish the marts of `conn` as the next version of `serving_dir` (unchanged if anything
-    fails before the swap); with `report`, the KPI report is drawn from the staged file too."""
+    fails before the swap), with the `ops` schema (`checks`: ops.check_rows of the runs since
+    the last publish); with `report`, the KPI report is drawn from the staged file too."""
     keep = keep if keep is not None else settings.get().serving_keep
     version = serving_files.next_version(serving_dir)
     history = serving_files.history_database(serving_dir)
@@ -157,6 +160,7 @@ def write_serving_copy(
             row = [version, now, run_id, json.dumps(counts, sort_keys=True), checks_passed]
             row += [dg.__version__, duckdb.__version__, SERVING_STORAGE_VERSION]
             conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
+            ops.write_ops(conn, checks or [], history)
         finally:
             conn.execute("DETACH serving_new")
         if report:  # a view of the marts, not part of them: a failed drawing never stops a publish
@@ -196,6 +200,8 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
         if failed:
             reason = "not published: checks failed in this run: " + ", ".join(failed)
             raise dg.Failure(description=reason, allow_retries=False)
+        history = serving_files.history_database(serving.resolved_dir)
+        checks = ops.check_rows(context.instance, history)
         with runguard.PUBLISHING, warehouse.connect() as conn:
             if stopped := runguard.stop_requested():  # the run was stopped (`cli pipeline`)
                 raise dg.Failure(description=f"not published: {stopped}", allow_retries=False)
@@ -207,6 +213,7 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
                 checks_passed=checks_passed,
                 keep=serving.keep,
                 report=True,
+                checks=checks,
             )
         metadata = {
             "serving_database": str(result.path),
