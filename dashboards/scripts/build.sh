@@ -46,6 +46,8 @@ else
 fi
 
 step "stage $serving_dir/serving.duckdb" node scripts/stage-serving.mjs
+# An empty query result leaves the previous build's parquet file in place: start clean.
+rm -rf .evidence/template/static/data
 step "evidence sources" npx --no-install evidence sources
 step "evidence build" npx --no-install evidence build
 
