@@ -21,7 +21,7 @@ SAMPLE_SCALE ?= 0.01
 SAMPLE_SEED ?= 42
 SAMPLE_DAYS ?= 365
 
-.PHONY: help install check run sample pipeline prepare test test-slow lint ui docs clean lock validate-landing browser install-spark test-spark bench
+.PHONY: help install check run sample pipeline prepare dashboards dashboards-build test test-slow lint ui docs clean lock validate-landing browser install-spark test-spark bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,8 +79,18 @@ validate-landing: check ## check LANDING_DIR against the contract (writes nothin
 # A short summary by default. `make run VERBOSE=1` (or VERBOSE=1 in the environment or .env):
 # Dagster's event lines, dbt's output and every mart's rows, as `cli -v`; make hands a variable
 # set on its command line to the environment of every recipe (pipeline, where).
-run: install check sample pipeline ## install, generate the sample, build and publish the marts (VERBOSE=1: full detail)
+run: install check sample pipeline dashboards-build ## install, generate the sample, build and publish the marts and dashboards (VERBOSE=1: full detail)
 	@$(BIN)/python -m orchestration.cli where
+
+# The dashboards (dashboards/, Evidence): a static site built from the published serving file into
+# SERVING_DIR/dashboards/; `npm ci` only when dashboards/package-lock.json changed.
+dashboards-build: check
+	@SERVING_DIR="$$($(SETTING) SERVING_DIR)" dashboards/scripts/build.sh
+
+dashboards: PORT = 3001
+dashboards: dashboards-build ## build the dashboards from the published marts and serve them on :3001 (PORT= to change)
+	@echo "Dashboards: http://$(HOST):$(PORT) (Ctrl-C to stop)"
+	@$(BIN)/python -m http.server -b $(HOST) -d "$$($(SETTING) SERVING_DIR)/dashboards" $(PORT)
 
 # The report's browser test drives the system Chromium (Debian/Ubuntu package; root or sudo).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

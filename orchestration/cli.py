@@ -380,6 +380,9 @@ def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
     return lines
 
 
+DASHBOARDS_URL = "http://127.0.0.1:3001"  # `make dashboards`; its PORT default
+
+
 def _found(path: Path) -> str:
     return str(path) if path.exists() else f"{path} (not written yet: make pipeline)"
 
@@ -394,6 +397,7 @@ def where(verbose: bool = False) -> None:
     for line in _mart_lines(counts, verbose) if counts else []:
         _say(line)
     _say(f"Report:           {_found(serving / 'report.html')}")
+    _say(f"Dashboards:       make dashboards, then {DASHBOARDS_URL} ({serving / 'dashboards'}/)")
     _say(f"Data Docs (GX):   {_found(settings.get().gx_docs_dir / 'index.html')}")
     _say(f"Dagster UI:       make ui, then {settings.get().dagster_ui_url}")
     _say(

@@ -7,7 +7,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.alerts import alert_resource_from_env
-from orchestration.assets.dbt import build_dbt_assets, dbt_resource
+from orchestration.assets.dbt import build_dashboard_specs, build_dbt_assets, dbt_resource
 from orchestration.assets.ingest import LandingResource, build_ingest_assets
 from orchestration.assets.publish import ServingResource, build_publish_asset
 from orchestration.checks.freshness_checks import build_freshness_checks
@@ -28,7 +28,12 @@ _asset_keys = {key for assets_def in (*_ingest_assets, _dbt_assets) for key in a
 _mart_keys = [k for k in _dbt_assets.keys if k.path[0] == "marts"]
 
 defs = dg.Definitions(
-    assets=[*_ingest_assets, _dbt_assets, build_publish_asset(_mart_keys)],
+    assets=[
+        *_ingest_assets,
+        _dbt_assets,
+        build_publish_asset(_mart_keys),
+        *build_dashboard_specs(),
+    ],
     asset_checks=[
         *build_gx_checks(asset_keys=_asset_keys, backend=settings.get().gx_backend),
         build_publish_check(_mart_keys),

@@ -295,3 +295,26 @@ def dbt_resource() -> DbtCliResource:
         target=settings.get().dbt_target,  # duckdb (default) or spark
         dbt_executable=str(DBT_CHILD if shutil.which("setpriv") else VENV_DBT),
     )
+
+
+def build_dashboard_specs() -> list[dg.AssetSpec]:
+    """The dbt exposures as assets of their own (group `dashboards`): the page's URL and the
+    marts it shows, so the lineage ends in what analysts open (`make dashboards`)."""
+    manifest = json.loads(Path(dbt_project().manifest_path).read_text())
+    translator = WarehouseDbtTranslator()
+    return [
+        dg.AssetSpec(
+            key=["dashboards", exposure["name"]],
+            deps=[
+                translator.get_asset_key(manifest["nodes"][u])
+                for u in exposure["depends_on"]["nodes"]
+            ],
+            description=exposure.get("description"),
+            group_name="dashboards",
+            kinds={"evidence"},
+            metadata={"url": dg.MetadataValue.url(exposure["url"])}
+            if exposure.get("url")
+            else None,
+        )
+        for exposure in manifest["exposures"].values()
+    ]
