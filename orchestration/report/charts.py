@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 
 from orchestration.report.data import ReportData
+from orchestration.report.kpis import format_kpi
 
 WIDTH = 520
 HEIGHT = 220
@@ -27,12 +28,18 @@ def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return out
 
 
+def _days(frame: pd.DataFrame) -> alt.X:
+    """A daily time axis ("Mar 01"): at most a tick a day (never hours), at most ten ticks."""
+    axis = alt.Axis(format="%b %d", tickCount=max(1, min(frame["business_date"].nunique() - 1, 10)))
+    return alt.X("yearmonthdate(business_date):T", title=None, axis=axis)
+
+
 def kpi_chart(data: ReportData, frame: pd.DataFrame, kpi: str, title: str, fmt: str) -> dict:
     """The daily line of the KPI column `kpi` of `frame`, its flagged anomaly days as red points."""
     series = _iso(frame[["business_date", kpi]], "business_date")
     flagged = data.anomalies[data.anomalies["kpi"] == kpi].rename(columns={"value": kpi})
     anomalies = _iso(flagged[["business_date", kpi, "z_score"]], "business_date")
-    x = alt.X("business_date:T", title=None)
+    x = _days(series)
     y = alt.Y(f"{kpi}:Q", title=title, axis=alt.Axis(format=fmt))
     line = (
         alt.Chart(series)
@@ -43,7 +50,8 @@ def kpi_chart(data: ReportData, frame: pd.DataFrame, kpi: str, title: str, fmt: 
         alt.Chart(anomalies)
         .mark_point(color=ANOMALY_COLOR, filled=True, size=90, shape="diamond")
         .encode(x=x, y=y, tooltip=[
-            "business_date:T", f"{kpi}:Q", alt.Tooltip("z_score:Q", format=".1f")])
+            "business_date:T", alt.Tooltip(f"{kpi}:Q", format=fmt),
+            alt.Tooltip("z_score:Q", format=".1f")])
     )  # fmt: skip
     return (line + points).properties(width=WIDTH, height=HEIGHT).to_dict()
 
@@ -122,29 +130,29 @@ def anomaly_chart(data: ReportData) -> dict:
     flagged["direction"] = [
         "above baseline" if z > 0 else "below baseline" for z in flagged.z_score
     ]
+    flagged["z_score"] = flagged.z_score.round(1)
+    for column in ("value", "baseline_mean"):  # as text, each KPI in its own unit
+        values = zip(flagged.kpi, flagged[column], strict=True)
+        flagged[column] = [format_kpi(kpi, value, data.currency) for kpi, value in values]
     directions = alt.Scale(
         domain=["above baseline", "below baseline"], range=[ANOMALY_COLOR, "#1f77b4"]
     )
     base = alt.Chart(flagged)
     points = base.mark_point(filled=True, size=110, shape="diamond").encode(
-        x=alt.X("business_date:T", title=None),
+        x=_days(flagged),
         y=alt.Y("kpi:N", title=None),
         color=alt.Color("direction:N", scale=directions, title=None),
-        tooltip=[
-            "business_date:T",
-            "kpi:N",
-            alt.Tooltip("value:Q", format=",.4~f"),
-            alt.Tooltip("baseline_mean:Q", format=",.4~f"),
-            alt.Tooltip("z_score:Q", format=".1f"),
-        ],
+        tooltip=["business_date:T", "kpi:N", "value:N", "baseline_mean:N", "z_score:Q"],
     )
     return points.properties(width=WIDTH, height=HEIGHT // 2 + 40).to_dict()
 
 
 def all_charts(data: ReportData, end: date) -> dict[str, dict]:
-    """Chart id -> Vega-Lite spec, in page order."""
-    return {
-        "gmv": kpi_chart(data, data.sales, "gmv", "GMV", ",.0f"),
+    """Chart id -> Vega-Lite spec, in page order, of the charts with rows (an empty box says
+    nothing, and Vega warns of an infinite extent). Numbers without a format: "1,234.5"."""
+    gmv = f"GMV ({data.currency})" if data.currency else "GMV"
+    specs = {
+        "gmv": kpi_chart(data, data.sales, "gmv", gmv, ",.0f"),
         "conversion": kpi_chart(
             data, data.traffic, "session_conversion_rate", "Session conversion", ".1%"
         ),
@@ -154,3 +162,7 @@ def all_charts(data: ReportData, end: date) -> dict[str, dict]:
         "lifecycle": lifecycle_chart(data),
         "anomalies": anomaly_chart(data),
     }
+    drawn = {key: spec for key, spec in specs.items() if any(spec["datasets"].values())}
+    for spec in drawn.values():
+        spec.setdefault("config", {})["numberFormat"] = ",~f"
+    return drawn

@@ -47,6 +47,15 @@ QUERIES = {
         FROM marts.kpi_anomalies WHERE is_anomaly ORDER BY business_date DESC, kpi""",
 }
 
+# From `ops` (older files have none): currency, feeds not delivered, the publishing run's checks.
+OPS = """
+    SELECT (SELECT currency FROM ops.deployment),
+           (SELECT coalesce(list(feed), []) FROM ops.feed_freshness WHERE NOT delivered),
+           count(*), coalesce(list(concat(asset, ' ', check_name, ' (', severity, ')')
+                                   ORDER BY asset, check_name) FILTER (NOT passed), [])
+    FROM ops.check_results
+    WHERE run_id = (SELECT run_id FROM ops.publish_log ORDER BY version DESC LIMIT 1)"""
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -64,6 +73,9 @@ class ReportData:
     monthly: pd.DataFrame
     satisfaction: pd.DataFrame
     anomalies: pd.DataFrame
+    currency: str | None = None  # these three: None without an `ops` schema
+    undelivered: list[str] | None = None
+    checks: tuple[int, list[str]] | None = None
 
     @property
     def last_date(self) -> date | None:
@@ -82,4 +94,7 @@ def load(database: Path) -> ReportData:
         ).fetchone()
         version, published_at, run_id = newest or (None, None, None)
         frames = {name: conn.execute(sql).df() for name, sql in QUERIES.items()}
+        if conn.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'ops'").fetchone():
+            currency, undelivered, total, failed = conn.execute(OPS).fetchone()
+            frames |= {"currency": currency, "undelivered": undelivered, "checks": (total, failed)}
     return ReportData(version=version, published_at=published_at, run_id=run_id, **frames)

@@ -98,9 +98,17 @@ def headlines(data: ReportData, end: date) -> list[Headline]:
     ]  # fmt: skip
 
 
-FORMATS = {"money": "{:,.2f}", "count": "{:,.0f}", "percent": "{:.2%}", "rating": "{:.2f}"}
+FORMATS = {"money": "{:,.2f}", "count": "{:,.0f}", "percent": "{:.1%}", "rating": "{:.2f}"}
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """How a headline value is printed."""
-    return "n/a" if value is None else FORMATS[unit].format(value)
+def format_value(value: float | None, unit: str, currency: str | None = None) -> str:
+    """How a value is printed: money with the deployment's currency (ISO code) when known."""
+    prefix = f"{currency} " if unit == "money" and currency else ""
+    return "n/a" if value is None else prefix + FORMATS[unit].format(value)
+
+
+def format_kpi(kpi: str, value: float | None, currency: str | None) -> str:
+    """A kpi_anomalies value: gmv is money, paid_orders a count, the other KPIs are rates."""
+    return format_value(
+        value, {"gmv": "money", "paid_orders": "count"}.get(kpi, "percent"), currency
+    )

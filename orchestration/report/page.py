@@ -23,7 +23,7 @@ import vl_convert
 
 from orchestration import serving
 from orchestration.report.data import ReportData
-from orchestration.report.kpis import Headline, format_value
+from orchestration.report.kpis import Headline, format_kpi, format_value
 
 ARROWS = {"up": "▲", "down": "▼", "flat": "▶", "none": "–"}
 
@@ -42,6 +42,7 @@ CHART_TITLES = {
     "lifecycle": ("Lifecycle mix", "Customers per lifecycle stage at each month end."),
     "anomalies": ("KPI anomalies", "Every day whose |z| against its weekday baseline is above 3."),
 }
+CHART_FEEDS = {"conversion": "events", "funnel": "events"}  # the optional feed a chart needs
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; }
@@ -62,6 +63,7 @@ table { border-collapse: collapse; margin-top: 8px; font-size: 13px; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
 tr.anomaly td { background: #fdecea; }
+.note { color: #777; font-style: italic; } #checks.failed { color: #d62728; }
 """
 
 
@@ -95,37 +97,52 @@ def write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _tile(headline: Headline) -> str:
+def _tile(headline: Headline, data: ReportData) -> str:
     change = "no previous period" if headline.change is None else f"{headline.change:+.1%}"
-    previous = format_value(headline.previous, headline.unit)
+    previous = format_value(headline.previous, headline.unit, data.currency)
     return (
         f'<div class="tile" data-kpi="{headline.key}" data-trend="{headline.trend}">'
         f'<div class="label">{html.escape(headline.label)}</div>'
-        f'<div class="value">{format_value(headline.current, headline.unit)}</div>'
+        f'<div class="value">{format_value(headline.current, headline.unit, data.currency)}</div>'
         f'<div class="trend {headline.trend}" title="{html.escape(headline.period)}">'
         f"{ARROWS[headline.trend]} {change} <span>(was {previous})</span></div></div>"
     )
 
 
-def _anomaly_table(anomalies: pd.DataFrame) -> str:
+def _anomaly_table(anomalies: pd.DataFrame, currency: str | None) -> str:
     if anomalies.empty:
         return "<p>No KPI anomaly is flagged in the published data.</p>"
     head = "".join(f"<th>{h}</th>" for h in ("date", "kpi", "value", "baseline mean", "z"))
     rows = "".join(
         f'<tr class="anomaly"><td>{pd.Timestamp(r.business_date):%Y-%m-%d}</td>'
-        f"<td>{html.escape(str(r.kpi))}</td><td>{r.value:,.4g}</td>"
-        f"<td>{r.baseline_mean:,.4g}</td><td>{r.z_score:+.1f}</td></tr>"
+        f"<td>{html.escape(str(r.kpi))}</td><td>{format_kpi(r.kpi, r.value, currency)}</td>"
+        f"<td>{format_kpi(r.kpi, r.baseline_mean, currency)}</td><td>{r.z_score:+.1f}</td></tr>"
         for r in anomalies.itertuples()
     )
     return f'<table id="anomaly-table"><tr>{head}</tr>{rows}</table>'
 
 
-def _figure(chart_id: str) -> str:
+def _figure(chart_id: str, drawn: bool, data: ReportData) -> str:
     title, caption = CHART_TITLES[chart_id]
+    body = f'<div class="chart" id="chart-{chart_id}"></div>'
+    if not drawn:  # no rows: say why instead of drawing an empty box
+        feed = CHART_FEEDS.get(chart_id, "")
+        why = f"the {feed} feed is not delivered" if feed in (data.undelivered or ()) else "no data"
+        body = f'<p class="note" id="note-{chart_id}">Not drawn: {why}.</p>'
     return (
-        f'<figure><h2>{html.escape(title)}</h2><div class="chart" id="chart-{chart_id}"></div>'
+        f"<figure><h2>{html.escape(title)}</h2>{body}"
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
+
+
+def _checks_line(checks: tuple[int, list[str]] | None) -> str:
+    """Whether the publishing run's checks all passed (a failed one is a WARN: it published)."""
+    if checks is None:
+        return '<p id="checks">Checks: no data (this serving file has no ops schema).</p>'
+    total, failed = checks
+    text = f"{len(failed)} of {total} checks failed: {'; '.join(failed)}." if failed else ""
+    text = html.escape(text or f"All {total} checks of this run passed.")
+    return f'<p id="checks" class="{"failed" if failed else "passed"}">{text}</p>'
 
 
 EMBED_SCRIPT = """
@@ -153,11 +170,11 @@ def render(data: ReportData, headlines: list[Headline], charts: dict[str, dict])
 <title>Daily KPI report {data.last_date}</title>
 <style>{STYLE}</style>
 </head><body>
-<header><h1>Daily KPI report</h1><p>{subtitle}</p></header>
-<section class="tiles" id="headlines">{"".join(_tile(h) for h in headlines)}</section>
+<header><h1>Daily KPI report</h1><p>{subtitle}</p>{_checks_line(data.checks)}</header>
+<section class="tiles" id="headlines">{"".join(_tile(h, data) for h in headlines)}</section>
 <p><small>Arrows: {period}; repurchase rate: month over month.</small></p>
-<section class="charts">{"".join(_figure(c) for c in charts)}</section>
-<section><h2>Flagged anomalies</h2>{_anomaly_table(data.anomalies)}</section>
+<section class="charts">{"".join(_figure(c, c in charts, data) for c in CHART_TITLES)}</section>
+<section><h2>Flagged anomalies</h2>{_anomaly_table(data.anomalies, data.currency)}</section>
 <script>{vega_bundle()}</script>
 <script>const REPORT_SPECS = {specs};{EMBED_SCRIPT}</script>
 </body></html>

@@ -16,8 +16,9 @@ from conftest import SampleRun
 
 from orchestration import serving
 from orchestration.assets.publish import PUBLISH_KEY, write_serving_copy
-from orchestration.report import kpis, page
+from orchestration.report import charts, data, kpis, page, write_report
 from orchestration.report.data import ReportData
+from tests.report.handmade import build_serving
 
 
 def _marts(conn: duckdb.DuckDBPyConnection) -> list[str]:
@@ -153,6 +154,38 @@ def test_a_single_week_has_no_previous_period() -> None:
     tiles = {h.key: h for h in kpis.headlines(_report_data(days=7), date(2025, 3, 9))}
     assert tiles["gmv"].previous is None and tiles["gmv"].trend == "none"
     assert kpis.format_value(None, "money") == "n/a"
+
+
+def test_a_report_without_events_says_so_and_formats_its_numbers(tmp_path: Path) -> None:
+    """A BYOD-like publish: EUR, no `events` feed, a WARN check failed in the publishing run."""
+    out = tmp_path / "report.html"
+    write_report(build_serving(tmp_path), out)
+    text = out.read_text(encoding="utf-8").split("<script>")[0]  # the page, not the Vega code
+    for chart in ("conversion", "funnel"):
+        assert f'id="note-{chart}">Not drawn: the events feed is not delivered.</p>' in text
+        assert f'id="chart-{chart}"' not in text
+    assert '<div class="value">EUR 1,234,788.00</div>' in text  # GMV of the three days
+    assert '<div class="value">50.0%</div>' in text  # repurchase rate, a percentage
+    # the anomaly table: money with its currency, a rate as a percentage, no 3.706e+04
+    assert "<td>EUR 37,060.50</td><td>EUR 1,234.00</td>" in text
+    assert "<td>11.8%</td><td>90.0%</td>" in text and "e+0" not in text
+    # run-2 published: its WARN failure shows; run-1's ERROR failure is another run's
+    assert '<p id="checks" class="failed">1 of 3 checks failed: raw/orders freshness (WARN)' in text
+
+    specs = charts.all_charts(data.load(tmp_path / "serving.duckdb"), date(2025, 3, 3))
+    assert list(specs) == ["gmv", "retention", "tiers", "lifecycle", "anomalies"]
+    x = specs["gmv"]["layer"][0]["encoding"]["x"]  # days, never hours
+    assert x["timeUnit"] == "yearmonthdate" and x["axis"] == {"format": "%b %d", "tickCount": 2}
+    assert specs["gmv"]["layer"][0]["encoding"]["y"]["title"] == "GMV (EUR)"
+
+
+def test_a_serving_file_without_ops_still_draws(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    write_report(build_serving(tmp_path, ops=False), out)
+    text = out.read_text(encoding="utf-8").split("<script>")[0]
+    assert 'id="note-funnel">Not drawn: no data.</p>' in text
+    assert '<div class="value">1,234,788.00</div>' in text
+    assert '<p id="checks">Checks: no data' in text
 
 
 def test_the_vega_bundle_is_built_once_per_environment(
