@@ -26,6 +26,9 @@ step() {  # step <label> <command...>
 	elif ! "$@" >"$log" 2>&1; then
 		echo "dashboards: $label FAILED" >&2
 		cat "$log" >&2
+		if grep -q 'ops does not exist\|Table with name .* does not exist' "$log"; then
+			echo "dashboards: the serving file lacks a table the pages read (the ops schema is written by the publish step since it exists: re-run the pipeline)" >&2
+		fi
 		exit 1
 	else
 		echo "dashboards: $label ($((SECONDS - start)) s)"
@@ -48,7 +51,7 @@ fi
 step "stage $serving_dir/serving.duckdb" node scripts/stage-serving.mjs
 # An empty query result leaves the previous build's parquet file in place: start clean.
 rm -rf .evidence/template/static/data
-step "evidence sources" npx --no-install evidence sources
+step "evidence sources" npx --no-install evidence sources --strict
 step "evidence build" npx --no-install evidence build
 
 # Swap the site in whole: readers see the old or the new one. `.*.tmp` is what the publish step
