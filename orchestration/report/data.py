@@ -51,8 +51,8 @@ QUERIES = {
 OPS = """
     SELECT (SELECT currency FROM ops.deployment),
            (SELECT coalesce(list(feed), []) FROM ops.feed_freshness WHERE NOT delivered),
-           count(*), coalesce(list(concat(asset, ' ', check_name, ' (', severity, ')')
-                                   ORDER BY asset, check_name) FILTER (NOT passed), [])
+           count(*), coalesce(list(concat(asset, ' ', check_name, ' (', severity, ')'))
+                              FILTER (NOT passed), [])
     FROM ops.check_results
     WHERE run_id = (SELECT run_id FROM ops.publish_log ORDER BY version DESC LIMIT 1)"""
 

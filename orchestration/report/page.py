@@ -52,8 +52,8 @@ header p { color: #666; margin: 4px 0 16px; }
 .tile .label { font-size: 13px; color: #555; }
 .tile .value { font-size: 24px; font-weight: 600; margin: 6px 0; }
 .tile .trend { font-size: 13px; }
-.trend.up { color: #2ca02c; } .trend.down { color: #d62728; }
-.trend.flat, .trend.none { color: #777; }
+.trend.up { color: #2ca02c; } .trend.down, #checks.failed { color: #d62728; }
+.trend.flat, .trend.none, .note { color: #777; }
 .charts { display: grid; grid-template-columns: repeat(2, minmax(560px, 1fr)); gap: 20px;
           margin-top: 24px; }
 figure { margin: 0; border: 1px solid #eee; border-radius: 8px; padding: 12px; }
@@ -63,7 +63,6 @@ table { border-collapse: collapse; margin-top: 8px; font-size: 13px; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
 tr.anomaly td { background: #fdecea; }
-.note { color: #777; font-style: italic; } #checks.failed { color: #d62728; }
 """
 
 
