@@ -53,7 +53,8 @@ def kpi_chart(data: ReportData, frame: pd.DataFrame, kpi: str, title: str, fmt: 
             "business_date:T", alt.Tooltip(f"{kpi}:Q", format=fmt),
             alt.Tooltip("z_score:Q", format=".1f")])
     )  # fmt: skip
-    return (line + points).properties(width=WIDTH, height=HEIGHT).to_dict()
+    chart = line if anomalies.empty else line + points  # an empty layer: Vega warns
+    return chart.properties(width=WIDTH, height=HEIGHT).to_dict()
 
 
 def funnel_chart(data: ReportData, end: date) -> dict:

@@ -16,6 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import SampleRun
 
@@ -138,12 +139,16 @@ def test_the_report_draws_in_headless_chromium(sample_run: SampleRun, tmp_path: 
 
 
 def test_a_report_without_events_draws_no_empty_chart(tmp_path: Path) -> None:
-    """The hand-made BYOD-like file: the events charts are a sentence, nothing warns."""
-    out = tmp_path / "report.html"
-    write_report(build_serving(tmp_path), out)
+    """The hand-made BYOD-like file: the events charts are a sentence, nothing warns, also
+    with no anomaly points to draw over the GMV line."""
+    database, out = build_serving(tmp_path), tmp_path / "report.html"
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("DELETE FROM marts.kpi_anomalies WHERE kpi = 'gmv'")
+    write_report(database, out)
     seen = open_report(out, tmp_path / "report.png")
     assert list(seen["drawn"]) == ["gmv", "retention", "tiers", "lifecycle", "anomalies"]
     assert all(counts["rendered"] for counts in seen["drawn"].values())
+    assert seen["drawn"]["gmv"]["symbols"] == 0 and seen["drawn"]["anomalies"]["symbols"] == 1
     not_delivered = "Not drawn: the events feed is not delivered."
     assert seen["notes"] == {"conversion": not_delivered, "funnel": not_delivered}
     assert "EUR 1,234,788.00" in seen["tiles"][0]
