@@ -22,10 +22,7 @@ STAGE_COLORS = ["#59a14f", "#4e79a7", "#f28e2b", "#e15759", "#bab0ac"]
 
 def _iso(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     """Dates as ISO strings: Vega-Lite parses them, and JSON has no date type."""
-    out = frame.copy()
-    for column in columns:
-        out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
-    return out
+    return frame.assign(**{c: pd.to_datetime(frame[c]).dt.strftime("%Y-%m-%d") for c in columns})
 
 
 def _days(frame: pd.DataFrame) -> alt.X:
