@@ -192,7 +192,7 @@ def test_the_vega_bundle_is_built_once_per_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first report of an environment builds the Vega bundle with vl-convert and keeps it;
-    a later process reads the kept file instead of rebuilding it (~1.1 s a publish)."""
+    a later process reads the kept file instead of rebuilding it."""
     monkeypatch.setattr(page.sys, "prefix", str(tmp_path))
     page.vega_bundle.cache_clear()
     built = page.vega_bundle()
