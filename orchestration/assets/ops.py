@@ -15,26 +15,46 @@ from orchestration import serving, settings
 from orchestration.checks.freshness_checks import max_lag_days, newest_partition
 from orchestration.contract import FEEDS
 
-# Each table: its columns, then its comment (the column meanings are in docs/bi.md).
-OPS_TABLES = {
+# Each table: its comment, then each column's type and comment (docs/bi.md has the same).
+OPS_TABLES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
     "check_results": (
-        "run_id VARCHAR, evaluated_at TIMESTAMP, asset VARCHAR, check_name VARCHAR, "
-        "passed BOOLEAN, severity VARCHAR",
-        "Every asset check evaluation of the runs so far (UTC), failed runs included.",
+        "Every asset check evaluation of the runs so far, failed runs included.",
+        {
+            "run_id": ("VARCHAR", "Dagster run of the evaluation."),
+            "evaluated_at": ("TIMESTAMP", "UTC time of the evaluation."),
+            "asset": ("VARCHAR", "Asset checked, e.g. marts/daily_sales."),
+            "check_name": ("VARCHAR", "Check name (a GX suite, a dbt test, a landing rule)."),
+            "passed": ("BOOLEAN", "Whether the check passed."),
+            "severity": ("VARCHAR", "ERROR (blocks what is downstream) or WARN."),
+        },
     ),
     "quarantine_daily": (
-        "feed VARCHAR, partition_dt DATE, reason VARCHAR, rows BIGINT",
         "Rows set aside at ingest, per feed, landing partition and reason.",
+        {
+            "feed": ("VARCHAR", "Feed of the landing contract."),
+            "partition_dt": ("DATE", "Landing partition (dt=) the rows came in."),
+            "reason": ("VARCHAR", "Why the rows were quarantined."),
+            "rows": ("BIGINT", "Rows quarantined."),
+        },
     ),
     "feed_freshness": (
-        "feed VARCHAR, delivered BOOLEAN, newest_partition_dt DATE, last_loaded_at TIMESTAMP, "
-        "lag_days INTEGER, max_lag_days INTEGER, fresh BOOLEAN",
-        "Each feed of the contract at publish time: delivered or not, newest landing partition, "
-        "last load (UTC) and whether it is within FRESHNESS_MAX_LAG_DAYS.",
+        "Each feed of the contract when the file was published.",
+        {
+            "feed": ("VARCHAR", "Feed of the landing contract."),
+            "delivered": ("BOOLEAN", "Whether the deployment delivers it (config `feeds`)."),
+            "newest_partition_dt": ("DATE", "Newest landing partition holding a file."),
+            "last_loaded_at": ("TIMESTAMP", "UTC time of its last load."),
+            "lag_days": ("INTEGER", "Days from newest_partition_dt to the publish day (UTC)."),
+            "max_lag_days": ("INTEGER", "FRESHNESS_MAX_LAG_DAYS of the feed."),
+            "fresh": ("BOOLEAN", "lag_days <= max_lag_days."),
+        },
     ),
     "deployment": (
-        "currency VARCHAR, business_timezone VARCHAR",
-        "The deployment's currency (every money column) and business time zone (every date).",
+        "The deployment's settings that give the marts their meaning (one row).",
+        {
+            "currency": ("VARCHAR", "ISO 4217 code of every money column."),
+            "business_timezone": ("VARCHAR", "Time zone of every business date."),
+        },
     ),
 }
 
@@ -67,9 +87,14 @@ def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple], history: Pat
     """Create serving_new.ops from the warehouse `conn` is on, `checks` (check_rows) and the
     check results carried in the previous publish `history`."""
     conn.execute("CREATE SCHEMA serving_new.ops")
-    for table, (columns, comment) in OPS_TABLES.items():
-        conn.execute(f"CREATE TABLE serving_new.ops.{table} ({columns})")
-        conn.execute(f"COMMENT ON TABLE serving_new.ops.{table} IS $${comment}$$")
+    for table, (comment, columns) in OPS_TABLES.items():
+        name = f"serving_new.ops.{table}"
+        conn.execute(
+            f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, (t, _) in columns.items())})"
+        )
+        conn.execute(f"COMMENT ON TABLE {name} IS $${comment}$$")
+        for column, (_, text) in columns.items():
+            conn.execute(f"COMMENT ON COLUMN {name}.{column} IS $${text}$$")
     _check_results(conn, checks, history)
     warehouse = conn.execute("SELECT current_database()").fetchone()[0]
     for (feed,) in conn.execute(
@@ -103,6 +128,11 @@ def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple], history: Pat
         "CREATE TABLE serving_new.ops.publish_log AS SELECT * FROM serving_new.marts._publish_log"
     )
     conn.execute("COMMENT ON TABLE serving_new.ops.publish_log IS 'A copy of marts._publish_log.'")
+    for column, text in conn.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'serving_new' "
+        "AND schema_name = 'marts' AND table_name = '_publish_log'"
+    ).fetchall():
+        conn.execute(f"COMMENT ON COLUMN serving_new.ops.publish_log.{column} IS $${text}$$")
 
 
 def _check_results(

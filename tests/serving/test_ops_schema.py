@@ -48,6 +48,15 @@ def test_check_results_accumulate_and_quarantine_is_counted(tmp_path: Path) -> N
         ("payments", datetime(2025, 1, 3).date(), "missing order_id", 1),
     ]
     assert _query(database, "SELECT count(*) FROM ops.publish_log") == [(2,)]
+    # Documented like the marts: every table and column has a comment.
+    assert (
+        _query(
+            database,
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE schema_name = 'ops' AND coalesce(comment, '') = ''",
+        )
+        == []
+    )
 
 
 def test_a_sample_publish_has_the_ops_schema(sample_run: SampleRun) -> None:
