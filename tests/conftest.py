@@ -38,6 +38,7 @@ SAMPLE_START = date(2025, 1, 6)
 # (a file, or one test of it). Tests that only read the session's `sample_run` stay fast.
 SLOW = (
     "tests/byod/test_six_feed_landing.py",
+    "tests/dashboards/test_dashboards.py",
     "tests/dbt/test_incremental.py::test_incremental_build_reads_only_the_batch",
     "tests/dbt/test_incremental.py::test_incremental_build_equals_full_refresh",
     "tests/dbt/test_incremental.py::test_batch_changed_the_marts",
