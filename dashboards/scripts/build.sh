@@ -36,6 +36,9 @@ step() {  # step <label> <command...>
 }
 
 cd "$here"
+# One build at a time in this folder (make dashboards and a test run share .evidence/ and build/).
+exec 9>"$here/.build.lock"
+flock 9
 command -v npm >/dev/null || { echo "dashboards: npm not found (Node 20 is needed)" >&2; exit 1; }
 [[ -f "$serving_dir/serving.duckdb" ]] || { echo "dashboards: $serving_dir/serving.duckdb not found (run the pipeline first)" >&2; exit 1; }
 

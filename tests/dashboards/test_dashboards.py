@@ -32,6 +32,7 @@ from orchestration import serving, settings
 DASHBOARDS = settings.REPO_ROOT / "dashboards"
 BUILD = DASHBOARDS / "scripts" / "build.sh"
 DEV_OPS = DASHBOARDS / "dev" / "ops.sql"
+FAR_ZONE = "America/Los_Angeles"  # behind UTC: a date read as local midnight would move
 CHANNEL = "affiliate"  # a channel of the sample's funnel, picked in the traffic page's dropdown
 PAGES = ["/", "/sales", "/traffic", "/customers", "/marketing", "/service", "/growth", "/quality"]
 CHROMIUM_ARGS = [
@@ -154,6 +155,8 @@ def pages(site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
                 found[f"/traffic?channel={CHANNEL}"] = visit(
                     browser, origin, "/traffic", shots, choose=("Channel", CHANNEL)
                 )
+                # Dates are days whatever the reader's time zone (none shifts the range).
+                found[f"/sales@{FAR_ZONE}"] = visit(browser, origin, "/sales", shots, zone=FAR_ZONE)
             finally:
                 browser.close()
     finally:
@@ -164,10 +167,15 @@ def pages(site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
 
 
 def visit(
-    browser, origin: str, path: str, shots: Path, choose: tuple[str, str] | None = None
+    browser,
+    origin: str,
+    path: str,
+    shots: Path,
+    choose: tuple[str, str] | None = None,
+    zone: str = "UTC",
 ) -> dict:
-    """Open `path`; with `choose` = (dropdown, option), pick that option first."""
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    """Open `path` in time zone `zone`; with `choose` = (dropdown, option), pick that option."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, timezone_id=zone)
     console: list[str] = []
     errors: list[str] = []
     outside: list[str] = []
@@ -195,6 +203,8 @@ def visit(
         page.wait_for_function("document.querySelectorAll('[aria-busy=\"true\"]').length === 0")
         page.wait_for_timeout(2500)
         name = f"{name}-{option}"
+    if zone != "UTC":
+        name = f"{name}-{zone.replace('/', '_')}"
     text = page.inner_text("body")
     shot = shots / f"{name}.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -228,7 +238,11 @@ def test_index_and_sales_show_the_newest_day(site: Path, pages: dict[str, dict])
         assert money(gmv, currency) in text, (path, money(gmv, currency))
         assert count(paid_orders) in text, path
         assert money(aov, currency) in text, path
-    assert money(total_gmv, currency, 0) in pages["/sales"]["text"]
+    for path in ("/sales", f"/sales@{FAR_ZONE}"):
+        text = pages[path]["text"]
+        assert f"Latest business day in the range: {day.isoformat()} " in text, path
+        assert money(gmv, currency) in text, path
+        assert money(total_gmv, currency, 0) in text, path  # the default range: every day
     # The index links every page.
     for label in ("Sales", "Traffic & funnel", "Customers", "Marketing", "Growth", "Data quality"):
         assert label in pages["/"]["text"], label
