@@ -230,6 +230,9 @@ def ui(tmp_path: Path) -> Iterator[Ui]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Ctrl-C as in a terminal: a shell that started us in the background (nohup, `&` in
+            # a script) hands its children an ignored SIGINT, which the UI would inherit.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     started = Ui(proc, port, log, docs_port)
     try:
