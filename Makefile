@@ -125,7 +125,7 @@ ui: prepare ## open the Dagster UI on http://127.0.0.1:3000 (PORT=, HOST= to cha
 		case "$$url" in http://127.0.0.1:*|http://localhost:*) mkdir -p "$$docs"; \
 			echo "Data Docs:  $$url/index.html"; \
 			$(BIN)/python -m http.server -b 127.0.0.1 -d "$$docs" "$${url##*:}" >/dev/null 2>&1 & \
-		esac; trap 'kill $$! 2>/dev/null' EXIT; \
+		esac; trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 		DAGSTER_HOME="$$($(BIN)/python -m orchestration.cli dagster-home)" \
 		DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true \
 		$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
