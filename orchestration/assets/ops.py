@@ -141,7 +141,8 @@ def _check_results(
     """The previous publish's ops.check_results, then the rows of `checks` of other runs."""
     table = "serving_new.ops.check_results"
     if history is not None:
-        conn.execute(f"ATTACH '{history}' AS prev (READ_ONLY)")
+        quoted = str(history).replace("'", "''")
+        conn.execute(f"ATTACH '{quoted}' AS prev (READ_ONLY)")
         try:
             if has_table(conn, "prev", "ops", "check_results"):
                 conn.execute(f"INSERT INTO {table} SELECT * FROM prev.ops.check_results")

@@ -107,11 +107,7 @@ def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
     older log lacks as NULL)."""
     conn.execute(f"ATTACH {sql_text(history)} AS prev (READ_ONLY)")
     try:
-        found = conn.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'prev' "
-            "AND schema_name = 'marts' AND table_name = '_publish_log'"
-        ).fetchone()
-        if found:
+        if ops.has_table(conn, "prev", "marts", "_publish_log"):
             conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
     finally:
         conn.execute("DETACH prev")
