@@ -5,14 +5,14 @@ from the previous publish, plus the runs since), quarantined rows per feed, day 
 each feed's freshness, the publish log, and the deployment's currency and time zone.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration import serving, settings
-from orchestration.checks.freshness_checks import max_lag_days, newest_partition
+from orchestration.checks.freshness_checks import freshness_result, newest_partition
 from orchestration.contract import FEEDS
 
 # Each table: its comment, then each column's type and comment (docs/bi.md has the same).
@@ -83,19 +83,29 @@ def has_table(conn: duckdb.DuckDBPyConnection, database: str, schema: str, table
     )
 
 
-def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple], history: Path | None) -> None:
-    """Create serving_new.ops from the warehouse `conn` is on, `checks` (check_rows) and the
-    check results carried in the previous publish `history`."""
+def create_table(
+    conn: duckdb.DuckDBPyConnection, name: str, comment: str, columns: dict[str, tuple[str, str]]
+) -> None:
+    """CREATE TABLE `name` of `columns` ({column: (type, comment)}), every comment set."""
+    conn.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, (t, _) in columns.items())})")
+    conn.execute(f"COMMENT ON TABLE {name} IS $${comment}$$")
+    for column, (_, text) in columns.items():
+        conn.execute(f"COMMENT ON COLUMN {name}.{column} IS $${text}$$")
+
+
+def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple]) -> None:
+    """Create serving_new.ops from the warehouse `conn` is on, the check results carried in the
+    previous publish (attached as `prev`, if any) and `checks` (check_rows) of other runs."""
     conn.execute("CREATE SCHEMA serving_new.ops")
     for table, (comment, columns) in OPS_TABLES.items():
-        name = f"serving_new.ops.{table}"
-        conn.execute(
-            f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, (t, _) in columns.items())})"
-        )
-        conn.execute(f"COMMENT ON TABLE {name} IS $${comment}$$")
-        for column, (_, text) in columns.items():
-            conn.execute(f"COMMENT ON COLUMN {name}.{column} IS $${text}$$")
-    _check_results(conn, checks, history)
+        create_table(conn, f"serving_new.ops.{table}", comment, columns)
+    results = "serving_new.ops.check_results"
+    if has_table(conn, "prev", "ops", "check_results"):
+        conn.execute(f"INSERT INTO {results} SELECT * FROM prev.ops.check_results")
+    known = {run for (run,) in conn.execute(f"SELECT DISTINCT run_id FROM {results}").fetchall()}
+    rows = [row for row in checks if row[0] not in known]
+    if rows:
+        conn.executemany(f"INSERT INTO {results} VALUES (?, ?, ?, ?, ?, ?)", rows)
     warehouse = conn.execute("SELECT current_database()").fetchone()[0]
     for (feed,) in conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
@@ -111,54 +121,17 @@ def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple], history: Pat
     if has_table(conn, warehouse, "raw", "_load_log"):
         sql = "SELECT feed, max(loaded_at) FROM raw._load_log GROUP BY feed"
         loaded = dict(conn.execute(sql).fetchall())
-    for feed in FEEDS:
-        row = [feed, *_freshness(feed), loaded.get(feed)]
-        conn.execute(
-            "INSERT INTO serving_new.ops.feed_freshness BY NAME SELECT "
-            "? AS feed, ? AS delivered, ? AS newest_partition_dt, ? AS lag_days, "
-            "? AS max_lag_days, ? AS fresh, ? AS last_loaded_at",
-            row,
-        )
-    dbt_vars = {**settings.dbt_project_vars(), **settings.get().all_dbt_vars}
+    current, today = settings.get(), datetime.now(UTC).date()
+    for feed in FEEDS:  # as the freshness check judges it
+        delivered = current.deployment.delivers(feed)
+        newest = newest_partition(current.landing_dir, feed) if delivered else None
+        check = freshness_result(feed, newest, today)
+        lag = check.metadata["lag_days"].value if newest else None
+        limit = check.metadata["max_lag_days"].value
+        row = [feed, delivered, newest, loaded.get(feed), lag, limit, check.passed]
+        conn.execute("INSERT INTO serving_new.ops.feed_freshness VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    dbt_vars = {**settings.dbt_project_vars(), **current.all_dbt_vars}
     conn.execute(
         "INSERT INTO serving_new.ops.deployment VALUES (?, ?)",
         [dbt_vars["currency"], dbt_vars["business_timezone"]],
     )
-    conn.execute(
-        "CREATE TABLE serving_new.ops.publish_log AS SELECT * FROM serving_new.marts._publish_log"
-    )
-    conn.execute("COMMENT ON TABLE serving_new.ops.publish_log IS 'A copy of marts._publish_log.'")
-    for column, text in conn.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'serving_new' "
-        "AND schema_name = 'marts' AND table_name = '_publish_log'"
-    ).fetchall():
-        conn.execute(f"COMMENT ON COLUMN serving_new.ops.publish_log.{column} IS $${text}$$")
-
-
-def _check_results(
-    conn: duckdb.DuckDBPyConnection, checks: list[tuple], history: Path | None
-) -> None:
-    """The previous publish's ops.check_results, then the rows of `checks` of other runs."""
-    table = "serving_new.ops.check_results"
-    if history is not None:
-        quoted = str(history).replace("'", "''")
-        conn.execute(f"ATTACH '{quoted}' AS prev (READ_ONLY)")
-        try:
-            if has_table(conn, "prev", "ops", "check_results"):
-                conn.execute(f"INSERT INTO {table} SELECT * FROM prev.ops.check_results")
-        finally:
-            conn.execute("DETACH prev")
-    known = {run for (run,) in conn.execute(f"SELECT DISTINCT run_id FROM {table}").fetchall()}
-    rows = [row for row in checks if row[0] not in known]
-    if rows:
-        conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)", rows)
-
-
-def _freshness(feed: str) -> tuple[bool, date | None, int | None, int, bool]:
-    """delivered, newest partition, lag in days (UTC), the max lag, fresh: as the check judges."""
-    current = settings.get()
-    delivered = current.deployment.delivers(feed)
-    newest = newest_partition(current.landing_dir, feed) if delivered else None
-    lag = None if newest is None else (datetime.now(UTC).date() - newest).days
-    limit = max_lag_days(feed)
-    return delivered, newest, lag, limit, lag is not None and lag <= limit

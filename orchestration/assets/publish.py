@@ -17,6 +17,7 @@ import duckdb
 from orchestration import runguard, settings
 from orchestration import serving as serving_files
 from orchestration.assets import ops
+from orchestration.ingest.loader import ident, sql_str
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 # DuckDB 2.x writes a format 1.x clients cannot open unless told otherwise; BI drivers lag.
@@ -75,14 +76,6 @@ def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int
     return passed, failed
 
 
-def sql_text(text: str | Path) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def sql_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
     """COMMENT ON the tables and columns of serving_new.marts: the marts' dbt descriptions
     (persist_docs writes them to the working catalog; CREATE TABLE AS does not carry them)."""
@@ -91,26 +84,24 @@ def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
         f"SELECT table_name, NULL, comment FROM duckdb_tables() {where} "
         f"UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() {where}"
     ).fetchall()
-    comments = [(t, c, text.strip()) for t, c, text in rows if t in marts and (text or "").strip()]
-    log = {None: PUBLISH_LOG_COMMENT} | {c: text for c, (_, text) in PUBLISH_LOG_COLUMNS.items()}
-    comments += [("_publish_log", column, text) for column, text in log.items()]
-    for table, column, text in comments:
-        target = f"serving_new.marts.{sql_name(table)}"
-        if column is None:
-            conn.execute(f"COMMENT ON TABLE {target} IS {sql_text(text)}")
-        else:
-            conn.execute(f"COMMENT ON COLUMN {target}.{sql_name(column)} IS {sql_text(text)}")
+    for table, column, text in rows:
+        if table in marts and (text or "").strip():
+            target = f"TABLE serving_new.marts.{ident(table)}"
+            if column is not None:
+                target = f"COLUMN serving_new.marts.{ident(table)}.{ident(column)}"
+            conn.execute(f"COMMENT ON {target} IS {sql_str(text.strip())}")
 
 
-def _carry_log(conn: duckdb.DuckDBPyConnection, history: Path) -> None:
-    """Copy the publish log rows of `history` into serving_new.marts._publish_log (columns an
-    older log lacks as NULL)."""
-    conn.execute(f"ATTACH {sql_text(history)} AS prev (READ_ONLY)")
-    try:
-        if ops.has_table(conn, "prev", "marts", "_publish_log"):
-            conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
-    finally:
-        conn.execute("DETACH prev")
+def _write_log(conn: duckdb.DuckDBPyConnection, row: list) -> None:
+    """marts._publish_log: the previous publish's rows (attached as `prev`, if any; columns an
+    older log lacks as NULL), then `row`; ops.publish_log, a copy."""
+    copy = "serving_new.ops.publish_log"
+    ops.create_table(conn, NEW_LOG, PUBLISH_LOG_COMMENT, PUBLISH_LOG_COLUMNS)
+    ops.create_table(conn, copy, "A copy of marts._publish_log.", PUBLISH_LOG_COLUMNS)
+    if ops.has_table(conn, "prev", "marts", "_publish_log"):
+        conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
+    conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
+    conn.execute(f"INSERT INTO {copy} SELECT * FROM {NEW_LOG}")
 
 
 def write_serving_copy(
@@ -136,29 +127,27 @@ def write_serving_copy(
         counts: dict[str, int] = {}
         database = staging / serving_files.DATABASE
         conn.execute(
-            f"ATTACH {sql_text(database)} AS serving_new "
+            f"ATTACH {sql_str(str(database))} AS serving_new "
             f"(STORAGE_VERSION '{SERVING_STORAGE_VERSION}')"
         )
+        if history is not None:
+            conn.execute(f"ATTACH {sql_str(str(history))} AS prev (READ_ONLY)")
         try:
             conn.execute("CREATE SCHEMA serving_new.marts")
             for mart in marts:
-                table = f"serving_new.marts.{sql_name(mart)}"
-                conn.execute(f"CREATE TABLE {table} AS SELECT * FROM marts.{sql_name(mart)}")
+                table = f"serving_new.marts.{ident(mart)}"
+                conn.execute(f"CREATE TABLE {table} AS SELECT * FROM marts.{ident(mart)}")
                 parquet = staging / serving_files.PARQUET / f"{mart}.parquet"
-                conn.execute(f"COPY {table} TO {sql_text(parquet)} (FORMAT parquet)")
+                conn.execute(f"COPY {table} TO {sql_str(str(parquet))} (FORMAT parquet)")
                 counts[mart] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            columns = ", ".join(f"{c} {t}" for c, (t, _) in PUBLISH_LOG_COLUMNS.items())
-            conn.execute(f"CREATE TABLE {NEW_LOG} ({columns})")
-            if history is not None:
-                _carry_log(conn, history)
             _write_comments(conn, marts)
+            ops.write_ops(conn, checks or [])
             now = datetime.now(UTC).replace(tzinfo=None)
             row = [version, now, run_id, json.dumps(counts, sort_keys=True), checks_passed]
-            row += [dg.__version__, duckdb.__version__, SERVING_STORAGE_VERSION]
-            conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
-            ops.write_ops(conn, checks or [], history)
+            _write_log(conn, [*row, dg.__version__, duckdb.__version__, SERVING_STORAGE_VERSION])
         finally:
             conn.execute("DETACH serving_new")
+            conn.execute("DETACH DATABASE IF EXISTS prev")
         if report:  # a view of the marts, not part of them: a failed drawing never stops a publish
             from orchestration.report import write_report  # Altair and Vega: only when drawing
 
