@@ -5,7 +5,9 @@
 -- var rfm_window_days - 1 / var tier_window_days - 1 days before it (365 days by default).
 -- Scores: macro quintile_score over the buyers (customers with a paid order up to the
 -- snapshot); customers without one get NULL recency and scores, frequency and monetary 0,
--- rfm_segment prospect. Segment map: see the model docs.
+-- rfm_segment prospect. Segment map: see the model docs. activity_tier: member_tier's spend
+-- thresholds plus var tier_min_active_months calendar months with a paid order in the tier
+-- window (macro activity_tier).
 
 with
 
@@ -65,7 +67,13 @@ per_customer as (
         ) as paid_revenue_window,
         sum(
             case when order_days_ago < {{ var('tier_window_days') }} then amount else 0 end
-        ) as net_spend_365d
+        ) as net_spend_365d,
+        count(
+            distinct case
+                when event_type = 'order' and order_days_ago < {{ var('tier_window_days') }}
+                    then cast({{ dbt.date_trunc('month', 'order_date') }} as date)
+            end
+        ) as active_months_365d
     from events_to_date
     group by customer_id
 
@@ -84,7 +92,8 @@ snapshot_customers as (
         coalesce(per_customer.frequency, 0) as frequency,
         coalesce(per_customer.monetary, 0) as monetary,
         coalesce(per_customer.paid_revenue_window, 0) as paid_revenue_window,
-        coalesce(per_customer.net_spend_365d, 0) as net_spend_365d
+        coalesce(per_customer.net_spend_365d, 0) as net_spend_365d,
+        coalesce(per_customer.active_months_365d, 0) as active_months_365d
     from customers
     cross join snapshot_date
     left join per_customer
@@ -147,7 +156,9 @@ final as (
         signup_date,
         first_paid_order_date,
         last_paid_order_date,
-        cast(paid_revenue_window as {{ type_money() }}) as paid_revenue_window
+        cast(paid_revenue_window as {{ type_money() }}) as paid_revenue_window,
+        {{ activity_tier('net_spend_365d', 'active_months_365d') }} as activity_tier,
+        cast(active_months_365d as {{ dbt.type_bigint() }}) as active_months_365d
     from scored
 
 )
