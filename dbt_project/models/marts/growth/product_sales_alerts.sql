@@ -1,0 +1,197 @@
+{{ config(**incremental_config(unique_key='business_date')) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+{%- set weeks = var('product_alert_baseline_weeks') | int %}
+{%- set lags = [] %}
+{%- for week in range(1, weeks + 1) %}{% do lags.append(['day', 7 * week]) %}{% endfor %}
+
+-- Sudden product sales changes (kpi-catalog section 8 "product_sales_alerts"). Grain: one row
+-- per business date of int_date_spine and product that sold (paid order lines, order's
+-- business day) on that day or on one of its baseline days: the same weekday of the previous
+-- var('product_alert_baseline_weeks') weeks (d - 7, d - 14, ...), so a product whose sales
+-- collapse to zero keeps its rows with units_sold 0. Baseline days before the data's first
+-- day do not count; the others count 0 when the product did not sell.
+--   baseline_mean = mean, baseline_std = sample standard deviation (n - 1, two-pass), as in
+--   kpi_anomalies; z_score = (units_sold - baseline_mean) / baseline_std;
+--   is_alert = |z_score| > var('product_alert_z').
+-- z_score is NULL (is_alert false: the product-day is not judged) when fewer baseline days than
+-- var('product_alert_baseline_weeks') lie in the data, when baseline_mean is below
+-- var('product_alert_min_units') (too little volume) or when baseline_std is 0.
+-- Incremental: delete+insert by business date (every row of a rebuilt date is replaced, so a
+-- product-day that leaves the grain goes too); a batch date D rebuilds D and D + 7k.
+
+with
+
+spine as (
+
+    select business_date from {{ ref('int_date_spine') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_items_enriched') }}
+
+),
+
+weeks as (
+
+    {%- for week in range(weeks + 1) %}
+    select {{ week }} as week_offset
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+units_daily as (
+
+    select
+        order_date as business_date,
+        product_id,
+        sum(quantity) as units_sold
+    from order_lines
+    where is_paid
+    group by order_date, product_id
+
+),
+
+grain as (
+
+    -- a sale on day s puts the product on s and on s + 7, ..., s + 7 x weeks
+    select distinct
+        spine.business_date,
+        units_daily.product_id
+    from units_daily
+    cross join weeks
+    inner join spine
+        on
+            spine.business_date = cast({{ dbt.dateadd(
+                'day', '7 * weeks.week_offset', 'units_daily.business_date'
+            ) }} as date)
+
+),
+
+product_days as (
+
+    select
+        grain.business_date,
+        grain.product_id,
+        coalesce(units_daily.units_sold, 0) as units_sold
+    from grain
+    left join units_daily
+        on
+            grain.business_date = units_daily.business_date
+            and grain.product_id = units_daily.product_id
+
+),
+
+baseline_pairs as (
+
+    -- the baseline days that lie in the data, 0 units when the product did not sell
+    select
+        grain.business_date,
+        grain.product_id,
+        cast(coalesce(units_daily.units_sold, 0) as double) as baseline_value
+    from grain
+    inner join weeks
+        on weeks.week_offset > 0
+    inner join spine as baseline_days
+        on baseline_days.business_date = cast({{ dbt.dateadd(
+            'day', '-7 * weeks.week_offset', 'grain.business_date'
+        ) }} as date)
+    left join units_daily
+        on
+            baseline_days.business_date = units_daily.business_date
+            and grain.product_id = units_daily.product_id
+
+),
+
+baseline_means as (
+
+    select
+        business_date,
+        product_id,
+        avg(baseline_value) as baseline_mean,
+        count(*) as baseline_points
+    from baseline_pairs
+    group by business_date, product_id
+
+),
+
+baselines as (
+
+    -- two-pass sample standard deviation: sqrt(sum((x - mean)^2) / (n - 1)), NULL for n = 1
+    select
+        baseline_pairs.business_date,
+        baseline_pairs.product_id,
+        baseline_means.baseline_mean,
+        baseline_means.baseline_points,
+        sqrt(
+            sum(
+                (baseline_pairs.baseline_value - baseline_means.baseline_mean)
+                * (baseline_pairs.baseline_value - baseline_means.baseline_mean)
+            )
+            / nullif(baseline_means.baseline_points - 1, 0)
+        ) as baseline_std
+    from baseline_pairs
+    inner join baseline_means
+        on
+            baseline_pairs.business_date = baseline_means.business_date
+            and baseline_pairs.product_id = baseline_means.product_id
+    group by
+        baseline_pairs.business_date,
+        baseline_pairs.product_id,
+        baseline_means.baseline_mean,
+        baseline_means.baseline_points
+
+),
+
+scored as (
+
+    select
+        product_days.business_date,
+        product_days.product_id,
+        product_days.units_sold,
+        baselines.baseline_mean,
+        baselines.baseline_std,
+        coalesce(baselines.baseline_points, 0) as baseline_points,
+        case
+            when
+                coalesce(baselines.baseline_points, 0) >= {{ weeks }}
+                and baselines.baseline_mean >= {{ var('product_alert_min_units') }}
+                then {{ safe_divide(
+                    'product_days.units_sold - baselines.baseline_mean', 'baselines.baseline_std'
+                ) }}
+        end as z_score
+    from product_days
+    left join baselines
+        on
+            product_days.business_date = baselines.business_date
+            and product_days.product_id = baselines.product_id
+
+),
+
+final as (
+
+    select
+        business_date,
+        product_id,
+        cast(units_sold as {{ dbt.type_bigint() }}) as units_sold,
+        baseline_mean,
+        baseline_std,
+        z_score,
+        coalesce(abs(z_score) > {{ var('product_alert_z') }}, false) as is_alert,
+        cast(baseline_points as {{ dbt.type_bigint() }}) as baseline_points,
+        case
+            when abs(z_score) > {{ var('product_alert_z') }} and z_score > 0 then 'up'
+            when abs(z_score) > {{ var('product_alert_z') }} then 'down'
+        end as direction
+    from scored
+
+)
+
+select * from final
+{{- incremental_rows_filter(
+    'business_date', lags=lags
+) }}
