@@ -1,0 +1,167 @@
+-- KPI targets against actuals (kpi-catalog section 8 kpi_targets): every calendar month of
+-- int_date_spine up to the snapshot date's month x every KPI the seed kpi_target_values names.
+-- Actuals come from the marts: gmv, paid_revenue, paid_orders (daily_sales), new_customers
+-- (daily_users), summed over the month's days up to as_of_date (int_customer_snapshot_date);
+-- repurchase_rate (monthly_customers), a ratio. The month of as_of_date is in progress:
+-- elapsed_share = its days up to as_of_date / its days (1 for earlier months), and pace
+-- prorates the target of a summed KPI by it (a ratio's target is not prorated).
+
+with
+
+snapshot_date as (
+
+    select as_of_date from {{ ref('int_customer_snapshot_date') }}
+
+),
+
+spine as (
+
+    select * from {{ ref('int_date_spine') }}
+
+),
+
+targets as (
+
+    select * from {{ ref('kpi_target_values') }}
+
+),
+
+daily_sales as (
+
+    select * from {{ ref('daily_sales') }}
+
+),
+
+daily_users as (
+
+    select * from {{ ref('daily_users') }}
+
+),
+
+monthly_customers as (
+
+    select * from {{ ref('monthly_customers') }}
+
+),
+
+days_to_date as (
+
+    select
+        spine.business_date,
+        spine.month_start
+    from spine
+    cross join snapshot_date
+    where spine.business_date <= snapshot_date.as_of_date
+
+),
+
+months as (
+
+    select distinct month_start from days_to_date
+
+),
+
+kpis as (
+
+    select distinct kpi from targets
+
+),
+
+sales_monthly as (
+
+    select
+        days_to_date.month_start,
+        sum(daily_sales.gmv) as gmv,
+        sum(daily_sales.paid_revenue) as paid_revenue,
+        sum(daily_sales.paid_orders) as paid_orders
+    from days_to_date
+    inner join daily_sales
+        on days_to_date.business_date = daily_sales.business_date
+    group by days_to_date.month_start
+
+),
+
+users_monthly as (
+
+    select
+        days_to_date.month_start,
+        sum(daily_users.new_customers) as new_customers
+    from days_to_date
+    inner join daily_users
+        on days_to_date.business_date = daily_users.business_date
+    group by days_to_date.month_start
+
+),
+
+actuals as (
+
+    select month_start, 'gmv' as kpi, 'sum' as aggregation, cast(gmv as double) as actual
+    from sales_monthly
+    union all
+    select month_start, 'paid_revenue', 'sum', cast(paid_revenue as double)
+    from sales_monthly
+    union all
+    select month_start, 'paid_orders', 'sum', cast(paid_orders as double)
+    from sales_monthly
+    union all
+    select month_start, 'new_customers', 'sum', cast(new_customers as double)
+    from users_monthly
+    union all
+    select month as month_start, 'repurchase_rate', 'ratio', repurchase_rate
+    from monthly_customers
+
+),
+
+grid as (
+
+    select
+        months.month_start,
+        kpis.kpi,
+        targets.target,
+        actuals.aggregation,
+        actuals.actual,
+        case
+            when months.month_start = cast(
+                {{ dbt.date_trunc('month', 'snapshot_date.as_of_date') }} as date
+            )
+                then cast(
+                    {{ dbt.datediff('months.month_start', 'snapshot_date.as_of_date', 'day') }} + 1
+                    as double
+                ) / {{ dbt.datediff(
+                    'months.month_start', dbt.dateadd('month', 1, 'months.month_start'), 'day'
+                ) }}
+            else 1.0
+        end as elapsed_share,
+        months.month_start = cast(
+            {{ dbt.date_trunc('month', 'snapshot_date.as_of_date') }} as date
+        ) as is_current_month
+    from months
+    cross join kpis
+    cross join snapshot_date
+    left join targets
+        on months.month_start = targets.month and kpis.kpi = targets.kpi
+    left join actuals
+        on months.month_start = actuals.month_start and kpis.kpi = actuals.kpi
+
+),
+
+final as (
+
+    select
+        month_start as month,  -- noqa: RF04
+        kpi,
+        cast(target as double) as target,
+        actual,
+        {{ safe_divide('actual', 'target') }} as attainment,
+        case
+            when aggregation = 'sum'
+                then {{ safe_divide('actual', 'target * elapsed_share') }}
+            else {{ safe_divide('actual', 'target') }}
+        end as pace,
+        elapsed_share,
+        is_current_month
+    from grid
+
+)
+
+select * from final
