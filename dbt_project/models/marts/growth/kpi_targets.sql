@@ -1,8 +1,8 @@
 -- KPI targets against actuals (kpi-catalog section 8 kpi_targets): every calendar month of
 -- int_date_spine up to the snapshot date's month x every KPI the seed kpi_target_values names.
--- Actuals come from the marts: gmv, paid_revenue, paid_orders (daily_sales), new_customers
--- (daily_users), summed over the month's days up to as_of_date (int_customer_snapshot_date);
--- repurchase_rate (monthly_customers), a ratio. The month of as_of_date is in progress:
+-- Actuals come from the marts: gmv, paid_revenue, paid_orders (daily_sales) summed over the
+-- month's days up to as_of_date (int_customer_snapshot_date); new_customers and repurchase_rate
+-- (a ratio) as monthly_customers has them. The month of as_of_date is in progress:
 -- elapsed_share = its days up to as_of_date / its days (1 for earlier months), and pace
 -- prorates the target of a summed KPI by it (a ratio's target is not prorated).
 
@@ -29,12 +29,6 @@ targets as (
 daily_sales as (
 
     select * from {{ ref('daily_sales') }}
-
-),
-
-daily_users as (
-
-    select * from {{ ref('daily_users') }}
 
 ),
 
@@ -81,18 +75,6 @@ sales_monthly as (
 
 ),
 
-users_monthly as (
-
-    select
-        days_to_date.month_start,
-        sum(daily_users.new_customers) as new_customers
-    from days_to_date
-    inner join daily_users
-        on days_to_date.business_date = daily_users.business_date
-    group by days_to_date.month_start
-
-),
-
 actuals as (
 
     select month_start, 'gmv' as kpi, 'sum' as aggregation, cast(gmv as double) as actual
@@ -104,8 +86,8 @@ actuals as (
     select month_start, 'paid_orders', 'sum', cast(paid_orders as double)
     from sales_monthly
     union all
-    select month_start, 'new_customers', 'sum', cast(new_customers as double)
-    from users_monthly
+    select month as month_start, 'new_customers', 'sum', cast(new_customers as double)
+    from monthly_customers
     union all
     select month as month_start, 'repurchase_rate', 'ratio', repurchase_rate
     from monthly_customers
