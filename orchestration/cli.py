@@ -20,7 +20,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
@@ -187,19 +187,12 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
                 "generate the sample (make sample) or point LANDING_DIR at a landing"
             )
         first, last = first or found.first, last or found.last
-    start = settings.get().partitions_start_date
-    today = datetime.now(UTC).date()  # the daily partitions are UTC days, today's included
-    if first > last:
-        raise UsageError(f"--from {first} is after --to {last}: swap them")
-    for flag, day in (("--from", first), ("--to", last)):
-        if day < start:
-            raise UsageError(
-                f"{flag} {day} is before PARTITIONS_START_DATE={start}: "
-                "pick a later day or set PARTITIONS_START_DATE earlier"
-            )
-        if day > today:
-            raise UsageError(f"{flag} {day} is in the future (today is {today}): pick a past day")
-    return DateRange(first, last)
+    try:
+        dates = DateRange(first, last)
+        dates.tags()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return dates
 
 
 def quiet_warnings() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -34,24 +34,23 @@ class DateRange:
 
     def __post_init__(self) -> None:
         if self.last < self.first:
-            raise ValueError(f"empty date range: {self.first} .. {self.last}")
+            raise ValueError(f"empty date range: {self.first} is after {self.last}: swap them")
 
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
     def tags(self) -> dict[str, str]:
-        """The run tags that make a run cover this range; a range outside the partitions is
-        refused with a message that says what to change."""
-        start = settings.get().partitions_start_date
-        today_end = date.today() + timedelta(days=1)
+        """The run tags that make a run cover this range; ValueError for a range outside the
+        partitions, saying what to change."""
+        start, today = settings.get().partitions_start_date, datetime.now(UTC).date()
         if self.first < start:
             raise ValueError(
-                f"dt {self.first} is before PARTITIONS_START_DATE {start}: set "
-                "PARTITIONS_START_DATE to the landing's first delivery date or earlier"
+                f"dt {self.first} is before PARTITIONS_START_DATE={start}: "
+                "pick a later day or set PARTITIONS_START_DATE earlier"
             )
-        if self.last > today_end:
-            raise ValueError(f"dt {self.last} is in the future (partitions end at {today_end})")
+        if self.last > today:  # the daily partitions are UTC days, today's included
+            raise ValueError(f"dt {self.last} is in the future (today is {today}): pick a past day")
         return {
             ASSET_PARTITION_RANGE_START_TAG: self.first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: self.last.isoformat(),

@@ -18,7 +18,7 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB database (not the published copy BI tools read)."""
 
-    path: str = settings.DEFAULT_WAREHOUSE_PATH
+    path: str
 
     @property
     def resolved_path(self) -> Path:

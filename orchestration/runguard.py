@@ -100,22 +100,17 @@ def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> None:
                 storage.free_concurrency_slots_for_run(run_id)
 
 
-def slot_holder(instance: dg.DagsterInstance, pool: str) -> str | None:
-    """`run <id> (step <key>)` that holds a slot of `pool`, None when none is held."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return None
-    claimed = storage.get_concurrency_info(pool).claimed_slots
-    return f"run {claimed[0].run_id} (step {claimed[0].step_key})" if claimed else None
-
-
 def wait_for_pool(
     instance: dg.DagsterInstance, pool: str, say: Callable[[str], None], limit_s: float
 ) -> str | None:
     """Wait while another run holds `pool`; after `limit_s`, the reason to stop instead."""
-    deadline = time.monotonic() + limit_s
-    told = None
-    while (holder := slot_holder(instance, pool)) is not None:
+    storage = instance.event_log_storage
+    deadline, told = time.monotonic() + limit_s, None
+    while storage.supports_global_concurrency_limits:
+        claimed = storage.get_concurrency_info(pool).claimed_slots
+        if not claimed:
+            break
+        holder = f"run {claimed[0].run_id} (step {claimed[0].step_key})"
         if holder != told:
             say(f"waiting: {holder} holds the {pool} pool; giving up after {limit_s:.0f}s")
             told = holder

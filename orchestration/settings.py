@@ -32,15 +32,10 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 ENV_FILE_VAR = "WAREHOUSE_ENV_FILE"  # tests point it elsewhere; default REPO_ROOT/.env
 DBT_TARGET_PATH_VAR = "DBT_TARGET_PATH"  # dagster-dbt's variable, read here too
 DEFAULT_CONFIG = REPO_ROOT / "warehouse.yaml"
-DEFAULT_LANDING_DIR = "data/landing"
-DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
-DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_GX_DOCS_DIR = "data/docs"
 # Settings with a per-feed variant <NAME>_<FEED>, e.g. QUARANTINE_MAX_SHARE_EVENTS; in the
 # deployment file, the keys <name> and <name>_per_feed: {feed: value}.
 PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
-# Exported to the process by apply_env_defaults, for the dg.EnvVar resources.
-EXPORTED = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR")
 # Dagster's opt-in: a dt range run logs one planned event per asset, not one per partition
 # (a failed range run leaves its partitions unmarked, not failed).
 DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
@@ -174,9 +169,9 @@ DBT_VARS_FIX = (
 class Settings:
     """Every setting, typed: a field annotated with its `Setting`, named as its variable."""
 
-    landing_dir: Annotated[Path, Setting(DEFAULT_LANDING_DIR, DIR_PATH, "README.md")]
-    warehouse_path: Annotated[Path, Setting(DEFAULT_WAREHOUSE_PATH, FILE_PATH, "orchestration")]
-    serving_dir: Annotated[Path, Setting(DEFAULT_SERVING_DIR, DIR_PATH, "README.md")]
+    landing_dir: Annotated[Path, Setting("data/landing", DIR_PATH, "README.md")]
+    warehouse_path: Annotated[Path, Setting("data/warehouse.duckdb", FILE_PATH, "orchestration")]
+    serving_dir: Annotated[Path, Setting("data/serving", DIR_PATH, "README.md")]
     serving_keep: Annotated[int, Setting("5", _whole(1), "0")]
     dagster_home: Annotated[Path, Setting("data/dagster_home", DIR_PATH, "README.md")]
     warehouse_config: Annotated[
@@ -264,10 +259,6 @@ class Deployment:
     dbt_overrides: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def undelivered(self) -> tuple[str, ...]:
-        return tuple(f for f in FEEDS if f not in self.feeds)
-
     def delivers(self, feed: str) -> bool:
         return feed in self.feeds
 
@@ -275,8 +266,8 @@ class Deployment:
     def dbt_vars(self) -> dict[str, Any]:
         """The vars the file sets, and `undelivered_feeds` when feeds are left out (the marts'
         post-hook empties a mart that requires one: macro empty_if_feeds_missing)."""
-        extra = {"undelivered_feeds": list(self.undelivered)} if self.undelivered else {}
-        return {**self.dbt_overrides, **extra}
+        undelivered = [f for f in FEEDS if f not in self.feeds]
+        return {**self.dbt_overrides, **({"undelivered_feeds": undelivered} if undelivered else {})}
 
 
 SETTINGS: tuple[Setting, ...] = tuple(
@@ -513,8 +504,9 @@ def raw(name: str) -> str:
 
 
 def apply_env_defaults() -> None:
-    """Export `.env` values and the EXPORTED defaults, for `dg.EnvVar` resources and dbt."""
-    values = {**DAGSTER_ENV, **{name: BY_NAME[name].default for name in EXPORTED}, **get().environ}
+    """Export `.env` values and the paths' defaults, for `dg.EnvVar` resources and dbt."""
+    paths = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR")  # for the dg.EnvVar resources
+    values = {**DAGSTER_ENV, **{name: BY_NAME[name].default for name in paths}, **get().environ}
     for name, text in values.items():
         if not os.environ.get(name, "").strip():
             os.environ[name] = text

@@ -116,9 +116,9 @@ def test_a_bad_deployment_file_is_refused_naming_the_file_and_key(tmp_path: Path
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--from", "2025-12-31", "--to", "2025-12-01"], ["--from 2025-12-31 is after --to"]),
+        (["--from", "2025-12-31", "--to", "2025-12-01"], ["2025-12-31 is after 2025-12-01"]),
         (["--from", "2019-01-01", "--to", "2019-01-02"], ["before PARTITIONS_START_DATE"]),
-        (["--from", "2025-01-01", "--to", "2999-01-01"], ["--to 2999-01-01 is in the future"]),
+        (["--from", "2025-01-01", "--to", "2999-01-01"], ["dt 2999-01-01 is in the future"]),
         (["--from", "2025-13-01"], ["'2025-13-01' is not a date YYYY-MM-DD"]),
         (["--form", "2025-01-01"], ["unrecognized arguments: --form"]),
     ],

@@ -1,27 +1,19 @@
-"""`dbt.<macro>(...)` stand-ins rendering DuckDB SQL close to what dbt-duckdb renders."""
+"""`dbt.<macro>(...)` stand-ins rendering DuckDB SQL close to what dbt-duckdb renders: a macro of
+TEMPLATES fills its template with its arguments, any other renders as a call of the same name."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-TYPES = {
+TEMPLATES = {
     "type_bigint": "bigint",
     "type_int": "integer",
     "type_string": "varchar",
     "type_timestamp": "timestamp",
+    "dateadd": "({2} + cast({1} as bigint) * interval 1 {0})",
+    "datediff": "date_diff('{2}', {0}, {1})",
+    "date_trunc": "date_trunc('{0}', {1})",
 }
-
-
-def dateadd(datepart: str, interval: object, from_date_or_timestamp: str) -> str:
-    return f"({from_date_or_timestamp} + cast({interval} as bigint) * interval 1 {datepart})"
-
-
-def datediff(first_date: str, second_date: str, datepart: str) -> str:
-    return f"date_diff('{datepart}', {first_date}, {second_date})"
-
-
-def date_trunc(datepart: str, date: str) -> str:
-    return f"date_trunc('{datepart}', {date})"
 
 
 def concat(fields: list[str]) -> str:
@@ -29,11 +21,12 @@ def concat(fields: list[str]) -> str:
 
 
 def __getattr__(name: str) -> Callable[..., str]:
-    """A `type_*` macro renders its DuckDB type; any other one as a call of the same name."""
     if name.startswith("__"):
         raise AttributeError(name)
 
     def _call(*args: object, **kwargs: object) -> str:
-        return TYPES.get(name) or f"{name}({', '.join(str(a) for a in args)})"
+        if name in TEMPLATES:
+            return TEMPLATES[name].format(*args)
+        return f"{name}({', '.join(str(a) for a in args)})"
 
     return _call

@@ -31,7 +31,7 @@ SHOWN = 3  # unexpected inputs named in a check's description (all are in its me
 class LandingResource(dg.ConfigurableResource):
     """Root folder of the landing zone (env LANDING_DIR)."""
 
-    root: str = settings.DEFAULT_LANDING_DIR
+    root: str
 
     @property
     def resolved_root(self) -> Path:

@@ -46,7 +46,7 @@ PUBLISH_LOG_COLUMNS = {
 class ServingResource(dg.ConfigurableResource):
     """The published folder (env SERVING_DIR); `keep` publishes (default SERVING_KEEP) are kept."""
 
-    dir: str = settings.DEFAULT_SERVING_DIR
+    dir: str
     keep: int | None = None
 
     @property
