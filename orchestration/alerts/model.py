@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from orchestration import settings
 
-AlertKind = Literal["run_failure", "check_failure", "freshness", "anomaly"]
+AlertKind = Literal["run_failure", "check_failure", "freshness", "anomaly", "product_sales"]
 Severity = Literal["ERROR", "WARN", "INFO"]
 
 DEFAULT_UI_URL = settings.BY_NAME["DAGSTER_UI_URL"].default
@@ -19,7 +19,9 @@ _TITLES: dict[str, str] = {
     "check_failure": "Check failed",
     "freshness": "Landing feed is stale",
     "anomaly": "KPI anomaly",
+    "product_sales": "Product sales alert",
 }
+FLAGGED_ROW_KINDS = ("anomaly", "product_sales")  # a mart row against its expected value
 
 
 def run_link(run_id: str | None, base_url: str) -> str | None:
@@ -51,8 +53,9 @@ class Alert:
         subject = self.asset_key or self.job_name or ""
         if self.check_name:
             subject = f"{subject}:{self.check_name}"
-        if self.kind == "anomaly" and self.details.get("kpi"):
-            subject = f"{self.details['kpi']} on {self.details.get('business_date')}"
+        what = self.details.get("kpi") or self.details.get("product_id")
+        if self.kind in FLAGGED_ROW_KINDS and what:
+            subject = f"{what} on {self.details.get('business_date')}"
         return f"[{self.severity}] {_TITLES[self.kind]}: {subject}".rstrip(": ")
 
     def fields(self) -> list[tuple[str, str]]:
@@ -62,7 +65,7 @@ class Alert:
             ("Check", self.check_name),
             ("Partition", self.partition),
             ("Observed", self.observed_value),
-            ("Expected" if self.kind == "anomaly" else "Threshold", self.threshold),
+            ("Expected" if self.kind in FLAGGED_ROW_KINDS else "Threshold", self.threshold),
             ("Severity", self.severity),
             ("Job", self.job_name),
             ("Run id", self.run_id),
