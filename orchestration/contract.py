@@ -104,6 +104,7 @@ class Feed:
     key: tuple[str, ...]
     columns: dict[str, str]
     required: tuple[str, ...] = field(default=())  # non-nullable columns besides the key
+    optional: tuple[str, ...] = field(default=())  # a file may lack these: read as NULL
     updated_column: str | None = None  # recency column for at-least-once dedupe
     rules: tuple[Rule, ...] = field(default=())  # row rules beyond type, key and required
 
@@ -113,13 +114,15 @@ class Feed:
         return tuple(dict.fromkeys(r.parent for r in self.rules if isinstance(r, References)))
 
 
-# One feed a paragraph: `<source> <feed>:` and its columns, `name TYPE [KEY | NOT NULL]`.
+# One feed a paragraph: `<source> <feed>:` and its columns, `name TYPE [KEY | NOT NULL |
+# OPTIONAL]`. A file must have every column but the OPTIONAL ones.
 FEED_COLUMNS = """
 shop customers: customer_id VARCHAR KEY, signup_ts TIMESTAMP NOT NULL, signup_channel VARCHAR,
     referrer_customer_id VARCHAR, birth_year INTEGER, gender VARCHAR, region VARCHAR,
     city VARCHAR, updated_ts TIMESTAMP
 shop products: product_id VARCHAR KEY, product_name VARCHAR, category VARCHAR NOT NULL,
-    subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP
+    subcategory VARCHAR, brand VARCHAR, list_price MONEY, updated_ts TIMESTAMP,
+    launch_date DATE OPTIONAL
 shop orders: order_id VARCHAR KEY, customer_id VARCHAR NOT NULL, order_ts TIMESTAMP NOT NULL,
     platform VARCHAR, status VARCHAR NOT NULL, coupon_code VARCHAR, discount_amount MONEY,
     shipping_fee MONEY, promised_delivery_date DATE, shipped_ts TIMESTAMP,
@@ -133,7 +136,7 @@ shop refunds: refund_id VARCHAR KEY, order_id VARCHAR NOT NULL, refund_ts TIMEST
 tracking events: event_id VARCHAR KEY, event_ts TIMESTAMP NOT NULL, visitor_id VARCHAR NOT NULL,
     customer_id VARCHAR, event_type VARCHAR NOT NULL, page_type VARCHAR, product_id VARCHAR,
     order_id VARCHAR, placement VARCHAR, device VARCHAR, utm_source VARCHAR, utm_medium VARCHAR,
-    utm_campaign VARCHAR, referrer VARCHAR
+    utm_campaign VARCHAR, referrer VARCHAR, search_query VARCHAR OPTIONAL
 tracking experiment_assignments: experiment_id VARCHAR KEY, visitor_id VARCHAR KEY,
     variant VARCHAR NOT NULL, assigned_ts TIMESTAMP NOT NULL
 marketing marketing_spend: spend_date DATE KEY, channel VARCHAR KEY, campaign_id VARCHAR KEY,
@@ -181,9 +184,11 @@ def _feed(paragraph: str) -> Feed:
     types = {column: MONEY if t == "MONEY" else t for column, t, *_ in specs}
     key = tuple(column for column, _, *flags in specs if flags == ["KEY"])
     required = tuple(column for column, _, *flags in specs if flags == ["NOT", "NULL"])
+    optional = tuple(column for column, _, *flags in specs if flags == ["OPTIONAL"])
     past = (InPast(c) for c, t in types.items() if t == "TIMESTAMP")
     updated = "updated_ts" if "updated_ts" in types else None
-    return Feed(name, source, key, types, required, updated, (*RULES.get(name, ()), *past))
+    rules = (*RULES.get(name, ()), *past)
+    return Feed(name, source, key, types, required, optional, updated, rules)
 
 
 FEEDS: dict[str, Feed] = {

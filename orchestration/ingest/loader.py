@@ -146,9 +146,10 @@ def unread(feed: Feed, fmt: str, columns: list[str]) -> tuple[list[str], list[st
 
 
 def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
-    """Reject a header without every contract column, or with one twice. Only offending names
-    are quoted (a duplicate, a near miss such as `Status `): no other content reaches logs."""
-    missing = [c for c in feed.columns if c not in found]
+    """Reject a header without every contract column but the optional ones, or with one twice.
+    Only offending names are quoted (a duplicate, a near miss such as `Status `): no other
+    content reaches logs."""
+    missing = [c for c in feed.columns if c not in found and c not in feed.optional]
     if missing:
         loose = {re.sub(r"[\s_-]+", "_", c.lower()) for c in missing}
         near = [c for c in found if re.sub(r"[\s_-]+", "_", c.strip().lower()) in loose]
@@ -189,7 +190,7 @@ def _layout(
         _check_columns(f.path, [name for name, _ in schema], feed)
         types = dict(schema)
         for column, sql_type in feed.columns.items():
-            if not _parquet_type_fits(sql_type, types[column]):
+            if column in types and not _parquet_type_fits(sql_type, types[column]):
                 reason = f"column {column}: parquet type {types[column]} cannot hold {sql_type}"
                 raise LandingFileError(f.path, reason)
         return [name for name, _ in schema], tuple(f"{name} {t}" for name, t in schema)
@@ -255,12 +256,22 @@ def _typed(column: str, sql_type: str, fmt: str) -> str:
 _PARTITION_OF_FILE = sql_str(r"^[^/]+/dt=(\d{4}-\d{2}-\d{2})/")
 
 
-def _select(files: list[LandingFile], layout: tuple[str, ...], feed: Feed, root: Path) -> str:
-    """The typed rows of files of one format and layout, with lineage and `_raw` (as text)."""
+def _select(
+    files: list[LandingFile], layout: tuple[str, ...], feed: Feed, root: Path, found: list[str]
+) -> str:
+    """The typed rows of files of one format and layout (delivering the columns `found`), with
+    lineage and `_raw` (as text). An optional column the files lack is NULL."""
     src, row_expr = _reader(files, layout)
-    start = len(str(root).rstrip("/")) + 2
-    raw_text = ", ".join(f"{sql_str(c)}: CAST(src.{ident(c)} AS VARCHAR)" for c in feed.columns)
-    cols = ", ".join(f"{_typed(c, t, files[0].fmt)} AS {ident(c)}" for c, t in feed.columns.items())
+    start, fmt = len(str(root).rstrip("/")) + 2, files[0].fmt
+    read = {c: fmt == "json" or c in found for c in feed.columns}  # JSON: absent keys are NULL
+    raw_text = ", ".join(
+        f"{sql_str(c)}: CAST({f'src.{ident(c)}' if read[c] else 'NULL'} AS VARCHAR)"
+        for c in feed.columns
+    )
+    cols = ", ".join(
+        f"{_typed(c, t, fmt) if read[c] else f'CAST(NULL AS {t})'} AS {ident(c)}"
+        for c, t in feed.columns.items()
+    )
     return f"""SELECT {cols}, substr(src.filename, {start}) AS _source_file,
         CAST({row_expr} AS BIGINT) AS _source_row,
         CAST(regexp_extract(substr(src.filename, {start}), {_PARTITION_OF_FILE}, 1) AS DATE)
@@ -473,7 +484,8 @@ def inspect_files(
         for f in good:
             groups.setdefault((f.fmt, layouts[f]), []).append(f)
         body = " UNION ALL BY NAME ".join(
-            _select(fs, layout, feed, landing_root) for (_, layout), fs in groups.items()
+            _select(fs, layout, feed, landing_root, inspection.columns[fs[0]])
+            for (_, layout), fs in groups.items()
         )
         try:
             conn.execute(_staging_sql(table, feed, body, latest, references_schema, hold_orphans))
@@ -508,7 +520,8 @@ def not_read(feed: Feed, inspection: Inspection, root: Path) -> list[str]:
 
 
 def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
-    """Create the feed's raw, raw_replaced, quarantine (and held) tables and the load log."""
+    """Create the feed's raw, raw_replaced, quarantine (and held) tables and the load log; add
+    a contract column a table made by an older contract lacks (the writes go by name)."""
     raw_cols = {**feed.columns, **contract.LINEAGE_COLUMNS}
     tables = {
         f"{RAW_SCHEMA}.{feed.name}": raw_cols,
@@ -518,10 +531,16 @@ def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
     }
     if feed.parents:
         tables[f"{HELD_SCHEMA}.{feed.name}"] = {**feed.columns, **SET_ASIDE_COLUMNS}
+    query = "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
+    query += "current_database() AND table_schema = ? AND table_name = ?"
     for table, cols in tables.items():
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-        body = ", ".join(f"{ident(name)} {sql_type}" for name, sql_type in cols.items())
+        schema, name = table.split(".")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        body = ", ".join(f"{ident(c)} {sql_type}" for c, sql_type in cols.items())
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+        have = {c for (c,) in conn.execute(query, [schema, name]).fetchall()}
+        for column in (c for c in cols if c not in have):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {ident(column)} {cols[column]}")
 
 
 def _in_partitions(dts: list[date], alias: str | None = None) -> str:
@@ -551,6 +570,8 @@ class _Load:
         self.conn, self.feed, self.id = conn, feed, sql_str(load_id)
         now = datetime.now(UTC).replace(tzinfo=None)
         self.stamp = f"TIMESTAMP {sql_str(now.isoformat(sep=' '))}"
+        # Writes go BY NAME: a table an older contract made has its added columns last.
+        self.lineage = f"{self.id} AS _load_id, {self.stamp} AS _loaded_at"
         self.raw, self.held = f"{RAW_SCHEMA}.{feed.name}", f"{HELD_SCHEMA}.{feed.name}"
         self.quarantine = f"{QUARANTINE_SCHEMA}.{feed.name}"
         self.keys = ", ".join(ident(k) for k in (*feed.key, "_partition_dt"))
@@ -603,8 +624,8 @@ class _Load:
         """Insert staged rows into quarantine or raw_held: place, reason, the row as text."""
         cols = "".join(f"{ident(c)}, " for c in self.feed.columns) if typed else ""
         return self.run(
-            f"""INSERT INTO {into} SELECT {cols}_source_file, _source_row, _partition_dt,
-                _reason, CAST(to_json(_raw) AS JSON), {self.id}, {self.stamp}
+            f"""INSERT INTO {into} BY NAME SELECT {cols}_source_file, _source_row, _partition_dt,
+                _reason, CAST(to_json(_raw) AS JSON) AS _record, {self.lineage}
             FROM {staged} AS s WHERE {where} ORDER BY _partition_dt, _source_file, _source_row"""
         )
 
@@ -616,12 +637,13 @@ class _Load:
             f"{self.in_raw} AND EXISTS (SELECT 1 FROM _gone AS g WHERE {_same_key(feed, 'r', 'g')})"
         )
         self.run(
-            f"INSERT INTO {REPLACED_SCHEMA}.{feed.name} "
-            f"SELECT r.*, {self.stamp}, {self.id} FROM {self.raw} AS r WHERE {gone}"
+            f"INSERT INTO {REPLACED_SCHEMA}.{feed.name} BY NAME SELECT r.*, "
+            f"{self.stamp} AS _replaced_at, {self.id} AS _replaced_by FROM {self.raw} AS r "
+            f"WHERE {gone}"
         )
         self.conn.execute(f"DELETE FROM {self.raw} AS r WHERE {gone}")
         stats.rows_inserted = self.run(
-            f"""INSERT INTO {self.raw} SELECT {self.compared}, {self.id}, {self.stamp}
+            f"""INSERT INTO {self.raw} BY NAME SELECT {self.compared}, {self.lineage}
             FROM _new AS n
             WHERE NOT EXISTS (SELECT 1 FROM _same AS u WHERE {_same_key(feed, "u", "n")})
             ORDER BY _partition_dt, _source_file, _source_row"""
@@ -652,7 +674,7 @@ class _Load:
         cols = ", ".join(f"h.{ident(c)}" for c in (*self.feed.columns, *PLACE))
         in_raw = f"EXISTS (SELECT 1 FROM {self.raw} AS r WHERE {_same_key(self.feed, 'r', 'h')})"
         stats.rows_released = self.run(
-            f"""INSERT INTO {self.raw} SELECT {cols}, {self.id}, {self.stamp} FROM {self.held} AS h
+            f"""INSERT INTO {self.raw} BY NAME SELECT {cols}, {self.lineage} FROM {self.held} AS h
             WHERE {found} AND NOT {in_raw}
             ORDER BY h._partition_dt, h._source_file, h._source_row"""
         )

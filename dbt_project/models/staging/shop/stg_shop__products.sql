@@ -15,7 +15,8 @@ renamed as (
         subcategory,
         brand,
         list_price,
-        updated_ts
+        updated_ts,
+        launch_date
     from source
 
 )

@@ -39,7 +39,8 @@ renamed as (
         utm_source,
         utm_medium,
         utm_campaign,
-        referrer
+        referrer,
+        nullif(lower(trim(search_query)), '') as search_query
     from source
 
 )
