@@ -1,9 +1,8 @@
 """Dagster asset checks that run the Great Expectations suites in `expectations/`.
 
-Each suite reports `<schema>_<table>_critical` (blocking: a failure stops the assets downstream)
-and `<schema>_<table>_warning` (only warns). The suites of one multi-asset op (the dbt op: every
-mart) share a step. A raw suite's row-level expectations judge only a partition range's rows when
-`check_scope` finds the other rows known good. (No `from __future__ import annotations`.)
+Each suite reports `<schema>_<table>_critical` (blocking) and `<schema>_<table>_warning`. The
+suites of one multi-asset op (the dbt op: every mart) share a step. A raw suite's row-level
+expectations judge only a partition range's rows when `check_scope` finds the others known good.
 """
 
 import json
@@ -20,9 +19,6 @@ from orchestration import deployment, settings
 from orchestration.quality import gx_validation as gxv
 from orchestration.quality.gx_validation import SEVERITIES, RowScope, Severity, SuiteFile
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from orchestration.settings import EXPECTATIONS_DIR
-
-LOADED_AT = "_loaded_at"  # when the loader wrote a row (naive UTC)
 
 
 class GreatExpectationsResource(dg.ConfigurableResource):
@@ -104,10 +100,10 @@ def check_scope(
     if getattr(evaluation.metadata.get("suite_digest"), "value", None) != suite.digest:
         return None, f"the suite changed since the evaluation of {name} in run {run}"
     since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
-    outside = f"not coalesce({rows.predicate}, false)"
+    outside = f"not coalesce({rows.predicate}, false)"  # _loaded_at: naive UTC, None if planted
     (total, in_range, written), *_ = conn.execute(
         f"select count(*), count(*) filter ({rows.predicate}), count(*) filter ({outside} and "
-        f"({LOADED_AT} > ? or {LOADED_AT} is null)) from {gxv.quoted_table(suite.name)}",
+        f"(_loaded_at > ? or _loaded_at is null)) from {gxv.quoted_table(suite.name)}",
         [since],
     ).fetchall()
     if in_range == total:
@@ -161,7 +157,7 @@ def check_result(
         severity=dg.AssetCheckSeverity[{"critical": "ERROR", "warning": "WARN"}[severity]],
         description="; ".join(lines),
         metadata={
-            "table": result.table,
+            "table": suite.name,
             "backend": result.backend,
             "row_count": result.row_count,
             "row_scope": result.row_scope or "all rows",
@@ -193,7 +189,7 @@ def _evaluate(
         rows, reason = None, f"scope not decided: {exc}"
     options = dict(backend=backend, row_scope=rows, docs_dir=docs, run_name=context.run.run_id)
     try:
-        result = gxv.validate_table(conn, suite.name, to_run, **options)
+        result = gxv.validate_table(conn, to_run, **options)
     except Exception as exc:
         context.log.error(f"suite {suite.name} not evaluated: {exc}")
         if check_name(suite, "critical") in names:
@@ -246,7 +242,7 @@ def build_suites_checks(
 
 
 def build_gx_checks(
-    suite_dir: Path = EXPECTATIONS_DIR,
+    suite_dir: Path = settings.EXPECTATIONS_DIR,
     asset_keys: set[dg.AssetKey] | None = None,
     *,
     backend: str = "auto",

@@ -1,9 +1,9 @@
 """Great Expectations suites (`expectations/<schema>.<table>.json`) run on DuckDB tables.
 
-A suite file is a GX 1.x suite whose every expectation has `meta.severity` (`critical` or
-`warning`). `validate_table` runs it as a `ValidationDefinition`: a small table as a DataFrame,
-a larger one through GX's SQL datasource; with a `RowScope` the row-level expectations judge
-only some days' rows. `build_docs` renders GX's Data Docs, pointed at vendored CDN files.
+Every expectation of a suite file has `meta.severity`, `critical` or `warning`. `validate_table`
+runs a suite as a `ValidationDefinition` on a DataFrame (a small table) or through GX's SQL
+datasource; a `RowScope` limits the row-level expectations to some days' rows. `build_docs`
+renders GX's Data Docs, pointed at vendored CDN files.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import duckdb
+
 if TYPE_CHECKING:
-    import duckdb
     from great_expectations.data_context import AbstractDataContext
 
 Severity = Literal["critical", "warning"]
@@ -104,8 +105,7 @@ def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
 
 
 def load_suite(suite: SuiteFile) -> Any:
-    """The GX suite of a suite file. Each expectation is built on its own: GX's suite would
-    drop one it cannot build."""
+    """The GX suite, each expectation built alone: GX's suite drops one it cannot build."""
     import great_expectations as gx
     from great_expectations.expectations import expectation_configuration as ec
 
@@ -193,14 +193,13 @@ def _outcome(result: Any, rows: str | None) -> dict[str, Any]:
 class SuiteResult:
     """A suite run on a table; `result_id` names GX's stored result (and Data Docs page)."""
 
-    table: str
     backend: str
     row_count: int
     outcomes: list[dict[str, Any]]  # `_outcome`s, in the suite's order
     duration_s: float
     rows_in_scope: int  # the rows the row-level expectations judged
-    row_scope: str | None = None
-    result_id: Any = None
+    row_scope: str | None
+    result_id: Any
 
     def failed(self, severity: Severity | None = None) -> list[dict[str, Any]]:
         return [o for o in self.outcomes if not o["success"] and severity in (None, o["severity"])]
@@ -228,9 +227,7 @@ def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
         analytics_enabled=False,
         progress_bars=base.ProgressBarsConfig(globally=False),
     )
-    context = gx.get_context(mode="ephemeral", project_config=config)
-    context.data_sources.add_pandas("pandas")
-    return context
+    return gx.get_context(mode="ephemeral", project_config=config)
 
 
 def warm_up(docs_dir: Path | None) -> None:
@@ -248,50 +245,35 @@ def _buffer_rows(conn: Any, cursor: Any, statement: Any, params: Any, ctx: Any, 
         ctx.cursor_fetch_strategy = Buffered(cursor, cursor.description, cursor.fetchall())
 
 
-def _batch(context: AbstractDataContext, conn: Any, table: str, pandas: bool) -> Any:
-    """The whole-table batch definition: a DataFrame asset, or a SQL table asset whose
-    connections are cursors of `conn` (no second writer) in the table's schema."""
+def _definition(context: AbstractDataContext, conn: Any, suite: SuiteFile, pandas: bool) -> Any:
+    """A new validation definition of `suite` on its whole table: a DataFrame asset, or a SQL
+    table asset whose connections are cursors of `conn` (no second writer) in the table's
+    schema. The old one is deleted, not replaced by GX's slower `add_or_update`."""
+    import great_expectations as gx
     import sqlalchemy as sa
     from duckdb_engine import ConnectionWrapper
-
-    if pandas:
-        source = context.data_sources.get("pandas")
-        try:
-            return source.get_asset(table).get_batch_definition("all")
-        except LookupError:
-            return source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
-    schema, name = table.split(".")
-    connect = lambda: ConnectionWrapper(conn.cursor().execute(f"SET schema = '{schema}'"))  # noqa: E731
-    kwargs = {"creator": connect, "poolclass": sa.pool.NullPool}
-    source = context.data_sources.add_or_update_sql(
-        table, connection_string="duckdb:///:memory:", kwargs=kwargs
-    )
-    sa.event.listen(source.get_execution_engine().engine, "after_cursor_execute", _buffer_rows)
-    return source.add_table_asset(name, table_name=name).add_batch_definition_whole_table("all")
-
-
-_DEFINITIONS: dict[tuple[int, str], tuple[str, Any]] = {}  # by id of context, suite name
-
-
-def _definition(
-    context: AbstractDataContext, conn: Any, table: str, suite: SuiteFile, pandas: bool
-) -> Any:
-    """The validation definition of `suite` on `table`, reused while neither changes (a SQL one
-    holds `conn`: always new). Deleted and added, not GX's slower `add_or_update`."""
-    import great_expectations as gx
     from great_expectations.exceptions import DataContextError
 
-    key, variant = (id(context), suite.name), f"{table} {pandas} {suite.digest}"
-    if pandas and _DEFINITIONS.get(key, ("",))[0] == variant:
-        return _DEFINITIONS[key][1]
     gx_suite = load_suite(suite)
     for factory in (context.validation_definitions, context.suites):
         with contextlib.suppress(DataContextError):
             factory.delete(suite.name)
-    batch, gx_suite = _batch(context, conn, table, pandas), context.suites.add(gx_suite)
+    schema, name = suite.name.split(".")
+    if pandas:
+        source = context.data_sources.add_or_update_pandas(f"pandas_{suite.name}")
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+    else:
+        connect = lambda: ConnectionWrapper(conn.cursor().execute(f"SET schema = '{schema}'"))  # noqa: E731
+        kwargs = {"creator": connect, "poolclass": sa.pool.NullPool}
+        source = context.data_sources.add_or_update_sql(
+            suite.name, connection_string="duckdb:///:memory:", kwargs=kwargs
+        )
+        sa.event.listen(source.get_execution_engine().engine, "after_cursor_execute", _buffer_rows)
+        asset = source.add_table_asset(name, table_name=name)
+        batch = asset.add_batch_definition_whole_table("all")
+    gx_suite = context.suites.add(gx_suite)
     definition = gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-    _DEFINITIONS[key] = (variant, context.validation_definitions.add(definition))
-    return _DEFINITIONS[key][1]
+    return context.validation_definitions.add(definition)
 
 
 def quoted_table(name: str) -> str:
@@ -299,43 +281,37 @@ def quoted_table(name: str) -> str:
     return ".".join(f'"{part}"' for part in name.split("."))
 
 
-def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> int:
-    import duckdb
-
-    try:
-        sql = f"select count(*) from {quoted_table(table)} where {where}"
-        return conn.execute(sql).fetchall()[0][0]
-    except duckdb.Error as exc:
-        raise TableReadError(f"cannot read table {table}: {exc}") from exc
-
-
 def validate_table(
     conn: duckdb.DuckDBPyConnection,
-    table: str,
-    suite: SuiteFile | Path | str,
+    suite: SuiteFile,
     *,
     backend: str = "auto",
     row_scope: RowScope | None = None,
     docs_dir: Path | None = None,
     run_name: str | None = None,
 ) -> SuiteResult:
-    """Run a suite on the table with BOOLEAN_ONLY results, and again with the bad values if
-    something failed. Raises TableReadError, SuiteFormatError, KeyError (backend, table)."""
+    """Run a suite on its table with BOOLEAN_ONLY results, and again with the bad values if
+    something failed. Raises TableReadError, SuiteFormatError, KeyError (backend)."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types import resource_identifiers as ids
 
-    if backend not in BACKENDS or not _NAME.match(table):
-        raise KeyError(f"unknown GX backend {backend!r} ({BACKENDS}) or table {table!r}")
-    started = time.perf_counter()
-    suite = suite if isinstance(suite, SuiteFile) else read_suite_file(suite)
-    row_count = _count(conn, table)
+    if backend not in BACKENDS:
+        raise KeyError(f"unknown GX backend {backend!r} ({BACKENDS})")
+    started, table = time.perf_counter(), quoted_table(suite.name)
+    in_scope = row_scope.predicate if row_scope else "true"
+    try:
+        query = f"select count(*), count(*) filter ({in_scope}) from {table}"
+        ((row_count, rows_in_scope),) = conn.execute(query).fetchall()
+    except duckdb.Error as exc:
+        raise TableReadError(f"cannot read table {suite.name}: {exc}") from exc
     limited = [row_scope.limit(e) if row_scope else None for e in suite.expectations]
     variant = tuple(s or e for s, e in zip(limited, suite.expectations, strict=True))
     pandas = backend == "pandas" or (backend == "auto" and row_count <= PANDAS_MAX_ROWS)
-    frame = {"dataframe": conn.sql(f"select * from {quoted_table(table)}").df()} if pandas else None
+    frame = {"dataframe": conn.sql(f"select * from {table}").df()} if pandas else None
     with GX_LOCK:
-        context = gx_context(docs_dir)
-        definition = _definition(context, conn, table, replace(suite, expectations=variant), pandas)
+        definition = _definition(
+            gx_context(docs_dir), conn, replace(suite, expectations=variant), pandas
+        )
         run_id = RunIdentifier(run_name=run_name)
         for fmt in ("BOOLEAN_ONLY", {"result_format": "BASIC", "partial_unexpected_count": 20}):
             result = definition.run(batch_parameters=frame, result_format=fmt, run_id=run_id)
@@ -345,13 +321,12 @@ def validate_table(
     scope = row_scope and str(row_scope)
     expectations = zip(definition.suite.expectations, limited, strict=True)
     return SuiteResult(
-        table=table,
         backend="pandas" if pandas else "sql",
         row_count=row_count,
         outcomes=[_outcome(by_id[e.id], scoped and scope) for e, scoped in expectations],
         duration_s=round(time.perf_counter() - started, 3),
+        rows_in_scope=rows_in_scope,
         row_scope=scope,
-        rows_in_scope=_count(conn, table, row_scope.predicate) if row_scope else row_count,
         result_id=ids.ValidationResultIdentifier(
             ids.ExpectationSuiteIdentifier(suite.name), run_id, result.batch_id
         ),

@@ -98,7 +98,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
             ORDERS,
         )
         orders = next(s for s in RAW_SUITES if s.name == "raw.orders")
-        result = validate_table(conn, "raw.orders", orders, docs_dir=docs, run_name="offline")
+        result = validate_table(conn, orders, docs_dir=docs, run_name="offline")
     finally:
         conn.close()
     assert result.failed()

@@ -206,10 +206,12 @@ def orders_db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     conn.close()
 
 
-def _write_suite(tmp_path: Path, expectations: list[dict[str, Any]]) -> Path:
-    path = tmp_path / "raw.orders.json"
-    path.write_text(json.dumps({"name": "raw.orders", "expectations": expectations}))
-    return path
+def _write_suite(
+    tmp_path: Path, expectations: list[dict[str, Any]], name: str = "raw.orders"
+) -> SuiteFile:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "expectations": expectations}))
+    return read_suite_file(path)
 
 
 def _exp(exp_type: str, severity: str = "critical", **kwargs: Any) -> dict[str, Any]:
@@ -228,7 +230,7 @@ def test_auto_backend_picks_pandas_for_a_small_table(
     query DuckDB; both judge the same rows (the 4 orders, one NULL order_id)."""
     monkeypatch.setattr(gx_validation, "PANDAS_MAX_ROWS", max_rows)
     suite = _write_suite(tmp_path, [_exp("expect_column_values_to_not_be_null", column="order_id")])
-    result = validate_table(orders_db, "raw.orders", suite, backend="auto")
+    result = validate_table(orders_db, suite, backend="auto")
 
     assert result.backend == expected and result.row_count == 4
     assert [(o["success"], o["unexpected_count"]) for o in result.outcomes] == [(False, 1)]
@@ -254,7 +256,7 @@ def test_validate_table_reports_each_expectation(
             _exp("expect_column_values_to_not_be_null", column="no_such_column"),
         ],
     )
-    result = validate_table(orders_db, "raw.orders", suite, backend=backend)
+    result = validate_table(orders_db, suite, backend=backend)
 
     assert result.failed()
     assert result.row_count == 4 and result.backend == backend and result.duration_s >= 0
@@ -286,14 +288,14 @@ def test_validate_table_reports_each_expectation(
 def test_a_suite_run_again_judges_the_new_rows_and_expectations(
     tmp_path: Path, orders_db: duckdb.DuckDBPyConnection, backend: str
 ) -> None:
-    """The validation definition is reused while the suite stays the same, replaced when not."""
+    """Each run judges the rows and expectations of its time, the suite changed or not."""
     not_null = _exp("expect_column_values_to_not_be_null", column="order_id")
     in_set = _exp("expect_column_values_to_be_in_set", column="status", value_set=["paid"])
-    first = validate_table(orders_db, "raw.orders", _write_suite(tmp_path, [not_null]))
+    first = validate_table(orders_db, _write_suite(tmp_path, [not_null]))
     orders_db.execute("DELETE FROM raw.orders WHERE order_id IS NULL")
-    again = validate_table(orders_db, "raw.orders", _write_suite(tmp_path, [not_null]))
+    again = validate_table(orders_db, _write_suite(tmp_path, [not_null]))
     changed = _write_suite(tmp_path, [not_null, in_set])
-    last = validate_table(orders_db, "raw.orders", changed, backend=backend)
+    last = validate_table(orders_db, changed, backend=backend)
     assert [len(r.failed()) for r in (first, again, last)] == [1, 0, 1]
     assert last.failed()[0]["values"] == ["lost"]
 
@@ -306,7 +308,7 @@ def test_unexpected_values_are_capped(tmp_path: Path, backend: str) -> None:
     suite = _write_suite(
         tmp_path, [_exp("expect_column_values_to_be_in_set", column="status", value_set=["ok"])]
     )
-    (outcome,) = validate_table(conn, "raw.orders", suite, backend=backend).outcomes
+    (outcome,) = validate_table(conn, suite, backend=backend).outcomes
     assert outcome["unexpected_count"] == 100
     assert len(outcome["values"]) == MAX_VALUES
 
@@ -315,13 +317,11 @@ def test_unexpected_values_are_capped(tmp_path: Path, backend: str) -> None:
 def test_validate_table_errors(
     tmp_path: Path, orders_db: duckdb.DuckDBPyConnection, backend: str
 ) -> None:
-    suite = _write_suite(tmp_path, [_exp("expect_table_row_count_to_be_between", min_value=1)])
+    count = [_exp("expect_table_row_count_to_be_between", min_value=1)]
     with pytest.raises(TableReadError, match=r"raw\.missing"):
-        validate_table(orders_db, "raw.missing", suite, backend=backend)
+        validate_table(orders_db, _write_suite(tmp_path, count, "raw.missing"), backend=backend)
     with pytest.raises(KeyError, match="spark"):
-        validate_table(orders_db, "raw.orders", suite, backend="spark")
-    with pytest.raises(KeyError, match="drop table"):
-        validate_table(orders_db, "orders; drop table x", suite)
+        validate_table(orders_db, _write_suite(tmp_path, count), backend="spark")
 
 
 @pytest.mark.parametrize("backend", ["pandas", "sql"])
@@ -358,7 +358,7 @@ def test_row_condition_on_a_column_named_nowhere_else(tmp_path: Path, backend: s
         "CREATE TABLE scores AS SELECT * FROM (VALUES ('csat', 5), ('nps', 9), ('csat', 0)) "
         "AS t(kind, score)"
     )
-    result = validate_table(conn, "main.scores", read_suite_file(suite_path), backend=backend)
+    result = validate_table(conn, read_suite_file(suite_path), backend=backend)
     conn.close()
     [outcome] = result.outcomes
     assert outcome["error"] is None
@@ -427,7 +427,7 @@ def partitioned_db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     conn.close()
 
 
-def _scoped_suite(tmp_path: Path) -> Path:
+def _scoped_suite(tmp_path: Path) -> SuiteFile:
     return _write_suite(
         tmp_path,
         [
@@ -455,7 +455,7 @@ def test_row_scope_judges_row_level_expectations_on_its_rows_only(
 ) -> None:
     suite = _scoped_suite(tmp_path)
     scope = RowScope(date(2025, 3, 3), date(2025, 3, 3))
-    result = validate_table(partitioned_db, "raw.orders", suite, backend=backend, row_scope=scope)
+    result = validate_table(partitioned_db, suite, backend=backend, row_scope=scope)
 
     assert (result.row_count, result.rows_in_scope, result.row_scope) == (
         7,
@@ -475,7 +475,7 @@ def test_row_scope_judges_row_level_expectations_on_its_rows_only(
     assert len(result.outcomes) == 5
 
     wider = RowScope(date(2025, 3, 1), date(2025, 3, 2))
-    result = validate_table(partitioned_db, "raw.orders", suite, backend=backend, row_scope=wider)
+    result = validate_table(partitioned_db, suite, backend=backend, row_scope=wider)
     in_set, _, key_per_dt, _, _ = result.outcomes
     assert (in_set["success"], in_set["values"]) == (False, ["lost"])
     assert not key_per_dt["success"] and result.rows_in_scope == 5
@@ -487,6 +487,6 @@ def test_row_scope_without_rows_in_it(
     """A range the table has no rows of (a day a feed skipped): row-level expectations pass on
     no rows, table-level ones still judge the table."""
     scope = RowScope(date(2025, 4, 1), date(2025, 4, 2))
-    result = validate_table(partitioned_db, "raw.orders", _scoped_suite(tmp_path), row_scope=scope)
+    result = validate_table(partitioned_db, _scoped_suite(tmp_path), row_scope=scope)
     assert (result.rows_in_scope, result.row_count) == (0, 7)
     assert [o["success"] for o in result.outcomes] == [True, False, True, False, True]

@@ -86,7 +86,7 @@ def test_channel_domains_follow_the_channel_group_macro() -> None:
 def test_optional_feeds_may_be_empty(conn: duckdb.DuckDBPyConnection, backend: str) -> None:
     create_empty_raw_schema(conn)
     for feed in OPTIONAL_FEEDS:
-        result = validate_table(conn, f"raw.{feed}", SUITES[f"raw.{feed}"], backend=backend)
+        result = validate_table(conn, SUITES[f"raw.{feed}"], backend=backend)
         assert result.row_count == 0
         assert result.failed("critical") == [], feed
         assert "expect_table_row_count_to_be_between" in [
@@ -112,7 +112,7 @@ def test_survey_scores_are_checked_per_survey_type(
                ('r4', 'c2', 'csat', 5, '2025-01-01 10:00')"""
     )
     suite = SUITES["raw.surveys"]
-    result = validate_table(conn, "raw.surveys", suite, backend=backend)
+    result = validate_table(conn, suite, backend=backend)
     assert not result.failed()
 
     # 0 is a valid NPS answer but not a CSAT one; 7 is valid NPS only; 11 is valid for neither.
@@ -122,7 +122,7 @@ def test_survey_scores_are_checked_per_survey_type(
                ('r6', 'c3', 'csat', 7, '2025-01-02 10:00'),
                ('r7', 'c3', 'nps', 11, '2025-01-02 10:00')"""
     )
-    result = validate_table(conn, "raw.surveys", suite, backend=backend)
+    result = validate_table(conn, suite, backend=backend)
     failed = {
         o["kwargs"]["row_condition"]["parameter"]: sorted(o["values"])
         for o in result.failed("critical")
@@ -154,7 +154,7 @@ def test_funnel_step_positions_and_first_step(
     insert = "INSERT INTO marts.daily_funnel VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     conn.executemany(insert, _FUNNEL_ROWS)
     suite = SUITES["marts.daily_funnel"]
-    assert validate_table(conn, "marts.daily_funnel", suite, backend=backend).failed() == []
+    assert validate_table(conn, suite, backend=backend).failed() == []
 
     # Another channel's day: purchase out of place, a base on the first step, and an open-funnel
     # step above the previous one (only a warning).
@@ -168,7 +168,7 @@ def test_funnel_step_positions_and_first_step(
             ("2025-01-01", "direct", "purchase", 4, 1, 1.0, 0.0, 1),
         ],
     )
-    result = validate_table(conn, "marts.daily_funnel", suite, backend=backend)
+    result = validate_table(conn, suite, backend=backend)
     assert _failed(result, "critical") == [
         ("expect_column_pair_values_to_be_in_set(step, step_order)", [["purchase", 4]]),
         ("expect_column_values_to_be_null(previous_step_reached)", [4]),
