@@ -2,11 +2,10 @@
 
 One non-blocking check `freshness` per `raw/<feed>` fails when the feed's newest partition folder
 holding a file is older than FRESHNESS_MAX_LAG_DAYS[_<FEED>] days (UTC), or there is none. It
-judges the exporters, not a run: it runs in the hourly `freshness_checks` job, and a failure
-becomes an alert through the check-evaluation sensor.
+judges the exporters, not a run: it runs in the hourly `freshness_checks` job; the check-evaluation
+sensor alerts on a failure.
 """
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,9 +14,9 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.assets.ingest import LandingResource, raw_asset_key
+from orchestration.ingest.landing import LandingFileError, partition_date, visible
 
 FRESHNESS_CHECK = "freshness"
-_PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
 def max_lag_days(feed: str) -> int:
@@ -29,12 +28,11 @@ def newest_partition(landing_root: Path, feed: str) -> date | None:
     """The newest `dt=YYYY-MM-DD` folder of a feed holding a visible file (an empty folder is
     an export still writing). Stray names are skipped: this only looks for the newest."""
     for folder in sorted((landing_root / feed).glob("dt=*/"), reverse=True):
-        visible = (p for p in folder.iterdir() if not p.name.startswith((".", "_", "~")))
-        if _PARTITION_DIR.match(folder.name) and any(visible):
-            try:
-                return date.fromisoformat(folder.name[3:])
-            except ValueError:  # e.g. dt=2025-02-30
-                continue
+        try:
+            if visible(folder):
+                return partition_date(landing_root, folder)
+        except LandingFileError:  # not a partition folder, e.g. dt=2025-02-30
+            continue
     return None
 
 
