@@ -5,6 +5,7 @@
 -- (a ratio) as monthly_customers has them. The month of as_of_date is in progress:
 -- elapsed_share = its days up to as_of_date / its days (1 for earlier months), and pace
 -- prorates the target of a summed KPI by it (a ratio's target is not prorated).
+{%- set month_of_snapshot = dbt.date_trunc('month', 'as_of_date') %}
 
 with
 
@@ -35,6 +36,19 @@ daily_sales as (
 monthly_customers as (
 
     select * from {{ ref('monthly_customers') }}
+
+),
+
+snapshot_month as (
+
+    -- the month of as_of_date: its first day, its days up to as_of_date, all its days
+    select
+        cast({{ month_of_snapshot }} as date) as month_start,
+        {{ dbt.datediff(month_of_snapshot, 'as_of_date', 'day') }} + 1 as elapsed_days,
+        {{ dbt.datediff(
+            month_of_snapshot, dbt.dateadd('month', 1, month_of_snapshot), 'day'
+        ) }} as month_days
+    from snapshot_date
 
 ),
 
@@ -77,19 +91,40 @@ sales_monthly as (
 
 actuals as (
 
-    select month_start, 'gmv' as kpi, 'sum' as aggregation, cast(gmv as double) as actual
+    -- aggregation: sum = a month total (its target is prorated by pace), ratio = not
+    select
+        month_start,
+        'gmv' as kpi,
+        'sum' as aggregation,
+        cast(gmv as double) as actual
     from sales_monthly
     union all
-    select month_start, 'paid_revenue', 'sum', cast(paid_revenue as double)
+    select
+        month_start,
+        'paid_revenue' as kpi,
+        'sum' as aggregation,
+        cast(paid_revenue as double) as actual
     from sales_monthly
     union all
-    select month_start, 'paid_orders', 'sum', cast(paid_orders as double)
+    select
+        month_start,
+        'paid_orders' as kpi,
+        'sum' as aggregation,
+        cast(paid_orders as double) as actual
     from sales_monthly
     union all
-    select month as month_start, 'new_customers', 'sum', cast(new_customers as double)
+    select
+        month as month_start,
+        'new_customers' as kpi,
+        'sum' as aggregation,
+        cast(new_customers as double) as actual
     from monthly_customers
     union all
-    select month as month_start, 'repurchase_rate', 'ratio', repurchase_rate
+    select
+        month as month_start,
+        'repurchase_rate' as kpi,
+        'ratio' as aggregation,
+        repurchase_rate as actual
     from monthly_customers
 
 ),
@@ -102,24 +137,15 @@ grid as (
         targets.target,
         actuals.aggregation,
         actuals.actual,
+        months.month_start = snapshot_month.month_start as is_current_month,
         case
-            when months.month_start = cast(
-                {{ dbt.date_trunc('month', 'snapshot_date.as_of_date') }} as date
-            )
-                then cast(
-                    {{ dbt.datediff('months.month_start', 'snapshot_date.as_of_date', 'day') }} + 1
-                    as double
-                ) / {{ dbt.datediff(
-                    'months.month_start', dbt.dateadd('month', 1, 'months.month_start'), 'day'
-                ) }}
+            when months.month_start = snapshot_month.month_start
+                then {{ safe_divide('snapshot_month.elapsed_days', 'snapshot_month.month_days') }}
             else 1.0
-        end as elapsed_share,
-        months.month_start = cast(
-            {{ dbt.date_trunc('month', 'snapshot_date.as_of_date') }} as date
-        ) as is_current_month
+        end as elapsed_share
     from months
+    cross join snapshot_month
     cross join kpis
-    cross join snapshot_date
     left join targets
         on months.month_start = targets.month and kpis.kpi = targets.kpi
     left join actuals
@@ -132,7 +158,7 @@ final as (
     select
         month_start as month,  -- noqa: RF04
         kpi,
-        cast(target as double) as target,
+        cast(target as double) as target,  -- noqa: RF04
         actual,
         {{ safe_divide('actual', 'target') }} as attainment,
         case

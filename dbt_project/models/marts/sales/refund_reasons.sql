@@ -35,7 +35,7 @@ monthly as (
         refund_reason,
         count(*) as refunds,
         sum(amount) as refunded_amount,
-        sum(case when coalesce(is_return, false) then 1 else 0 end) as returns
+        sum(case when coalesce(is_return, false) then 1 else 0 end) as returned_refunds
     from refunds
     group by month_start, refund_reason
 
@@ -48,7 +48,7 @@ grid as (
         reasons.refund_reason,
         coalesce(monthly.refunds, 0) as refunds,
         coalesce(monthly.refunded_amount, 0) as refunded_amount,
-        coalesce(monthly.returns, 0) as returns
+        coalesce(monthly.returned_refunds, 0) as returned_refunds
     from spine
     cross join reasons
     left join monthly
@@ -75,8 +75,8 @@ final as (
         cast(refunds as {{ dbt.type_bigint() }}) as refunds,
         cast(refunded_amount as {{ type_money() }}) as refunded_amount,
         {{ safe_divide('refunded_amount', 'month_refunded_amount') }} as amount_share,
-        {{ safe_divide('returns', 'refunds') }} as return_share,
-        cast(returns as {{ dbt.type_bigint() }}) as returns
+        {{ safe_divide('returned_refunds', 'refunds') }} as return_share,
+        cast(returned_refunds as {{ dbt.type_bigint() }}) as returned_refunds
     from with_month_totals
 
 )
