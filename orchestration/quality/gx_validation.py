@@ -1,9 +1,8 @@
 """Great Expectations suites (`expectations/<schema>.<table>.json`) run on DuckDB tables.
 
-Every expectation of a suite file has `meta.severity`, `critical` or `warning`. `validate_table`
-runs a suite as a `ValidationDefinition` on a DataFrame (a small table) or through GX's SQL
-datasource; a `RowScope` limits the row-level expectations to some days' rows. `build_docs`
-renders GX's Data Docs, pointed at vendored CDN files.
+`validate_table` runs a suite, every expectation with `meta.severity` `critical` or `warning`, as
+a `ValidationDefinition` on a DataFrame (a small table) or GX's SQL datasource; a `RowScope` limits
+its row-level expectations to some days. `build_docs` renders GX's Data Docs, offline.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 Severity = Literal["critical", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
-BACKENDS = ("auto", "pandas", "sql")
 PANDAS_MAX_ROWS = 15_000  # `auto`: GX's pandas engine is the faster one on small tables
 MAX_VALUES = 20  # bad values reported per expectation (GX's partial_unexpected_count)
 PARTITION = "_partition_dt"  # the raw tables' delivery date (orchestration.contract)
@@ -276,11 +274,6 @@ def _definition(context: AbstractDataContext, conn: Any, suite: SuiteFile, panda
     return context.validation_definitions.add(definition)
 
 
-def quoted_table(name: str) -> str:
-    """`raw.orders` -> `"raw"."orders"`."""
-    return ".".join(f'"{part}"' for part in name.split("."))
-
-
 def validate_table(
     conn: duckdb.DuckDBPyConnection,
     suite: SuiteFile,
@@ -290,24 +283,23 @@ def validate_table(
     docs_dir: Path | None = None,
     run_name: str | None = None,
 ) -> SuiteResult:
-    """Run a suite on its table with BOOLEAN_ONLY results, and again with the bad values if
-    something failed. Raises TableReadError, SuiteFormatError, KeyError (backend)."""
+    """Run a suite on its table (`backend`: auto, pandas or sql) with BOOLEAN_ONLY results, and
+    again with the bad values if something failed. Raises TableReadError, SuiteFormatError."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types import resource_identifiers as ids
 
-    if backend not in BACKENDS:
-        raise KeyError(f"unknown GX backend {backend!r} ({BACKENDS})")
-    started, table = time.perf_counter(), quoted_table(suite.name)
-    in_scope = row_scope.predicate if row_scope else "true"
+    started, in_scope = time.perf_counter(), row_scope.predicate if row_scope else "true"
     try:
-        query = f"select count(*), count(*) filter ({in_scope}) from {table}"
-        ((row_count, rows_in_scope),) = conn.execute(query).fetchall()
+        table = conn.table(suite.name)
+        ((row_count, rows_in_scope),) = table.aggregate(
+            f"count(*), count(*) filter ({in_scope})"
+        ).fetchall()
     except duckdb.Error as exc:
         raise TableReadError(f"cannot read table {suite.name}: {exc}") from exc
     limited = [row_scope.limit(e) if row_scope else None for e in suite.expectations]
     variant = tuple(s or e for s, e in zip(limited, suite.expectations, strict=True))
     pandas = backend == "pandas" or (backend == "auto" and row_count <= PANDAS_MAX_ROWS)
-    frame = {"dataframe": conn.sql(f"select * from {table}").df()} if pandas else None
+    frame = {"dataframe": table.df()} if pandas else None
     with GX_LOCK:
         definition = _definition(
             gx_context(docs_dir), conn, replace(suite, expectations=variant), pandas
