@@ -22,10 +22,9 @@ from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 class GreatExpectationsResource(dg.ConfigurableResource):
-    """Where the GX Data Docs go (empty: none); `warm_up` imports GX when a run starts."""
+    """Where the GX Data Docs go (empty: none)."""
 
     docs_dir: str = settings.DEFAULT_GX_DOCS_DIR
-    warm_up: bool = True
 
     @property
     def resolved_docs_dir(self) -> Path | None:
@@ -33,11 +32,9 @@ class GreatExpectationsResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Import GX in a thread: it then overlaps the ingest steps, not the first check."""
-        if self.warm_up:
-            import sqlalchemy.orm  # noqa: F401  (first here, not in a race with Dagster's import)
+        import sqlalchemy.orm  # noqa: F401  (first here, not in a race with Dagster's import)
 
-            docs = self.resolved_docs_dir
-            threading.Thread(target=gxv.warm_up, args=(docs,), daemon=True).start()
+        threading.Thread(target=gxv.warm_up, args=(self.resolved_docs_dir,), daemon=True).start()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Build the Data Docs of the run's validations once, at its end; never fails the run."""
@@ -101,11 +98,14 @@ def check_scope(
         return None, f"the suite changed since the evaluation of {name} in run {run}"
     since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
     outside = f"not coalesce({rows.predicate}, false)"  # _loaded_at: naive UTC, None if planted
-    (total, in_range, written), *_ = conn.execute(
-        f"select count(*), count(*) filter ({rows.predicate}), count(*) filter ({outside} and "
-        f"(_loaded_at > ? or _loaded_at is null)) from {gxv.quoted_table(suite.name)}",
-        [since],
-    ).fetchall()
+    ((total, in_range, written),) = (
+        conn.table(suite.name)
+        .aggregate(
+            f"count(*), count(*) filter ({rows.predicate}), count(*) filter ({outside} and "
+            f"(_loaded_at > TIMESTAMP '{since}' or _loaded_at is null))"
+        )
+        .fetchall()
+    )
     if in_range == total:
         return None, f"{rows} holds every row of {suite.name}"
     if written:
@@ -157,7 +157,6 @@ def check_result(
         severity=dg.AssetCheckSeverity[{"critical": "ERROR", "warning": "WARN"}[severity]],
         description="; ".join(lines),
         metadata={
-            "table": suite.name,
             "backend": result.backend,
             "row_count": result.row_count,
             "row_scope": result.row_scope or "all rows",
@@ -191,7 +190,6 @@ def _evaluate(
     try:
         result = gxv.validate_table(conn, to_run, **options)
     except Exception as exc:
-        context.log.error(f"suite {suite.name} not evaluated: {exc}")
         if check_name(suite, "critical") in names:
             yield dg.AssetCheckResult(
                 asset_key=_key(suite),
@@ -201,10 +199,6 @@ def _evaluate(
                 metadata={"suite": suite.name, "error": str(exc)},
             )
         return
-    context.log.info(
-        f"suite {suite.name}: {len(result.failed())} of {len(result.outcomes)} expectations "
-        f"failed in {result.duration_s} s ({result.backend}; scope: {reason})"
-    )
     metadata = {"suite": suite.name, "suite_digest": to_run.digest, "scope_reason": reason}
     metadata |= {"skipped": skipped} if skipped else {}
     if docs:
@@ -214,9 +208,7 @@ def _evaluate(
             yield check_result(suite, severity, result, metadata)
 
 
-def build_suites_checks(
-    suites: Sequence[SuiteFile], *, name: str, backend: str = "auto"
-) -> dg.AssetChecksDefinition:
+def _suites_check(suites: list[SuiteFile], name: str, backend: str) -> dg.AssetChecksDefinition:
     """One op (one step) that runs each suite on its table over one DuckDB connection."""
 
     @dg.multi_asset_check(
@@ -261,6 +253,4 @@ def build_gx_checks(
     groups: dict[str, list[SuiteFile]] = {}
     for s in suites:
         groups.setdefault(op_of.get(_key(s), s.name.replace(".", "__")), []).append(s)
-    return [
-        build_suites_checks(g, name=f"gx_{op}", backend=backend) for op, g in sorted(groups.items())
-    ]
+    return [_suites_check(g, f"gx_{op}", backend) for op, g in sorted(groups.items())]

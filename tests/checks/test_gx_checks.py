@@ -66,7 +66,7 @@ def _run(
         [*_toy_assets(rows), *checks],
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb")),
-            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs"), warm_up=False),
+            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs")),
         },
         raise_on_error=False,
     )
@@ -284,7 +284,7 @@ def _run_marts(tmp_path: Path, *, a_max: int, backend: str = "sql") -> dg.Execut
         [toy_dbt, publish, *checks],
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb")),
-            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs"), warm_up=False),
+            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs")),
         },
         raise_on_error=False,
     )
@@ -353,7 +353,7 @@ def test_a_missing_mart_fails_its_own_critical_check_only(tmp_path: Path) -> Non
         [toy_dbt, *build_gx_checks(suite_dir, backend="sql", shared_ops=[toy_dbt])],
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "wh.duckdb")),
-            "gx": GreatExpectationsResource(docs_dir="", warm_up=False),
+            "gx": GreatExpectationsResource(docs_dir=""),
         },
         raise_on_error=False,
     )
@@ -428,7 +428,7 @@ class RangeRuns:
         self.resources = {
             "landing": LandingResource(root=str(self.landing)),
             "warehouse": WarehouseResource(path=str(self.db)),
-            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs"), warm_up=False),
+            "gx": GreatExpectationsResource(docs_dir=str(tmp_path / "docs")),
         }
 
     def write_suite(self, suite: dict[str, Any]) -> None:
