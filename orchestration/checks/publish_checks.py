@@ -16,10 +16,6 @@ from orchestration import serving as serving_files
 from orchestration.assets.publish import PUBLISH_KEY, ServingResource
 
 CHECK_NAME = "serving_matches_publish_log"
-NEWEST_LOG_ROW = (
-    "SELECT version, run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log "
-    "WHERE version IS NOT NULL ORDER BY version DESC LIMIT 1"
-)
 
 
 def _mart_problems(
@@ -57,7 +53,10 @@ def verify_serving(
         return [f"{database} does not open read-only: {exc}"], {}
     with conn:
         try:
-            log = conn.execute(NEWEST_LOG_ROW).fetchall()
+            log = conn.execute(
+                "SELECT version, run_id, CAST(row_counts AS VARCHAR) FROM marts._publish_log "
+                "WHERE version IS NOT NULL ORDER BY version DESC LIMIT 1"
+            ).fetchall()
         except duckdb.Error as exc:
             return [f"marts._publish_log cannot be read: {exc}"], {}
         if not log:
