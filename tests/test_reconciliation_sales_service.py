@@ -201,12 +201,13 @@ def test_complaint_categories(sample_run: SampleRun, feeds):
         "sum"
     ).replace(0, np.nan)
     want["sla_resolved_rate"] = want["resolved_within_sla"] / want["tickets"]
+    want["ticket_share"] = want["tickets"] / want.groupby("month")["tickets"].transform("sum")
     got = mart(sample_run, "SELECT * FROM marts.complaint_categories", ["month", "category"])
     others = assert_rows(
         got,
         want,
         ["tickets", "complaints", "resolved_within_sla"],
-        ["complaint_share", "sla_resolved_rate", "median_first_response_hours"],
+        ["complaint_share", "ticket_share", "sla_resolved_rate", "median_first_response_hours"],
     )
     assert (others[["tickets", "complaints"]] == 0).all().all()
     assert others["median_first_response_hours"].isna().all()

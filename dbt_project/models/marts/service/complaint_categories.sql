@@ -65,6 +65,7 @@ with_month_totals as (
 
     select
         *,
+        sum(tickets) over (partition by month_start) as month_tickets,
         sum(complaints) over (partition by month_start) as month_complaints
     from grid
 
@@ -80,7 +81,8 @@ final as (
         {{ safe_divide('complaints', 'month_complaints') }} as complaint_share,
         cast(median_first_response_hours as double) as median_first_response_hours,
         {{ safe_divide('resolved_within_sla', 'tickets') }} as sla_resolved_rate,
-        cast(resolved_within_sla as {{ dbt.type_bigint() }}) as resolved_within_sla
+        cast(resolved_within_sla as {{ dbt.type_bigint() }}) as resolved_within_sla,
+        {{ safe_divide('tickets', 'month_tickets') }} as ticket_share
     from with_month_totals
 
 )
