@@ -1,25 +1,30 @@
 """What the deployment file (read by `orchestration.settings`) means for the pipeline.
 
-A feed not delivered loads as an empty raw table (`check_feed_files`); the undelivered feeds
-upstream of a dbt model, from the manifest's lineage, are attached to its materializations
-(`annotate_dbt_events`); and its GX suite runs without the expectations that need rows
-(`suite_for_deployment`): an empty table is the correct content there, not a failure.
+A feed not delivered loads as an empty raw table (`check_feed_files`); an optional contract
+column without a value in raw counts as undelivered too (`undelivered_columns`, as `feed.column`,
+which a mart's `requires_feeds` may name); the undelivered feeds upstream of a dbt model, from the
+manifest's lineage, are attached to its materializations (`annotate_dbt_events`); and its GX
+suite runs without the expectations that need rows (`suite_for_deployment`): an empty table is
+the correct content there, not a failure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestration import settings
 from orchestration.contract import FEEDS
 from orchestration.ingest.landing import LandingFile, LandingFileError
 from orchestration.settings import Deployment as Deployment
 from orchestration.settings import DeploymentConfigError as DeploymentConfigError
+
+if TYPE_CHECKING:
+    import duckdb
 
 # GX expectations that an empty table cannot meet; dropped for assets that lack an input feed.
 EMPTY_INTOLERANT_EXPECTATIONS = (
@@ -46,6 +51,36 @@ def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) ->
             f"under {landing_root / feed}/dt=YYYY-MM-DD/; deliver it or remove it from `feeds`",
         )
     return True
+
+
+def undelivered_columns(conn: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """`feed.column` of each optional contract column that has no value in `raw.<feed>`: the
+    feed is not delivered or not loaded yet, or its files lack the column (loaded as NULL)."""
+    optional = [(f.name, c) for f in FEEDS.values() for c in f.optional]
+    query = "SELECT table_name, column_name FROM information_schema.columns "
+    query += "WHERE table_catalog = current_database() AND table_schema = 'raw'"
+    present = set(conn.execute(query).fetchall())
+    probes = [
+        f"SELECT '{f}.{c}' WHERE NOT EXISTS (SELECT 1 FROM raw.{f} WHERE {c} IS NOT NULL)"
+        if (f, c) in present
+        else f"SELECT '{f}.{c}'"
+        for f, c in optional
+    ]
+    found = {name for (name,) in conn.execute(" UNION ALL ".join(probes)).fetchall()}
+    return tuple(f"{f}.{c}" for f, c in optional if f"{f}.{c}" in found)
+
+
+def dbt_vars(columns: Collection[str] = ()) -> dict[str, Any]:
+    """The dbt vars of the settings, the undelivered optional `columns` added to
+    `undelivered_feeds` (macro empty_if_feeds_missing empties the marts requiring one)."""
+    found = settings.get().all_dbt_vars
+    undelivered = [*found.get("undelivered_feeds", ()), *columns]
+    return {**found, **({"undelivered_feeds": undelivered} if undelivered else {})}
+
+
+def _delivered(name: str, deployment: Deployment, columns: Collection[str]) -> bool:
+    """Whether the feed or `feed.column` `name` is delivered; `columns`: the undelivered ones."""
+    return name not in columns and (name not in FEEDS or deployment.delivers(name))
 
 
 def _relation(node: Mapping[str, Any]) -> str:
@@ -110,12 +145,22 @@ def missing_feeds_of(table: str, deployment: Deployment | None = None) -> tuple[
     return tuple(f for f in inputs if not deployment.delivers(f))
 
 
-def missing_feeds_metadata(table: str, deployment: Deployment | None = None) -> dict[str, Any]:
-    """Asset metadata for a dbt model: its input feeds and the undelivered ones among them."""
+def _missing(table: str, deployment: Deployment, columns: Collection[str]) -> list[str]:
+    """`missing_feeds_of` and the undelivered optional `columns` that `table` requires."""
+    needs = lineage()[1].get(table, ())
+    columns = [c for c in needs if c in columns and c not in FEEDS]
+    return [*missing_feeds_of(table, deployment), *columns]
+
+
+def missing_feeds_metadata(
+    table: str, deployment: Deployment | None = None, columns: Collection[str] = ()
+) -> dict[str, Any]:
+    """Asset metadata for a dbt model: its input feeds and the undelivered ones among them, with
+    the undelivered optional `columns` it requires (`feed.column`)."""
     deployment = deployment or settings.get().deployment
-    missing = missing_feeds_of(table, deployment)
     upstream, required = lineage()
-    emptied = [f for f in required.get(table, ()) if not deployment.delivers(f)]
+    missing = _missing(table, deployment, columns)
+    emptied = [f for f in required.get(table, ()) if not _delivered(f, deployment, columns)]
     return {
         "input_feeds": ", ".join(upstream.get(table, ())),
         "missing_feeds": ", ".join(missing),  # the mart is partial
@@ -124,8 +169,11 @@ def missing_feeds_metadata(table: str, deployment: Deployment | None = None) -> 
     }
 
 
-def annotate_dbt_events(events: Iterable[Any], context: Any) -> Iterator[Any]:
-    """Add `missing_feeds_metadata` to each dbt model's event of `dbt.cli(...).stream()`."""
+def annotate_dbt_events(
+    events: Iterable[Any], context: Any, columns: Collection[str] = ()
+) -> Iterator[Any]:
+    """Add `missing_feeds_metadata` to each dbt model's event of `dbt.cli(...).stream()`;
+    `columns`: the undelivered optional columns."""
     import dagster as dg
 
     deployment = settings.get().deployment
@@ -136,15 +184,19 @@ def annotate_dbt_events(events: Iterable[Any], context: Any) -> Iterator[Any]:
         elif isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
         if key is not None and len(key.path) == 2:
-            extra = missing_feeds_metadata(".".join(key.path), deployment)
+            extra = missing_feeds_metadata(".".join(key.path), deployment, columns)
             event = event.with_metadata({**(event.metadata or {}), **extra})
         yield event
 
 
-def suite_for_deployment(suite: Any) -> tuple[Any, str | None]:
+def suite_for_deployment(
+    suite: Any, conn: duckdb.DuckDBPyConnection | None = None
+) -> tuple[Any, str | None]:
     """The GX suite (a SuiteFile) to run, and why expectations were dropped (None: unchanged):
-    without an input feed only EMPTY_INTOLERANT_EXPECTATIONS go; the others judge the rows."""
-    missing = missing_feeds_of(suite.name)
+    without an input feed (or, given the warehouse `conn`, a required optional column) only
+    EMPTY_INTOLERANT_EXPECTATIONS go; the others judge the rows."""
+    columns = undelivered_columns(conn) if conn is not None else ()
+    missing = _missing(suite.name, settings.get().deployment, columns)
     kept = tuple(e for e in suite.expectations if e["type"] not in EMPTY_INTOLERANT_EXPECTATIONS)
     if not missing or len(kept) == len(suite.expectations):
         return suite, None

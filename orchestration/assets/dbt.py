@@ -2,8 +2,8 @@
 
 A build's batch (docs/incremental.md) is every raw row loaded or replaced after the watermark of
 the last SUCCESSFUL build in `ops.dbt_build_log`; dbt reads it from env DBT_BATCH_SINCE, so that
-partial parsing holds. No log row, a changed project or DBT_VARS, DBT_FULL_REFRESH=1 or run config
-`full_refresh: true` -> `--full-refresh`.
+partial parsing holds. No log row, a changed project or dbt vars (undelivered optional columns
+included), DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `--full-refresh`.
 """
 
 import hashlib
@@ -95,12 +95,14 @@ class BuildPlan:
     watermark: datetime | None  # newest _loaded_at / _replaced_at in the warehouse at start
     project_hash: str
     reason: str
+    dbt_vars: dict[str, Any]  # `--vars`; undelivered_feeds names undelivered optional columns too
 
 
 def dbt_cli_args(plan: BuildPlan) -> list[str]:
     """`dbt build`, the dbt vars, `--full-refresh` when planned; unit tests only when asked
     (DBT_UNIT_TESTS=1): they check SQL logic on fixtures, which CI does, not the data."""
-    args = ["build", *settings.get().dbt_vars_args(), *(["--full-refresh"] * plan.full_refresh)]
+    args = ["build", *(["--vars", json.dumps(plan.dbt_vars)] if plan.dbt_vars else [])]
+    args += ["--full-refresh"] * plan.full_refresh
     if not settings.get().dbt_unit_tests:
         args += ["--exclude", "resource_type:unit_test"]
     return args
@@ -128,7 +130,7 @@ def keep_partial_parse(run_target: Path) -> None:
         target.with_suffix(".tmp").replace(target)
 
 
-def project_hash(manifest_path: Path) -> str:
+def project_hash(manifest_path: Path, dbt_vars: Mapping[str, Any]) -> str:
     """Checksum of every model and macro of the parsed project plus the dbt vars: a change of
     either can change any past row of an incremental model, so it forces a full refresh."""
     manifest = json.loads(manifest_path.read_text())
@@ -142,7 +144,7 @@ def project_hash(manifest_path: Path) -> str:
         for uid, macro in manifest["macros"].items()
         if macro["package_name"] == manifest["metadata"]["project_name"]
     )
-    parts.append(json.dumps(settings.get().all_dbt_vars, sort_keys=True, default=str))
+    parts.append(json.dumps(dbt_vars, sort_keys=True, default=str))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -190,7 +192,8 @@ def plan_build(
     """The batch of the next build, from the last successful build in ops.dbt_build_log."""
     ensure_build_tables(conn)
     watermark = current_watermark(conn)
-    digest = project_hash(manifest_path)
+    dbt_vars = deployment.dbt_vars(deployment.undelivered_columns(conn))
+    digest = project_hash(manifest_path, dbt_vars)
     last = conn.execute(
         f"select watermark, project_hash from {BUILD_LOG} order by finished_at desc limit 1"
     ).fetchone()
@@ -199,10 +202,10 @@ def plan_build(
     elif last is None or last[0] is None:
         reason = "no successful build recorded"
     elif last[1] != digest:
-        reason = "dbt project or DBT_VARS changed since the last build"
+        reason = "dbt project or dbt vars changed since the last build"
     else:
-        return BuildPlan(False, last[0], watermark, digest, f"batch since {last[0]}")
-    return BuildPlan(True, None, watermark, digest, reason)
+        return BuildPlan(False, last[0], watermark, digest, f"batch since {last[0]}", dbt_vars)
+    return BuildPlan(True, None, watermark, digest, reason, dbt_vars)
 
 
 def record_build(
@@ -274,7 +277,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         settings.set_process_env(env)
         invocation = dbt.cli(dbt_cli_args(plan), context=context)
         try:  # each model's metadata names the undelivered feeds it is built from
-            yield from deployment.annotate_dbt_events(invocation.stream(), context)
+            columns = plan.dbt_vars.get("undelivered_feeds", ())
+            yield from deployment.annotate_dbt_events(invocation.stream(), context, columns)
         except DagsterDbtError as exc:
             raise dbt_failure(invocation.target_path, exc) from None
         keep_partial_parse(invocation.target_path)

@@ -140,9 +140,10 @@ def _json_keys(path: Path) -> list[str]:
 
 def unread(feed: Feed, fmt: str, columns: list[str]) -> tuple[list[str], list[str]]:
     """(columns or JSON keys outside the contract, not read; for JSON lines the contract keys
-    absent from the first lines, read as NULL)."""
+    absent from the first lines, read as NULL, the optional ones not counted)."""
     extra = [c for c in columns if c and c not in feed.columns]
-    return extra, [c for c in feed.columns if c not in columns] if fmt == "json" else []
+    absent = [c for c in feed.columns if c not in columns and c not in feed.optional]
+    return extra, absent if fmt == "json" else []
 
 
 def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
