@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.alerts import alert_resource_from_env
+from orchestration.assets.churn import churn_risk
 from orchestration.assets.dbt import build_dashboard_specs, build_dbt_assets, dbt_resource
 from orchestration.assets.ingest import LandingResource, build_ingest_assets
 from orchestration.assets.publish import ServingResource, build_publish_asset
@@ -24,13 +25,14 @@ settings.apply_env_defaults()
 
 _ingest_assets = build_ingest_assets()
 _dbt_assets = build_dbt_assets()
-_asset_keys = {key for assets_def in (*_ingest_assets, _dbt_assets) for key in assets_def.keys}
-_mart_keys = [k for k in _dbt_assets.keys if k.path[0] == "marts"]
+_model_assets = [_dbt_assets, churn_risk]  # churn_risk: a model trained on dbt's features
+_asset_keys = {key for assets_def in (*_ingest_assets, *_model_assets) for key in assets_def.keys}
+_mart_keys = [k for a in _model_assets for k in a.keys if k.path[0] == "marts"]
 
 defs = dg.Definitions(
     assets=[
         *_ingest_assets,
-        _dbt_assets,
+        *_model_assets,
         build_publish_asset(_mart_keys),
         *build_dashboard_specs(),
     ],
