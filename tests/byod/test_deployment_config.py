@@ -106,7 +106,7 @@ def test_config_file_errors_name_the_file(tmp_path, monkeypatch) -> None:
 def test_defaults_of_an_empty_config_file(tmp_path) -> None:
     config = load_config()
     assert config.source == str(tmp_path / "empty.yaml")
-    assert (config.feeds, config.undelivered) == (tuple(FEEDS), ())
+    assert config.feeds == tuple(FEEDS)
     assert config == deployment.Deployment(source=config.source)
     assert config.dbt_vars == {}  # nothing overrides dbt_project.yml
     assert settings.get().deployment.feeds == tuple(FEEDS)
