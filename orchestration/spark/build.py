@@ -8,6 +8,7 @@ one Spark process per folder at a time (its Derby metastore locks it).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -17,22 +18,7 @@ from typing import Any
 from orchestration import settings
 from orchestration.spark.export import ExportedTable, export_raw
 
-# Quiet Spark: otherwise every statement logs "Using an existing Spark session" and the
-# metastore logs its retries.
-LOG4J2_PROPERTIES = """\
-rootLogger.level = error
-rootLogger.appenderRef.stdout.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
-logger.hms.name = org.apache.hadoop.hive.metastore.RetryingHMSHandler
-logger.hms.level = fatal
-# PySpark counts as a shell: without this Spark resets the root level to WARN
-logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = error
-"""
+LOG4J2 = Path(__file__).with_name("log4j2.properties")  # quiet Spark
 
 
 def raw_dir(spark_dir: Path) -> Path:
@@ -45,7 +31,7 @@ def spark_env(spark_dir: Path) -> dict[str, str]:
     """Environment for a dbt process on the spark target with its state under `spark_dir`."""
     conf_dir = spark_dir / "conf"
     conf_dir.mkdir(parents=True, exist_ok=True)
-    (conf_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    shutil.copyfile(LOG4J2, conf_dir / LOG4J2.name)
     env = settings.process_env()
     return env | {
         "DBT_TARGET": "spark",

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import duckdb
 
-# Schemas whose tables dbt reads as sources. raw_replaced exists once partitioned ingest lands.
-RAW_SCHEMAS: tuple[str, ...] = ("raw", "raw_replaced")
-TABLES_SQL = (
-    "select table_name from duckdb_tables() "
-    "where database_name = current_database() and schema_name = ? order by table_name"
-)
+from orchestration.ingest.loader import ident, sql_str
+
+RAW_SCHEMAS = ("raw", "raw_replaced")  # the schemas whose tables dbt reads as sources
+TABLES_SQL = "select table_name from duckdb_tables() where schema_name = ? order by table_name"
 
 
 @dataclass(frozen=True)
@@ -28,16 +26,9 @@ class ExportedTable:
     path: Path
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def export_raw(warehouse: Path, raw_dir: Path) -> list[ExportedTable]:
-    """Write every raw table of the DuckDB file `warehouse` as Parquet under `raw_dir`.
-
-    `raw_dir/<schema>/` is replaced whole, so a table dropped from DuckDB does not linger as a
-    stale folder. Schemas absent from the warehouse are skipped (their folder removed).
-    """
+    """Write each table of RAW_SCHEMAS in the DuckDB file `warehouse` as Parquet under `raw_dir`,
+    each `raw_dir/<schema>/` replaced whole: a table dropped from DuckDB leaves no stale folder."""
     exported: list[ExportedTable] = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for schema in RAW_SCHEMAS:
@@ -48,9 +39,8 @@ def export_raw(warehouse: Path, raw_dir: Path) -> list[ExportedTable]:
                 table_dir = schema_dir / table
                 table_dir.mkdir(parents=True)
                 path = table_dir / "data.parquet"
-                relation = f"{_quote(schema)}.{_quote(table)}"
-                target = path.as_posix().replace("'", "''")
-                con.execute(f"copy (select * from {relation}) to '{target}' (format parquet)")
-                (rows,) = con.execute(f"select count(*) from {relation}").fetchone() or (0,)
-                exported.append(ExportedTable(schema, table, int(rows), path))
+                relation = f"{ident(schema)}.{ident(table)}"
+                con.execute(f"copy {relation} to {sql_str(path.as_posix())} (format parquet)")
+                (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
+                exported.append(ExportedTable(schema, table, rows, path))
     return exported
