@@ -1,4 +1,4 @@
-"""channel_attribution and product_sales_alerts recomputed in pandas from the
+"""channel_attribution, product_sales_alerts and new_product_sales recomputed in pandas from the
 landing files must equal the marts.
 
 As tests/test_reconciliation.py: no warehouse SQL, deliveries deduplicated by key, timestamps in
@@ -18,6 +18,7 @@ from test_reconciliation import SESSION_GAP, TZ, latest, local_date, read_feed, 
 
 WINDOW = pd.Timedelta(days=30)  # var attribution_window_days
 ALERT_WEEKS, ALERT_Z, ALERT_MIN_UNITS = 4, 3, 5  # vars product_alert_*
+NEW_PRODUCT_WEEKS = 12  # var new_product_weeks
 MODELS = ("first_touch", "last_touch", "linear")
 
 # ----------------------------------------------------------------- channel rules (channel_group)
@@ -312,3 +313,77 @@ def test_product_sales_alerts_match_the_landing(sample_run: SampleRun, landing):
             got[column].astype(float), want[column], rtol=1e-9, atol=1e-9, err_msg=column
         )
     assert (got["is_alert"] == (want["z"].abs() > ALERT_Z)).all()
+
+
+# ------------------------------------------------------------------------ new_product_sales
+
+
+def test_new_product_sales_match_the_landing(sample_run: SampleRun, landing):
+    raw = landing["products"]
+    first = raw.groupby("product_id")["_dt"].min()
+    newest = latest(raw, ["product_id"], "updated_ts").set_index("product_id")
+    given = pd.to_datetime(newest.get("launch_date", pd.Series(None, newest.index, object)))
+    delivered = pd.to_datetime(first.where(first > first.min())).reindex(newest.index)
+    launch = given.fillna(delivered).dropna().dt.date
+    launch = launch[(launch >= landing["first_day"]) & (launch <= landing["last_day"])]
+
+    def week(days: pd.Series, products: pd.Series) -> pd.Series:
+        since = pd.to_datetime(days) - pd.to_datetime(products.map(launch))
+        return since.dt.days // 7
+
+    lines = landing["lines"]
+    lines = lines[lines["paid"] & lines["product_id"].isin(launch.index)]
+    lines = lines.assign(week=week(lines["day"], lines["product_id"]))
+    lines = lines[lines["week"] >= 0]
+    sales = lines.groupby(["product_id", "week"]).agg(
+        units_sold=("quantity", "sum"), paid_revenue=("allocated", "sum")
+    )
+    events = landing["events"]
+    views = events[
+        (events["event_type"] == "page_view")
+        & (events["page_type"] == "product")
+        & events["product_id"].isin(launch.index)
+    ]
+    views = views.assign(week=week(views["day"], views["product_id"]))
+    views = views.loc[views["week"] >= 0, ["product_id", "week", "visitor_id"]].drop_duplicates()
+    viewers = views.groupby(["product_id", "week"]).size()
+    bought = events.loc[events["event_type"] == "purchase", ["order_id", "visitor_id"]].merge(
+        lines[["order_id", "product_id", "week"]], on="order_id"
+    )
+    converted = views.merge(bought.drop(columns="order_id").drop_duplicates())
+    converted = converted.groupby(["product_id", "week"]).size()
+
+    rows = []
+    for product, day in launch.items():
+        reached = (pd.Timestamp(landing["last_day"]) - pd.Timestamp(day)).days // 7
+        for w in range(min(reached, NEW_PRODUCT_WEEKS) + 1):
+            got = sales.loc[(product, w)] if (product, w) in sales.index else None
+            units = int(got["units_sold"]) if got is not None else 0
+            revenue = float(got["paid_revenue"]) if got is not None else 0.0
+            rows.append((product, w, day, units, revenue, int(viewers.get((product, w), 0))))
+    want = pd.DataFrame(
+        rows,
+        columns=["product_id", "week", "launch_date", "units_sold", "paid_revenue", "viewers"],
+    ).set_index(["product_id", "week"])
+    want["conversion_rate"] = [
+        converted.get(key, 0) / v if v else np.nan for key, v in want["viewers"].items()
+    ]
+    want["previous"] = want.groupby(level="product_id")["units_sold"].shift()
+    want["wow_growth"] = (want["units_sold"] - want["previous"]) / want["previous"].replace(
+        0, np.nan
+    )
+
+    mart = read_mart(
+        sample_run,
+        "SELECT product_id, weeks_since_launch AS week, launch_date, units_sold, paid_revenue, "
+        "viewers, conversion_rate, wow_growth FROM marts.new_product_sales",
+        ["product_id", "week"],
+    )
+    assert sorted(mart.index) == sorted(want.index)
+    assert len(want) > 0, "the sample plants product launches"
+    got = mart.loc[want.index]
+    for column in ("launch_date", "units_sold", "viewers"):
+        assert (got[column].to_numpy() == want[column].to_numpy()).all(), column
+    np.testing.assert_allclose(got["paid_revenue"].astype(float), want["paid_revenue"], atol=0.01)
+    for column in ("conversion_rate", "wow_growth"):
+        np.testing.assert_allclose(got[column].astype(float), want[column], rtol=1e-12)
