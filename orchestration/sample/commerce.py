@@ -8,7 +8,8 @@ days) are stratified per day so the daily KPIs follow the plan instead of sampli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -143,15 +144,18 @@ def make_products(plan: Plan) -> Products:
     )
 
 
-def products_table(plan: Plan, prods: Products) -> dict:
-    """Initial catalog on the first day, plus one re-delivered row per price change."""
+def products_table(plan: Plan, prods: Products, launch_day: np.ndarray) -> dict:
+    """Initial catalog on the first day (a product launched later: on its launch day, 09:00),
+    plus one re-delivered row per price change."""
     n = len(prods)
     ids = prods.ids
     changed = np.flatnonzero(prods.change_ts >= 0)
     row = np.concatenate([np.arange(n), changed])
     price = np.concatenate([prods.price, prods.new_price[changed]])
-    updated = np.concatenate([prods.updated_ts, prods.change_ts[changed]])
-    dt = np.concatenate([np.zeros(n, dtype=np.int64), plan.clock.day_of(prods.change_ts[changed])])
+    launched = launch_day > 0
+    first_ts = np.where(launched, plan.clock.midnight(launch_day) + 9 * 3600, prods.updated_ts)
+    updated = np.concatenate([first_ts, prods.change_ts[changed]])
+    dt = np.concatenate([np.maximum(launch_day, 0), plan.clock.day_of(prods.change_ts[changed])])
     cat = strings([c[0] for c in vocab.CATEGORIES])
     sub = strings([s for _, s in SUBCATEGORIES])
     idx = pa.array(row)
@@ -164,6 +168,7 @@ def products_table(plan: Plan, prods: Products) -> dict:
         "brand": prods.brand.take(idx),
         "list_price": money_col(price),
         "updated_ts": ts_col(updated),
+        "launch_date": date_col(plan.clock.epoch_day0 + launch_day[row]),
     }
 
 
@@ -325,6 +330,27 @@ class Orders:
     def ids(self) -> pa.StringArray:
         return format_ids("o", np.arange(1, len(self) + 1), id_width(len(self), 7))
 
+    def with_totals(self) -> Orders:
+        """Merchandise, coupon discount, shipping fee and value from the lines."""
+        merch = np.bincount(
+            self.line_order, weights=self.unit_cents * self.quantity, minlength=len(self)
+        ).astype(np.int64)
+        pct = np.array([c[1] for c in vocab.COUPONS])
+        cap = np.array([c[2] for c in vocab.COUPONS]) * 100
+        code = np.maximum(self.coupon, 0)
+        discount = np.where(self.coupon >= 0, np.minimum(np.rint(merch * pct[code]), cap[code]), 0)
+        discount = discount.astype(np.int64)
+        after = merch - discount
+        own = self.platform < OWN_PLATFORMS
+        shipping = np.where(
+            own,
+            np.where(after < 9900, np.where(self.platform == 2, 800, 1000), 0),
+            np.where(after < 5900, 600, 0),
+        ).astype(np.int64)
+        return replace(
+            self, merch=merch, discount=discount, shipping=shipping, value=after + shipping
+        )
+
 
 def _prefix_pick(
     rng: np.random.Generator, avail_sorted: np.ndarray, cumw: np.ndarray, t: np.ndarray
@@ -338,9 +364,15 @@ def _prefix_pick(
 
 
 def _order_sources(
-    rng: np.random.Generator, plan: Plan, sess: Sessions, vis: Visitors, cust: Customers
+    rng: np.random.Generator,
+    plan: Plan,
+    sess: Sessions,
+    vis: Visitors,
+    cust: Customers,
+    stop: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
-    """(ts, customer, platform, session, n_items) of tracked, untracked and marketplace orders."""
+    """(ts, customer, platform, session, n_items) of tracked, untracked and marketplace orders;
+    no customer orders from their `stop` day on."""
     clock = plan.clock
     # Tracked: the order is created seconds before the purchase event that ends the session.
     s = np.flatnonzero(sess.purchase)
@@ -368,18 +400,32 @@ def _order_sources(
         i = _prefix_pick(rng, mp_avail, mp_cumw, t)
         return np.where(i >= 0, mp_order[np.maximum(i, 0)], -1)
 
+    def churned(c: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return (c >= 0) & (clock.day_of(t) >= stop[np.maximum(c, 0)])
+
+    def pick_live(pick: Callable[[np.ndarray], np.ndarray], c: np.ndarray, t: np.ndarray) -> None:
+        """Draw again for orders that fell to a customer who has stopped buying."""
+        for _ in range(20):  # each round leaves a few percent of the last
+            bad = np.flatnonzero(churned(c, t))
+            if not len(bad):
+                return
+            c[bad] = pick(t[bad])
+        c[churned(c, t)] = -1
+
     u_day = np.repeat(np.arange(plan.days), plan.untracked)
-    u_ts = local_times(rng, clock, u_day, vocab.HOUR_WEIGHTS)
+    u_ts = local_times(rng, clock, u_day, vocab.ORDER_HOUR_WEIGHTS)
     u_cust = pick_web(u_ts)
+    pick_live(pick_web, u_cust, u_ts)
     u_platform = choice(rng, len(u_ts), np.array([0.5, 0.3, 0.2]))
 
     m_day = np.repeat(np.arange(plan.days), plan.marketplace)
-    m_ts = local_times(rng, clock, m_day, vocab.HOUR_WEIGHTS)
+    m_ts = local_times(rng, clock, m_day, vocab.ORDER_HOUR_WEIGHTS)
     from_web = rng.random(len(m_ts)) < MARKETPLACE_FROM_WEB
     w_pick, p_pick = pick_web(m_ts), pick_mp(m_ts)
     m_cust = np.where(
         from_web, np.where(w_pick >= 0, w_pick, p_pick), np.where(p_pick >= 0, p_pick, w_pick)
     )
+    pick_live(pick_mp, m_cust, m_ts)
     m_platform = np.where(rng.random(len(m_ts)) < 0.6, 3, 4)
 
     ts = np.concatenate([t_ts, u_ts, m_ts])
@@ -417,10 +463,11 @@ def _daily_price_level(
 
 
 def make_orders(
-    plan: Plan, sess: Sessions, vis: Visitors, cust: Customers, prods: Products
+    plan: Plan, sess: Sessions, vis: Visitors, cust: Customers, prods: Products, stop: np.ndarray
 ) -> Orders:
+    """Orders of every source; `stop` per customer: the day they stop buying (see plants)."""
     rng = stream(plan.seed, "orders")
-    ts, customer, platform, session, n_items = _order_sources(rng, plan, sess, vis, cust)
+    ts, customer, platform, session, n_items = _order_sources(rng, plan, sess, vis, cust, stop)
     day = plan.clock.day_of(ts)
     drawn = n_items == 0
     n_items[drawn] = 1 + choice_from_u(strat_uniform(rng, day[drawn]), vocab.ITEMS_MIX)
@@ -438,23 +485,11 @@ def make_orders(
     list_cents = np.where(changed, prods.new_price[product], prods.price[product])
     unit_cents = _daily_price_level(lday, list_cents, promo, quantity)
     merch = np.bincount(line_order, weights=unit_cents * quantity, minlength=len(ts))
-    merch = merch.astype(np.int64)
-
     has_coupon = strat_uniform(rng, day) < vocab.COUPON_SHARE
-    pct = np.array([c[1] for c in vocab.COUPONS])
-    cap = np.array([c[2] for c in vocab.COUPONS]) * 100
     floor = np.array([c[3] for c in vocab.COUPONS]) * 100
     code = rng.integers(0, len(vocab.COUPONS), size=len(ts))
     code = np.where(merch >= floor[code], code, 0)  # below the minimum spend: the welcome coupon
-    discount = np.where(has_coupon, np.minimum(np.rint(merch * pct[code]), cap[code]), 0)
-    discount = discount.astype(np.int64)
-    after = merch - discount
-    own = platform < OWN_PLATFORMS
-    shipping = np.where(
-        own,
-        np.where(after < 9900, np.where(platform == 2, 800, 1000), 0),
-        np.where(after < 5900, 600, 0),
-    ).astype(np.int64)
+    none = np.zeros(len(ts), dtype=np.int64)
     return Orders(
         ts=ts,
         day=day,
@@ -467,12 +502,12 @@ def make_orders(
         product=product,
         quantity=quantity,
         unit_cents=unit_cents,
-        merch=merch,
+        merch=none,
         coupon=np.where(has_coupon, code, -1),
-        discount=discount,
-        shipping=shipping,
-        value=after + shipping,
-    )
+        discount=none,
+        shipping=none,
+        value=none,
+    ).with_totals()
 
 
 def order_items_table(orders: Orders, product_ids: pa.StringArray) -> dict:

@@ -63,7 +63,11 @@ KIND_PAGE = np.array(
 )
 KIND_PHASE = np.array([0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4, 5, 6, 7, 8])
 # Salts of the counter-based draws (see core.hash_uniform), one per kind of choice.
-SALT_PRODUCT, SALT_AD, SALT_PAGE, SALT_PLACEMENT = 11, 12, 14, 15
+SALT_PRODUCT, SALT_AD, SALT_PAGE, SALT_PLACEMENT, SALT_SEARCH = 11, 12, 14, 15, 16
+# Every search term as typed: as is, Title Case, UPPER, leading space, trailing space.
+SEARCH_TEXTS = strings(
+    [v for t in vocab.SEARCH_TERMS for v in (t, t.title(), t.upper(), " " + t.title(), t + " ")]
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,16 @@ def _product_slot(ctx: EventContext, gid: np.ndarray, slot: np.ndarray, salt: in
     return np.where(
         from_order, ctx.line_product[np.minimum(line, len(ctx.line_product) - 1)], product
     )
+
+
+def _search_text(ctx: EventContext, gid: np.ndarray) -> np.ndarray:
+    """Index into SEARCH_TEXTS of a session's search: a term by its share (the zero-conversion
+    term only in sessions without a purchase; theirs go to the top term), typed in a variant."""
+    term = choice_from_u(hash_uniform(gid, 0, SALT_SEARCH), vocab.SEARCH_TERM_SHARE)
+    buys = ctx.sess.purchase[gid] & (term == vocab.SEARCH_ZERO_CONVERSION)
+    term = np.where(buys, vocab.SEARCH_TOP, term)
+    variant = choice_from_u(hash_uniform(gid, 1, SALT_SEARCH), vocab.SEARCH_VARIANT_MIX)
+    return term * len(vocab.SEARCH_VARIANT_MIX) + variant
 
 
 def _expand(ctx: EventContext, lo: int, hi: int, rng: np.random.Generator) -> dict:
@@ -219,6 +233,7 @@ def _expand(ctx: EventContext, lo: int, hi: int, rng: np.random.Generator) -> di
     product = np.where(has_product, product, np.where(ad_has, ad_product, -1))
 
     order_idx = np.where(kind == tr.EV_PURCHASE, ctx.order_of_session[gid], -1)
+    search = np.where(kind == tr.EV_SEARCH, _search_text(ctx, gid), -1)
     source = np.where(landing, sess.source[gid], -1)
     campaign = np.where(landing, sess.campaign[gid], -1)
     ids = np.arange(n)  # numbered later, when the global offset is known
@@ -238,6 +253,7 @@ def _expand(ctx: EventContext, lo: int, hi: int, rng: np.random.Generator) -> di
         "utm_medium": take(strings(vocab.SOURCE_UTM_MEDIUM), source),
         "utm_campaign": take(ctx.campaign_ids, campaign),
         "referrer": take(strings(vocab.SOURCE_REFERRER), source),
+        "search_query": take(SEARCH_TEXTS, search),
     }
 
 

@@ -64,8 +64,14 @@ def _text_choice(rng: np.random.Generator, rating: np.ndarray, null_share: float
 
 
 def reviews_table(
-    plan: Plan, orders: Orders, ful: Fulfilment, customer_ids: pa.StringArray, product_ids: pa.Array
+    plan: Plan,
+    orders: Orders,
+    ful: Fulfilment,
+    customer_ids: pa.StringArray,
+    product_ids: pa.Array,
+    planted: tuple[np.ndarray, np.ndarray],
 ) -> dict:
+    """Reviews of delivered orders; `planted` (order, review_ts): 1-star reviews on top."""
     rng = stream(plan.seed, "reviews")
     o = np.flatnonzero(ful.delivered_ts >= 0)
     late = ful.late[o]
@@ -73,19 +79,24 @@ def reviews_table(
     o, late = o[chosen], late[chosen]
     lag = np.maximum(np.exp(rng.normal(np.log(2.0), 0.8, size=len(o))) * DAY_S, 3600)
     ts = ful.delivered_ts[o] + lag.astype(np.int64)
-    keep = ts < plan.clock.end
-    o, late, ts = o[keep], late[keep], ts[keep]
+    keep = (ts < plan.clock.end) & ~np.isin(o, planted[0])
+    o = np.concatenate([o[keep], planted[0]])
+    ts = np.concatenate([ts[keep], planted[1]])
+    forced = np.arange(len(o)) >= keep.sum()
     order = np.lexsort((o, ts))
-    o, late, ts = o[order], late[order], ts[order]
+    o, ts, forced = o[order], ts[order], forced[order]
+    late = ful.late[o]
     n = len(o)
     day = plan.clock.day_of(ts)
     # Exactly the planned share of negatives per day (a smooth daily series), late ones first.
     k = diffuse(np.bincount(day, minlength=plan.days) * plan.negative_review_share)
-    negative = pick_exact(rng, day, k, np.where(late, NEGATIVE_WEIGHT_LATE, 1.0))
+    weight = np.where(forced, 0.0, np.where(late, NEGATIVE_WEIGHT_LATE, 1.0))
+    negative = pick_exact(rng, day, k, weight)
     u = rng.random(n)
     neg_mix = np.where(late[:, None], NEGATIVE_MIX_LATE, NEGATIVE_MIX_ON_TIME)
     other_mix = np.where(late[:, None], OTHER_MIX_LATE, OTHER_MIX_ON_TIME)
     rating = np.where(negative, 1 + choice_from_u(u, neg_mix), 3 + choice_from_u(u, other_mix))
+    rating = np.where(forced, 1, rating)
     line = orders.first_line[o] + rng.integers(0, 1 << 30, size=n) % orders.n_items[o]
     return {
         "_dt": day,
@@ -146,13 +157,19 @@ def tickets_table(
     ful: Fulfilment,
     cust: Customers,
     customer_ids: pa.StringArray,
+    planted: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Tickets, delivered on the day they are opened and re-delivered on each later day their
     first response or resolution arrives (the feed has no updated_ts: the newer partition wins).
-    Also returns per-ticket facts the surveys need."""
+    `planted` (order, category, opened_ts): complaints on top of the planned ones. Also returns
+    per-ticket facts the surveys need."""
     rng = stream(plan.seed, "tickets")
     clock = plan.clock
     o_order, o_cat, o_ts, o_prop = _ticket_sources(rng, plan, orders, pay, ful)
+    o_order, o_cat, o_ts = (
+        np.concatenate([a, b]) for a, b in zip((o_order, o_cat, o_ts), planted, strict=True)
+    )
+    o_prop = np.concatenate([o_prop, np.full(len(planted[0]), -1.0)])  # -1: forced complaint
     o_cust = orders.customer[o_order]
 
     # Account and other questions, not about an order.
@@ -177,7 +194,7 @@ def tickets_table(
     # Exactly the planned complaints per paid order of the day, the likeliest tickets first.
     paid_per_day = np.bincount(orders.day[pay.paid_ts >= 0], minlength=plan.days)
     k = diffuse(paid_per_day * plan.complaint_rate)
-    complaint = pick_exact(rng, clock.day_of(opened), k, prop)
+    complaint = pick_exact(rng, clock.day_of(opened), k, np.maximum(prop, 0)) | (prop < 0)
     channel = choice(rng, n, vocab.TICKET_CHANNEL_MIX)
     first_min = vocab.FIRST_RESPONSE_MEDIAN_MIN[channel] * np.exp(rng.normal(0, 0.9, n))
     first = opened + np.maximum(first_min * 60, 30).astype(np.int64)

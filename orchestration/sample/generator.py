@@ -1,7 +1,8 @@
 """Generate the sample landing zone: all feeds of the contract plus `_manifest.json`.
 
 The manifest records the parameters, the rows and files written per feed, and the planted facts
-the marts must recover (experiment effect, anomaly days, the lift campaign).
+the marts must recover (experiment effect, anomaly days, the lift campaign, and those of
+orchestration.sample.plants).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import numpy as np
 import pyarrow as pa
 
 from orchestration import contract
-from orchestration.sample import commerce, feedback, marketing, traffic
+from orchestration.sample import commerce, feedback, marketing, plants, traffic
 from orchestration.sample.core import Clock, ts_col
 from orchestration.sample.events import make_context, write_events
+from orchestration.sample.feedback import TK_DELIVERY, TK_QUALITY
 from orchestration.sample.plan import EXPERIMENT_EFFECT, Plan, make_plan
 from orchestration.sample.writer import Tally, write_feed
 
@@ -99,29 +101,48 @@ def generate(
     plan = make_plan(seed, scale, clock)
     camps = marketing.plan_campaigns(plan)
     vis = traffic.make_visitors(plan)
-    sess = traffic.make_sessions(plan, vis, camps)
+    stop = plants.churn_days(plan, vis)
+    sess = traffic.make_sessions(plan, vis, camps, stop)
     cust = commerce.make_customers(plan, vis, sess)
+    stop = np.where(cust.visitor >= 0, stop[np.maximum(cust.visitor, 0)], days)
     prods = commerce.make_products(plan)
-    orders = commerce.make_orders(plan, sess, vis, cust, prods)
+    products = plants.product_plan(plan, prods)
+    orders = commerce.make_orders(plan, sess, vis, cust, prods, stop)
     pay = commerce.make_payments(plan, orders)
+    orders = plants.sell_on_schedule(plan, orders, pay, prods, products)
     ful = commerce.make_fulfilment(plan, orders, pay)
-    ctx = make_context(clock, vis, sess, cust, orders, prods, camps)
+    browsed = plants.without_launches(prods, products)
+    ctx = make_context(clock, vis, sess, cust, orders, browsed, camps)
     customer_ids = ctx.customer_ids
+    churn = plants.churn_signals(plan, orders, pay, ful, stop)
+    spike = plants.spike_tickets(plan, orders, pay, ful)
+    planted_tickets = (
+        np.concatenate([spike[0], churn.ticket_order]),
+        np.concatenate(
+            [np.full(len(spike[0]), TK_QUALITY), np.full(len(churn.ticket_order), TK_DELIVERY)]
+        ),
+        np.concatenate([spike[1], churn.ticket_ts]),
+    )
 
     tally = Tally()
     write_feed(out, "customers", clock, commerce.customers_table(plan, cust), tally)
-    write_feed(out, "products", clock, commerce.products_table(plan, prods), tally)
+    launch_day = plants.launch_dates(plan, prods, products)
+    write_feed(out, "products", clock, commerce.products_table(plan, prods, launch_day), tally)
     write_feed(out, "orders", clock, commerce.orders_table(plan, orders, ful, customer_ids), tally)
     write_feed(
         out, "order_items", clock, commerce.order_items_table(orders, ctx.product_ids), tally
     )
     write_feed(out, "payments", clock, commerce.payments_table(plan, pay, orders), tally)
     write_feed(out, "refunds", clock, commerce.refunds_table(plan, orders, ful), tally)
-    tickets, facts = feedback.tickets_table(plan, orders, pay, ful, cust, customer_ids)
+    tickets, facts = feedback.tickets_table(
+        plan, orders, pay, ful, cust, customer_ids, planted_tickets
+    )
     write_feed(out, "tickets", clock, tickets, tally)
     surveys = feedback.surveys_table(plan, orders, ful, cust, facts, customer_ids)
     write_feed(out, "surveys", clock, surveys, tally)
-    reviews = feedback.reviews_table(plan, orders, ful, customer_ids, ctx.product_ids)
+    reviews = feedback.reviews_table(
+        plan, orders, ful, customer_ids, ctx.product_ids, (churn.review_order, churn.review_ts)
+    )
     write_feed(out, "reviews", clock, reviews, tally)
     assignments = _assignments_table(plan, vis, sess, ctx.visitor_ids)
     write_feed(out, "experiment_assignments", clock, assignments, tally)
@@ -143,7 +164,17 @@ def generate(
         "business_timezone": "Asia/Shanghai",
         "rows": {f: tally.rows.get(f, 0) for f in contract.FEEDS},
         "files": {f: tally.files.get(f, 0) for f in contract.FEEDS},
-        "planted": _planted(plan, camps),
+        "planted": {
+            **_planted(plan, camps),
+            **plants.manifest(
+                plan,
+                orders,
+                pay,
+                products,
+                ctx.product_ids.to_pylist(),
+                customer_ids.take(pa.array(churn.customers)).to_pylist(),
+            ),
+        },
         "stats": {
             "sessions": len(sess),
             "visitors": len(np.unique(sess.visitor)),

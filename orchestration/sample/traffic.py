@@ -44,6 +44,9 @@ SIGNUP_SESSION_BOOST = 2.0  # people often sign up to check out
 EXPERIMENT_TREATMENT_WEIGHT = 2.5
 EXPERIMENT_CONTROL_WEIGHT = 0.4
 EXPERIMENT_SIGNUP_RATIO = 1.5
+# Churners buy less often for FADE_DAYS before they stop (plants.churn_days).
+FADE_DAYS = 45
+FADE = 0.4
 MEAN_EVENT_GAP_S = 40.0
 SESSION_SPACING_S = SESSION_TIMEOUT_S + 60
 
@@ -242,7 +245,8 @@ def _space_out(
     return out
 
 
-def make_sessions(plan: Plan, vis: Visitors, camps: Campaigns) -> Sessions:
+def make_sessions(plan: Plan, vis: Visitors, camps: Campaigns, stop: np.ndarray) -> Sessions:
+    """Sessions of every day; `stop` per visitor: the day a churner stops buying (see plants)."""
     rng = stream(plan.seed, "sessions")
     day, visitor, is_new = _visits(rng, plan, vis)
     n = len(day)
@@ -275,6 +279,7 @@ def make_sessions(plan: Plan, vis: Visitors, camps: Campaigns) -> Sessions:
         * vocab.CHANNEL_CONVERSION[channel]
         * np.where(signup, SIGNUP_SESSION_BOOST, 1.0)
         * np.where(in_exp, exp_weight, 1.0)
+        * np.where(day >= stop[visitor], 0.0, np.where(day >= stop[visitor] - FADE_DAYS, FADE, 1))
         * signed_in
     )
     purchase = pick_exact(rng, day, plan.conversions, w)

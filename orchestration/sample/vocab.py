@@ -336,3 +336,29 @@ TICKET_CHANNELS = ("chat", "email", "phone")
 TICKET_CHANNEL_MIX = np.array([0.55, 0.20, 0.25])
 # Median minutes to first response per ticket channel.
 FIRST_RESPONSE_MEDIAN_MIN = np.array([6.0, 240.0, 2.0])
+
+# Search queries (events.search_query): normalised terms and their shares of searches. The first
+# is the top term; "gift card" (the shop sells none) is searched often and never bought after.
+SEARCH_TERMS = (
+    "running shoes",
+    "gift card",
+    "face cream",
+    "连衣裙",
+    "wireless earbuds",
+    "down jacket",
+    "sunscreen",
+    "robot vacuum",
+    "denim jeans",
+    "lipstick",
+    "跑步鞋",
+    "smart plug",
+)
+SEARCH_TERM_SHARE = np.array([28, 14, 8, 7, 7, 6, 6, 5, 5, 5, 5, 4], dtype=np.float64)
+SEARCH_TOP, SEARCH_ZERO_CONVERSION = 0, 1
+# How people type them: as is, Title Case, upper case, a leading or a trailing space.
+SEARCH_VARIANT_MIX = np.array([0.55, 0.20, 0.05, 0.10, 0.10])
+
+# Marketplace and untracked orders by local hour: the marketplaces' 21:00 evening deals make the
+# purchase peak, and nothing is ordered there in the 04:00 maintenance hour.
+ORDER_HOUR_WEIGHTS = HOUR_WEIGHTS * np.where(np.arange(24) == 21, 2.0, 1.0)
+ORDER_HOUR_WEIGHTS[4] = 0.0

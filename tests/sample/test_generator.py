@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import math
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -500,3 +501,91 @@ def test_cli_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixture
     manifest = json.loads((out / MANIFEST).read_text())
     assert (manifest["start"], manifest["end"], manifest["seed"]) == ("2025-06-01", "2025-06-10", 5)
     assert (out / "orders" / "dt=2025-06-01").is_dir()
+
+
+PAID_UNITS = """
+SELECT i.product_id, (o.order_ts + INTERVAL 8 HOUR)::DATE AS d, sum(i.quantity) AS units
+FROM order_items i JOIN orders o USING (order_id)
+WHERE order_id IN (SELECT order_id FROM payments WHERE status = 'success')
+GROUP BY ALL
+"""
+
+
+def test_second_round_plants_are_in_the_manifest(sample: tuple[Path, dict]) -> None:
+    planted = sample[1]["planted"]
+    assert {
+        "product_collapse",
+        "search_terms",
+        "launches",
+        "purchase_hours",
+        "complaint_spike",
+        "churn",
+    } <= set(planted)
+    assert set(planted["product_collapse"]) == {"product_id", "date", "baseline_units"}
+    assert set(planted["search_terms"]) == {"top_term", "zero_conversion_term"}
+    assert all(set(x) == {"product_id", "launch_date", "weekly_units"} for x in planted["launches"])
+    assert set(planted["purchase_hours"]) == {"peak_hour", "trough_hour"}
+    assert set(planted["complaint_spike"]) == {"category", "month"}
+    assert set(planted["churn"]) == {"prone_customers", "signal"}
+
+
+def test_search_queries_differ_in_case_and_spaces(con: duckdb.DuckDBPyConnection) -> None:
+    assert rows(con, "events", "(event_type = 'search') <> (search_query IS NOT NULL)") == 0
+    raw, normalised = con.execute(
+        "SELECT count(DISTINCT search_query), count(DISTINCT lower(trim(search_query))) FROM events"
+    ).fetchone()
+    assert raw > 2 * normalised
+
+
+def test_collapse_and_launches_as_written(
+    sample: tuple[Path, dict], con: duckdb.DuckDBPyConnection
+) -> None:
+    planted = sample[1]["planted"]
+    con.execute(f"CREATE OR REPLACE TABLE units AS {PAID_UNITS}")
+
+    def units(product: str, day: str, offsets: range) -> list[int]:
+        got = dict(
+            con.execute(f"SELECT d, units FROM units WHERE product_id = '{product}'").fetchall()
+        )
+        base = date.fromisoformat(day)
+        return [int(got.get(base + timedelta(days=k), 0)) for k in offsets]
+
+    c = planted["product_collapse"]
+    baseline = units(c["product_id"], c["date"], range(-28, 0, 7))
+    assert min(baseline) >= 10 and sum(baseline) / 4 == c["baseline_units"]
+    assert max(units(c["product_id"], c["date"], range(7))) <= 0.2 * c["baseline_units"]
+    for launch in planted["launches"]:
+        product, first = launch["product_id"], launch["launch_date"]
+        assert one(con, f"SELECT launch_date FROM products WHERE product_id = '{product}'") == (
+            date.fromisoformat(first)
+        )
+        assert one(con, f"SELECT min(_dt) FROM raw_products WHERE product_id = '{product}'") == (
+            date.fromisoformat(first)
+        )
+        assert rows(con, "units", f"product_id = '{product}' AND d < DATE '{first}'") == 0
+        daily = units(product, first, range(7 * len(launch["weekly_units"])))
+        weekly = [sum(daily[k : k + 7]) for k in range(0, len(daily), 7)]
+        assert weekly == launch["weekly_units"]
+    assert rows(con, "products", f"launch_date >= DATE '{sample[1]['start']}'") == len(
+        planted["launches"]
+    )
+
+
+def test_churners_give_a_signal_after_their_last_paid_order(
+    sample: tuple[Path, dict], con: duckdb.DuckDBPyConnection
+) -> None:
+    prone = sample[1]["planted"]["churn"]["prone_customers"]
+    assert prone
+    ids = ", ".join(f"'{c}'" for c in prone)
+    signalled = one(
+        con,
+        f"""WITH last_paid AS (
+              SELECT customer_id, max(order_ts) AS ts FROM orders WHERE order_id IN
+                (SELECT order_id FROM payments WHERE status = 'success') GROUP BY 1),
+            signal AS (
+              SELECT customer_id, opened_ts AS ts FROM tickets WHERE is_complaint
+              UNION ALL SELECT customer_id, review_ts FROM reviews WHERE rating <= 2)
+            SELECT count(DISTINCT customer_id) FROM signal JOIN last_paid USING (customer_id)
+            WHERE customer_id IN ({ids}) AND signal.ts > last_paid.ts""",
+    )
+    assert signalled == len(prone)
