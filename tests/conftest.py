@@ -37,6 +37,7 @@ SAMPLE_START = date(2025, 1, 6)
 # The slow tier: tests that run a pipeline, a dbt build, a server or a pip install of their own
 # (a file, or one test of it). Tests that only read the session's `sample_run` stay fast.
 SLOW = (
+    "tests/assets/test_churn.py::test_year_of_landing_trains_reaches_the_auc_and_reconciles",
     "tests/byod/test_six_feed_landing.py",
     "tests/dashboards/test_dashboards.py",
     "tests/dbt/test_incremental.py::test_incremental_build_reads_only_the_batch",

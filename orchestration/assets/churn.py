@@ -54,15 +54,11 @@ def churn_probability(model: Pipeline, rows: pd.DataFrame) -> pd.Series:
 def calibration(observed: pd.Series, predicted: pd.Series) -> list[dict]:
     """Per bin of predicted probability: customers, mean predicted and observed churn rate."""
     bins = pd.cut(predicted, [i / CALIBRATION_BINS for i in range(CALIBRATION_BINS + 1)])
-    frame = pd.DataFrame({"observed": observed.astype(float), "predicted": predicted, "bin": bins})
-    table = frame.groupby("bin", observed=True).agg(
-        customers=("observed", "size"),
-        predicted=("predicted", "mean"),
-        observed=("observed", "mean"),
-    )
+    frame = pd.DataFrame({"p": predicted, "y": observed.astype(float)})
     return [
-        {"bin": str(b), **{k: round(float(v), 4) for k, v in r.items()}}
-        for b, r in table.iterrows()
+        {"bin": str(b), "customers": len(g), "predicted": round(float(g["p"].mean()), 4)}
+        | {"observed": round(float(g["y"].mean()), 4)}
+        for b, g in frame.groupby(bins, observed=True)
     ]
 
 
