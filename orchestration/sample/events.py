@@ -233,7 +233,9 @@ def _expand(ctx: EventContext, lo: int, hi: int, rng: np.random.Generator) -> di
     product = np.where(has_product, product, np.where(ad_has, ad_product, -1))
 
     order_idx = np.where(kind == tr.EV_PURCHASE, ctx.order_of_session[gid], -1)
-    search = np.where(kind == tr.EV_SEARCH, _search_text(ctx, gid), -1)
+    search = np.full(n, -1)
+    searched = kind == tr.EV_SEARCH
+    search[searched] = _search_text(ctx, gid[searched])
     source = np.where(landing, sess.source[gid], -1)
     campaign = np.where(landing, sess.campaign[gid], -1)
     ids = np.arange(n)  # numbered later, when the global offset is known

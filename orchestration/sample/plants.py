@@ -18,7 +18,7 @@ from orchestration.sample import vocab
 from orchestration.sample.commerce import Fulfilment, Orders, Payments, Products
 from orchestration.sample.core import DAY_S, group_rank, stream
 from orchestration.sample.plan import Plan
-from orchestration.sample.traffic import Visitors
+from orchestration.sample.traffic import FADE_DAYS, Visitors
 
 COLLAPSE_UNITS = 12  # units a day before the collapse...
 COLLAPSE_WOBBLE = np.array([0, 2, -1, 1])  # ...plus this by week: a 4-week cycle, |z| <= 1.5
@@ -37,8 +37,8 @@ CHURN_SHARE = 0.15  # of customers with an above-median buying propensity
 CHURN_RANGE = (0.2, 0.7)  # they stop buying on a day in this share of the range
 CHURN_SIGNALS = (0.8, 0.7)  # chance of a complaint ticket, of a 1-star review on the last order
 CHURN_SIGNAL = (
-    "buys less often for 45 days, gets a delivery complaint ticket and/or a 1-star review on "
-    "the last paid order, then never pays for an order again"
+    f"buys less often for {FADE_DAYS} days, gets a delivery complaint ticket and/or a 1-star "
+    "review on the last paid order, then never pays for an order again"
 )
 
 
