@@ -127,7 +127,8 @@ def churn_risk(
 ) -> dg.MaterializeResult:
     with warehouse.connect() as conn:
         try:
-            features = conn.execute(f"SELECT * FROM {FEATURES_TABLE}").df()
+            query = f"SELECT * FROM {FEATURES_TABLE} ORDER BY snapshot_date, customer_id"
+            features = conn.execute(query).df()
         except duckdb.CatalogException as exc:  # dbt has not built it
             reason = f"churn_risk needs {FEATURES_TABLE}: {str(exc).splitlines()[0]}"
             raise dg.Failure(description=reason, allow_retries=False) from None
