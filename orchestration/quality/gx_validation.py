@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-import duckdb
-
 if TYPE_CHECKING:
+    import duckdb
     from great_expectations.data_context import AbstractDataContext
 
 Severity = Literal["critical", "warning"]
@@ -42,14 +41,6 @@ _KEYS = {"type", "kwargs", "meta", "notes", "description", "severity", "id"}
 _CDN_URL = re.compile(r'(src|href)="https://([^"]+)"')
 _GX_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.[\w.-]+/[^\"')]*")
 _SRI = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')  # a file:// page cannot check them
-
-
-class SuiteFormatError(ValueError):
-    """A suite file that is not a GX 1.x suite with our severity convention."""
-
-
-class TableReadError(RuntimeError):
-    """The table a suite targets cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -86,14 +77,14 @@ def _problem(raw: Any, stem: str) -> str | None:
 
 
 def read_suite_file(path: Path | str) -> SuiteFile:
-    """Read a suite file and check its format; SuiteFormatError names the file and problem."""
+    """Read a suite file and check its format; the ValueError names the file and problem."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SuiteFormatError(f"expectation suite {path} is not valid JSON: {exc}") from exc
+        raise ValueError(f"expectation suite {path} is not valid JSON: {exc}") from exc
     if problem := _problem(raw, path.stem):
-        raise SuiteFormatError(f"expectation suite {path}: {problem}")
+        raise ValueError(f"expectation suite {path}: {problem}")
     return SuiteFile(path, path.stem, tuple(raw["expectations"]), raw.get("meta") or {})
 
 
@@ -113,7 +104,7 @@ def load_suite(suite: SuiteFile) -> Any:
             built.append(ec.ExpectationConfiguration(**exp).to_domain_obj())
         except Exception as exc:
             where = f"expectations[{index}] ({exp['type']})"
-            raise SuiteFormatError(f"expectation suite {suite.path}: {where}: {exc}") from exc
+            raise ValueError(f"expectation suite {suite.path}: {where}: {exc}") from exc
     return gx.ExpectationSuite(name=suite.name, expectations=built, meta=dict(suite.meta))
 
 
@@ -216,9 +207,8 @@ def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
         files = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}
         store = defaults.stores[defaults.validation_results_store_name]
         store["store_backend"] = {**files, "base_directory": str(docs_dir / RESULTS)}
-        sections = {"expectations": "None", "profiling": "None"}
         sites[SITE] = {"class_name": "SiteBuilder", "store_backend": files}
-        sites[SITE] |= {"site_section_builders": sections}
+        sites[SITE] |= {"site_section_builders": {"expectations": "None", "profiling": "None"}}
     config = base.DataContextConfig(
         store_backend_defaults=defaults,
         data_docs_sites=sites,
@@ -226,12 +216,6 @@ def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
         progress_bars=base.ProgressBarsConfig(globally=False),
     )
     return gx.get_context(mode="ephemeral", project_config=config)
-
-
-def warm_up(docs_dir: Path | None) -> None:
-    """Import GX and build the context ahead of the first check."""
-    with GX_LOCK:
-        gx_context(docs_dir)
 
 
 def _buffer_rows(conn: Any, cursor: Any, statement: Any, params: Any, ctx: Any, _: Any) -> None:
@@ -244,9 +228,8 @@ def _buffer_rows(conn: Any, cursor: Any, statement: Any, params: Any, ctx: Any, 
 
 
 def _definition(context: AbstractDataContext, conn: Any, suite: SuiteFile, pandas: bool) -> Any:
-    """A new validation definition of `suite` on its whole table: a DataFrame asset, or a SQL
-    table asset whose connections are cursors of `conn` (no second writer) in the table's
-    schema. The old one is deleted, not replaced by GX's slower `add_or_update`."""
+    """A new validation definition of `suite` (the old one deleted: faster than `add_or_update`)
+    on a DataFrame asset, or a SQL table asset over cursors of `conn` (no second writer)."""
     import great_expectations as gx
     import sqlalchemy as sa
     from duckdb_engine import ConnectionWrapper
@@ -267,8 +250,9 @@ def _definition(context: AbstractDataContext, conn: Any, suite: SuiteFile, panda
             suite.name, connection_string="duckdb:///:memory:", kwargs=kwargs
         )
         sa.event.listen(source.get_execution_engine().engine, "after_cursor_execute", _buffer_rows)
-        asset = source.add_table_asset(name, table_name=name)
-        batch = asset.add_batch_definition_whole_table("all")
+        batch = source.add_table_asset(name, table_name=name).add_batch_definition_whole_table(
+            "all"
+        )
     gx_suite = context.suites.add(gx_suite)
     definition = gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
     return context.validation_definitions.add(definition)
@@ -284,26 +268,20 @@ def validate_table(
     run_name: str | None = None,
 ) -> SuiteResult:
     """Run a suite on its table (`backend`: auto, pandas or sql) with BOOLEAN_ONLY results, and
-    again with the bad values if something failed. Raises TableReadError, SuiteFormatError."""
+    again with the bad values if something failed; duckdb.Error if the table cannot be read."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types import resource_identifiers as ids
 
-    started, in_scope = time.perf_counter(), row_scope.predicate if row_scope else "true"
-    try:
-        table = conn.table(suite.name)
-        ((row_count, rows_in_scope),) = table.aggregate(
-            f"count(*), count(*) filter ({in_scope})"
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise TableReadError(f"cannot read table {suite.name}: {exc}") from exc
+    started, where = time.perf_counter(), row_scope.predicate if row_scope else "true"
+    table = conn.table(suite.name)
+    ((rows, in_scope),) = table.aggregate(f"count(*), count(*) filter ({where})").fetchall()
     limited = [row_scope.limit(e) if row_scope else None for e in suite.expectations]
     variant = tuple(s or e for s, e in zip(limited, suite.expectations, strict=True))
-    pandas = backend == "pandas" or (backend == "auto" and row_count <= PANDAS_MAX_ROWS)
+    pandas = backend == "pandas" or (backend == "auto" and rows <= PANDAS_MAX_ROWS)
     frame = {"dataframe": table.df()} if pandas else None
     with GX_LOCK:
-        definition = _definition(
-            gx_context(docs_dir), conn, replace(suite, expectations=variant), pandas
-        )
+        context = gx_context(docs_dir)
+        definition = _definition(context, conn, replace(suite, expectations=variant), pandas)
         run_id = RunIdentifier(run_name=run_name)
         for fmt in ("BOOLEAN_ONLY", {"result_format": "BASIC", "partial_unexpected_count": 20}):
             result = definition.run(batch_parameters=frame, result_format=fmt, run_id=run_id)
@@ -314,10 +292,10 @@ def validate_table(
     expectations = zip(definition.suite.expectations, limited, strict=True)
     return SuiteResult(
         backend="pandas" if pandas else "sql",
-        row_count=row_count,
+        row_count=rows,
         outcomes=[_outcome(by_id[e.id], scoped and scope) for e, scoped in expectations],
         duration_s=round(time.perf_counter() - started, 3),
-        rows_in_scope=rows_in_scope,
+        rows_in_scope=in_scope,
         row_scope=scope,
         result_id=ids.ValidationResultIdentifier(
             ids.ExpectationSuiteIdentifier(suite.name), run_id, result.batch_id

@@ -26,8 +26,6 @@ from orchestration.quality.gx_validation import (
     SEVERITIES,
     RowScope,
     SuiteFile,
-    SuiteFormatError,
-    TableReadError,
     discover_suite_files,
     is_row_level,
     load_suite,
@@ -156,7 +154,7 @@ def test_malformed_suite_file_names_file_and_problem(
 ) -> None:
     path = tmp_path / "raw.t.json"
     path.write_text(content if isinstance(content, str) else json.dumps(content))
-    with pytest.raises(SuiteFormatError, match=problem) as info:
+    with pytest.raises(ValueError, match=problem) as info:
         read_suite_file(path)
     assert str(path) in str(info.value)
 
@@ -180,7 +178,7 @@ def test_suite_gx_rejects_names_file_and_expectation(
 ) -> None:
     path = tmp_path / "raw.t.json"
     path.write_text(json.dumps({"name": "raw.t", "expectations": [_OK_EXPECTATION, expectation]}))
-    with pytest.raises(SuiteFormatError, match=problem) as info:
+    with pytest.raises(ValueError, match=problem) as info:
         load_suite(read_suite_file(path))
     assert "raw.t.json" in str(info.value) and "expectations[1]" in str(info.value)
 
@@ -318,7 +316,7 @@ def test_validate_table_missing_table(
     tmp_path: Path, orders_db: duckdb.DuckDBPyConnection, backend: str
 ) -> None:
     count = [_exp("expect_table_row_count_to_be_between", min_value=1)]
-    with pytest.raises(TableReadError, match=r"raw\.missing"):
+    with pytest.raises(duckdb.CatalogException, match="missing"):
         validate_table(orders_db, _write_suite(tmp_path, count, "raw.missing"), backend=backend)
 
 
