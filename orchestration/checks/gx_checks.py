@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ class GreatExpectationsResource(dg.ConfigurableResource):
         """Import GX in a thread: it then overlaps the ingest steps, not the first check."""
         import sqlalchemy.orm  # noqa: F401  (first here, not in a race with Dagster's import)
 
-        threading.Thread(target=gxv.warm_up, args=(self.resolved_docs_dir,), daemon=True).start()
+        threading.Thread(target=lambda: import_module("great_expectations"), daemon=True).start()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Build the Data Docs of the run's validations once, at its end; never fails the run."""
@@ -73,9 +74,9 @@ def _specs(suite: SuiteFile) -> list[dg.AssetCheckSpec]:
 def check_scope(
     context: dg.AssetCheckExecutionContext, conn: duckdb.DuckDBPyConnection, suite: SuiteFile
 ) -> tuple[RowScope | None, str]:
-    """The rows the row-level expectations judge (None: all), and why: only the run's daily
-    partitions if the previous evaluation, in an earlier run, passed with the same expectations
-    and no row outside them was written since (a failed check's bad rows stay in raw)."""
+    """The rows the row-level expectations judge (None: all) and why: the run's partitions only if
+    the last evaluation, in an earlier run, passed with these expectations and no row outside
+    them was written since (a failed check's bad rows stay in raw)."""
     key, layer = _key(suite), context.job_def.asset_layer
     partitions = layer.get(key).partitions_def if layer.has(key) else None
     ranged = context.has_partition_key or context.has_partition_key_range
@@ -97,15 +98,12 @@ def check_scope(
     if getattr(evaluation.metadata.get("suite_digest"), "value", None) != suite.digest:
         return None, f"the suite changed since the evaluation of {name} in run {run}"
     since = datetime.fromtimestamp(previous.event.timestamp, UTC).replace(tzinfo=None)
-    outside = f"not coalesce({rows.predicate}, false)"  # _loaded_at: naive UTC, None if planted
-    ((total, in_range, written),) = (
-        conn.table(suite.name)
-        .aggregate(
-            f"count(*), count(*) filter ({rows.predicate}), count(*) filter ({outside} and "
-            f"(_loaded_at > TIMESTAMP '{since}' or _loaded_at is null))"
-        )
-        .fetchall()
+    newer = f"(_loaded_at > TIMESTAMP '{since}' or _loaded_at is null)"  # naive UTC
+    counts = (
+        f"count(*), count(*) filter ({rows.predicate}), "
+        f"count(*) filter (not coalesce({rows.predicate}, false) and {newer})"
     )
+    ((total, in_range, written),) = conn.table(suite.name).aggregate(counts).fetchall()
     if in_range == total:
         return None, f"{rows} holds every row of {suite.name}"
     if written:
@@ -114,8 +112,7 @@ def check_scope(
 
 
 def docs_metadata(page: Path, index: Path) -> dict[str, dg.MetadataValue]:
-    """Links to a validation's Data Docs page and the index under GX_DOCS_URL, which `make ui`
-    serves, or `file://` links when GX_DOCS_URL is `file`."""
+    """Links to a Data Docs page and the index under GX_DOCS_URL (`file`: `file://` links)."""
     base = settings.get().gx_docs_url
 
     def link(path: Path) -> dg.MetadataValue:
