@@ -10,6 +10,7 @@ Without such snapshots or with one class only, the mart is empty and its metadat
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -88,15 +89,9 @@ def backtest(features: pd.DataFrame) -> tuple[dict, str | None]:
 def score(features: pd.DataFrame, auc: float) -> pd.DataFrame:
     """The latest snapshot's customers scored by a model trained on every observed snapshot."""
     latest = features[features["is_latest_snapshot"]].copy()
-    latest["churn_probability"] = churn_probability(
-        fit(features[features["is_horizon_observed"]]), latest
-    )
-    latest["risk_band"] = pd.cut(
-        latest["churn_probability"],
-        [-1, MEDIUM_RISK, HIGH_RISK, 2],
-        right=False,
-        labels=["low", "medium", "high"],
-    ).astype(str)
+    model = fit(features[features["is_horizon_observed"]])
+    latest["churn_probability"] = p = churn_probability(model, latest)
+    latest["risk_band"] = np.select([p >= HIGH_RISK, p >= MEDIUM_RISK], ["high", "medium"], "low")
     latest["model_auc"] = auc
     return latest.rename(columns={"snapshot_date": "as_of_date"})[list(COLUMNS)]
 
