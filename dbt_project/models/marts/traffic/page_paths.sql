@@ -1,3 +1,13 @@
+{#- The months whose sessions the batch can change: those of its traffic dates (the event dates
+    and their session days, int_batch_dates.is_traffic_date). -#}
+{{ config(**incremental_config(rebuilds="
+    month in (
+        select cast(date_trunc('month', business_date) as date) from {{ ref('int_batch_dates') }}
+        where is_traffic_date
+    )
+")) }}
+-- depends_on: {{ ref('int_batch_dates') }}
+
 -- Path analysis (kpi-catalog section 8 "page_paths"), one row per month and path. A session's
 -- path is its first up to var('page_path_steps') distinct consecutive page types (repeats
 -- collapse: home, home, product -> home>product), joined with '>'; its exit page type is the
@@ -5,21 +15,36 @@
 -- month the var('page_path_top') paths with the most sessions (ties by path) keep their row;
 -- the rest, and the path made of page type `other` alone, add up in the row `other`. A path's
 -- exit_page_type is its sessions' most frequent exit page type (ties: the first by name).
--- Sessions without a page view have no path and are left out.
+-- Sessions without a page view have no path and are left out. Incremental: a month depends on
+-- its own sessions only; a batch build rebuilds the months of its config's rebuilds, reading
+-- the page views of their sessions only.
 {%- set steps = var('page_path_steps') | int %}
+{%- set in_rebuilt_months %}
+{%- if is_incremental() %}
+        and cast({{ dbt.date_trunc('month', 'business_date') }} as date)
+        in (select rebuilt_months.session_month from rebuilt_months)
+{%- endif %}
+{%- endset %}
+{%- set of_rebuilt_sessions %}
+{%- if is_incremental() %}
+        -- a session's events are on or after its first day
+        and event_date >= (select min(rebuilt_months.session_month) from rebuilt_months)
+        and session_id in (select sessions.session_id from sessions)
+{%- endif %}
+{%- endset %}
 
 with
+{%- if is_incremental() %}
 
-page_views as (
+rebuilt_months as (
 
-    select
-        session_id,
-        page_view_seq,
-        coalesce(page_type, 'unknown') as page_type
-    from {{ ref('int_events_sessionized') }}
-    where event_type = 'page_view'
+    -- the months of the config's rebuilds
+    select distinct cast({{ dbt.date_trunc('month', 'business_date') }} as date) as session_month
+    from {{ ref('int_batch_dates') }}
+    where is_traffic_date
 
 ),
+{%- endif %}
 
 sessions as (
 
@@ -28,7 +53,22 @@ sessions as (
         cast({{ dbt.date_trunc('month', 'business_date') }} as date) as session_month,
         has_purchase
     from {{ ref('int_sessions') }}
-    where page_views > 0
+    where
+        page_views > 0
+        {{- in_rebuilt_months }}
+
+),
+
+page_views as (
+
+    select
+        session_id,
+        page_view_seq,
+        coalesce(page_type, 'unknown') as page_type
+    from {{ ref('int_events_sessionized') }}
+    where
+        event_type = 'page_view'
+        {{- of_rebuilt_sessions }}
 
 ),
 
