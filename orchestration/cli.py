@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from orchestration import settings
+from orchestration import serving, settings
 from orchestration.ingest.landing import LandingFileError
 
 if TYPE_CHECKING:
@@ -32,15 +33,7 @@ if TYPE_CHECKING:
 
     from orchestration.partitions import DateRange
 
-DAGSTER_YAML = """\
-# Written by `python -m orchestration.cli`; edit freely, it is not overwritten.
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    # every writer of the working DuckDB file shares the pool `duckdb_warehouse`
-    default_limit: 1
-"""
+DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")  # the instance: pools, no telemetry
 
 
 def _say(message: str) -> None:
@@ -60,7 +53,7 @@ def ensure_dagster_home() -> Path:
     config = home / "dagster.yaml"
     # (Re)written when it names the event log storage class of earlier versions, now gone.
     if not config.exists() or "orchestration.dagster_storage" in config.read_text():
-        config.write_text(DAGSTER_YAML)
+        shutil.copyfile(DAGSTER_YAML, config)
     settings.set_process_env({"DAGSTER_HOME": str(home)})
     return home
 
@@ -195,16 +188,6 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
     return dates
 
 
-def quiet_warnings() -> None:
-    """Keep third-party warnings (e.g. dagster's BetaWarning) off the terminal unless -v."""
-    import dagster as dg
-
-    warnings.filterwarnings("ignore")
-    warnings.filterwarnings("default", module=r"orchestration(\.|$)")
-    for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
-        warnings.filterwarnings("ignore", category=category)
-
-
 @contextlib.contextmanager
 def run_output(verbose: bool) -> Iterator[TextIO]:
     """A stream on stdout for the progress; unless verbose, fds 1 and 2 (where Dagster mirrors
@@ -256,12 +239,10 @@ def _execute(
     tags = {**dates.tags(), **runguard.process_tags()}
     progress.say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
     results: list[ExecuteInProcessResult] = []
+    run_args = {"instance": instance, "run_id": run_id, "tags": tags, "raise_on_error": False}
 
     def execute() -> None:
-        run = job.execute_in_process(
-            config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
-        )
-        results.append(run)
+        results.append(job.execute_in_process(config, **run_args))
 
     limit = settings.get().pool_wait_seconds
     stopped = runguard.wait_for_pool(instance, WAREHOUSE_POOL, progress.say, limit)
@@ -303,8 +284,11 @@ def run_pipeline(
 
     settings.apply_env_defaults()
     verbose = settings.get().verbose if verbose is None else verbose
-    if not verbose:
-        quiet_warnings()
+    if not verbose:  # third-party warnings (e.g. dagster's BetaWarning) off the terminal
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"orchestration(\.|$)")
+        for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+            warnings.filterwarnings("ignore", category=category)
     from orchestration.definitions import defs
 
     if instance is None:
@@ -327,37 +311,13 @@ def write_report_json(report: RunReport, path: Path) -> None:
     by_stage: dict[str, float] = defaultdict(float)
     for step, seconds in report.step_seconds.items():
         by_stage[stage_of(step)] += seconds
-    document = {
-        "run_id": report.run_id,
-        "ok": report.ok,
-        "wall_seconds": round(report.wall_seconds, 3),
-        "stage_seconds": {stage: round(secs, 3) for stage, secs in sorted(by_stage.items())},
-        "step_seconds": {step: round(secs, 3) for step, secs in report.step_seconds.items()},
-        "asset_numbers": report.asset_numbers,
-        "checks_passed": report.checks_passed,
-        "failed_checks": report.failed_checks,
-        "warned_checks": report.warned_checks,
-        "failed_steps": report.failed_steps,
-        "skipped_steps": report.skipped_steps,
-    }
+    names = ("run_id", "ok", "asset_numbers", "checks_passed", "failed_checks", "warned_checks")
+    document = {name: getattr(report, name) for name in (*names, "failed_steps", "skipped_steps")}
+    document["wall_seconds"] = round(report.wall_seconds, 3)
+    document["stage_seconds"] = {stage: round(secs, 3) for stage, secs in by_stage.items()}
+    document["step_seconds"] = {step: round(secs, 3) for step, secs in report.step_seconds.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-
-
-def published_row_counts(db: Path) -> dict[str, int]:
-    """Rows of each mart in the published serving file ({} before the first publish)."""
-    import duckdb
-
-    if not db.exists():
-        return {}
-    with duckdb.connect(str(db), read_only=True) as conn:
-        names = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
-            "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
-        ).fetchall()
-        return {
-            n: conn.execute(f'SELECT count(*) FROM marts."{n}"').fetchone()[0] for (n,) in names
-        }
 
 
 def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
@@ -382,24 +342,24 @@ def _found(path: Path) -> str:
 
 def where(verbose: bool = False) -> None:
     """Where the published marts, the report, the Data Docs, the UI and the warehouse are."""
-    serving = settings.get().serving_dir
-    db = serving / "serving.duckdb"
-    counts = published_row_counts(db)
+    current = settings.get()
+    folder = current.serving_dir
+    db = folder / serving.DATABASE
+    log = serving.read_log(db) if db.exists() else []  # its newest row is this publish
+    counts = json.loads(log[-1]["row_counts"]) if log else {}
     _say("")
-    _say(f"Published marts:  {_found(db)}  (Parquet: {serving / 'parquet'}/)")
+    _say(f"Published marts:  {_found(db)}  (Parquet: {folder / 'parquet'}/)")
     for line in _mart_lines(counts, verbose) if counts else []:
         _say(line)
-    _say(f"Report:           {_found(serving / 'report.html')}")
-    _say(f"Dashboards:       make dashboards, then {DASHBOARDS_URL} ({serving / 'dashboards'}/)")
-    _say(f"Data Docs (GX):   {_found(settings.get().gx_docs_dir / 'index.html')}")
-    _say(f"Dagster UI:       make ui, then {settings.get().dagster_ui_url}")
+    _say(f"Report:           {_found(folder / 'report.html')}")
+    _say(f"Dashboards:       make dashboards, then {DASHBOARDS_URL} ({folder / 'dashboards'}/)")
+    _say(f"Data Docs (GX):   {_found(current.gx_docs_dir / 'index.html')}")
+    _say(f"Dagster UI:       make ui, then {current.dagster_ui_url}")
     _say(
         f"Query the marts:  .venv/bin/duckdb -readonly {db} "
         "-c 'from marts.daily_sales order by business_date desc limit 5'"
     )
-    _say(
-        f"Working warehouse (the pipeline's own, not for BI tools): {settings.get().warehouse_path}"
-    )
+    _say(f"Working warehouse (the pipeline's own, not for BI tools): {current.warehouse_path}")
 
 
 class UsageError(Exception):

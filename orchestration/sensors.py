@@ -229,13 +229,11 @@ def new_anomaly_alerts(
 ) -> tuple[list[Alert], dict[str, Any]]:
     """Alerts for the flagged rows of the published kpi_anomalies not alerted before; the cursor
     holds the publish version read and the flags alerted within `lookback_days` of the newest."""
+    newest = serving_files.read_log(database)[-1]  # every publish writes its row
+    version, run_id = newest["version"], newest["run_id"]
+    if version is not None and version == cursor.get("version"):
+        return [], cursor
     with duckdb.connect(str(database), read_only=True) as conn:
-        version, run_id = conn.execute(
-            f"SELECT version, run_id FROM {serving_files.LOG_TABLE} "
-            "ORDER BY version DESC NULLS LAST LIMIT 1"
-        ).fetchone() or (None, None)
-        if version is not None and version == cursor.get("version"):
-            return [], cursor
         (window_start,) = conn.execute(
             f"SELECT max(business_date) - ?::INTEGER FROM {ANOMALY_MART}", [lookback_days]
         ).fetchone()

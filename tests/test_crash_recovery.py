@@ -12,6 +12,7 @@ uninterrupted run, and leave no staging file; no process of the killed run may s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def new_place(root: Path, landing: Path) -> Place:
     )
     home = root / ISOLATED_PATHS["DAGSTER_HOME"]
     home.mkdir()
-    (home / "dagster.yaml").write_text(cli.DAGSTER_YAML)
+    shutil.copyfile(cli.DAGSTER_YAML, home / "dagster.yaml")
     return Place(root, env)
 
 

@@ -1,6 +1,6 @@
 """The `ops` schema of the serving file: how the data got there, for the data-quality dashboard.
 
-Written by each publish beside `marts` (docs/bi.md): check results of every run so far (carried
+Filled by each publish beside `marts` (docs/bi.md): check results of every run so far (carried
 from the previous publish, plus the runs since), quarantined rows per feed, day and reason,
 each feed's freshness, the publish log, and the deployment's currency and time zone.
 """
@@ -15,65 +15,26 @@ from orchestration import serving, settings
 from orchestration.checks.freshness_checks import freshness_result, newest_partition
 from orchestration.contract import FEEDS
 
-# Each table: its comment, then each column's type and comment (docs/bi.md has the same).
-OPS_TABLES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
-    "check_results": (
-        "Every asset check evaluation of the runs so far, failed runs included.",
-        {
-            "run_id": ("VARCHAR", "Dagster run of the evaluation."),
-            "evaluated_at": ("TIMESTAMP", "UTC time of the evaluation."),
-            "asset": ("VARCHAR", "Asset checked, e.g. marts/daily_sales."),
-            "check_name": ("VARCHAR", "Check name (a GX suite, a dbt test, a landing rule)."),
-            "passed": ("BOOLEAN", "Whether the check passed."),
-            "severity": ("VARCHAR", "ERROR (blocks what is downstream) or WARN."),
-        },
-    ),
-    "quarantine_daily": (
-        "Rows set aside at ingest, per feed, landing partition and reason.",
-        {
-            "feed": ("VARCHAR", "Feed of the landing contract."),
-            "partition_dt": ("DATE", "Landing partition (dt=) the rows came in."),
-            "reason": ("VARCHAR", "Why the rows were quarantined."),
-            "rows": ("BIGINT", "Rows quarantined."),
-        },
-    ),
-    "feed_freshness": (
-        "Each feed of the contract when the file was published.",
-        {
-            "feed": ("VARCHAR", "Feed of the landing contract."),
-            "delivered": ("BOOLEAN", "Whether the deployment delivers it (config `feeds`)."),
-            "newest_partition_dt": ("DATE", "Newest landing partition holding a file."),
-            "last_loaded_at": ("TIMESTAMP", "UTC time of its last load."),
-            "lag_days": ("INTEGER", "Days from newest_partition_dt to the publish day (UTC)."),
-            "max_lag_days": ("INTEGER", "FRESHNESS_MAX_LAG_DAYS of the feed."),
-            "fresh": ("BOOLEAN", "lag_days <= max_lag_days."),
-        },
-    ),
-    "deployment": (
-        "The deployment's settings that give the marts their meaning (one row).",
-        {
-            "currency": ("VARCHAR", "ISO 4217 code of every money column."),
-            "business_timezone": ("VARCHAR", "Time zone of every business date."),
-        },
-    ),
-}
+
+def run_check_rows(instance: dg.DagsterInstance, run_id: str) -> list[tuple]:
+    """(run_id, evaluated_at, asset, check_name, passed, severity) of each check of a run."""
+    kind = dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    rows = []
+    for record in instance.get_records_for_run(run_id, of_type=kind).records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        at = datetime.fromtimestamp(record.event_log_entry.timestamp, UTC).replace(tzinfo=None)
+        asset, severity = evaluation.asset_key.to_user_string(), evaluation.severity.value
+        rows.append((run_id, at, asset, evaluation.check_name, evaluation.passed, severity))
+    return rows
 
 
 def check_rows(instance: dg.DagsterInstance, history: Path | None) -> list[tuple]:
-    """The check evaluations of every run created since the publish of `history` (the previous
+    """The run_check_rows of every run created since the publish of `history` (the previous
     serving file; all runs without one)."""
-    kind = dg.DagsterEventType.ASSET_CHECK_EVALUATION
     times = [row["published_at"] for row in serving.read_log(history)] if history else []
     since = max(times).replace(tzinfo=UTC) if times else None
-    rows = []
-    for run in instance.get_runs(filters=dg.RunsFilter(created_after=since)):
-        for record in instance.get_records_for_run(run.run_id, of_type=kind).records:
-            evaluation = record.event_log_entry.dagster_event.event_specific_data
-            at = datetime.fromtimestamp(record.event_log_entry.timestamp, UTC).replace(tzinfo=None)
-            asset = evaluation.asset_key.to_user_string()
-            severity = evaluation.severity.value
-            rows.append((run.run_id, at, asset, evaluation.check_name, evaluation.passed, severity))
-    return rows
+    runs = instance.get_runs(filters=dg.RunsFilter(created_after=since))
+    return [row for run in runs for row in run_check_rows(instance, run.run_id)]
 
 
 def has_table(conn: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> bool:
@@ -83,22 +44,10 @@ def has_table(conn: duckdb.DuckDBPyConnection, database: str, schema: str, table
     )
 
 
-def create_table(
-    conn: duckdb.DuckDBPyConnection, name: str, comment: str, columns: dict[str, tuple[str, str]]
-) -> None:
-    """CREATE TABLE `name` of `columns` ({column: (type, comment)}), every comment set."""
-    conn.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, (t, _) in columns.items())})")
-    conn.execute(f"COMMENT ON TABLE {name} IS $${comment}$$")
-    for column, (_, text) in columns.items():
-        conn.execute(f"COMMENT ON COLUMN {name}.{column} IS $${text}$$")
-
-
 def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple]) -> None:
-    """Create serving_new.ops from the warehouse `conn` is on, the check results carried in the
-    previous publish (attached as `prev`, if any) and `checks` (check_rows) of other runs."""
-    conn.execute("CREATE SCHEMA serving_new.ops")
-    for table, (comment, columns) in OPS_TABLES.items():
-        create_table(conn, f"serving_new.ops.{table}", comment, columns)
+    """Fill the tables of serving_new.ops (serving_schema.sql) from the warehouse `conn` is on,
+    the check results carried in the previous publish (attached as `prev`, if any) and `checks`
+    (check_rows) of other runs."""
     results = "serving_new.ops.check_results"
     if has_table(conn, "prev", "ops", "check_results"):
         conn.execute(f"INSERT INTO {results} SELECT * FROM prev.ops.check_results")

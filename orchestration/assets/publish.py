@@ -25,22 +25,8 @@ SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_KEY = dg.AssetKey(["serving", "marts"])
 NEW_LOG = "serving_new.marts._publish_log"  # the log of the publish being built
 
-# marts._publish_log: its comment, then each column's type and comment, in order. Columns an
-# older log lacks are carried as NULL.
-PUBLISH_LOG_COMMENT = (
-    "One row per publish of the serving database so far, oldest first, carried from version to "
-    "version; the newest row is the version of this file (docs/bi.md)."
-)
-PUBLISH_LOG_COLUMNS = {
-    "version": ("BIGINT", "Publish number (versions/v<version>); NULL from before versioning."),
-    "published_at": ("TIMESTAMP", "UTC time of the publish."),
-    "run_id": ("VARCHAR", "Dagster run that published."),
-    "row_counts": ("JSON", "JSON {mart: rows} of the marts in that publish."),
-    "checks_passed": ("INTEGER", "Asset checks that passed in that run before the publish."),
-    "dagster_version": ("VARCHAR", "Dagster version of the writer."),
-    "duckdb_version": ("VARCHAR", "DuckDB version of the writer."),
-    "storage_version": ("VARCHAR", "Storage version: DuckDB clients from that version on read it."),
-}
+# The serving file's schemas, the publish log and the ops tables, empty.
+SCHEMA_SQL = Path(__file__).with_name("serving_schema.sql")
 
 
 class ServingResource(dg.ConfigurableResource):
@@ -63,19 +49,6 @@ class PublishResult:
     report_error: str | None = None  # why it was not (the publish went ahead regardless)
 
 
-def check_results_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int, list[str]]:
-    """How many checks evaluated in this run passed, and those that failed with severity ERROR."""
-    kind = dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    passed, failed = 0, []
-    for record in instance.get_records_for_run(run_id, of_type=kind).records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if evaluation.passed:
-            passed += 1
-        elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
-    return passed, failed
-
-
 def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
     """COMMENT ON the tables and columns of serving_new.marts: the marts' dbt descriptions
     (persist_docs writes them to the working catalog; CREATE TABLE AS does not carry them)."""
@@ -95,13 +68,10 @@ def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
 def _write_log(conn: duckdb.DuckDBPyConnection, row: list) -> None:
     """marts._publish_log: the previous publish's rows (attached as `prev`, if any; columns an
     older log lacks as NULL), then `row`; ops.publish_log, a copy."""
-    copy = "serving_new.ops.publish_log"
-    ops.create_table(conn, NEW_LOG, PUBLISH_LOG_COMMENT, PUBLISH_LOG_COLUMNS)
-    ops.create_table(conn, copy, "A copy of marts._publish_log.", PUBLISH_LOG_COLUMNS)
     if ops.has_table(conn, "prev", "marts", "_publish_log"):
         conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
     conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
-    conn.execute(f"INSERT INTO {copy} SELECT * FROM {NEW_LOG}")
+    conn.execute(f"INSERT INTO serving_new.ops.publish_log SELECT * FROM {NEW_LOG}")
 
 
 def write_serving_copy(
@@ -133,7 +103,7 @@ def write_serving_copy(
         if history is not None:
             conn.execute(f"ATTACH {sql_str(str(history))} AS prev (READ_ONLY)")
         try:
-            conn.execute("CREATE SCHEMA serving_new.marts")
+            conn.execute(SCHEMA_SQL.read_text())
             for mart in marts:
                 table = f"serving_new.marts.{ident(mart)}"
                 conn.execute(f"CREATE TABLE {table} AS SELECT * FROM marts.{ident(mart)}")
@@ -181,7 +151,13 @@ def build_publish_asset(mart_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     def publish_marts(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
     ) -> dg.MaterializeResult:
-        checks_passed, failed = check_results_of_run(context.instance, context.run.run_id)
+        own = ops.run_check_rows(context.instance, context.run.run_id)
+        checks_passed = sum(passed for *_, passed, _ in own)
+        failed = [
+            f"{asset}:{check}"
+            for _, _, asset, check, passed, severity in own
+            if not passed and severity == "ERROR"
+        ]
         if failed:
             reason = "not published: checks failed in this run: " + ", ".join(failed)
             raise dg.Failure(description=reason, allow_retries=False)
