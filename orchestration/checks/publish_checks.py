@@ -1,8 +1,8 @@
 """The blocking check on `serving/marts`: what BI tools read is what the publish recorded.
 
-`serving.duckdb`, opened read-only as a BI tool does, must match the newest `marts._publish_log`
-row: this run's, its version kept under `versions/v<N>/`, each mart a table with the logged
-row count, and `parquet/<mart>.parquet` with that row count and the table's columns.
+`serving.duckdb`, opened read-only, must match its newest `marts._publish_log` row: this run's,
+kept under `versions/v<N>/`, each mart a table and a `parquet/<mart>.parquet` of the logged row
+count and the same columns.
 """
 
 import json
@@ -42,11 +42,8 @@ def _mart_problems(
 def verify_serving(
     serving_dir: Path, marts: Iterable[str], run_id: str | None = None
 ) -> tuple[list[str], dict[str, int]]:
-    """The problems of the published serving copy (none: it is sound) and the logged counts;
-    with `run_id`, the newest publish log row must name that run."""
+    """The problems of the serving copy (with `run_id`: its log names that run) and its counts."""
     database = serving_dir / serving_files.DATABASE
-    if not database.exists():
-        return [f"{database} does not exist"], {}
     try:
         conn = duckdb.connect(str(database), read_only=True)
     except duckdb.Error as exc:
