@@ -1,8 +1,6 @@
 """Daily partitions of the ingest assets: one partition = one delivery date `dt` of every feed.
-
-A run covers a range of dates (single-run backfill): one run, one `dbt build`. The range travels
-as Dagster's partition-range tags, which the UI's backfill dialog, CLI, sensor and schedule set.
-"""
+A run covers a range of dates (single-run backfill): one run, one `dbt build`; the range travels
+as Dagster's partition-range tags, which the UI's backfill dialog, CLI, sensor and schedule set."""
 
 from __future__ import annotations
 
@@ -85,6 +83,5 @@ def partition_fingerprints(landing_root: Path) -> dict[str, tuple[str, float]]:
 
 
 def context_dates(context: dg.AssetExecutionContext) -> DateRange:
-    """The dt range a partitioned asset step is materializing."""
     keys = context.partition_key_range
     return DateRange(date.fromisoformat(keys.start), date.fromisoformat(keys.end))

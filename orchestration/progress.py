@@ -19,6 +19,7 @@ from rich.text import Text
 
 STAGES = ("ingest", "raw checks", "dbt", "mart checks", "publish")
 PREFIXES = {"raw__": "ingest", "gx_raw__": "raw checks", "dbt_": "dbt", "gx_": "mart checks"}
+PREFIXES["serving__"] = "publish"
 Kind = dg.DagsterEventType
 ENDS = (Kind.STEP_SUCCESS, Kind.STEP_FAILURE, Kind.STEP_SKIPPED, Kind.STEP_UP_FOR_RETRY)
 PROBLEMS = ("failed", "not run", "failed checks")
@@ -26,10 +27,7 @@ PROBLEMS = ("failed", "not run", "failed checks")
 
 def stage_of_step(step_key: str) -> str:
     """The stage of a `full_pipeline` step (raw__orders, gx_raw__orders, dbt_models, …)."""
-    for prefix, stage in PREFIXES.items():
-        if step_key.startswith(prefix):
-            return stage
-    return "publish" if step_key.startswith("serving__") else "other"
+    return next((stage for start, stage in PREFIXES.items() if step_key.startswith(start)), "other")
 
 
 def error_text(error: Any) -> str:

@@ -1,10 +1,8 @@
 """Crashes and stops of `cli pipeline` runs (docs/operations.md, "Crashes and stops").
 
 A killed run harms no data (DuckDB writes are atomic, a publish is renames) but stays STARTED
-holding its `duckdb_warehouse` pool slot. So each CLI run is tagged with its process, and
-`recover` fails the runs whose process is gone and frees ended runs' slots. A run waits up to
-POOL_WAIT_SECONDS for the pool. SIGTERM and SIGINT stop a run like a tidier kill (`RunStop`).
-"""
+holding its pool slot: `recover` fails the runs whose process (tagged on the run) is gone and
+frees ended runs' slots. SIGTERM and SIGINT stop a run like a tidier kill (`RunStop`)."""
 
 from __future__ import annotations
 
@@ -56,7 +54,6 @@ def process_start_time(pid: int) -> str | None:
 
 
 def process_tags() -> dict[str, str]:
-    """The tags that tie a run to this process."""
     tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
     if (started := process_start_time(os.getpid())) is not None:
         tags[PID_START_TAG] = started

@@ -1,9 +1,7 @@
-"""Sensors. The landing sensor starts ONE run over the dt range of new or re-delivered
-partitions (stopped by default). The alert sensors only read and notify, so they default to
-RUNNING (no sink: they log): each failed run of any code location (`make pipeline` runs have
-none) with its failed steps; each failed check evaluation once when its run ends (a stale feed
-once per newest partition); each new flagged row of the PUBLISHED `marts.kpi_anomalies` once.
-"""
+"""Sensors. The landing sensor (stopped by default) starts one run over the dt range of new or
+re-delivered partitions. The alert sensors only read and notify, so they run by default: each
+failed run with its failed steps, each failed check once when its run ends (a stale feed once
+per newest partition), each new flagged row of the published `marts.kpi_anomalies`."""
 
 from __future__ import annotations
 
@@ -51,7 +49,6 @@ def run_partition(tags: Mapping[str, str]) -> str | None:
 
 
 def run_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
-    """Every event of `kind` in a run, in order."""
     return [r.event_log_entry for r in instance.get_records_for_run(run_id, of_type=kind).records]
 
 
@@ -106,7 +103,6 @@ def metadata_value(metadata: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def check_alert(evaluation: dg.AssetCheckEvaluation, run: dg.DagsterRun, ui_url: str) -> Alert:
-    """The alert for one failed check evaluation."""
     metadata = evaluation.metadata or {}
     observed = metadata_value(metadata, OBSERVED_KEYS)
     details: dict[str, Any] = {"blocking": evaluation.blocking}

@@ -2,8 +2,7 @@
 
 The top-level `serving.duckdb`, `parquet/` and `report.html` are the current publish, one of the
 last SERVING_KEEP kept under `versions/v<N>/`; promoting renames a copy over each file, so a
-reader sees the old file or the new one. CLI: `python -m orchestration.serving list | rollback`.
-"""
+reader sees the old file or the new one. CLI: `python -m orchestration.serving list | rollback`."""
 
 from __future__ import annotations
 
@@ -121,23 +120,17 @@ def prune(serving_dir: Path, keep: int) -> None:
     fsync(serving_dir / VERSIONS)
 
 
-def remove_stale_temporaries(serving_dir: Path) -> None:
-    """Delete the staging folders and temporary copies of a killed publish (publishes never
-    overlap: the warehouse pool)."""
-    stale = [".*.tmp", f"{VERSIONS}/.v*.tmp", f"{PARQUET}/.*.tmp"]
-    for path in [found for pattern in stale for found in serving_dir.glob(pattern)]:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
 def publish_version(
     serving_dir: Path, version: int, build: Callable[[Path], dict[str, int]], keep: int
 ) -> dict[str, int]:
     """Build `version` with `build(staging_dir)` (serving.duckdb, parquet/), seal it under
     versions/, promote it, prune. If `build` raises, nothing visible has changed."""
-    remove_stale_temporaries(serving_dir)
+    stale = [".*.tmp", f"{VERSIONS}/.v*.tmp", f"{PARQUET}/.*.tmp"]  # of a killed publish
+    for path in [found for pattern in stale for found in serving_dir.glob(pattern)]:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     root = serving_dir / VERSIONS
     root.mkdir(parents=True, exist_ok=True)
     final = version_dir(serving_dir, version)

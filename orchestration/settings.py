@@ -45,7 +45,6 @@ class SettingError(ValueError):
     """A setting with a value that cannot work; `str()` is the one line shown to the user."""
 
     def __init__(self, name: str, value: str, problem: str, fix: str) -> None:
-        self.name, self.value = name, value
         super().__init__(f"bad setting {name}={value!r}: {problem}; fix: {fix}")
 
 

@@ -1,13 +1,11 @@
-"""Check a landing folder against the contract without touching the warehouse.
-
-    python -m orchestration.validate_landing [LANDING_DIR] [--json] [--config warehouse.yaml]
+"""Check a landing folder against the contract without touching the warehouse:
+`python -m orchestration.validate_landing [LANDING_DIR] [--json] [--config warehouse.yaml]`.
 
 The ingest's own discovery and `inspect_files` run in an in-memory DuckDB, so the report says
 what a pipeline run would do: per feed, files, rows, dt range, rejected files, columns, rows
 quarantined or held, and keys delivered more than once (flagged when two versions tie on
 updated_ts: file order then decides). Exit 2 when a file would be rejected (or a delivered
-feed has no file), 1 for an invalid config, 0 otherwise.
-"""
+feed has no file), 1 for an invalid config, 0 otherwise."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
-"""One Dagster asset per landing feed: `<landing>/<feed>/dt=*/…` → `raw.<feed>` in DuckDB.
-
-Partitioned daily by the landing's `dt`, any range in one run; a feed with a References rule
+"""One Dagster asset per landing feed: `<landing>/<feed>/dt=*/…` → `raw.<feed>` in DuckDB,
+partitioned daily by the landing's `dt` (any range in one run); a feed with a References rule
 depends on its parent. Checks: `quarantine_share` (blocking ERROR above QUARANTINE_MAX_SHARE),
-`unexpected_input` (WARN: input not read), `orphans_held` (WARN while rows wait for a parent).
-"""
+`unexpected_input` (WARN: input not read), `orphans_held` (WARN while rows wait for a parent)."""
 
 from pathlib import Path
 

@@ -1,9 +1,7 @@
-"""The `ops` schema of the serving file: how the data got there, for the data-quality dashboard.
-
-Filled by each publish beside `marts` (docs/bi.md): check results of every run so far (carried
-from the previous publish, plus the runs since), quarantined rows per feed, day and reason,
-each feed's freshness, the publish log, and the deployment's currency and time zone.
-"""
+"""The `ops` schema of the serving file (docs/bi.md): how the data got there, for the data-quality
+dashboard. Each publish fills the tables of serving_schema.sql: check results of every run so
+far, quarantined rows per feed, day and reason, each feed's freshness, the publish log, and the
+deployment's currency and time zone."""
 
 from datetime import UTC, datetime
 from pathlib import Path

@@ -1,9 +1,7 @@
-"""Publish: copy the `marts` schema into the serving database that BI tools read.
-
-BI tools never open the working file (one writer; a half-built mart must not be seen). Publish
-runs last, only if no ERROR check of its run failed, as a numbered version (`serving.py`) with a
-`marts._publish_log` row per publish so far and the marts' dbt descriptions as comments.
-"""
+"""Publish: copy the `marts` schema into the serving database that BI tools read, never the
+working file (one writer; a half-built mart must not be seen). It runs last, only if no ERROR
+check of its run failed, as a numbered version (`serving.py`) with a `marts._publish_log` row per
+publish so far and the marts' dbt descriptions as comments."""
 
 import json
 from collections.abc import Iterable

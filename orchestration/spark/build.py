@@ -1,9 +1,7 @@
-"""Build the dbt project on the local Spark target (dbt-spark `session` method).
-
-The same models as on DuckDB; only dispatched macros differ (`spark__*`). dbt's on-run-start
-hook declares the raw sources over the Parquet export. All Spark state lives under SPARK_DIR:
-one Spark process per folder at a time (its Derby metastore locks it).
-"""
+"""Build the dbt project on the local Spark target (dbt-spark `session` method): the same models
+as on DuckDB, only dispatched macros differ (`spark__*`); dbt's on-run-start hook declares the
+raw sources over the Parquet export. All Spark state lives under SPARK_DIR: one Spark process per
+folder at a time (its Derby metastore locks it)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""Raw tables of the DuckDB warehouse -> Parquet that Spark reads (the Spark target's sources).
-
-Each table of `raw` and `raw_replaced` goes to `<raw_dir>/<schema>/<table>/data.parquet`, the
-folder that the dbt macro `spark_register_raw_sources` declares as the table's location.
-"""
+"""Raw tables of the DuckDB warehouse -> Parquet that Spark reads (the Spark target's sources):
+each table of `raw` and `raw_replaced` goes to `<raw_dir>/<schema>/<table>/data.parquet`, the
+folder that the dbt macro `spark_register_raw_sources` declares as the table's location."""
 
 from __future__ import annotations
 
