@@ -64,6 +64,39 @@ def test_a_landing_without_them_validates_and_loads_with_nulls(landing: Path, co
     assert deployment.undelivered_columns(conn) == OPTIONAL
 
 
+def test_parquet_and_json_lines_without_them_load(landing: Path, conn) -> None:
+    """The same files as parquet (products; p1 again with a launch date in a later delivery)
+    and JSON lines (events): absent, the column is NULL and no file or key is reported."""
+    for feed, fmt in (("products", "parquet"), ("events", "json")):
+        for path in sorted((landing / feed).glob("dt=*/*.csv")):
+            target = path.with_suffix(".parquet" if fmt == "parquet" else ".jsonl")
+            options = "FORMAT parquet" if fmt == "parquet" else "FORMAT json"
+            read = f"read_csv('{path}', all_varchar=true, hive_partitioning=false)"
+            conn.execute(f"COPY (SELECT * FROM {read}) TO '{target}' ({options})")
+            path.unlink()
+    first = landing / "products/dt=2025-02-20/products.parquet"
+    later = landing / "products/dt=2025-03-03/products.parquet"
+    later.parent.mkdir()
+    conn.execute(
+        "COPY (SELECT * REPLACE ('2025-03-03 00:00:00' AS updated_ts), "
+        "DATE '2025-03-01' AS launch_date "
+        f"FROM read_parquet('{first}', hive_partitioning=false) "
+        f"WHERE product_id = 'p1') TO '{later}' (FORMAT parquet)"
+    )
+    report = validate(landing, settings.get().deployment)
+    assert [p for p in report.problems if p.feed in ("events", "products")] == []
+    load_all(conn, landing)
+    launches = conn.execute(
+        "SELECT _partition_dt, launch_date FROM raw.products WHERE product_id = 'p1' ORDER BY 1"
+    ).fetchall()
+    assert [(str(dt), str(d)) for dt, d in launches] == [
+        ("2025-02-20", "None"),
+        ("2025-03-03", "2025-03-01"),
+    ]
+    assert conn.execute("SELECT count(search_query) FROM raw.events").fetchall() == [(0,)]
+    assert deployment.undelivered_columns(conn) == ("events.search_query",)
+
+
 def test_a_required_column_is_still_required(landing: Path, conn) -> None:
     path = landing / "events/dt=2025-03-01/events.csv"
     path.write_text(path.read_text().replace("visitor_id,", "", 1))
