@@ -167,3 +167,30 @@ def test_kpi_anomalies_go_through_the_same_path(
 def test_nothing_published_yet(instance, resources):
     tick = _tick(alert_on_product_sales_alerts, instance, None, resources)
     assert tick.skip_message and "nothing published" in tick.skip_message
+
+
+@pytest.mark.slow
+def test_product_sensor_reads_the_real_published_mart(
+    sample_run, instance, httpserver: HTTPServer, monkeypatch
+):
+    """On the session's pipeline run: the sample's planted sales collapse is flagged, and each
+    flagged product-day of the published mart alerts once (serving.duckdb, not the warehouse)."""
+    monkeypatch.setenv("ANOMALY_ALERT_LOOKBACK_DAYS", "400")  # the whole 91-day sample
+    ((flagged, products),) = sample_run.query(
+        "SELECT count(*), count(DISTINCT product_id) FROM marts.product_sales_alerts "
+        "WHERE is_alert",
+        db=sample_run.serving / "serving.duckdb",
+    )
+    assert flagged > 0
+    httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
+    resources = {
+        "alerts": AlertResource(webhook_url=httpserver.url_for(HOOK), ui_url=UI),
+        "serving": ServingResource(dir=str(sample_run.serving)),
+    }
+    tick = _tick(alert_on_product_sales_alerts, instance, None, resources)
+    texts = _texts(httpserver)
+    assert len(texts) == flagged
+    assert all("Product sales alert" in t and "marts/product_sales_alerts" in t for t in texts)
+    assert len({t.split(": ", 1)[1].split(" on ")[0] for t in texts}) == products
+    _tick(alert_on_product_sales_alerts, instance, tick.cursor, resources)
+    assert len(httpserver.log) == flagged
