@@ -6,8 +6,7 @@ alerted within the lookback window (ANOMALY_ALERT_LOOKBACK_DAYS) of the mart's n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,49 +15,46 @@ import duckdb
 
 from orchestration import serving as serving_files
 from orchestration import settings
-from orchestration.alerts.model import Alert, run_link
+from orchestration.alerts.model import Alert, AlertKind, run_link
 from orchestration.alerts.resource import AlertResource
 from orchestration.assets.publish import ServingResource
 
 
-def _kpi_anomaly(row: dict[str, Any]) -> Alert:
-    return Alert(
-        kind="anomaly",
-        severity="WARN",
-        message=(  # a flagged row has a z-score, so none of these is NULL
-            f"{row['kpi']} on {row['business_date']} went {row['direction']}: {row['value']:.6g} "
-            f"against a same-weekday baseline of {row['baseline_mean']:.6g} ± "
-            f"{row['baseline_std']:.6g} (z = {row['z_score']:.6g})"
-        ),
-        observed_value=row["value"],
-        threshold=row["baseline_mean"],
-        details={"kpi": row["kpi"]},
-    )
-
-
-def _product_sales(row: dict[str, Any]) -> Alert:
-    return Alert(
-        kind="product_sales",
-        severity="WARN",
-        message=(
-            f"product {row['product_id']} sold {row['units_sold']} units on "
-            f"{row['business_date']} ({row['direction']}) against a same-weekday baseline of "
-            f"{row['baseline_mean']:.6g} ± {row['baseline_std']:.6g} (z = {row['z_score']:.6g})"
-        ),
-        observed_value=row["units_sold"],
-        threshold=row["baseline_mean"],
-        details={"product_id": row["product_id"]},
-    )
-
-
 @dataclass(frozen=True)
 class FlaggedMart:
-    """A published mart whose rows with `flag` true alert once per (business_date, `key`)."""
+    """A published mart whose rows with `flag` true alert once per (business_date, `key`):
+    `value` against the row's same-weekday baseline_mean ± baseline_std."""
 
     name: str
     flag: str
     key: str
-    alert: Callable[[dict[str, Any]], Alert]  # the row's alert, without run and date facts
+    value: str
+    kind: AlertKind
+
+    def alert(self, row: dict[str, Any], version: int | None, run_id: str, ui_url: str) -> Alert:
+        day = row["business_date"].isoformat()
+        return Alert(
+            kind=self.kind,
+            severity="WARN",
+            message=(  # a flagged row has a z-score, so none of these is NULL
+                f"{row[self.key]} on {day} went {row['direction']}: {self.value} "
+                f"{row[self.value]:.6g} against a same-weekday baseline of "
+                f"{row['baseline_mean']:.6g} ± {row['baseline_std']:.6g} (z = {row['z_score']:.6g})"
+            ),
+            asset_key=f"marts/{self.name}",
+            partition=day,
+            observed_value=row[self.value],
+            threshold=row["baseline_mean"],
+            run_id=run_id,
+            link=run_link(run_id, ui_url),
+            details={
+                self.key: row[self.key],
+                "business_date": day,
+                "z_score": row["z_score"],
+                "direction": row["direction"],
+                "publish_version": version,
+            },
+        )
 
     def new_alerts(
         self, database: Path, cursor: dict[str, Any], lookback_days: int, ui_url: str
@@ -83,22 +79,8 @@ class FlaggedMart:
             rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
         flagged = {f"{row['business_date'].isoformat()}|{row[self.key]}": row for row in rows}
         seen = set(cursor.get("seen", []))
-        alerts = []
-        for key, row in flagged.items():
-            if key not in seen:
-                alert, day = self.alert(row), row["business_date"].isoformat()
-                details = {**alert.details, "business_date": day, "z_score": row["z_score"]}
-                details |= {"direction": row["direction"], "publish_version": version}
-                alerts.append(
-                    replace(
-                        alert,
-                        asset_key=f"marts/{self.name}",
-                        partition=day,
-                        run_id=run_id,
-                        link=run_link(run_id, ui_url),
-                        details=details,
-                    )
-                )
+        new = [row for key, row in flagged.items() if key not in seen]
+        alerts = [self.alert(row, version, run_id, ui_url) for row in new]
         oldest = window_start.isoformat() if window_start else ""
         seen = {key for key in seen | set(flagged) if key[:10] >= oldest}
         return alerts, {"version": version, "seen": sorted(seen)}
@@ -129,8 +111,10 @@ class FlaggedMart:
         return alert_on_flagged_rows
 
 
-KPI_ANOMALIES = FlaggedMart("kpi_anomalies", "is_anomaly", "kpi", _kpi_anomaly)
-PRODUCT_SALES_ALERTS = FlaggedMart("product_sales_alerts", "is_alert", "product_id", _product_sales)
+KPI_ANOMALIES = FlaggedMart("kpi_anomalies", "is_anomaly", "kpi", "value", "anomaly")
+PRODUCT_SALES_ALERTS = FlaggedMart(
+    "product_sales_alerts", "is_alert", "product_id", "units_sold", "product_sales"
+)
 alert_on_kpi_anomalies = KPI_ANOMALIES.sensor(
     "Alert once on each new anomaly flagged in the published marts.kpi_anomalies."
 )

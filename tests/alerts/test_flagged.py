@@ -122,7 +122,7 @@ def test_each_flagged_product_day_alerts_once_through_webhook_and_email(
     (text,) = _texts(httpserver)
     for expected in (
         "Product sales alert: P-1 on 2025-02-27",
-        "product P-1 sold 0 units on 2025-02-27 (down)",
+        "P-1 on 2025-02-27 went down: units_sold 0",
         "baseline of 10 ± 2 (z = -5)",
         "marts/product_sales_alerts",
         f"{UI}/runs/run-one",
@@ -142,7 +142,7 @@ def test_each_flagged_product_day_alerts_once_through_webhook_and_email(
     new = _texts(httpserver)[1:]
     assert len(new) == 2 and len(inbox.messages) == 3
     assert "P-3 on 2025-02-27" in new[0] and "P-1 on 2025-02-28" in new[1]
-    assert "(up)" in new[1] and f"{UI}/runs/run-two" in new[1]
+    assert "went up: units_sold 30" in new[1] and f"{UI}/runs/run-two" in new[1]
     # re-publishing identical marts (a re-run) alerts nothing again
     _publish(tmp_path, "product_sales_alerts", PRODUCT_COLUMNS, rows, "run-three")
     _tick(alert_on_product_sales_alerts, instance, third.cursor, resources)
@@ -158,7 +158,7 @@ def test_kpi_anomalies_go_through_the_same_path(
     _publish(tmp_path, "kpi_anomalies", ANOMALY_COLUMNS, [flagged, ordinary], "run-one")
     tick = _tick(alert_on_kpi_anomalies, instance, None, resources)
     (text,) = _texts(httpserver)
-    for expected in ("KPI anomaly: gmv on 2025-02-27", "went up: 123", "z = 5", "run-one"):
+    for expected in ("KPI anomaly: gmv on 2025-02-27", "went up: value 123", "z = 5", "run-one"):
         assert expected in text, expected
     _tick(alert_on_kpi_anomalies, instance, tick.cursor, resources)
     assert len(httpserver.log) == 1
