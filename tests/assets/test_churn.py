@@ -190,6 +190,7 @@ def expected_rfm(landing: Path, as_of: date) -> pd.DataFrame:
     paid = paid[paid["customer_id"].isin(customers["customer_id"])]
     in_window = paid[paid["day"].map(lambda d: (as_of - d).days < 365)]
     refunds["day"] = local_date(refunds["refund_ts"])
+    refunds["amount"] = refunds["amount"].astype(float)
     refunded = refunds[(refunds["day"] <= as_of) & refunds["order_id"].isin(in_window["order_id"])]
     refund_per_customer = refunded.merge(in_window[["order_id", "customer_id"]], on="order_id")
     want = paid.groupby("customer_id").agg(last=("day", "max"))
@@ -198,7 +199,7 @@ def expected_rfm(landing: Path, as_of: date) -> pd.DataFrame:
     want["monetary"] = (
         in_window.groupby("customer_id")["value"]
         .sum()
-        .sub(refund_per_customer.groupby("customer_id")["amount"].sum().astype(float), fill_value=0)
+        .sub(refund_per_customer.groupby("customer_id")["amount"].sum(), fill_value=0)
     )
     return want.fillna({"frequency": 0, "monetary": 0.0})
 
@@ -207,7 +208,7 @@ def test_year_of_landing_trains_reaches_the_auc_and_reconciles(
     tmp_path_factory: pytest.TempPathFactory,
 ):
     root = tmp_path_factory.mktemp("churn_year")
-    generate(root / "landing", scale=0.005, seed=42, days=365)
+    manifest = generate(root / "landing", scale=0.005, seed=42, days=365)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LANDING_DIR", str(root / "landing"))
         mp.setenv("WAREHOUSE_PATH", str(root / "warehouse.duckdb"))
@@ -225,7 +226,7 @@ def test_year_of_landing_trains_reaches_the_auc_and_reconciles(
     mart = duckdb.connect(str(root / "serving" / "serving.duckdb"), read_only=True)
     got = mart.execute("SELECT * FROM marts.churn_risk").df().set_index("customer_id")
     mart.close()
-    (as_of,) = set(got["as_of_date"].dt.date)
+    (as_of,) = {pd.Timestamp(day).date() for day in got["as_of_date"]}
     want = expected_rfm(root / "landing", as_of)
     assert set(got.index) == set(want.index)
     got = got.loc[want.index]
@@ -233,3 +234,7 @@ def test_year_of_landing_trains_reaches_the_auc_and_reconciles(
     assert (got["frequency"].to_numpy() == want["frequency"].to_numpy()).all()
     np.testing.assert_allclose(got["monetary"].astype(float), want["monetary"], atol=0.011)
     assert (got["model_auc"] == meta["auc"]).all()
+    # the sample's planted churn-prone customers rank above the others
+    prone = got.index.isin(manifest["planted"]["churn"]["prone_customers"])
+    assert prone.any()
+    assert got.loc[prone, "churn_probability"].mean() > got.loc[~prone, "churn_probability"].mean()
