@@ -1,11 +1,11 @@
 """Freshness of the landing: each feed's newest `dt=` partition must be recent enough.
 
-One non-blocking check `freshness` per `raw/<feed>` fails when the feed's newest partition folder
-holding a file is older than FRESHNESS_MAX_LAG_DAYS[_<FEED>] days (UTC), or there is none. It
-judges the exporters, not a run: it runs in the hourly `freshness_checks` job; the check-evaluation
-sensor alerts on a failure.
+The non-blocking check `freshness` of `raw/<feed>` (hourly job `freshness_checks`; the sensor
+alerts on a failure) fails when no partition folder holds a file, or the newest is older than
+FRESHNESS_MAX_LAG_DAYS[_<FEED>] days (UTC).
 """
 
+import contextlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,14 +25,11 @@ def max_lag_days(feed: str) -> int:
 
 
 def newest_partition(landing_root: Path, feed: str) -> date | None:
-    """The newest `dt=YYYY-MM-DD` folder of a feed holding a visible file (an empty folder is
-    an export still writing). Stray names are skipped: this only looks for the newest."""
+    """The newest `dt=YYYY-MM-DD` folder holding a visible file (empty: an export still writing)."""
     for folder in sorted((landing_root / feed).glob("dt=*/"), reverse=True):
-        try:
+        with contextlib.suppress(LandingFileError):  # not a partition folder, e.g. dt=2025-02-30
             if visible(folder):
                 return partition_date(landing_root, folder)
-        except LandingFileError:  # not a partition folder, e.g. dt=2025-02-30
-            continue
     return None
 
 

@@ -1,8 +1,7 @@
 """Dagster asset checks that run the Great Expectations suites in `expectations/`.
 
-Each suite reports `<schema>_<table>_critical` (blocking) and `<schema>_<table>_warning`. The
-suites of one multi-asset op (the dbt op: every mart) share a step. A raw suite's row-level
-expectations judge only a partition range's rows when `check_scope` finds the others known good.
+Each suite reports `<schema>_<table>_critical` (blocking) and `_warning`; the suites of one
+multi-asset op (the dbt op) share a step; `check_scope` may limit a raw suite to a run's days.
 """
 
 import json
@@ -74,9 +73,8 @@ def _specs(suite: SuiteFile) -> list[dg.AssetCheckSpec]:
 def check_scope(
     context: dg.AssetCheckExecutionContext, conn: duckdb.DuckDBPyConnection, suite: SuiteFile
 ) -> tuple[RowScope | None, str]:
-    """The rows the row-level expectations judge (None: all) and why: the run's partitions only if
-    the last evaluation, in an earlier run, passed with these expectations and no row outside
-    them was written since (a failed check's bad rows stay in raw)."""
+    """The rows the row-level expectations judge (None: all) and why: the run's days only if an
+    earlier run's check passed with these expectations and no other row was written since."""
     key, layer = _key(suite), context.job_def.asset_layer
     partitions = layer.get(key).partitions_def if layer.has(key) else None
     ranged = context.has_partition_key or context.has_partition_key_range
@@ -176,8 +174,7 @@ def _evaluate(
     backend: str,
     docs: Path | None,
 ) -> Iterator[dg.AssetCheckResult]:
-    """Run a suite (without the expectations an undelivered feed cannot meet) and report its
-    checks in `names`; when it cannot run, its critical check fails: nothing vouches for it."""
+    """Run a suite for its checks in `names` (a critical one fails if the suite cannot run)."""
     to_run, skipped = deployment.suite_for_deployment(suite)
     try:
         rows, reason = check_scope(context, conn, to_run)
@@ -237,9 +234,8 @@ def build_gx_checks(
     backend: str = "auto",
     shared_ops: Sequence[dg.AssetsDefinition] | None = None,
 ) -> list[dg.AssetChecksDefinition]:
-    """The checks of every suite in `suite_dir` whose asset is in `asset_keys` (None: all); a
-    malformed suite fails the load. The suites of one op of `shared_ops` (default: the dbt op)
-    share the step `gx_<op>`; each other suite has its own, `gx_<schema>__<table>`."""
+    """The checks of the suites in `suite_dir` of `asset_keys` (None: all; a malformed one fails):
+    one step `gx_<op>` per op of `shared_ops` (default: dbt's), else `gx_<schema>__<table>`."""
     suites = gxv.discover_suite_files(suite_dir)
     suites = [s for s in suites if asset_keys is None or _key(s) in asset_keys]
     if suites and shared_ops is None:

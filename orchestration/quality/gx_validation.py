@@ -1,8 +1,8 @@
 """Great Expectations suites (`expectations/<schema>.<table>.json`) run on DuckDB tables.
 
-`validate_table` runs a suite, every expectation with `meta.severity` `critical` or `warning`, as
-a `ValidationDefinition` on a DataFrame (a small table) or GX's SQL datasource; a `RowScope` limits
-its row-level expectations to some days. `build_docs` renders GX's Data Docs, offline.
+`validate_table` runs a suite (each expectation `meta.severity` critical or warning) as a GX
+`ValidationDefinition`, its row-level expectations limited to a `RowScope`'s days if given.
+`build_docs` renders GX's Data Docs, offline.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,7 +50,6 @@ class SuiteFile:
     path: Path
     name: str  # `<schema>.<table>`: the table, the asset key and the file name
     expectations: tuple[dict[str, Any], ...]
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for e in self.expectations if e["meta"]["severity"] == severity)
@@ -85,7 +84,7 @@ def read_suite_file(path: Path | str) -> SuiteFile:
         raise ValueError(f"expectation suite {path} is not valid JSON: {exc}") from exc
     if problem := _problem(raw, path.stem):
         raise ValueError(f"expectation suite {path}: {problem}")
-    return SuiteFile(path, path.stem, tuple(raw["expectations"]), raw.get("meta") or {})
+    return SuiteFile(path, path.stem, tuple(raw["expectations"]))
 
 
 def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
@@ -105,7 +104,7 @@ def load_suite(suite: SuiteFile) -> Any:
         except Exception as exc:
             where = f"expectations[{index}] ({exp['type']})"
             raise ValueError(f"expectation suite {suite.path}: {where}: {exc}") from exc
-    return gx.ExpectationSuite(name=suite.name, expectations=built, meta=dict(suite.meta))
+    return gx.ExpectationSuite(name=suite.name, expectations=built)
 
 
 def is_row_level(exp_type: str, kwargs: dict[str, Any]) -> bool:
@@ -154,8 +153,7 @@ def _message(info: Any) -> str | None:
 
 
 def _outcome(result: Any, rows: str | None) -> dict[str, Any]:
-    """One GX result as plain JSON: failed also when GX raised (`error`), with its distinct
-    bad `values` and the `rows` it judged (None: all)."""
+    """One GX result as JSON: failed if GX raised (`error`), distinct bad `values`, `rows`."""
     data = result.to_json_dict()
     config, found = data["expectation_config"], data["result"]
     error = _message(data["exception_info"])
@@ -196,8 +194,7 @@ class SuiteResult:
 
 @functools.cache
 def gx_context(docs_dir: Path | None = None) -> AbstractDataContext:
-    """The process's ephemeral GX context; with a docs folder its validation results are files
-    there, with a Data Docs site (validation pages only) listing the runs of every process."""
+    """The process's ephemeral GX context; with `docs_dir`, its results and Data Docs site there."""
     import great_expectations as gx
     from great_expectations.data_context.types import base
 
@@ -324,8 +321,7 @@ def page_path(docs_dir: Path, result_id: Any) -> Path:
 
 
 def build_docs(docs_dir: Path, run_name: str) -> None:
-    """Render the pages of a run's validation results and the index, which lists the newest
-    MAX_RESULTS results of every run; the pages load only local files."""
+    """Render a run's validation pages and the index (newest MAX_RESULTS), all offline."""
     with GX_LOCK:
         context = gx_context(docs_dir)
         store = context.validation_results_store
