@@ -8,14 +8,12 @@ published model trains on every observed snapshot and scores the customers at th
 Without such snapshots or with one class only, the mart is empty and its metadata says why.
 """
 
+from typing import Any
+
 import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -43,12 +41,17 @@ COLUMNS = {
 }
 
 
-def fit(rows: pd.DataFrame) -> Pipeline:
+def fit(rows: pd.DataFrame) -> Any:
+    """A seeded StandardScaler + LogisticRegression pipeline fitted to `rows`."""
+    from sklearn.linear_model import LogisticRegression  # scikit-learn: only when training
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0))
     return model.fit(rows[FEATURES].astype(float), rows["is_churned"].astype(int))
 
 
-def churn_probability(model: Pipeline, rows: pd.DataFrame) -> pd.Series:
+def churn_probability(model: Any, rows: pd.DataFrame) -> pd.Series:
     return pd.Series(model.predict_proba(rows[FEATURES].astype(float))[:, 1], index=rows.index)
 
 
@@ -77,6 +80,8 @@ def backtest(features: pd.DataFrame) -> tuple[dict, str | None]:
     for name, rows in (("training", train), ("back-test", test)):
         if rows["is_churned"].nunique() < 2:
             return {}, f"too short to train: the {name} rows are all one class ({len(rows)})"
+    from sklearn.metrics import roc_auc_score
+
     predicted = churn_probability(fit(train), test)
     return {
         "auc": round(float(roc_auc_score(test["is_churned"].astype(int), predicted)), 4),
