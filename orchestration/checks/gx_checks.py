@@ -133,7 +133,6 @@ def _failure_line(o: dict[str, Any]) -> str:
 def check_result(
     suite: SuiteFile, severity: Severity, result: gxv.SuiteResult, metadata: dict[str, Any]
 ) -> dg.AssetCheckResult:
-    """The result of one severity's check of a suite run, with `metadata` added."""
     evaluated = [o for o in result.outcomes if o["severity"] == severity]
     failures = result.failed(severity)
     rows = f"{result.row_count:,} rows"

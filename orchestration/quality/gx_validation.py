@@ -88,7 +88,6 @@ def read_suite_file(path: Path | str) -> SuiteFile:
 
 
 def discover_suite_files(suite_dir: Path | str) -> list[SuiteFile]:
-    """Every `*.json` suite in `suite_dir`, checked, sorted by name."""
     return [read_suite_file(p) for p in sorted(Path(suite_dir).glob("*.json"))]
 
 
