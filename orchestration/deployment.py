@@ -78,11 +78,6 @@ def dbt_vars(columns: Collection[str] = ()) -> dict[str, Any]:
     return {**found, **({"undelivered_feeds": undelivered} if undelivered else {})}
 
 
-def _delivered(name: str, deployment: Deployment, columns: Collection[str]) -> bool:
-    """Whether the feed or `feed.column` `name` is delivered; `columns`: the undelivered ones."""
-    return name not in columns and (name not in FEEDS or deployment.delivers(name))
-
-
 def _relation(node: Mapping[str, Any]) -> str:
     return f"{node['schema']}.{node.get('alias') or node['name']}"
 
@@ -160,7 +155,8 @@ def missing_feeds_metadata(
     deployment = deployment or settings.get().deployment
     upstream, required = lineage()
     missing = _missing(table, deployment, columns)
-    emptied = [f for f in required.get(table, ()) if not _delivered(f, deployment, columns)]
+    needs = required.get(table, ())
+    emptied = [f for f in needs if f in columns or (f in FEEDS and not deployment.delivers(f))]
     return {
         "input_feeds": ", ".join(upstream.get(table, ())),
         "missing_feeds": ", ".join(missing),  # the mart is partial
