@@ -14,6 +14,7 @@ import duckdb
 
 HERE = Path(__file__).resolve().parent
 FEEDS = ("customers", "products", "orders", "order_items", "payments", "reviews")
+EXPORT_DATE = "2025-03-03"  # the last business date the exports cover
 
 
 def build(exports: Path, out: Path, dt: str) -> dict[str, int]:
@@ -32,12 +33,10 @@ def build(exports: Path, out: Path, dt: str) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exports", type=Path, default=HERE / "exports")
     parser.add_argument("--out", type=Path, default=HERE.parents[1] / "data" / "byod" / "landing")
-    parser.add_argument("--dt", default="2025-03-03", help="last business date the exports cover")
-    args = parser.parse_args()
-    for feed, rows in build(args.exports, args.out, args.dt).items():
-        print(f"{feed:<12} {rows:>3} rows -> {args.out / feed / f'dt={args.dt}'}")  # noqa: T201
+    out = parser.parse_args().out
+    for feed, rows in build(HERE / "exports", out, EXPORT_DATE).items():
+        print(f"{feed:<12} {rows:>3} rows -> {out / feed / f'dt={EXPORT_DATE}'}")  # noqa: T201
 
 
 if __name__ == "__main__":
