@@ -7,7 +7,7 @@ from datetime import timedelta
 import dagster as dg
 
 from orchestration import settings
-from orchestration.checks.freshness_checks import freshness_check_keys
+from orchestration.checks.freshness_checks import build_freshness_checks
 from orchestration.contract import FEEDS
 from orchestration.partitions import DateRange
 
@@ -15,7 +15,7 @@ from orchestration.partitions import DateRange
 # being synced): two, exponential. Deterministic failures raise dg.Failure(allow_retries=False).
 TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
-FRESHNESS_CHECK_KEYS = freshness_check_keys(FEEDS)
+FRESHNESS_CHECK_KEYS = list(build_freshness_checks(FEEDS).check_keys)
 
 FULL_PIPELINE_JOB = dg.define_asset_job(
     "full_pipeline",

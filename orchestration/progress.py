@@ -19,7 +19,7 @@ from rich.text import Text
 
 STAGES = ("ingest", "raw checks", "dbt", "mart checks", "publish")
 PREFIXES = {"raw__": "ingest", "gx_raw__": "raw checks", "dbt_": "dbt", "gx_": "mart checks"}
-PREFIXES["serving__"] = "publish"
+PREFIXES |= {"serving__": "publish", "marts__": "dbt"}  # marts__churn_risk: a model too
 Kind = dg.DagsterEventType
 ENDS = (Kind.STEP_SUCCESS, Kind.STEP_FAILURE, Kind.STEP_SKIPPED, Kind.STEP_UP_FOR_RETRY)
 PROBLEMS = ("failed", "not run", "failed checks")

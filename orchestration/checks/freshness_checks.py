@@ -60,10 +60,6 @@ def freshness_result(feed: str, newest: date | None, today: date) -> dg.AssetChe
     )
 
 
-def freshness_check_keys(feeds: Iterable[str]) -> list[dg.AssetCheckKey]:
-    return [dg.AssetCheckKey(raw_asset_key(feed), FRESHNESS_CHECK) for feed in feeds]
-
-
 def build_freshness_checks(
     feeds: Iterable[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> dg.AssetChecksDefinition:
