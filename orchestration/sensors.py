@@ -1,7 +1,7 @@
 """Sensors. The landing sensor (stopped by default) starts one run over the dt range of new or
 re-delivered partitions. The alert sensors only read and notify, so they run by default: each
 failed run with its failed steps, each failed check once when its run ends (a stale feed once
-per newest partition), each new flagged row of the published `marts.kpi_anomalies`."""
+per newest partition), each new flagged row of a published mart (orchestration/alerts/flagged)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from orchestration import partitions, settings
-from orchestration import serving as serving_files
 from orchestration.alerts import Alert, AlertResource, run_link
-from orchestration.assets.publish import ServingResource
+from orchestration.alerts.flagged import alert_on_kpi_anomalies, alert_on_product_sales_alerts
 from orchestration.checks.freshness_checks import FRESHNESS_CHECK
 from orchestration.ingest.landing import LandingFileError
 from orchestration.jobs import FULL_PIPELINE_JOB
@@ -27,7 +24,6 @@ from orchestration.progress import failure_reason
 
 RUN_END_EVENTS = [dg.DagsterEventType[s] for s in ("RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED")]
 RUNS_PER_TICK = 50
-ANOMALY_MART = "marts.kpi_anomalies"
 # Check metadata keys, in order of preference, that hold what was observed / the limit.
 OBSERVED_KEYS = (
     "observed_value",
@@ -194,84 +190,6 @@ def alert_on_failed_checks(
     return dg.SkipReason(f"{len(run_ids)} finished run(s), {len(found)} failed check(s) alerted")
 
 
-def anomaly_alert(row: dict[str, Any], version: int | None, run_id: str, ui_url: str) -> Alert:
-    day = row["business_date"].isoformat()
-    return Alert(
-        kind="anomaly",
-        severity="WARN",
-        message=(  # a flagged row has a z-score, so none of these is NULL
-            f"{row['kpi']} on {day} went {row['direction']}: {row['value']:.6g} against a "
-            f"same-weekday baseline of {row['baseline_mean']:.6g} ± {row['baseline_std']:.6g} "
-            f"(z = {row['z_score']:.6g})"
-        ),
-        asset_key="marts/kpi_anomalies",
-        partition=day,
-        observed_value=row["value"],
-        threshold=row["baseline_mean"],
-        run_id=run_id,
-        link=run_link(run_id, ui_url),
-        details={
-            "kpi": row["kpi"],
-            "business_date": day,
-            "z_score": row["z_score"],
-            "direction": row["direction"],
-            "publish_version": version,
-        },
-    )
-
-
-def new_anomaly_alerts(
-    database: Path, cursor: dict[str, Any], lookback_days: int, ui_url: str
-) -> tuple[list[Alert], dict[str, Any]]:
-    """Alerts for the flagged rows of the published kpi_anomalies not alerted before; the cursor
-    holds the publish version read and the flags alerted within `lookback_days` of the newest."""
-    newest = serving_files.read_log(database)[-1]  # every publish writes its row
-    version, run_id = newest["version"], newest["run_id"]
-    if version is not None and version == cursor.get("version"):
-        return [], cursor
-    with duckdb.connect(str(database), read_only=True) as conn:
-        (window_start,) = conn.execute(
-            f"SELECT max(business_date) - ?::INTEGER FROM {ANOMALY_MART}", [lookback_days]
-        ).fetchone()
-        result = conn.execute(
-            f"SELECT * FROM {ANOMALY_MART} WHERE is_anomaly AND business_date >= ? "
-            "ORDER BY business_date, kpi",
-            [window_start],
-        )
-        names = [d[0] for d in result.description]
-        rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-    flagged = {f"{row['business_date'].isoformat()}|{row['kpi']}": row for row in rows}
-    seen = set(cursor.get("seen", []))
-    new = [row for key, row in flagged.items() if key not in seen]
-    alerts = [anomaly_alert(row, version, run_id, ui_url) for row in new]
-    oldest = window_start.isoformat() if window_start else ""
-    seen = {key for key in seen | set(flagged) if key[:10] >= oldest}
-    return alerts, {"version": version, "seen": sorted(seen)}
-
-
-@dg.sensor(
-    name="alert_on_kpi_anomalies",
-    minimum_interval_seconds=120,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alert once on each new anomaly flagged in the published marts.kpi_anomalies.",
-)
-def alert_on_kpi_anomalies(
-    context: dg.SensorEvaluationContext, alerts: AlertResource, serving: ServingResource
-) -> dg.SkipReason:
-    database = serving.resolved_dir / serving_files.DATABASE
-    if not database.is_file():
-        return dg.SkipReason(f"nothing published yet at {database}")
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    lookback = settings.get().anomaly_alert_lookback_days
-    try:
-        found, cursor = new_anomaly_alerts(database, cursor, lookback, alerts.ui_url)
-    except duckdb.Error as exc:  # e.g. a publish from before the mart existed: next tick
-        return dg.SkipReason(f"cannot read {ANOMALY_MART} from {database}: {exc}")
-    alerts.send(found, logger=context.log)
-    context.update_cursor(json.dumps(cursor))
-    return dg.SkipReason(f"publish v{cursor['version']}: {len(found)} new anomaly alert(s)")
-
-
 def plan_landing_run(
     fingerprints: dict[str, tuple[str, float]], seen: dict[str, str], now: float, settle: float
 ) -> tuple[partitions.DateRange | None, dict[str, str], list[str]]:
@@ -315,4 +233,9 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
     return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor, sort_keys=True))
 
 
-SENSORS = [alert_on_run_failure, alert_on_failed_checks, alert_on_kpi_anomalies]
+SENSORS = [
+    alert_on_run_failure,
+    alert_on_failed_checks,
+    alert_on_kpi_anomalies,
+    alert_on_product_sales_alerts,
+]

@@ -18,14 +18,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from orchestration.alerts import AlertResource
+from orchestration.alerts.flagged import alert_on_kpi_anomalies
 from orchestration.assets.publish import ServingResource, write_serving_copy
 from orchestration.checks.freshness_checks import build_freshness_checks
-from orchestration.sensors import (
-    SENSORS,
-    alert_on_failed_checks,
-    alert_on_kpi_anomalies,
-    alert_on_run_failure,
-)
+from orchestration.sensors import SENSORS, alert_on_failed_checks, alert_on_run_failure
 
 HOOK = "/hooks/T1/B2/sensor-token"
 UI = "http://dagster.test:3000"
