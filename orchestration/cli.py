@@ -82,14 +82,6 @@ class RunReport:
         return self.success and not (self.stopped or self.failed_steps or self.failed_checks)
 
 
-def stage_of(step_key: str) -> str:
-    """The stage of a step for the ingest / dbt / gx / publish time split (--report-json)."""
-    from orchestration.progress import stage_of_step
-
-    stage = stage_of_step(step_key)
-    return "gx" if stage.endswith("checks") else stage
-
-
 def report_from_events(run_id: str, success: bool, events: list[DagsterEvent]) -> RunReport:
     import dagster as dg
 
@@ -126,14 +118,10 @@ def report_from_events(run_id: str, success: bool, events: list[DagsterEvent]) -
     return report
 
 
-def report_from_result(result: ExecuteInProcessResult) -> RunReport:
-    return report_from_events(result.run_id, result.success, result.all_events)
-
-
 LISTED = 8  # failed or warned checks named in the summary; the UI lists them all
 
 
-def print_report(report: RunReport, wall_seconds: float) -> None:
+def print_report(report: RunReport) -> None:
     """The run in a few lines: stage times, counts, each problem with its first cause line."""
     from orchestration.progress import STAGES, first_cause_line, stage_of_step
 
@@ -143,7 +131,7 @@ def print_report(report: RunReport, wall_seconds: float) -> None:
     order = [*STAGES, *sorted(set(by_stage) - set(STAGES))]
     split = ", ".join(f"{stage} {by_stage[stage]:.1f}s" for stage in order if stage in by_stage)
     status = "ok" if report.ok else "FAILED"
-    _say(f"run {report.run_id} {status} in {wall_seconds:.1f}s ({split})")
+    _say(f"run {report.run_id} {status} in {report.wall_seconds:.1f}s ({split})")
     _say(
         f"{len(report.assets)} assets ({report.materialized:,} partition materializations); "
         f"checks: {report.checks_passed} passed, {len(report.warned_checks)} warned, "
@@ -262,7 +250,7 @@ def _execute(
                 progress.say(f"stopping: {stopped}; no further step runs")
                 runguard.cancel(instance, run_id, stopped)
     if results:
-        report = report_from_result(results[0])
+        report = report_from_events(run_id, results[0].success, results[0].all_events)
     else:  # a stopped run: its events so far
         events = [e.dagster_event for e in instance.all_logs(run_id) if e.is_dagster_event]
         report = report_from_events(run_id, False, events)
@@ -302,15 +290,18 @@ def run_pipeline(
         raise SystemExit(2) from None
     with run_output(verbose) as out:
         report = _execute(defs, instance, dates, out, verbose)
-    print_report(report, report.wall_seconds)
+    print_report(report)
     return report
 
 
 def write_report_json(report: RunReport, path: Path) -> None:
     """The run report as JSON (`pipeline --report-json PATH`), read by `make bench`."""
+    from orchestration.progress import stage_of_step
+
     by_stage: dict[str, float] = defaultdict(float)
     for step, seconds in report.step_seconds.items():
-        by_stage[stage_of(step)] += seconds
+        stage = stage_of_step(step)
+        by_stage["gx" if stage.endswith("checks") else stage] += seconds
     names = ("run_id", "ok", "asset_numbers", "checks_passed", "failed_checks", "warned_checks")
     document = {name: getattr(report, name) for name in (*names, "failed_steps", "skipped_steps")}
     document["wall_seconds"] = round(report.wall_seconds, 3)

@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from conftest import SAMPLE_DAYS, SAMPLE_START, SampleRun
 
-from orchestration.cli import run_pipeline, stage_of
+from orchestration.cli import run_pipeline
+from orchestration.progress import STAGES, stage_of_step
 
 
 def test_every_asset_and_check_succeeds(sample_run: SampleRun):
@@ -21,7 +22,7 @@ def test_every_asset_and_check_succeeds(sample_run: SampleRun):
     assert report.ok, (report.failed_steps, report.failed_checks)
     assert not report.skipped_steps
     assert report.checks_passed > 0
-    assert {"ingest", "dbt", "gx", "publish"} <= {stage_of(step) for step in report.step_seconds}
+    assert set(STAGES) <= {stage_of_step(step) for step in report.step_seconds}
 
 
 def test_raw_tables_hold_every_delivered_row(sample_run: SampleRun):

@@ -148,7 +148,7 @@ def test_the_run_summary_warns_about_what_was_not_read(landing, tmp_path, capsys
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT review_text FROM raw.reviews").fetchall() == [(None,)]
 
-    cli.print_report(cli.report_from_result(result), 1.0)
+    cli.print_report(cli.report_from_events(result.run_id, result.success, result.all_events))
     out = capsys.readouterr().out
     assert (
         f"  WARN  check raw/reviews:{UNEXPECTED_CHECK}: not read: {REVIEWS_JSONL}: key(s) "
