@@ -135,11 +135,10 @@ JVM_SIZE = _like(r"\d+[kmgt]?", "a JVM size such as 1g or 512m")
 
 @dataclass(frozen=True)
 class Setting:
-    """One documented setting: its default, how its text is checked, and a value it refuses."""
+    """One documented setting: its default and how its text is checked."""
 
     default: str
     parse: Callable[[str], Any]
-    bad: str  # a value the check refuses (tests try each)
     example: str = ""  # a good value for the fix when there is no default
     fix: str = ""  # the fix, when it is more than "set it to a value like the default"
     name: str = ""  # the variable: the Settings field's name in capitals
@@ -168,55 +167,46 @@ DBT_VARS_FIX = (
 class Settings:
     """Every setting, typed: a field annotated with its `Setting`, named as its variable."""
 
-    landing_dir: Annotated[Path, Setting("data/landing", DIR_PATH, "README.md")]
-    warehouse_path: Annotated[Path, Setting("data/warehouse.duckdb", FILE_PATH, "orchestration")]
-    serving_dir: Annotated[Path, Setting("data/serving", DIR_PATH, "README.md")]
-    serving_keep: Annotated[int, Setting("5", _whole(1), "0")]
-    dagster_home: Annotated[Path, Setting("data/dagster_home", DIR_PATH, "README.md")]
-    warehouse_config: Annotated[
-        Path | None, Setting("", EXISTING_FILE, "no/such/warehouse.yaml", fix=CONFIG_FIX)
-    ]
-    dbt_vars: Annotated[
-        dict[str, Any] | None,
-        Setting("", _dbt_vars, "{business_timezone: Mars/Olympus}", fix=DBT_VARS_FIX),
-    ]
-    partitions_start_date: Annotated[date, Setting("2020-01-01", DATE, "2020-13-01")]
-    landing_settle_seconds: Annotated[float, Setting("120", _at_least(0), "-5")]
-    schedule_lookback_days: Annotated[int, Setting("3", _whole(1), "0")]
-    dbt_full_refresh: Annotated[bool, Setting("0", FLAG, "maybe")]
-    dbt_unit_tests: Annotated[bool, Setting("0", FLAG, "maybe")]
-    dbt_log_level_file: Annotated[
-        str, Setting("info", _one_of("debug", "info", "warn", "error"), "loud")
-    ]
-    dbt_target: Annotated[str, Setting("duckdb", _one_of("duckdb", "spark"), "postgres")]
-    quarantine_max_share: Annotated[float, Setting("0.01", SHARE, "1%")]
-    orphan_grace_days: Annotated[int, Setting("3", _whole(0), "three")]
-    pool_wait_seconds: Annotated[float, Setting("600", _at_least(1), "forever")]
-    gx_docs_dir: Annotated[Path, Setting(DEFAULT_GX_DOCS_DIR, DIR_PATH, "README.md")]
-    gx_backend: Annotated[str, Setting("auto", _one_of("auto", "sql", "pandas"), "spark")]
-    gx_docs_url: Annotated[str, Setting("http://127.0.0.1:3100", DOCS_URL, "docs.example.com")]
-    spark_dir: Annotated[Path, Setting("data/spark", DIR_PATH, "README.md")]
-    spark_raw_dir: Annotated[str | None, Setting("", str, "", "data/spark/raw")]
-    spark_driver_memory: Annotated[str, Setting("1g", JVM_SIZE, "lots")]
-    duckdb_memory_limit: Annotated[str, Setting("2GB", SIZE, "2 gigs")]
-    duckdb_threads: Annotated[int, Setting("2", _whole(1), "0")]
-    alert_webhook_url: Annotated[
-        str | None, Setting("", URL, "hooks.example.com/abc", "https://hooks.example/x")
-    ] = field(repr=False)  # a secret: the URL holds the token
-    alert_smtp_host: Annotated[str | None, Setting("", str, "", "smtp.example.com")]
-    alert_smtp_port: Annotated[int, Setting("587", _whole(1), "smtp")]
-    alert_smtp_starttls: Annotated[bool, Setting("true", FLAG, "sometimes")]
-    alert_smtp_ca_file: Annotated[
-        Path | None, Setting("", EXISTING_FILE, "no/such/ca.pem", "ca.pem")
-    ]
-    alert_smtp_user: Annotated[str | None, Setting("", str, "")] = field(repr=False)
-    alert_smtp_password: Annotated[str | None, Setting("", str, "")] = field(repr=False)
-    alert_email_from: Annotated[list[str], Setting("warehouse-alerts@localhost", EMAILS, "alerts")]
-    alert_email_to: Annotated[list[str] | None, Setting("", EMAILS, "ops team", "ops@example.com")]
-    dagster_ui_url: Annotated[str, Setting("http://127.0.0.1:3000", URL, "localhost:3000")]
-    anomaly_alert_lookback_days: Annotated[int, Setting("7", _whole(0), "a week")]
-    freshness_max_lag_days: Annotated[int, Setting("2", _whole(0), "-1")]
-    verbose: Annotated[bool, Setting("0", FLAG, "very")]
+    landing_dir: Annotated[Path, Setting("data/landing", DIR_PATH)]
+    warehouse_path: Annotated[Path, Setting("data/warehouse.duckdb", FILE_PATH)]
+    serving_dir: Annotated[Path, Setting("data/serving", DIR_PATH)]
+    serving_keep: Annotated[int, Setting("5", _whole(1))]
+    dagster_home: Annotated[Path, Setting("data/dagster_home", DIR_PATH)]
+    warehouse_config: Annotated[Path | None, Setting("", EXISTING_FILE, fix=CONFIG_FIX)]
+    dbt_vars: Annotated[dict[str, Any] | None, Setting("", _dbt_vars, fix=DBT_VARS_FIX)]
+    partitions_start_date: Annotated[date, Setting("2020-01-01", DATE)]
+    landing_settle_seconds: Annotated[float, Setting("120", _at_least(0))]
+    schedule_lookback_days: Annotated[int, Setting("3", _whole(1))]
+    dbt_full_refresh: Annotated[bool, Setting("0", FLAG)]
+    dbt_unit_tests: Annotated[bool, Setting("0", FLAG)]
+    dbt_log_level_file: Annotated[str, Setting("info", _one_of("debug", "info", "warn", "error"))]
+    dbt_target: Annotated[str, Setting("duckdb", _one_of("duckdb", "spark"))]
+    quarantine_max_share: Annotated[float, Setting("0.01", SHARE)]
+    orphan_grace_days: Annotated[int, Setting("3", _whole(0))]
+    pool_wait_seconds: Annotated[float, Setting("600", _at_least(1))]
+    gx_docs_dir: Annotated[Path, Setting(DEFAULT_GX_DOCS_DIR, DIR_PATH)]
+    gx_backend: Annotated[str, Setting("auto", _one_of("auto", "sql", "pandas"))]
+    gx_docs_url: Annotated[str, Setting("http://127.0.0.1:3100", DOCS_URL)]
+    spark_dir: Annotated[Path, Setting("data/spark", DIR_PATH)]
+    spark_raw_dir: Annotated[str | None, Setting("", str, "data/spark/raw")]
+    spark_driver_memory: Annotated[str, Setting("1g", JVM_SIZE)]
+    duckdb_memory_limit: Annotated[str, Setting("2GB", SIZE)]
+    duckdb_threads: Annotated[int, Setting("2", _whole(1))]
+    alert_webhook_url: Annotated[str | None, Setting("", URL, "https://hooks.example/x")] = field(
+        repr=False
+    )  # a secret: the URL holds the token
+    alert_smtp_host: Annotated[str | None, Setting("", str, "smtp.example.com")]
+    alert_smtp_port: Annotated[int, Setting("587", _whole(1))]
+    alert_smtp_starttls: Annotated[bool, Setting("true", FLAG)]
+    alert_smtp_ca_file: Annotated[Path | None, Setting("", EXISTING_FILE, "ca.pem")]
+    alert_smtp_user: Annotated[str | None, Setting("", str)] = field(repr=False)
+    alert_smtp_password: Annotated[str | None, Setting("", str)] = field(repr=False)
+    alert_email_from: Annotated[list[str], Setting("warehouse-alerts@localhost", EMAILS)]
+    alert_email_to: Annotated[list[str] | None, Setting("", EMAILS, "ops@example.com")]
+    dagster_ui_url: Annotated[str, Setting("http://127.0.0.1:3000", URL)]
+    anomaly_alert_lookback_days: Annotated[int, Setting("7", _whole(0))]
+    freshness_max_lag_days: Annotated[int, Setting("2", _whole(0))]
+    verbose: Annotated[bool, Setting("0", FLAG)]
 
     deployment: Deployment = field(repr=False)
     per_feed: Mapping[str, Mapping[str, Any]] = field(repr=False)  # {base: {feed: value}}
