@@ -95,9 +95,11 @@ def site(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Ite
         if not has_ops:
             conn.execute(DEV_OPS.read_text())
         # Planted in the copy, to see both branches drawn: surveys not delivered (the service
-        # page names it instead of drawing NPS and CSAT) and, when the sample quarantined
-        # nothing, 7 quarantined order rows on the first business day.
+        # page names it instead of drawing NPS and CSAT), no search_query column (search_terms
+        # empty: the traffic page says so) and, when the sample quarantined nothing, 7
+        # quarantined order rows on the first business day.
         conn.execute("UPDATE ops.feed_freshness SET delivered = false WHERE feed = 'surveys'")
+        conn.execute("DELETE FROM marts.search_terms")
         conn.execute(
             "INSERT INTO ops.quarantine_daily SELECT 'orders', min(business_date), "
             "'planted by the dashboards test', 7 FROM marts.daily_sales "
@@ -353,3 +355,77 @@ def test_a_dropdown_filters_in_the_browser(site: Path, pages: dict[str, dict]) -
     after = pages[f"/traffic?channel={CHANNEL}"]["text"]
     assert f"session\t{count(reached['all'])}\t" in before
     assert f"session\t{count(reached[CHANNEL])}\t" in after
+
+
+def test_the_second_round_marts_on_their_pages(site: Path, pages: dict[str, dict]) -> None:
+    """A figure of each new section, formatted as its page formats it (the default range
+    covers every day and month of the sample)."""
+    db = site / serving.DATABASE
+    (currency,) = one(db, "SELECT currency FROM ops.deployment")
+    sales = pages["/sales"]["text"]
+    method, revenue = one(
+        db,
+        "SELECT payment_method, sum(paid_revenue) FROM marts.daily_payment_methods "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+    )
+    assert f"{method}\t" in sales and money(revenue, currency) in sales
+    reason, refunded = one(
+        db,
+        "SELECT reason, sum(refunded_amount) FROM marts.refund_reasons GROUP BY 1 "
+        "ORDER BY 2 DESC LIMIT 1",
+    )
+    assert f"{reason}\t" in sales and money(refunded, currency) in sales
+    product, launch, units = one(
+        db,
+        "SELECT product_id, min(launch_date), sum(units_sold) FROM marts.new_product_sales "
+        "GROUP BY 1 ORDER BY 2, 1 LIMIT 1",
+    )
+    assert f"{product}\t{launch.isoformat()}\t" in sales and count(units) in sales
+
+    traffic = pages["/traffic"]["text"]
+    assert "Sessions started and paid orders placed per weekday and local hour" in traffic
+    path, path_sessions = one(
+        db, "SELECT path, sum(sessions) FROM marts.page_paths GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    )
+    assert f"{path}\t{count(path_sessions)}\t" in traffic
+    assert "No search terms: the events feed delivers no search_query column" in traffic
+    viewed, views = one(
+        db,
+        "SELECT product_id, sum(product_views) FROM marts.product_engagement GROUP BY 1 "
+        "ORDER BY 2 DESC, 1 LIMIT 1",
+    )
+    assert f"{viewed}\t{count(views)}\t" in traffic
+
+    (category,) = one(
+        db,
+        "SELECT category FROM marts.complaint_categories ORDER BY month DESC, complaints DESC, "
+        "tickets DESC LIMIT 1",
+    )
+    assert "Ticket categories" in pages["/service"]["text"]
+    assert f"\t{category}\t" in pages["/service"]["text"]
+
+    (unattributed,) = one(
+        db,
+        "SELECT sum(attributed_revenue) FROM marts.channel_attribution "
+        "WHERE channel = 'unattributed' AND attribution_model = 'last_touch'",
+    )
+    assert f"unattributed\t{money(unattributed, currency, 0)}\t" in pages["/marketing"]["text"]
+
+    customers = pages["/customers"]["text"]
+    (scored,) = one(db, "SELECT count(*) FROM marts.churn_risk")
+    if scored:
+        (auc,) = one(db, "SELECT any_value(model_auc) FROM marts.churn_risk")
+        assert f"Model AUC (back-test)\n{auc:.3f}" in customers.replace("\n\n", "\n")
+    else:  # the 91-day sample
+        assert "Too short to train the churn model" in customers
+    assert "Customers per member tier and activity tier" in customers
+
+    growth = pages["/growth"]["text"]
+    (alerts,) = one(db, "SELECT count(*) FROM marts.product_sales_alerts WHERE is_alert")
+    assert f"Flagged product days in the range ({count(alerts)} in all)" in growth
+    month, kpi, target = one(
+        db,
+        "SELECT strftime(month, '%Y-%m'), kpi, target FROM marts.kpi_targets "
+        "WHERE kpi = 'new_customers' AND target IS NOT NULL ORDER BY month LIMIT 1",
+    )
+    assert f"{month}\t{kpi}\t{count(target)}\t" in growth
