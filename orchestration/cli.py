@@ -178,8 +178,7 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
 
 @contextlib.contextmanager
 def run_output(verbose: bool) -> Iterator[TextIO]:
-    """A stream on stdout for the progress; unless verbose, fds 1 and 2 (where Dagster mirrors
-    what it captures) go to /dev/null meanwhile."""
+    """The progress stream; unless verbose, fds 1 and 2 (Dagster's mirrored output) go nowhere."""
     try:
         out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream

@@ -23,7 +23,6 @@ PID_START_TAG = "ecom/pid_start"  # the process's start time: pids are reused
 POLL_S = 1.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 IN_PROGRESS = [dg.DagsterRunStatus[s] for s in ("NOT_STARTED", "STARTING", "STARTED", "CANCELING")]
-ENDED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 # Held by publish while it writes: a stop lets a publish in progress finish, and none starts after.
 PUBLISHING = threading.Lock()
@@ -73,8 +72,7 @@ def process_alive(tags: dict[str, str]) -> bool | None:
 
 
 def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> None:
-    """Fail the runs whose process died and free ended runs' slots; raise OtherRunRunning
-    when a run of this CLI is alive."""
+    """Fail the runs whose process died, free ended runs' slots; OtherRunRunning if one lives."""
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
         alive = process_alive(dict(run.tags))
         pid = run.tags.get(PID_TAG)
@@ -93,7 +91,7 @@ def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> None:
         holders = {s.run_id for info in infos for s in [*info.claimed_slots, *info.pending_steps]}
         for run_id in holders:
             run = instance.get_run_by_id(run_id)
-            if run is None or run.status in ENDED:
+            if run is None or run.is_finished:
                 storage.free_concurrency_slots_for_run(run_id)
 
 

@@ -36,8 +36,7 @@ def kept_versions(serving_dir: Path) -> list[int]:
 
 
 def read_log(database: Path) -> list[dict]:
-    """The rows of `marts._publish_log` in `database` (read-only), oldest first (rows from before
-    versioning have no version)."""
+    """The rows of `marts._publish_log` in `database`, oldest first (unversioned rows first)."""
     with duckdb.connect(str(database), read_only=True) as conn:
         cursor = conn.execute(f"SELECT * FROM {LOG_TABLE} ORDER BY version NULLS FIRST")
         names = [d[0] for d in cursor.description]

@@ -319,9 +319,7 @@ def check_dbt_vars(
             )
         elif name == "business_timezone" and not _is_zone(value):
             problem = f"business_timezone {value!r} is not an IANA time zone (e.g. Europe/Berlin)"
-        elif name == "currency" and not (
-            isinstance(value, str) and re.fullmatch("[A-Za-z]{3}", value)
-        ):
+        elif name == "currency" and not re.fullmatch("[A-Za-z]{3}", str(value)):
             problem = f"currency must be a 3-letter ISO 4217 code (EUR), got {value!r}"
         else:
             continue
@@ -451,8 +449,7 @@ def _per_feed(layer: Mapping[str, str], deployment: Deployment) -> dict[str, dic
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every setting from `environ` (default: os.environ), `.env`, the deployment file
-    and the defaults; SettingError names the first bad one."""
+    """Every setting from `environ` (default os.environ), `.env`, the file, else its default."""
     variables = _variables(os.environ if environ is None else environ)
     layer, env_file = _layer(variables)
     config_text = layer.get("WAREHOUSE_CONFIG", "")

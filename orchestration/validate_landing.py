@@ -2,9 +2,7 @@
 `python -m orchestration.validate_landing [LANDING_DIR] [--json] [--config warehouse.yaml]`.
 
 The ingest's own discovery and `inspect_files` run in an in-memory DuckDB, so the report says
-what a pipeline run would do: per feed, files, rows, dt range, rejected files, columns, rows
-quarantined or held, and keys delivered more than once (flagged when two versions tie on
-updated_ts: file order then decides). Exit 2 when a file would be rejected (or a delivered
+what a pipeline run would do, per feed. Exit 2 when a file would be rejected (or a delivered
 feed has no file), 1 for an invalid config, 0 otherwise."""
 
 from __future__ import annotations

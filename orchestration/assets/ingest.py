@@ -9,14 +9,8 @@ import dagster as dg
 
 from orchestration import deployment, settings
 from orchestration.contract import FEEDS, LINEAGE_COLUMNS, Feed
+from orchestration.ingest import landing as landing_files
 from orchestration.ingest import loader
-from orchestration.ingest.landing import (
-    LandingFile,
-    LandingFileError,
-    discover_feed_files,
-    stray_entries,
-)
-from orchestration.ingest.loader import LoadStats
 from orchestration.partitions import DAILY_PARTITIONS, DateRange, context_dates
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -40,7 +34,7 @@ def raw_asset_key(feed: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", feed])
 
 
-def _metadata(stats: LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
+def _metadata(stats: loader.LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
     """The load's counts (files, partitions: dates with files, rows_*, seconds) and more."""
     columns = {**feed.columns, **LINEAGE_COLUMNS}.items()
     scalars = {n: v for n, v in vars(stats).items() if type(v) in (int, float, str) and n != "feed"}
@@ -56,15 +50,15 @@ def _metadata(stats: LoadStats, feed: Feed, dates: DateRange) -> dict[str, objec
     }
 
 
-def _share(stats: LoadStats) -> float:
+def _share(stats: loader.LoadStats) -> float:
     return stats.rows_quarantined / stats.rows_read if stats.rows_read else 0.0
 
 
-def _rows(stats: LoadStats, *names: str) -> dict[str, int]:
+def _rows(stats: loader.LoadStats, *names: str) -> dict[str, int]:
     return {f"rows_{name}": getattr(stats, f"rows_{name}") for name in names}
 
 
-def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheckResult:
+def quarantine_check_result(stats: loader.LoadStats, max_share: float) -> dg.AssetCheckResult:
     """Pass with no quarantined row, WARN up to `max_share` of rows read, ERROR above."""
     share = _share(stats)
     expired = (
@@ -88,7 +82,7 @@ def quarantine_check_result(stats: LoadStats, max_share: float) -> dg.AssetCheck
     )
 
 
-def held_check_result(stats: LoadStats, grace_days: int) -> dg.AssetCheckResult:
+def held_check_result(stats: loader.LoadStats, grace_days: int) -> dg.AssetCheckResult:
     """Pass when no row waits for its parent in raw_held, else WARN (nothing stops)."""
     waiting = ", ".join(list(stats.waiting_reasons)[:3])
     return dg.AssetCheckResult(
@@ -138,10 +132,10 @@ def _check_specs(feed: Feed, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 
 def _range_files(
     context: dg.AssetExecutionContext, feed: Feed, root: Path, dates: DateRange
-) -> tuple[list[LandingFile], bool]:
+) -> tuple[list[landing_files.LandingFile], bool]:
     """(the feed's files of `dates`, whether the feed is delivered). Delivery is judged on the
     whole landing: a feed may skip a day."""
-    every_file = discover_feed_files(root, feed.name)
+    every_file = landing_files.discover_feed_files(root, feed.name)
     delivered = deployment.check_feed_files(feed.name, every_file, root)
     files = [f for f in every_file if dates.first <= f.partition_dt <= dates.last]
     if not delivered and files:
@@ -180,13 +174,14 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             with warehouse.connect() as conn:
                 run_id = context.run.run_id
                 stats = loader.load_feed(conn, feed, files, root, run_id, loader.RAW_SCHEMA, grace)
-        except LandingFileError as exc:  # one line naming the file, the line and the problem
+        except landing_files.LandingFileError as exc:  # one line: file, line, problem
             raise dg.Failure(
                 description=f"feed {feed.name}: {exc}",
                 metadata={"file": exc.file, "line": exc.line or -1, "reason": exc.reason},
                 allow_retries=False,
             ) from exc
-        strays = [m for _, nearest, m in stray_entries(root, list(FEEDS)) if nearest == feed.name]
+        entries = landing_files.stray_entries(root, list(FEEDS))
+        strays = [message for _, nearest, message in entries if nearest == feed.name]
         not_read = strays + stats.not_read
         context.log.info(
             f"raw.{feed.name} dt {dates}: {stats.rows_loaded} rows from {stats.files} files in "
