@@ -46,16 +46,12 @@ def _proc_stat(pid: int) -> list[str]:
         return []
 
 
-def process_start_time(pid: int) -> str | None:
-    """The start time of process `pid` (clock ticks since boot), None if unknown."""
-    fields = _proc_stat(pid)
-    return fields[19] if len(fields) > 19 else None
-
-
 def process_tags() -> dict[str, str]:
+    """This process's host, pid and start time (clock ticks since boot, when known)."""
     tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
-    if (started := process_start_time(os.getpid())) is not None:
-        tags[PID_START_TAG] = started
+    fields = _proc_stat(os.getpid())
+    if len(fields) > 19:
+        tags[PID_START_TAG] = fields[19]
     return tags
 
 
