@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -125,6 +126,29 @@ def test_the_dbt_vars_name_the_undelivered_columns(landing: Path, conn) -> None:
     assert '"events.search_query"' in args[args.index("--vars") + 1]
     # Delivering the column changes the vars, hence the project hash: a full refresh next.
     assert plan.project_hash != dbt_asset.project_hash(manifest, deployment.dbt_vars())
+
+
+def test_search_terms_is_emptied_and_says_so(landing: Path, conn) -> None:
+    load_all(conn, landing)
+    columns = deployment.undelivered_columns(conn)
+    _, required = deployment.lineage()
+    marts = [t for t, needs in required.items() if "events.search_query" in needs]
+    assert "marts.search_terms" in marts
+    meta = deployment.missing_feeds_metadata("marts.search_terms", columns=columns)
+    assert meta["missing_feeds"].split(", ") == ["events.search_query"]
+    assert meta["emptied_for_missing_feeds"] == "events.search_query"
+    assert meta["complete_inputs"] is False
+    delivered = deployment.missing_feeds_metadata("marts.search_terms", columns=())
+    assert (delivered["missing_feeds"], delivered["complete_inputs"]) == ("", True)
+
+    event = dg.AssetMaterialization(asset_key=["marts", "search_terms"])
+    (annotated,) = deployment.annotate_dbt_events([event], None, columns)
+    assert annotated.metadata["missing_feeds"].value == "events.search_query"
+
+    suite = read_suite_file(EXPECTATIONS_DIR / "marts.search_terms.json")
+    kept, reason = deployment.suite_for_deployment(suite, conn)
+    assert reason is not None and "events.search_query" in reason
+    assert "expect_table_row_count_to_be_between" not in {e["type"] for e in kept.expectations}
 
 
 def old_shape(feed: str) -> str:
