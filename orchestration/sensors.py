@@ -212,8 +212,7 @@ def plan_landing_run(
     "partitions (after LANDING_SETTLE_SECONDS without changes).",
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    """The cursor holds each `dt=` folder's fingerprint; it advances when the run is requested: a
-    failed run is alerted, not retried."""
+    """The cursor (each `dt=` folder's fingerprint) advances on request: no retry of a failure."""
     root = settings.get().landing_dir
     try:
         fingerprints = partitions.partition_fingerprints(root)

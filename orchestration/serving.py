@@ -59,8 +59,7 @@ def next_version(serving_dir: Path) -> int:
 
 
 def history_database(serving_dir: Path) -> Path | None:
-    """The file whose publish log the next publish carries on: the newest kept version (the full
-    history, also after a rollback), else the current top-level file, else none."""
+    """The newest kept version's database (full history even after a rollback), else the current."""
     kept = kept_versions(serving_dir)
     if kept:
         return version_dir(serving_dir, kept[-1]) / DATABASE

@@ -240,21 +240,19 @@ class Settings:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A validated deployment file: the dbt vars it sets, and its settings as text by variable
-    (QUARANTINE_MAX_SHARE_EVENTS: "0.05")."""
+    """A validated deployment file: its feeds, its dbt vars and its per-feed settings."""
 
     source: str  # the file read, or "defaults"
     feeds: tuple[str, ...] = tuple(FEEDS)
     dbt_overrides: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # {"QUARANTINE_MAX_SHARE": "0.05"}
 
     def delivers(self, feed: str) -> bool:
         return feed in self.feeds
 
     @property
     def dbt_vars(self) -> dict[str, Any]:
-        """The vars the file sets, and `undelivered_feeds` when feeds are left out (the marts'
-        post-hook empties a mart that requires one: macro empty_if_feeds_missing)."""
+        """The vars the file sets, and `undelivered_feeds` (macro empty_if_feeds_missing)."""
         undelivered = [f for f in FEEDS if f not in self.feeds]
         return {**self.dbt_overrides, **({"undelivered_feeds": undelivered} if undelivered else {})}
 

@@ -133,8 +133,7 @@ def _check_specs(feed: Feed, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 def _range_files(
     context: dg.AssetExecutionContext, feed: Feed, root: Path, dates: DateRange
 ) -> tuple[list[landing_files.LandingFile], bool]:
-    """(the feed's files of `dates`, whether the feed is delivered). Delivery is judged on the
-    whole landing: a feed may skip a day."""
+    """The feed's files of `dates`, and whether it is delivered (judged on the whole landing)."""
     every_file = landing_files.discover_feed_files(root, feed.name)
     delivered = deployment.check_feed_files(feed.name, every_file, root)
     files = [f for f in every_file if dates.first <= f.partition_dt <= dates.last]
