@@ -174,7 +174,7 @@ def _evaluate(
     docs: Path | None,
 ) -> Iterator[dg.AssetCheckResult]:
     """Run a suite for its checks in `names` (a critical one fails if the suite cannot run)."""
-    to_run, skipped = deployment.suite_for_deployment(suite)
+    to_run, skipped = deployment.suite_for_deployment(suite, conn)
     try:
         rows, reason = check_scope(context, conn, to_run)
     except Exception as exc:  # every row is always a sound scope
