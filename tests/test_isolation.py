@@ -50,11 +50,7 @@ def test_the_deployment_config_is_the_session_empty_one(isolated_paths: Path) ->
     """Not a local warehouse.yaml at the repository root: the defaults, whatever is there."""
     config = deployment.load_config()
     assert config.source == str(isolated_paths / "warehouse.yaml")
-    assert (config.feeds, config.undelivered, config.dbt_overrides) == (
-        deployment.Deployment(source="x").feeds,
-        (),
-        {},
-    )
+    assert (config.feeds, config.dbt_overrides) == (deployment.Deployment(source="x").feeds, {})
     assert "DBT_VARS" not in os.environ and settings.get().all_dbt_vars == {}
 
 
