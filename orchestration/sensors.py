@@ -25,13 +25,8 @@ from orchestration.progress import failure_reason
 RUN_END_EVENTS = [dg.DagsterEventType[s] for s in ("RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED")]
 RUNS_PER_TICK = 50
 # Check metadata keys, in order of preference, that hold what was observed / the limit.
-OBSERVED_KEYS = (
-    "observed_value",
-    "quarantine_share",
-    "dagster_dbt/failed_row_count",
-    "unexpected_count",
-    "error",
-)
+OBSERVED_KEYS = ("observed_value", "quarantine_share", "dagster_dbt/failed_row_count")
+OBSERVED_KEYS += ("unexpected_count", "error")
 THRESHOLD_KEYS = ("threshold", "max_share", "max_lag_days")
 
 
