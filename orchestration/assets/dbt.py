@@ -303,15 +303,19 @@ def dbt_resource() -> DbtCliResource:
 
 def build_dashboard_specs() -> list[dg.AssetSpec]:
     """The dbt exposures as assets of their own (group `dashboards`): the page's URL and the
-    marts it shows, so the lineage ends in what analysts open (`make dashboards`)."""
+    marts it shows (plus `meta.dagster_deps`: assets outside dbt), so the lineage ends in what
+    analysts open (`make dashboards`)."""
     manifest = json.loads(Path(dbt_project().manifest_path).read_text())
     translator = WarehouseDbtTranslator()
     return [
         dg.AssetSpec(
             key=["dashboards", exposure["name"]],
             deps=[
-                translator.get_asset_key(manifest["nodes"][u])
-                for u in exposure["depends_on"]["nodes"]
+                *(
+                    translator.get_asset_key(manifest["nodes"][u])
+                    for u in exposure["depends_on"]["nodes"]
+                ),
+                *map(dg.AssetKey.from_user_string, exposure["meta"].get("dagster_deps", [])),
             ],
             description=exposure.get("description"),
             group_name="dashboards",
