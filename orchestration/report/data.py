@@ -45,6 +45,9 @@ QUERIES = {
     "anomalies": """
         SELECT business_date, kpi, value, baseline_mean, baseline_std, z_score
         FROM marts.kpi_anomalies WHERE is_anomaly ORDER BY business_date DESC, kpi""",
+    "product_alerts": """
+        SELECT business_date, product_id, units_sold, baseline_mean, z_score
+        FROM marts.product_sales_alerts WHERE is_alert ORDER BY business_date DESC, product_id""",
 }
 
 # From `ops` (older files have none): currency, feeds not delivered, the publishing run's checks.
@@ -73,6 +76,7 @@ class ReportData:
     monthly: pd.DataFrame
     satisfaction: pd.DataFrame
     anomalies: pd.DataFrame
+    product_alerts: pd.DataFrame
     currency: str | None = None  # these three: None without an `ops` schema
     undelivered: list[str] | None = None
     checks: tuple[int, list[str]] | None = None

@@ -121,6 +121,19 @@ def _anomaly_table(anomalies: pd.DataFrame, currency: str | None) -> str:
     return f'<table id="anomaly-table"><tr>{head}</tr>{rows}</table>'
 
 
+def _product_alert_table(alerts: pd.DataFrame) -> str:
+    if alerts.empty:
+        return "<p>No product sales alert in the published data.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("date", "product", "units", "baseline mean", "z"))
+    rows = "".join(
+        f'<tr class="anomaly"><td>{pd.Timestamp(r.business_date):%Y-%m-%d}</td>'
+        f"<td>{html.escape(str(r.product_id))}</td><td>{r.units_sold:,}</td>"
+        f"<td>{r.baseline_mean:,.1f}</td><td>{r.z_score:+.1f}</td></tr>"
+        for r in alerts.itertuples()
+    )
+    return f'<table id="product-alert-table"><tr>{head}</tr>{rows}</table>'
+
+
 def _figure(chart_id: str, drawn: bool, data: ReportData) -> str:
     title, caption = CHART_TITLES[chart_id]
     body = f'<div class="chart" id="chart-{chart_id}"></div>'
@@ -171,6 +184,7 @@ def render(data: ReportData, headlines: list[Headline], charts: dict[str, dict])
 <p><small>Arrows: {period}; repurchase rate: month over month.</small></p>
 <section class="charts">{"".join(_figure(c, c in charts, data) for c in CHART_TITLES)}</section>
 <section><h2>Flagged anomalies</h2>{_anomaly_table(data.anomalies, data.currency)}</section>
+<section><h2>Product sales alerts</h2>{_product_alert_table(data.product_alerts)}</section>
 <script>{vega_bundle()}</script>
 <script>const REPORT_SPECS = {specs};{EMBED_SCRIPT}</script>
 </body></html>

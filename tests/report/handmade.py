@@ -37,6 +37,9 @@ CREATE TABLE marts.kpi_anomalies AS SELECT * FROM (VALUES
     (DATE '2025-03-01', 'gmv', 37060.5, 1234.0, 100.0, 358.3, true),
     (DATE '2025-03-02', 'payment_success_rate', 0.1182, 0.9, 0.05, -15.6, true))
     t(business_date, kpi, value, baseline_mean, baseline_std, z_score, is_anomaly);
+CREATE TABLE marts.product_sales_alerts AS SELECT * FROM (VALUES
+    (DATE '2025-03-02', 'sku7', 1::BIGINT, 14.5, 2.0, -6.75, true))
+    t(business_date, product_id, units_sold, baseline_mean, baseline_std, z_score, is_alert);
 """
 
 OPS = """

@@ -39,6 +39,8 @@ def test_the_pipeline_publishes_the_report_with_its_version(sample_run: SampleRu
     assert f"publish version {version}" in text
     assert "<script src" not in text and "<link" not in text  # everything inline
     assert text.count('class="tile"') == 6
+    collapse = sample_run.manifest["planted"]["product_collapse"]  # flagged by the mart
+    assert f"<td>{collapse['date']}</td><td>{collapse['product_id']}</td>" in text
     event = sample_run.instance.get_latest_materialization_event(PUBLISH_KEY)
     metadata = event.asset_materialization.metadata
     assert metadata["report"].value == str(report)
@@ -126,7 +128,7 @@ def _report_data(days: int = 14) -> ReportData:
     return ReportData(
         version=1, published_at=None, run_id="r", sales=sales, traffic=traffic,
         funnel=empty, cohorts=empty, segments=empty, flows=empty, monthly=monthly,
-        satisfaction=satisfaction, anomalies=empty,
+        satisfaction=satisfaction, anomalies=empty, product_alerts=empty,
     )  # fmt: skip
 
 
@@ -169,6 +171,7 @@ def test_a_report_without_events_says_so_and_formats_its_numbers(tmp_path: Path)
     # the anomaly table: money with its currency, a rate as a percentage, no 3.706e+04
     assert "<td>EUR 37,060.50</td><td>EUR 1,234.00</td>" in text
     assert "<td>11.8%</td><td>90.0%</td>" in text and "e+0" not in text
+    assert "<td>sku7</td><td>1</td><td>14.5</td><td>-6.8</td>" in text  # a product sales alert
     # run-2 published: its WARN failure shows; run-1's ERROR failure is another run's
     assert '<p id="checks" class="failed">1 of 3 checks failed: raw/orders freshness (WARN)' in text
 
