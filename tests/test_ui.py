@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 LOCATION = "ecom_warehouse"
 LOAD_TIMEOUT = 180.0
 STOP_TIMEOUT = 45.0
+
 # Where a `dbt` may stay on the test's PATH: the operating system's own folders.
 SYSTEM_BIN_DIRS = {"/usr/bin", "/bin", "/usr/sbin", "/sbin"}
 # The layers of the asset graph, upstream to downstream (each has assets with checks), and
@@ -66,6 +67,13 @@ query Assets {
   }
 }
 """
+
+
+def terminal_signals() -> None:
+    """SIGINT and SIGTERM as a terminal's shell leaves them: default action, none blocked."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
 def plain_shell_path() -> str:
@@ -232,7 +240,7 @@ def ui(tmp_path: Path) -> Iterator[Ui]:
             start_new_session=True,
             # Ctrl-C as in a terminal: a shell that started us in the background (nohup, `&` in
             # a script) hands its children an ignored SIGINT, which the UI would inherit.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            preexec_fn=terminal_signals,
         )
     started = Ui(proc, port, log, docs_port)
     try:

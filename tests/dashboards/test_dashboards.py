@@ -162,7 +162,7 @@ def pages(site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
             finally:
                 browser.close()
     finally:
-        server.terminate()
+        server.kill()  # a static file server: nothing to tidy up
         server.wait(timeout=30)
     print(f"\nscreenshots: {shots}")
     return found
