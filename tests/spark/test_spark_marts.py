@@ -82,7 +82,7 @@ def test_dbt_build_passes_on_spark(spark_build: SparkBuild):
 
 def test_every_mart_equals_its_duckdb_build(spark_build: SparkBuild):
     grains = mart_grains(settings.DBT_PROJECT_DIR / "target" / "manifest.json")
-    assert len(grains) == 29
+    assert len(grains) == 40  # every dbt mart (churn_risk is a Python asset, DuckDB only)
     differences = compare_marts(spark_build.warehouse, spark_build.spark_dir, grains)
     assert differences == {}, "\n".join(
         f"{mart}: {line}" for mart, lines in differences.items() for line in lines

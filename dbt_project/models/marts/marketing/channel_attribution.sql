@@ -158,19 +158,26 @@ credits as (
         'linear' as attribution_model,
         touches.channel,
         1.0 / touches.touch_count as order_credit,
+        -- in whole cents, rounded half up exactly: floor((2 x cents x n + N) / 2N)
         cast(
-            round(
-                cast(paid_orders.order_value as double)
-                * touches.touch_number / touches.touch_count,
-                2
-            ) as {{ type_money() }}
-        )
-        - cast(
-            round(
-                cast(paid_orders.order_value as double)
-                * (touches.touch_number - 1) / touches.touch_count,
-                2
-            ) as {{ type_money() }}
+            (
+                floor(
+                    (
+                        2 * cast(paid_orders.order_value * 100 as double) * touches.touch_number
+                        + touches.touch_count
+                    )
+                    / (2 * touches.touch_count)
+                )
+                - floor(
+                    (
+                        2 * cast(paid_orders.order_value * 100 as double)
+                        * (touches.touch_number - 1)
+                        + touches.touch_count
+                    )
+                    / (2 * touches.touch_count)
+                )
+            )
+            / 100 as {{ type_money() }}
         ) as revenue_credit
     from touches
     inner join paid_orders
