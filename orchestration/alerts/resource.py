@@ -1,20 +1,29 @@
-"""The alert sinks as one Dagster resource, configured from the settings (see .env.example).
+"""Where alerts go: a Slack-compatible webhook, e-mail over SMTP, and always the log; one
+Dagster resource configured from the settings (see .env.example).
 
 The secrets are passed as `dg.EnvVar`, so the Dagster UI shows the variable's name, never its
-value. With no ALERT_WEBHOOK_URL and no ALERT_SMTP_HOST the alerts only go to the log.
+value, and they stay out of the log. Sending never raises: a sink that is down is retried with
+backoff, then skipped for the rest of the batch (a sensor tick has a time limit).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import smtplib
+import ssl
+import time
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 
 from orchestration import settings
 from orchestration.alerts.model import DEFAULT_UI_URL, Alert
-from orchestration.alerts.sinks import LOGGER, DeliveryReport, EmailSink, Sink, WebhookSink, deliver
 
+LOGGER = logging.getLogger("orchestration.alerts")
 DEFAULT_EMAIL_FROM = settings.BY_NAME["ALERT_EMAIL_FROM"].default
 SECRETS = {name: f"ALERT_{name.upper()}" for name in ("webhook_url", "smtp_user", "smtp_password")}
 
@@ -40,35 +49,78 @@ class AlertResource(dg.ConfigurableResource):
     def recipients(self) -> tuple[str, ...]:
         return tuple(part.strip() for part in self.email_to.split(",") if part.strip())
 
-    def sinks(self) -> list[Sink]:
-        found: list[Sink] = []
-        if self.webhook_url.strip():
-            found.append(WebhookSink(self.webhook_url.strip(), timeout=self.timeout_seconds))
-        if self.smtp_host.strip() and self.recipients:
-            found.append(
-                EmailSink(
-                    host=self.smtp_host.strip(),
-                    port=self.smtp_port,
-                    sender=self.email_from or DEFAULT_EMAIL_FROM,
-                    recipients=self.recipients,
-                    user=self.smtp_user or None,
-                    password=self.smtp_password or None,
-                    starttls=self.smtp_starttls,
-                    ca_file=self.smtp_ca_file or None,
-                    timeout=self.timeout_seconds,
-                )
-            )
-        return found
+    def sinks(self) -> list[str]:
+        """The configured sinks: webhook, email (the log is not one: it gets every alert)."""
+        webhook = ["webhook"] if self.webhook_url.strip() else []
+        return webhook + (["email"] if self.smtp_host.strip() and self.recipients else [])
 
-    def send(self, alerts: Sequence[Alert], logger: Any = None) -> DeliveryReport:
-        """Log and deliver `alerts`; never raises (see `sinks.deliver`)."""
-        if not alerts:
-            return DeliveryReport()
-        if self.smtp_host.strip() and not self.recipients:
-            (logger or LOGGER).warning(
-                "ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is empty: no e-mail sent"
-            )
-        return deliver(alerts, self.sinks(), logger, self.attempts, self.backoff_seconds)
+    def post_webhook(self, alert: Alert) -> None:
+        """POST the alert's Slack payload as JSON (HTTPError unless 2xx)."""
+        body = json.dumps(alert.slack_payload(), default=str).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        request = urllib.request.Request(self.webhook_url.strip(), body, headers, method="POST")
+        urllib.request.urlopen(request, timeout=self.timeout_seconds).close()
+
+    def send_email(self, alert: Alert) -> None:
+        """Send the alert as a plain-text e-mail. STARTTLS and login are each optional."""
+        message = alert.email(self.email_from or DEFAULT_EMAIL_FROM, list(self.recipients))
+        host, port = self.smtp_host.strip(), self.smtp_port
+        with smtplib.SMTP(host, port, timeout=self.timeout_seconds) as smtp:
+            if self.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context(cafile=self.smtp_ca_file or None))
+            if self.smtp_user:
+                smtp.login(self.smtp_user, self.smtp_password)
+            smtp.send_message(message)
+
+    def describe(self, sink: str) -> str:
+        """The sink for the log; of the webhook only its host: the URL's path holds the token."""
+        if sink == "webhook":
+            host = urlsplit(self.webhook_url.strip()).netloc.rsplit("@", 1)[-1]
+            return f"webhook {host or '<invalid url>'}"
+        tls = "STARTTLS" if self.smtp_starttls else "plain"
+        auth = "auth" if self.smtp_user else "no auth"
+        to = f"{len(self.recipients)} recipient(s)"
+        return f"smtp {self.smtp_host}:{self.smtp_port} ({tls}, {auth}) to {to}"
+
+    def redacted(self, exc: Exception) -> str:
+        """The error, without the secrets (the webhook URL, the SMTP password)."""
+        text = f"{type(exc).__name__}: {exc}"
+        for secret in (self.webhook_url.strip(), self.smtp_password):
+            text = text.replace(secret, "<redacted>") if secret else text
+        return text[:300]
+
+    def deliver(self, alert: Alert, sink: str, log: Any) -> bool:
+        """Send `alert` to `sink`, retried after backoff_seconds, 2×, 4×…; False after
+        `attempts` failures (logged)."""
+        for attempt in range(1, max(self.attempts, 1) + 1):
+            try:
+                (self.post_webhook if sink == "webhook" else self.send_email)(alert)
+                return True
+            except Exception as exc:
+                error = self.redacted(exc)
+            if attempt < self.attempts:
+                delay = self.backoff_seconds * 2 ** (attempt - 1)
+                log.warning(
+                    f"alert sink {self.describe(sink)}: attempt {attempt}/{self.attempts} failed "
+                    f"({error}); retrying in {delay:.1f}s"
+                )
+                time.sleep(delay)
+        log.error(
+            f"alert sink {self.describe(sink)}: giving up after {self.attempts} attempts "
+            f"({error}); alert not delivered there: {alert.title}; this sink is skipped for the "
+            "rest of this batch"
+        )
+        return False
+
+    def send(self, alerts: Sequence[Alert], logger: Any = None) -> None:
+        """Log every alert, then send it to every sink that has not given up; never raises."""
+        log = logger or LOGGER
+        if alerts and self.smtp_host.strip() and not self.recipients:
+            log.warning("ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is empty: no e-mail sent")
+        sinks = self.sinks()
+        for alert in alerts:
+            (log.error if alert.severity == "ERROR" else log.warning)(alert.log_line())
+            sinks = [sink for sink in sinks if self.deliver(alert, sink, log)]
 
 
 def alert_resource_from_env(config: settings.Settings | None = None) -> AlertResource:

@@ -166,10 +166,10 @@ def test_webhook_receives_a_slack_payload_naming_asset_check_partition_value_and
     httpserver.expect_oneshot_request(TOKEN_PATH, method="POST").respond_with_data("ok")
     resource = AlertResource(webhook_url=httpserver.url_for(TOKEN_PATH))
     with caplog.at_level(logging.INFO, logger="orchestration.alerts"):
-        report = resource.send([_alert()])
+        resource.send([_alert()])
     httpserver.check_assertions()
-    assert report.sent == {"webhook": 1} and not report.failed
-    (request, _response), *_ = httpserver.log
+    assert "giving up" not in caplog.text
+    ((request, _response),) = httpserver.log
     assert request.headers["Content-Type"].startswith("application/json")
     payload = json.loads(request.get_data())
     assert set(payload) == {"text", "blocks"}
@@ -194,10 +194,9 @@ def test_webhook_retries_a_server_error_then_delivers(httpserver: HTTPServer):
     httpserver.expect_ordered_request(TOKEN_PATH).respond_with_data("busy", status=503)
     httpserver.expect_ordered_request(TOKEN_PATH).respond_with_data("ok")
     resource = AlertResource(webhook_url=httpserver.url_for(TOKEN_PATH), backoff_seconds=0.01)
-    report = resource.send([_alert()])
+    resource.send([_alert()])
     httpserver.check_assertions()
-    assert report.sent == {"webhook": 1}
-    assert report.attempts == {"webhook": 2}
+    assert [response.status_code for _, response in httpserver.log] == [503, 200]
 
 
 def test_email_is_sent_over_plain_smtp(smtp_server):
@@ -208,8 +207,7 @@ def test_email_is_sent_over_plain_smtp(smtp_server):
         email_from="warehouse@example.org",
         email_to="ops@example.org, oncall@example.org",
     )
-    report = resource.send([_alert()])
-    assert report.sent == {"email": 1}
+    resource.send([_alert()])
     (message,) = smtp_server.received.messages
     assert message["Subject"] == "[warehouse] [ERROR] Check failed: raw/payments:quarantine_share"
     assert message["From"] == "warehouse@example.org"
@@ -238,8 +236,7 @@ def test_email_with_starttls_and_login(smtp_tls_server, caplog: pytest.LogCaptur
         email_to="ops@example.org",
     )
     with caplog.at_level(logging.DEBUG, logger="orchestration.alerts"):
-        report = resource.send([_alert(kind="freshness", check_name="freshness")])
-    assert report.sent == {"email": 1}, caplog.text
+        resource.send([_alert(kind="freshness", check_name="freshness")])
     assert smtp_tls_server.received.logins == ["alerts"]
     (message,) = smtp_tls_server.received.messages
     assert "Landing feed is stale" in message["Subject"]
@@ -262,13 +259,10 @@ def test_a_down_sink_is_retried_then_logged_never_raised(caplog: pytest.LogCaptu
     )
     alerts = [_alert(), _alert(check_name="other_check")]
     with caplog.at_level(logging.INFO, logger="orchestration.alerts"):
-        report = resource.send(alerts)  # must not raise
+        resource.send(alerts)  # must not raise
     # 3 attempts for the first alert, then the sink is skipped for the rest of the batch
-    assert report.attempts == {"webhook": 3, "email": 3}
-    assert report.failed == {"webhook": 2, "email": 2}
-    assert not report.sent
-    assert caplog.text.count("giving up after 3 attempts") == 2
-    assert "attempt 1/3 failed" in caplog.text
+    for attempt in ("attempt 1/3 failed", "attempt 2/3 failed", "giving up after 3 attempts"):
+        assert caplog.text.count(attempt) == 2, attempt
     # both alerts still reached the log; no secret did
     assert caplog.text.count("ALERT check_failure") == 2
     assert "xoxSECRETtoken" not in caplog.text and "s3cret-pw" not in caplog.text
@@ -279,8 +273,8 @@ def test_no_sink_configured_means_log_only(caplog: pytest.LogCaptureFixture):
     resource = AlertResource()
     assert resource.sinks() == []
     with caplog.at_level(logging.INFO, logger="orchestration.alerts"):
-        report = resource.send([_alert(severity="WARN")])
-    assert report.alerts == 1 and not report.sent and not report.failed
+        resource.send([_alert(severity="WARN")])
+    assert "alert sink" not in caplog.text
     assert "ALERT check_failure [WARN] Check failed: raw/payments:quarantine_share" in caplog.text
 
 
@@ -303,9 +297,7 @@ def test_resource_from_env_passes_set_variables_as_env_vars(monkeypatch: pytest.
     assert resolved.webhook_url == env["ALERT_WEBHOOK_URL"]
     assert resolved.smtp_port == 2525
     assert resolved.recipients == ("a@example.org", "b@example.org")
-    assert [s.name for s in resolved.sinks()] == ["webhook", "email"]
-    assert "xoxSECRETtoken" not in repr(resolved.sinks())
-    assert "s3cret-pw" not in repr(resolved.sinks())
+    assert resolved.sinks() == ["webhook", "email"]
 
     for name in env:
         monkeypatch.delenv(name)
