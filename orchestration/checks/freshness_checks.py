@@ -19,11 +19,6 @@ from orchestration.ingest.landing import LandingFileError, partition_date, visib
 FRESHNESS_CHECK = "freshness"
 
 
-def max_lag_days(feed: str) -> int:
-    """FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS (env, then deployment file)."""
-    return settings.get().for_feed("FRESHNESS_MAX_LAG_DAYS", feed)
-
-
 def newest_partition(landing_root: Path, feed: str) -> date | None:
     """The newest `dt=YYYY-MM-DD` folder holding a visible file (empty: an export still writing)."""
     for folder in sorted((landing_root / feed).glob("dt=*/"), reverse=True):
@@ -34,8 +29,10 @@ def newest_partition(landing_root: Path, feed: str) -> date | None:
 
 
 def freshness_result(feed: str, newest: date | None, today: date) -> dg.AssetCheckResult:
-    """The check of one feed; WARN when failed: a stale landing is a delivery problem."""
-    limit, lag = max_lag_days(feed), None if newest is None else (today - newest).days
+    """The check of one feed; WARN when failed: a stale landing is a delivery problem. The limit:
+    FRESHNESS_MAX_LAG_DAYS_<FEED>, else FRESHNESS_MAX_LAG_DAYS (env, then deployment file)."""
+    limit = settings.get().for_feed("FRESHNESS_MAX_LAG_DAYS", feed)
+    lag = None if newest is None else (today - newest).days
     passed = lag is not None and lag <= limit
     description = f"feed {feed}: no landing partition found"
     if newest is not None:

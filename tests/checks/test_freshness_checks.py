@@ -12,7 +12,6 @@ from orchestration.assets.ingest import LandingResource
 from orchestration.checks.freshness_checks import (
     build_freshness_checks,
     freshness_result,
-    max_lag_days,
     newest_partition,
 )
 
@@ -27,6 +26,10 @@ def _deliver(root: Path, feed: str, dt: str, name: str = "part.csv") -> None:
 
 def _evaluate(root: Path, feed: str) -> dg.AssetCheckResult:
     return freshness_result(feed, newest_partition(root, feed), NOW.date())
+
+
+def _max_lag_days(root: Path, feed: str) -> int:
+    return _evaluate(root, feed).metadata["max_lag_days"].value
 
 
 @pytest.fixture(autouse=True)
@@ -63,11 +66,11 @@ def test_lag_limit_from_env_global_and_per_feed(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS", "5")
     assert _evaluate(tmp_path, "orders").passed
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS_ORDERS", "1")
-    assert max_lag_days("orders") == 1 and max_lag_days("payments") == 5
+    assert _max_lag_days(tmp_path, "orders") == 1 and _max_lag_days(tmp_path, "payments") == 5
     assert not _evaluate(tmp_path, "orders").passed
     monkeypatch.setenv("FRESHNESS_MAX_LAG_DAYS_ORDERS", "-1")
     with pytest.raises(ValueError, match="FRESHNESS_MAX_LAG_DAYS_ORDERS"):
-        max_lag_days("orders")
+        _evaluate(tmp_path, "orders")
 
 
 def test_a_feed_without_any_partition_fails(tmp_path: Path):
@@ -140,7 +143,7 @@ def test_undelivered_feeds_are_not_judged_and_the_config_sets_the_lag(
     config = tmp_path / "warehouse.yaml"
     config.write_text("feeds: [orders]\nfreshness_max_lag_days: 3\n")
     monkeypatch.setenv("WAREHOUSE_CONFIG", str(config))
-    assert max_lag_days("orders") == 3
+    assert _max_lag_days(tmp_path, "orders") == 3
     _deliver(tmp_path / "landing", "orders", "2025-03-09")
     checks = build_freshness_checks(["orders", "events"], clock=lambda: NOW)
     job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks.check_keys))
