@@ -102,45 +102,7 @@ baseline_pairs as (
 
 ),
 
-baseline_means as (
-
-    select
-        business_date,
-        kpi,
-        avg(baseline_value) as baseline_mean,
-        count(*) as baseline_points
-    from baseline_pairs
-    group by business_date, kpi
-
-),
-
-baselines as (
-
-    -- two-pass sample standard deviation: sqrt(sum((x - mean)^2) / (n - 1)), NULL for n = 1
-    select
-        baseline_pairs.business_date,
-        baseline_pairs.kpi,
-        baseline_means.baseline_mean,
-        baseline_means.baseline_points,
-        sqrt(
-            sum(
-                (baseline_pairs.baseline_value - baseline_means.baseline_mean)
-                * (baseline_pairs.baseline_value - baseline_means.baseline_mean)
-            )
-            / nullif(baseline_means.baseline_points - 1, 0)
-        ) as baseline_std
-    from baseline_pairs
-    inner join baseline_means
-        on
-            baseline_pairs.business_date = baseline_means.business_date
-            and baseline_pairs.kpi = baseline_means.kpi
-    group by
-        baseline_pairs.business_date,
-        baseline_pairs.kpi,
-        baseline_means.baseline_mean,
-        baseline_means.baseline_points
-
-),
+{{ baseline_stats('kpi') }}
 
 scored as (
 

@@ -107,45 +107,7 @@ baseline_pairs as (
 
 ),
 
-baseline_means as (
-
-    select
-        business_date,
-        product_id,
-        avg(baseline_value) as baseline_mean,
-        count(*) as baseline_points
-    from baseline_pairs
-    group by business_date, product_id
-
-),
-
-baselines as (
-
-    -- two-pass sample standard deviation: sqrt(sum((x - mean)^2) / (n - 1)), NULL for n = 1
-    select
-        baseline_pairs.business_date,
-        baseline_pairs.product_id,
-        baseline_means.baseline_mean,
-        baseline_means.baseline_points,
-        sqrt(
-            sum(
-                (baseline_pairs.baseline_value - baseline_means.baseline_mean)
-                * (baseline_pairs.baseline_value - baseline_means.baseline_mean)
-            )
-            / nullif(baseline_means.baseline_points - 1, 0)
-        ) as baseline_std
-    from baseline_pairs
-    inner join baseline_means
-        on
-            baseline_pairs.business_date = baseline_means.business_date
-            and baseline_pairs.product_id = baseline_means.product_id
-    group by
-        baseline_pairs.business_date,
-        baseline_pairs.product_id,
-        baseline_means.baseline_mean,
-        baseline_means.baseline_points
-
-),
+{{ baseline_stats('product_id') }}
 
 scored as (
 
