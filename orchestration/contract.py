@@ -1,10 +1,8 @@
 """The landing contract as code: feeds, keys, column types, row rules and source systems.
 
 The one declaration the ingest, the sample generator, the dbt sources and the raw GX suites
-follow (tests/test_contract_agreement.py holds the last two to it). The minimum columns come
-from docs/specs/landing-contract.md; the types are ours: ids are text, money DECIMAL(18,2),
-timestamps naive UTC after ingest (an offset is converted, none means UTC).
-"""
+follow. The minimum columns come from docs/specs/landing-contract.md; the types are ours: ids
+are text, money DECIMAL(18,2), timestamps naive UTC (an offset is converted, none means UTC)."""
 
 from __future__ import annotations
 
@@ -48,8 +46,6 @@ OLDEST_VALID = date(2000, 1, 1)
 
 @dataclass(frozen=True)
 class InSet:
-    """`column` takes one of `values`."""
-
     column: str
     values: tuple[str, ...]
 
@@ -66,8 +62,6 @@ class Between:
 
 @dataclass(frozen=True)
 class NotBefore:
-    """`later >= earlier` for two columns of the same row."""
-
     later: str
     earlier: str
 
@@ -176,8 +170,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
 
 
 def _feed(paragraph: str) -> Feed:
-    """A Feed from its FEED_COLUMNS paragraph and RULES; a feed with `updated_ts` orders the
-    versions of a key by it."""
+    """A Feed from its FEED_COLUMNS paragraph and RULES."""
     head, columns = paragraph.split(":", 1)
     source, name = head.split()
     specs = [item.split() for item in columns.split(",")]
@@ -191,20 +184,18 @@ def _feed(paragraph: str) -> Feed:
     return Feed(name, source, key, types, required, optional, updated, rules)
 
 
-FEEDS: dict[str, Feed] = {
-    f.name: f for f in map(_feed, re.split(r"\n(?=\S)", FEED_COLUMNS.strip()))
-}
+FEEDS = {f.name: f for f in map(_feed, re.split(r"\n(?=\S)", FEED_COLUMNS.strip()))}
 
 
-def raw_table_ddl(feed: Feed, schema: str = "raw") -> str:
+def raw_table_ddl(feed: Feed) -> str:
     """CREATE TABLE statement for a feed's raw table: contract columns plus lineage."""
     cols = {**feed.columns, **LINEAGE_COLUMNS}
-    body = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in cols.items())
-    return f"CREATE TABLE IF NOT EXISTS {schema}.{feed.name} (\n    {body}\n)"
+    body = ", ".join(f"{name} {sql_type}" for name, sql_type in cols.items())
+    return f"CREATE TABLE IF NOT EXISTS raw.{feed.name} ({body})"
 
 
-def create_empty_raw_schema(conn: duckdb.DuckDBPyConnection, schema: str = "raw") -> None:
+def create_empty_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every raw table empty: for dbt development and feeds a shop does not deliver."""
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for feed in FEEDS.values():
-        conn.execute(raw_table_ddl(feed, schema))
+        conn.execute(raw_table_ddl(feed))

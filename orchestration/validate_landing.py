@@ -24,7 +24,6 @@ from orchestration.contract import FEEDS, Feed, create_empty_raw_schema
 from orchestration.ingest import landing
 from orchestration.ingest.loader import Inspection, ident, inspect_files, sql_str, unread
 
-Severity = Literal["error", "warning", "info"]
 EXIT_OK, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2
 COLUMNS = ("feed", "status", "files", "rows", "dt", "dt range", "quarantined", "dup keys")
 LEFT = ("feed", "status", "files", "dt range")  # the other columns are numbers
@@ -34,7 +33,7 @@ PARENTS = {parent for feed in FEEDS.values() for parent in feed.parents}
 
 @dataclass
 class Problem:
-    severity: Severity
+    severity: Literal["error", "warning", "info"]
     feed: str
     kind: str  # layout, unreadable, missing_column, extra_column, quarantine, conflict, ...
     message: str
@@ -82,7 +81,7 @@ class LandingReport:
 
 
 def _rel(path: Path | str, root: Path) -> str:
-    return Path(path).relative_to(root).as_posix() if Path(path).is_relative_to(root) else str(path)
+    return Path(path).relative_to(root).as_posix()
 
 
 def discover(root: Path, feed: str, problems: list[Problem]) -> list[landing.LandingFile]:
@@ -109,7 +108,7 @@ def _columns(
             report.missing_columns[rel], kind = exc.missing, "missing_column"
         problems.append(Problem("error", feed.name, kind, exc.reason, rel, exc.line))
     for f, columns in inspected.columns.items():
-        rel = f.relative_to(root)
+        rel = _rel(f.path, root)
         extra, absent = unread(feed, f.fmt, columns)
         if extra:
             report.extra_columns[rel] = extra
@@ -207,14 +206,13 @@ def validate(
         return report
     for entry, _, message in landing.stray_entries(root, list(FEEDS)):
         problems.append(Problem("warning", "-", "layout", message, entry.name))
-    discovered = {name: discover(root, name, problems) for name in FEEDS}
     with duckdb.connect(":memory:") as conn:
         conn.execute("SET TimeZone = 'UTC'")  # the loader's rule: a naive timestamp is UTC
         create_empty_raw_schema(conn)
         for name, feed in FEEDS.items():
             if progress is not None:
                 progress(name)
-            fr = _validate_feed(conn, feed, discovered[name], root, config, problems)
+            fr = _validate_feed(conn, feed, root, config, problems)
             severities = {p.severity for p in problems if p.feed == name}
             if fr.status == "ok" and severities & {"error", "warning"}:
                 fr.status = "rejected" if "error" in severities else "warnings"
@@ -226,11 +224,11 @@ def validate(
 def _validate_feed(
     conn: duckdb.DuckDBPyConnection,
     feed: Feed,
-    files: list[landing.LandingFile],
     root: Path,
     config: deployment.Deployment,
     problems: list[Problem],
 ) -> FeedReport:
+    files = discover(root, feed.name, problems)
     report = FeedReport(feed=feed.name, configured=config.delivers(feed.name))
     report.files_by_format = dict(Counter(f.fmt for f in files))
     dts = sorted({f.partition_dt for f in files})
@@ -306,15 +304,11 @@ def render(report: LandingReport, console: Any) -> None:
             severity = f"[{STYLE[p.severity]}]{p.severity}[/]"
             problems.add_row(severity, p.feed, p.kind, where, p.message)
         console.print(problems)
-    errors = sum(p.severity == "error" for p in report.problems)
-    warnings = sum(p.severity == "warning" for p in report.problems)
-    verdict = (
-        "[bold red]files would be rejected[/]" if errors else "[green]nothing would be rejected[/]"
-    )
-    console.print(
-        f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.seconds:.1f}s "
-        f"(exit {report.exit_code})"
-    )
+    counts = Counter(p.severity for p in report.problems)
+    errors, warnings = counts["error"], counts["warning"]
+    verdict = "[bold red]files would be rejected" if errors else "[green]nothing would be rejected"
+    summary = f"{errors} error(s), {warnings} warning(s) in {report.seconds:.1f}s"
+    console.print(f"{verdict}[/]: {summary} (exit {report.exit_code})")
 
 
 def main(argv: list[str] | None = None) -> int:

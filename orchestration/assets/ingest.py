@@ -35,7 +35,6 @@ def raw_asset_key(feed: str) -> dg.AssetKey:
 
 
 def _metadata(stats: loader.LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
-    """The load's counts (files, partitions: dates with files, rows_*, seconds) and more."""
     columns = {**feed.columns, **LINEAGE_COLUMNS}.items()
     scalars = {n: v for n, v in vars(stats).items() if type(v) in (int, float, str) and n != "feed"}
     return {

@@ -1,7 +1,6 @@
 """Discovery of landing files: `<root>/<feed>/dt=YYYY-MM-DD/<name>.<ext>`.
 
-Anything that does not fit the layout is an error, never skipped: skipping would lose data.
-"""
+Anything that does not fit the layout is an error, never skipped: skipping would lose data."""
 
 from __future__ import annotations
 
@@ -52,9 +51,6 @@ class LandingFile:
     partition_dt: date
     path: Path
     fmt: str  # csv | json | parquet
-
-    def relative_to(self, root: Path) -> str:
-        return self.path.relative_to(root).as_posix()
 
 
 def reader_path(path: Path) -> str:
@@ -117,9 +113,8 @@ def discover_feed_files(landing_root: Path, feed: str) -> list[LandingFile]:
 
 
 def stray_entries(landing_root: Path, feeds: Sequence[str]) -> list[tuple[Path, str, str]]:
-    """(entry, nearest feed, message) for each entry directly under the landing root that is not
-    a feed's folder: `folder order/ … not a feed of the contract; did you mean orders?: not read`.
-    The nearest feed is the one most like it by name (the first on a tie)."""
+    """(entry, the feed most like it by name, message) for each entry under the landing root
+    that is not a feed's folder: `folder order/ … did you mean orders?: not read`."""
     strays = []
     for entry in visible(landing_root) if landing_root.is_dir() else []:
         if entry.name in feeds:

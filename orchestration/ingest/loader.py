@@ -3,8 +3,7 @@
 `inspect_files` applies the file and row rules (a bad file is rejected whole, a bad row gets its
 quarantine reason); `validate_landing` uses it too. `load_feed` keeps the newest version per key
 and `dt`, moves rows a re-delivery changed or dropped to `raw_replaced`, quarantines bad rows and
-holds rows awaiting their parent in `raw_held`, in one transaction.
-"""
+holds rows awaiting their parent in `raw_held`, in one transaction."""
 
 from __future__ import annotations
 
@@ -80,8 +79,6 @@ class LoadStats:
 
 @dataclass
 class Inspection:
-    """What `inspect_files` made of a feed's files."""
-
     table: str | None  # the staged rows (None when no file could be read)
     rejected: list[LandingFileError] = field(default_factory=list)
     columns: dict[LandingFile, list[str]] = field(default_factory=dict)  # of each staged file
@@ -281,10 +278,6 @@ def _select(
     FROM {src} AS src"""
 
 
-def _literal(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
 def _rule_sql(rule: contract.Rule, latest: datetime, schema: str, lookup: str) -> str:
     """`CASE WHEN <the typed row s breaks the rule> THEN <reason> END`; a References rule looks
     the key up in the table `lookup` (the reason names the parent in `schema`)."""
@@ -303,7 +296,7 @@ def _rule_sql(rule: contract.Rule, latest: datetime, schema: str, lookup: str) -
             suffix = f" for {rule.when[0]} {rule.when[1]}"
         bounds = (("<", rule.min_value, "below minimum"), (">", rule.max_value, "above maximum"))
         cases = [
-            f"WHEN {col} {op} {_literal(v)}{when} THEN {said}' {word} {_literal(v)}{suffix}'"
+            f"WHEN {col} {op} {v:g}{when} THEN {said}' {word} {v:g}{suffix}'"
             for op, v, word in bounds
             if v is not None
         ]
@@ -515,7 +508,7 @@ def not_read(feed: Feed, inspection: Inspection, root: Path) -> list[str]:
         extra, absent = unread(feed, f.fmt, columns)
         if extra:
             what = "key" if f.fmt == "json" else "column"
-            line = f"{f.relative_to(root)}: {what}(s) {', '.join(extra)} not in the contract"
+            line = f"{f.path.relative_to(root)}: {what}(s) {', '.join(extra)} not in the contract"
             lines.append(line + (f" (absent, read as NULL: {', '.join(absent)})" if absent else ""))
     return lines
 
@@ -532,20 +525,16 @@ def ensure_feed_tables(conn: duckdb.DuckDBPyConnection, feed: Feed) -> None:
     }
     if feed.parents:
         tables[f"{HELD_SCHEMA}.{feed.name}"] = {**feed.columns, **SET_ASIDE_COLUMNS}
-    query = "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
-    query += "current_database() AND table_schema = ? AND table_name = ?"
     for table, cols in tables.items():
-        schema, name = table.split(".")
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
         body = ", ".join(f"{ident(c)} {sql_type}" for c, sql_type in cols.items())
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-        have = {c for (c,) in conn.execute(query, [schema, name]).fetchall()}
+        have = set(conn.table(table).columns)
         for column in (c for c in cols if c not in have):
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {ident(column)} {cols[column]}")
 
 
 def _in_partitions(dts: list[date], alias: str | None = None) -> str:
-    """`[alias.]_partition_dt IN (...)` over `dts`; false when there are none."""
     column = f"{alias}._partition_dt" if alias else "_partition_dt"
     return f"{column} IN ({', '.join(sql_str(d.isoformat()) for d in dts)})" if dts else "false"
 
@@ -557,7 +546,6 @@ def _same_key(feed: Feed, left: str, right: str) -> str:
 
 
 def _qualify_newest(feed: Feed) -> str:
-    """QUALIFY keeping the newest row per key and partition."""
     key = ", ".join(ident(k) for k in (*feed.key, "_partition_dt"))
     order = [f"{ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
     order += ["_source_file DESC", "_source_row DESC"]
