@@ -1,9 +1,8 @@
 """Stand-ins for dbt's jinja context when sqlfluff lints the models with its jinja templater.
 
-sqlfluff's `apply_dbt_builtins` supplies ref/source/var/config; the names here add the rest, so
-the project's macros render to parseable SQL without a warehouse connection: `dbt.<macro>(...)`
-and `adapter.dispatch(<macro>)(...)` fill the macro's template below with the arguments, or
-render as a call of the same name. Only sqlfluff imports this package.
+sqlfluff's `apply_dbt_builtins` supplies ref/source/var/config; here `dbt.<macro>(...)` and
+`adapter.dispatch(<macro>)(...)` fill the macro's template below, else render as a call of the
+same name, so the macros render to parseable SQL without a warehouse. Only sqlfluff imports this.
 """
 
 from collections.abc import Callable

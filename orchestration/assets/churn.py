@@ -1,10 +1,9 @@
 """The churn_risk mart: a scikit-learn model trained on earlier customer snapshots.
 
-dbt's int_customer_churn_features holds a row per customer with a paid order and snapshot date
-(every 30 days back from the snapshot date) with the label "no paid order in the next
-churn_horizon_days", known where that horizon has passed. The back-test trains on the snapshots
-whose horizon ended by the latest fully observed one and scores that one (AUC, calibration); the
-published model trains on every observed snapshot and scores the customers at the snapshot date.
+dbt's int_customer_churn_features has a row per customer with a paid order and snapshot (every
+30 days back), labelled "no paid order in the next churn_horizon_days" where that has passed.
+The back-test trains on the snapshots whose horizon ended by the latest observed one and scores
+that one; the published model trains on every observed snapshot and scores the latest one.
 Without such snapshots or with one class only, the mart is empty and its metadata says why.
 """
 
@@ -108,10 +107,7 @@ def write_mart(conn: duckdb.DuckDBPyConnection, scored: pd.DataFrame, comment: s
     conn.execute(f"COMMENT ON TABLE marts.churn_risk IS $${comment}$$")
     for column, (_, text) in COLUMNS.items():
         conn.execute(f"COMMENT ON COLUMN marts.churn_risk.{column} IS $${text}$$")
-    if not scored.empty:
-        conn.register("scored", scored)
-        conn.execute("INSERT INTO marts.churn_risk BY NAME SELECT * FROM scored")
-        conn.unregister("scored")
+    conn.execute("INSERT INTO marts.churn_risk BY NAME SELECT * FROM scored")  # the DataFrame
 
 
 @dg.asset(
@@ -135,9 +131,8 @@ def churn_risk(
         metadata, why_not = backtest(features)
         if why_not:
             context.log.warning(f"churn_risk is empty: {why_not}")
-            write_mart(
-                conn, pd.DataFrame(columns=list(COLUMNS)), f"{TABLE_COMMENT} Empty: {why_not}."
-            )
+            comment = f"{TABLE_COMMENT} Empty: {why_not}."
+            write_mart(conn, pd.DataFrame(columns=list(COLUMNS)), comment)
             return dg.MaterializeResult(metadata={"rows": 0, "not_trained": why_not})
         scored = score(features, metadata["auc"])
         write_mart(conn, scored, TABLE_COMMENT)

@@ -1,7 +1,6 @@
-"""Build the dbt project on the local Spark target (dbt-spark `session` method): the same models
-as on DuckDB, only dispatched macros differ (`spark__*`); dbt's on-run-start hook declares the
-raw sources over the Parquet export. All Spark state lives under SPARK_DIR: one Spark process per
-folder at a time (its Derby metastore locks it)."""
+"""dbt on the local Spark target (dbt-spark `session`): the same models with the `spark__` macros;
+an on-run-start hook declares the raw sources over the Parquet export. All Spark state lives
+under SPARK_DIR: one Spark process per folder at a time (its Derby metastore locks it)."""
 
 from __future__ import annotations
 
@@ -45,8 +44,7 @@ def spark_env(spark_dir: Path) -> dict[str, str]:
 def dbt_spark_command(
     spark_dir: Path, dbt_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """`dbt build --target spark --full-refresh`, target/logs under `spark_dir`: the Spark
-    target rebuilds every table (no incremental strategy there; docs/scaling.md)."""
+    """`dbt build --target spark --full-refresh` (no incremental), target/logs in `spark_dir`."""
     project = str(settings.DBT_PROJECT_DIR)
     cmd = [str(Path(sys.executable).with_name("dbt")), "build", "--target", "spark"]
     cmd += ["--project-dir", project, "--profiles-dir", project, "--full-refresh"]
@@ -65,8 +63,7 @@ def build(
     dbt_vars: Mapping[str, Any] | None = None,
     extra_args: Sequence[str] = (),
 ) -> tuple[list[ExportedTable], subprocess.CompletedProcess[str]]:
-    """Export the raw tables of `warehouse`, then `dbt build` on Spark. Never raises on a dbt
-    failure: the caller reads the returncode and the output."""
+    """Export the raw tables of `warehouse`, then `dbt build` on Spark (a failure is returned)."""
     spark_dir.mkdir(parents=True, exist_ok=True)
     exported = export_raw(warehouse, raw_dir(spark_dir))
     cmd = dbt_spark_command(spark_dir, dbt_vars, extra_args)

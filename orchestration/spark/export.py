@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest.loader import ident, sql_str
+from orchestration.ingest.loader import RAW_SCHEMA, REPLACED_SCHEMA, ident, sql_str
 
-RAW_SCHEMAS = ("raw", "raw_replaced")  # the schemas whose tables dbt reads as sources
+RAW_SCHEMAS = (RAW_SCHEMA, REPLACED_SCHEMA)  # the schemas whose tables dbt reads as sources
 TABLES_SQL = "select table_name from duckdb_tables() where schema_name = ? order by table_name"
 
 
@@ -25,16 +25,13 @@ class ExportedTable:
 
 
 def export_raw(warehouse: Path, raw_dir: Path) -> list[ExportedTable]:
-    """Write each table of RAW_SCHEMAS in the DuckDB file `warehouse` as Parquet under `raw_dir`,
-    each `raw_dir/<schema>/` replaced whole: a table dropped from DuckDB leaves no stale folder."""
+    """Each table of RAW_SCHEMAS in `warehouse` as Parquet; each `raw_dir/<schema>` is replaced."""
     exported: list[ExportedTable] = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for schema in RAW_SCHEMAS:
-            schema_dir = raw_dir / schema
-            if schema_dir.exists():
-                shutil.rmtree(schema_dir)
+            shutil.rmtree(raw_dir / schema, ignore_errors=True)
             for (table,) in con.execute(TABLES_SQL, [schema]).fetchall():
-                table_dir = schema_dir / table
+                table_dir = raw_dir / schema / table
                 table_dir.mkdir(parents=True)
                 path = table_dir / "data.parquet"
                 relation = f"{ident(schema)}.{ident(table)}"
