@@ -36,7 +36,7 @@ EMPTY_INTOLERANT_EXPECTATIONS = (
 
 def load_config(path: Path | None = None) -> Deployment:
     """The deployment file at `path`, else WAREHOUSE_CONFIG's, else `warehouse.yaml` if present."""
-    return settings.read_deployment(path or settings.config_path(settings.raw("WAREHOUSE_CONFIG")))
+    return settings.read_deployment(path or settings.raw("WAREHOUSE_CONFIG"))
 
 
 def check_feed_files(feed: str, files: list[LandingFile], landing_root: Path) -> bool:

@@ -2,10 +2,9 @@
 
 A setting comes from the environment, else the `.env` file (WAREHOUSE_ENV_FILE, default `.env`),
 else the deployment file (WAREHOUSE_CONFIG, default `warehouse.yaml` when present), else its
-default; relative paths are relative to the repository root. A bad value raises `SettingError`:
-one line naming the setting, the value and the fix. `.env.example` documents every setting,
-`warehouse.example.yaml` every key of the deployment file. This is the only module that reads or
-writes the process environment.
+default (`.env.example` and `warehouse.example.yaml` document them); relative paths are relative
+to the repository root. A bad value raises `SettingError`: one line naming the setting, the value
+and the fix. This is the only module that reads or writes the process environment.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
-from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 import yaml
 
@@ -29,16 +27,11 @@ from orchestration.contract import FEEDS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
-ENV_FILE_VAR = "WAREHOUSE_ENV_FILE"  # tests point it elsewhere; default REPO_ROOT/.env
-DBT_TARGET_PATH_VAR = "DBT_TARGET_PATH"  # dagster-dbt's variable, read here too
+ENV_FILE_VAR = "WAREHOUSE_ENV_FILE"
 DEFAULT_CONFIG = REPO_ROOT / "warehouse.yaml"
 DEFAULT_GX_DOCS_DIR = "data/docs"
-# Settings with a per-feed variant <NAME>_<FEED>, e.g. QUARANTINE_MAX_SHARE_EVENTS; in the
-# deployment file, the keys <name> and <name>_per_feed: {feed: value}.
+# Settings with a variant per feed: QUARANTINE_MAX_SHARE_EVENTS, or `<name>_per_feed` in the file.
 PER_FEED = ("QUARANTINE_MAX_SHARE", "FRESHNESS_MAX_LAG_DAYS")
-# Dagster's opt-in: a dt range run logs one planned event per asset, not one per partition
-# (a failed range run leaves its partitions unmarked, not failed).
-DAGSTER_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
 class SettingError(ValueError):
@@ -56,7 +49,7 @@ class DeploymentConfigError(ValueError):
         super().__init__(f"{source}: {message}")
 
 
-def resolve_path(path: str) -> Path:
+def resolve_path(path: str | Path) -> Path:
     """`~` expanded; a relative path is relative to the repository root, not the cwd."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (REPO_ROOT / p)
@@ -95,11 +88,6 @@ def _like(regex: str, expected: str) -> Callable[[str], str]:
     return _check(str, expected, lambda v: re.fullmatch(regex, v.lower()))
 
 
-def _is_url(text: str) -> bool:
-    parsed = urlparse(text)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
-
-
 def _dbt_vars(raw: str) -> dict[str, Any]:
     try:
         parsed = yaml.safe_load(raw)
@@ -118,7 +106,7 @@ FLAGS |= {"": False, "0": False, "false": False, "no": False, "off": False}
 FLAG = _check(lambda text: FLAGS[text.lower()], "1 or 0 (true/false)")
 SHARE = _check(float, "a share between 0 and 1 (0.01 means 1 %)", lambda v: 0 <= v <= 1)
 DATE = _check(date.fromisoformat, "a date YYYY-MM-DD")
-URL = _check(str, "an http(s):// URL", _is_url)
+URL = _like(r"https?://[^/?#]+.*", "an http(s):// URL")
 DOCS_URL = _check(lambda t: "file" if t == "file" else URL(t).rstrip("/"), "an http(s):// URL")
 EMAILS = _check(
     lambda text: [address.strip() for address in text.split(",") if address.strip()],
@@ -220,7 +208,7 @@ class Settings:
     @property
     def dbt_target_dir(self) -> Path:
         """dbt's target folder as dagster-dbt resolves it (DBT_TARGET_PATH, default `target`)."""
-        target = Path(self.environ.get(DBT_TARGET_PATH_VAR) or "target")
+        target = Path(self.environ.get("DBT_TARGET_PATH") or "target")
         return target if target.is_absolute() else DBT_PROJECT_DIR / target
 
     @property
@@ -293,13 +281,6 @@ def _same_kind(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def _is_zone(name: Any) -> bool:
-    try:
-        return isinstance(name, str) and bool(ZoneInfo(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-
-
 def check_dbt_vars(
     source: str, raw_vars: Mapping[Any, Any], label: str = "dbt_vars"
 ) -> dict[str, Any]:
@@ -315,7 +296,7 @@ def check_dbt_vars(
             problem = (
                 f"{dotted}{name} must be of the kind of its default {known[name]!r}, got {value!r}"
             )
-        elif name == "business_timezone" and not _is_zone(value):
+        elif name == "business_timezone" and value not in available_timezones():
             problem = f"business_timezone {value!r} is not an IANA time zone (e.g. Europe/Berlin)"
         elif name == "currency" and not re.fullmatch("[A-Za-z]{3}", str(value)):
             problem = f"currency must be a 3-letter ISO 4217 code (EUR), got {value!r}"
@@ -371,16 +352,10 @@ def parse_config(doc: Any, source: str = "config") -> Deployment:
     )
 
 
-def config_path(text: str) -> Path | None:
-    """The deployment file: `text` (WAREHOUSE_CONFIG), else warehouse.yaml when present."""
-    if text:
-        return resolve_path(text)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-
-
-def read_deployment(path: Path | None) -> Deployment:
-    """Read and validate the deployment file at `path` (None: the defaults)."""
-    if path is None:
+def read_deployment(config: str | Path) -> Deployment:
+    """The deployment file `config` (WAREHOUSE_CONFIG), else warehouse.yaml if present, checked."""
+    path = resolve_path(config or DEFAULT_CONFIG)
+    if not config and not path.is_file():
         return Deployment(source="defaults")
     if not path.is_file():
         raise DeploymentConfigError(str(path), "the config file does not exist")
@@ -392,7 +367,7 @@ def read_deployment(path: Path | None) -> Deployment:
 
 
 def _variables(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    read, prefixes = {*BY_NAME, ENV_FILE_VAR, DBT_TARGET_PATH_VAR}, tuple(f"{b}_" for b in PER_FEED)
+    read, prefixes = {*BY_NAME, ENV_FILE_VAR, "DBT_TARGET_PATH"}, tuple(f"{b}_" for b in PER_FEED)
     return tuple(sorted((k, v) for k, v in env.items() if k in read or k.startswith(prefixes)))
 
 
@@ -451,9 +426,10 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     variables = _variables(os.environ if environ is None else environ)
     layer, env_file = _layer(variables)
     config_text = layer.get("WAREHOUSE_CONFIG", "")
-    BY_NAME["WAREHOUSE_CONFIG"].read(config_text)  # a missing file, named as the variable
+    # A missing WAREHOUSE_CONFIG file is refused as the variable, before it is read.
+    config = BY_NAME["WAREHOUSE_CONFIG"].read(config_text) or DEFAULT_CONFIG
     try:
-        deployment = read_deployment(config := config_path(config_text))
+        deployment = read_deployment(config_text)
     except DeploymentConfigError as exc:
         problem = str(exc).removeprefix(f"{exc.source}: ")
         fix = "edit the file (warehouse.example.yaml lists every key)"
@@ -467,7 +443,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         deployment=deployment,
         per_feed=_per_feed(layer, deployment),
         environ=layer,
-        inputs=(variables, tuple((p, _stamp(p)) for p in (env_file, config or DEFAULT_CONFIG))),
+        inputs=(variables, tuple((p, _stamp(p)) for p in (env_file, config))),
     )
 
 
@@ -490,7 +466,9 @@ def raw(name: str) -> str:
 def apply_env_defaults() -> None:
     """Export `.env` values and the paths' defaults, for `dg.EnvVar` resources and dbt."""
     paths = ("LANDING_DIR", "WAREHOUSE_PATH", "SERVING_DIR")  # for the dg.EnvVar resources
-    values = {**DAGSTER_ENV, **{name: BY_NAME[name].default for name in paths}, **get().environ}
+    values = {name: BY_NAME[name].default for name in paths}
+    # Dagster's opt-in: a dt range run logs one planned event per asset, not one per partition.
+    values |= {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true", **get().environ}
     for name, text in values.items():
         if not os.environ.get(name, "").strip():
             os.environ[name] = text
