@@ -1,9 +1,7 @@
 """Command line behind the Makefile: `prepare`, `pipeline`, `where` and the settings helpers.
-
 `pipeline` runs `full_pipeline` over the landing's dt partitions `--from`..`--to` (default: all)
 in one run of the DAGSTER_HOME instance (so it shows in `make ui`), with each stage's progress
-and a short summary; it exits non-zero naming every failed step and check. `-v`: full detail.
-"""
+and a short summary; it exits non-zero naming every failed step and check. `-v`: full detail."""
 
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -29,7 +27,7 @@ from orchestration import serving, settings
 from orchestration.ingest.landing import LandingFileError
 
 if TYPE_CHECKING:
-    from dagster import DagsterEvent, DagsterInstance, Definitions, ExecuteInProcessResult
+    from dagster import DagsterEvent, DagsterInstance, Definitions
 
     from orchestration.partitions import DateRange
 
@@ -38,7 +36,6 @@ DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")  # the instance: pools, 
 
 def _say(message: str) -> None:
     sys.stdout.write(message + "\n")
-    sys.stdout.flush()
 
 
 def prepare(force: bool = False) -> None:
@@ -85,20 +82,18 @@ class RunReport:
 def report_from_events(run_id: str, success: bool, events: list[DagsterEvent]) -> RunReport:
     import dagster as dg
 
-    from orchestration.progress import failure_reason
+    from orchestration.progress import Kind, failure_reason
 
-    kind = dg.DagsterEventType
     report = RunReport(success=success, run_id=run_id)
     for event in events:
         step, data = event.step_key, event.event_specific_data
-        if event.event_type in (kind.STEP_SUCCESS, kind.STEP_FAILURE):
-            if getattr(data, "duration_ms", None) is not None:
-                report.step_seconds[step] = data.duration_ms / 1000
-            if event.event_type == kind.STEP_FAILURE:
-                report.failed_steps[step] = failure_reason(data)
-        elif event.event_type == kind.STEP_SKIPPED:
+        if event.event_type == Kind.STEP_SUCCESS:
+            report.step_seconds[step] = data.duration_ms / 1000
+        elif event.event_type == Kind.STEP_FAILURE:
+            report.failed_steps[step] = failure_reason(data)
+        elif event.event_type == Kind.STEP_SKIPPED:
             report.skipped_steps.append(step)
-        elif event.event_type == kind.ASSET_MATERIALIZATION:
+        elif event.event_type == Kind.ASSET_MATERIALIZATION:
             report.materialized += 1
             asset = data.materialization.asset_key.to_user_string()
             report.assets.add(asset)
@@ -107,7 +102,7 @@ def report_from_events(run_id: str, success: bool, events: list[DagsterEvent]) -
                 for name, value in data.materialization.metadata.items()
                 if isinstance(value.value, int | float) and not isinstance(value.value, bool)
             }
-        elif event.event_type == kind.ASSET_CHECK_EVALUATION:
+        elif event.event_type == Kind.ASSET_CHECK_EVALUATION:
             name = f"{data.asset_key.to_user_string()}:{data.check_name}"
             if data.passed:
                 report.checks_passed += 1
@@ -156,23 +151,20 @@ def print_report(report: RunReport) -> None:
 
 
 def pipeline_dates(first: date | None = None, last: date | None = None) -> DateRange:
-    """The given bounds, else the landing's first / last dt; UsageError if no run can load it."""
+    """The given bounds, else the landing's first / last dt; ValueError if no run can load it."""
     from orchestration.partitions import DateRange, landing_range  # imports Dagster: only here
 
     if first is None or last is None:
         landing = settings.get().landing_dir
         found = landing_range(landing)
         if found is None:
-            raise UsageError(
+            raise ValueError(
                 f"no dt=YYYY-MM-DD partitions under LANDING_DIR={landing}: "
                 "generate the sample (make sample) or point LANDING_DIR at a landing"
             )
         first, last = first or found.first, last or found.last
-    try:
-        dates = DateRange(first, last)
-        dates.tags()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    dates = DateRange(first, last)
+    dates.tags()  # a range outside the partitions: ValueError
     return dates
 
 
@@ -180,25 +172,26 @@ def pipeline_dates(first: date | None = None, last: date | None = None) -> DateR
 def run_output(verbose: bool) -> Iterator[TextIO]:
     """The progress stream; unless verbose, fds 1 and 2 (Dagster's mirrored output) go nowhere."""
     try:
-        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+        fds = [] if verbose else [sys.stdout.fileno(), sys.stderr.fileno()]
     except (AttributeError, ValueError, io.UnsupportedOperation):  # a test's in-memory stream
+        fds = []
+    if not fds:
         yield sys.stdout
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    terminal = os.fdopen(os.dup(out_fd), "w", buffering=1, encoding="utf-8", errors="replace")
-    saved = {} if verbose else {fd: os.dup(fd) for fd in (out_fd, err_fd)}
+    terminal = os.fdopen(os.dup(fds[0]), "w", buffering=1, encoding="utf-8", errors="replace")
+    saved = [os.dup(fd) for fd in fds]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in fds:
+        os.dup2(devnull, fd)
+    os.close(devnull)
     try:
-        if saved:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            for fd in saved:
-                os.dup2(devnull, fd)
-            os.close(devnull)
         yield terminal
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        for fd, copy in saved.items():
+        for fd, copy in zip(fds, saved, strict=True):
             os.dup2(copy, fd)
             os.close(copy)
         terminal.close()
@@ -209,14 +202,12 @@ def _execute(
 ) -> RunReport:
     """Run `full_pipeline` in a thread with the stages' progress on `out`."""
     import dagster as dg
-    from rich.console import Console
 
     from orchestration import runguard
     from orchestration.progress import RunProgress, logger_def
     from orchestration.resources import WAREHOUSE_POOL
 
-    console = Console(file=out)
-    progress = RunProgress(console, live=console.is_terminal and not verbose)
+    progress = RunProgress(out, verbose)
     loggers = {"console": dg.colored_console_logger, "progress": logger_def(progress)}
     defs = dg.Definitions.merge(defs, dg.Definitions(loggers=loggers))
     job = defs.resolve_job_def("full_pipeline")
@@ -225,12 +216,6 @@ def _execute(
     config = {"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}}
     tags = {**dates.tags(), **runguard.process_tags()}
     progress.say(f"loading dt {dates} ({dates.days} day{'s' if dates.days > 1 else ''})")
-    results: list[ExecuteInProcessResult] = []
-    run_args = {"instance": instance, "run_id": run_id, "tags": tags, "raise_on_error": False}
-
-    def execute() -> None:
-        results.append(job.execute_in_process(config, **run_args))
-
     limit = settings.get().pool_wait_seconds
     stopped = runguard.wait_for_pool(instance, WAREHOUSE_POOL, progress.say, limit)
     if stopped:
@@ -239,8 +224,11 @@ def _execute(
             f"Stopped before its first step: {stopped}.",
         )
     started = time.perf_counter()
+    run_args = {"instance": instance, "run_id": run_id, "tags": tags, "raise_on_error": False}
     # A daemon thread: a stopped run's step ends with the process, as a killed one would.
-    thread = threading.Thread(target=execute, name="pipeline-run", daemon=True)
+    thread = threading.Thread(
+        target=job.execute_in_process, args=(config,), kwargs=run_args, daemon=True
+    )
     with progress, runguard.RunStop() as stop:
         if not stopped:
             thread.start()
@@ -248,11 +236,9 @@ def _execute(
             if stopped:
                 progress.say(f"stopping: {stopped}; no further step runs")
                 runguard.cancel(instance, run_id, stopped)
-    if results:
-        report = report_from_events(run_id, results[0].success, results[0].all_events)
-    else:  # a stopped run: its events so far
-        events = [e.dagster_event for e in instance.all_logs(run_id) if e.is_dagster_event]
-        report = report_from_events(run_id, False, events)
+    events = [e.dagster_event for e in instance.all_logs(run_id) if e.is_dagster_event]
+    run = instance.get_run_by_id(run_id)
+    report = report_from_events(run_id, run is not None and run.is_success, events)
     report.stopped = stopped
     report.wall_seconds = time.perf_counter() - started
     return report
@@ -301,29 +287,9 @@ def write_report_json(report: RunReport, path: Path) -> None:
     for step, seconds in report.step_seconds.items():
         stage = stage_of_step(step)
         by_stage["gx" if stage.endswith("checks") else stage] += seconds
-    names = ("run_id", "ok", "asset_numbers", "checks_passed", "failed_checks", "warned_checks")
-    document = {name: getattr(report, name) for name in (*names, "failed_steps", "skipped_steps")}
-    document["wall_seconds"] = round(report.wall_seconds, 3)
-    document["stage_seconds"] = {stage: round(secs, 3) for stage, secs in by_stage.items()}
-    document["step_seconds"] = {step: round(secs, 3) for step, secs in report.step_seconds.items()}
+    document = asdict(report) | {"ok": report.ok, "stage_seconds": by_stage}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-
-
-def _mart_lines(counts: dict[str, int], verbose: bool) -> list[str]:
-    """The marts' rows: the largest three and the empty ones, or (verbose) a line per mart."""
-    if verbose:
-        return [f"  marts.{name:<28} {rows:>10,} rows" for name, rows in counts.items()]
-    largest = sorted(counts.items(), key=lambda item: -item[1])[:3]
-    top = ", ".join(f"{name} {rows:,}" for name, rows in largest)
-    lines = [f"  {len(counts)} marts, {sum(counts.values()):,} rows; largest: {top}"]
-    empty = [name for name, rows in counts.items() if rows == 0]
-    if empty:
-        lines.append(f"  empty: {', '.join(empty)}")
-    return lines
-
-
-DASHBOARDS_URL = "http://127.0.0.1:3001"  # `make dashboards`; its PORT default
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=sorted) + "\n")
 
 
 def _found(path: Path) -> str:
@@ -336,13 +302,21 @@ def where(verbose: bool = False) -> None:
     folder = current.serving_dir
     db = folder / serving.DATABASE
     log = serving.read_log(db) if db.exists() else []  # its newest row is this publish
-    counts = json.loads(log[-1]["row_counts"]) if log else {}
+    counts: dict[str, int] = json.loads(log[-1]["row_counts"]) if log else {}
     _say("")
     _say(f"Published marts:  {_found(db)}  (Parquet: {folder / 'parquet'}/)")
-    for line in _mart_lines(counts, verbose) if counts else []:
-        _say(line)
+    if verbose:  # a line per mart, else the largest three and the empty ones
+        for name, rows in counts.items():
+            _say(f"  marts.{name:<28} {rows:>10,} rows")
+    elif counts:
+        largest = sorted(counts.items(), key=lambda item: -item[1])[:3]
+        top = ", ".join(f"{name} {rows:,}" for name, rows in largest)
+        _say(f"  {len(counts)} marts, {sum(counts.values()):,} rows; largest: {top}")
+        empty = [name for name, rows in counts.items() if rows == 0]
+        if empty:
+            _say(f"  empty: {', '.join(empty)}")
     _say(f"Report:           {_found(folder / 'report.html')}")
-    _say(f"Dashboards:       make dashboards, then {DASHBOARDS_URL} ({folder / 'dashboards'}/)")
+    _say(f"Dashboards:       make dashboards, then http://127.0.0.1:3001 ({folder}/dashboards/)")
     _say(f"Data Docs (GX):   {_found(current.gx_docs_dir / 'index.html')}")
     _say(f"Dagster UI:       make ui, then {current.dagster_ui_url}")
     _say(
@@ -350,10 +324,6 @@ def where(verbose: bool = False) -> None:
         "-c 'from marts.daily_sales order by business_date desc limit 5'"
     )
     _say(f"Working warehouse (the pipeline's own, not for BI tools): {current.warehouse_path}")
-
-
-class UsageError(Exception):
-    """A bad argument or landing: printed as one line, exit code 2."""
 
 
 def _iso_day(text: str) -> date:
@@ -397,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.get()
         if args.command == "pipeline":
             dates = pipeline_dates(args.first, args.last)
-    except (settings.SettingError, UsageError, LandingFileError) as exc:
+    except (ValueError, LandingFileError) as exc:  # a bad setting, argument or landing
         sys.stderr.write(f"error: {exc}\n")
         return 2
     if args.command == "setting":

@@ -8,7 +8,7 @@ import ast
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import dagster as dg
 from rich.console import Console
@@ -42,19 +42,16 @@ def error_text(error: Any) -> str:
 
 def failure_reason(failure_data: Any) -> str:
     """The root cause of a step failure: a `dg.Failure` description, else the innermost error."""
-    user = getattr(failure_data, "user_failure_data", None)
+    user, error = failure_data.user_failure_data, failure_data.error
     if user is not None and user.description:
         return user.description
-    error = getattr(failure_data, "error", None)
     return "failed" if error is None else error_text(error)
 
 
 def first_cause_line(message: str) -> str:
     """The first line of a failure message, with the next one when it ends in a colon."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{lines[0]} {lines[1]}"
-    return lines[0] if lines else message.strip()
+    lines = [line.strip() for line in message.splitlines() if line.strip()] or [""]
+    return " ".join(lines[:2] if lines[0].endswith(":") else lines[:1])
 
 
 @dataclass
@@ -91,11 +88,12 @@ class Stage:
 class RunProgress(logging.Handler):
     """The stages of one run: a logging handler of the run's Dagster logger (`logger_def`)."""
 
-    def __init__(self, console: Console, live: bool) -> None:
+    def __init__(self, out: TextIO, verbose: bool) -> None:
         super().__init__(logging.DEBUG)
-        self.console = console
+        self.console = console = Console(file=out)
         self.stages = {name: Stage(name) for name in STAGES}
         options = {"redirect_stdout": False, "redirect_stderr": False}
+        live = console.is_terminal and not verbose  # else a line per stage as it ends
         self.live = Live(console=console, get_renderable=self.render, **options) if live else None
 
     def __enter__(self) -> RunProgress:
@@ -140,48 +138,30 @@ class RunProgress(logging.Handler):
         """Update the stage of the event's step (the first engine event lists the steps)."""
         kind, data = event.event_type, event.event_specific_data
         if kind == Kind.ENGINE_EVENT and not any(s.total for s in self.stages.values()):
-            self.plan(getattr(getattr(data, "metadata", {}).get("step_keys"), "value", ""))
+            step_keys = getattr(data, "metadata", {}).get("step_keys")  # the in-process executor's
+            for key in ast.literal_eval(step_keys.value) if step_keys else []:
+                self.stage(key).total += 1
         if event.step_key is None:
             return
         stage = self.stage(event.step_key)
         if kind == Kind.STEP_START:
             stage.running, stage.since = event.step_key, time.monotonic()
-        elif kind in ENDS:
-            self.step_ended(stage, event)
         elif kind == Kind.ASSET_CHECK_EVALUATION and not data.passed:
             stage.failed_checks += int(data.severity == dg.AssetCheckSeverity.ERROR)
-
-    def plan(self, step_keys: str) -> None:
-        """Each stage's total, from the step keys the in-process executor announces."""
-        try:
-            keys = ast.literal_eval(step_keys) if step_keys else []
-        except (ValueError, SyntaxError):
-            keys = []
-        for key in keys:
-            self.stage(key).total += 1
-
-    def step_ended(self, stage: Stage, event: dg.DagsterEvent) -> None:
-        if stage.running:
-            stage.seconds += time.monotonic() - stage.since
-        stage.running = None
-        if event.event_type == Kind.STEP_UP_FOR_RETRY:
-            data = event.event_specific_data
-            cause = first_cause_line(error_text(data.error))
-            self.say(f"retry {event.step_key} in {data.seconds_to_wait or 0:.0f}s: {cause}")
-            return
-        stage.done += 1
-        stage.failed += int(event.event_type == Kind.STEP_FAILURE)
-        if self.live is None and stage.ended:
-            self.say(stage.line())
+        elif kind in ENDS:
+            stage.seconds, stage.running = stage.elapsed(), None
+            if kind == Kind.STEP_UP_FOR_RETRY:  # said at once
+                cause = first_cause_line(error_text(data.error))
+                self.say(f"retry {event.step_key} in {data.seconds_to_wait or 0:.0f}s: {cause}")
+            else:
+                stage.done += 1
+                stage.failed += int(kind == Kind.STEP_FAILURE)
+                if self.live is None and stage.ended:
+                    self.say(stage.line())
 
 
 def logger_def(progress: RunProgress) -> dg.LoggerDefinition:
     """A Dagster logger that feeds every event of the run to `progress`."""
-
-    @dg.logger(description="the stages' progress in `python -m orchestration.cli pipeline`")
-    def progress_logger(_context: dg.InitLoggerContext) -> logging.Logger:
-        logger = logging.Logger("orchestration.progress", logging.DEBUG)  # no parent, no root
-        logger.addHandler(progress)
-        return logger
-
-    return progress_logger
+    logger = logging.Logger("orchestration.progress", logging.DEBUG)  # no parent, no root
+    logger.addHandler(progress)
+    return dg.LoggerDefinition(lambda _context: logger)

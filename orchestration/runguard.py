@@ -1,5 +1,4 @@
 """Crashes and stops of `cli pipeline` runs (docs/operations.md, "Crashes and stops").
-
 A killed run harms no data (DuckDB writes are atomic, a publish is renames) but stays STARTED
 holding its pool slot: `recover` fails the runs whose process (tagged on the run) is gone and
 frees ended runs' slots. SIGTERM and SIGINT stop a run like a tidier kill (`RunStop`)."""
@@ -48,11 +47,9 @@ def _proc_stat(pid: int) -> list[str]:
 
 def process_tags() -> dict[str, str]:
     """This process's host, pid and start time (clock ticks since boot, when known)."""
-    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
     fields = _proc_stat(os.getpid())
-    if len(fields) > 19:
-        tags[PID_START_TAG] = fields[19]
-    return tags
+    start = {PID_START_TAG: fields[19]} if fields else {}
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **start}
 
 
 def process_alive(tags: dict[str, str]) -> bool | None:
@@ -63,8 +60,7 @@ def process_alive(tags: dict[str, str]) -> bool | None:
     fields = _proc_stat(int(pid_text))
     if not fields or fields[0] == "Z":
         return False
-    expected = tags.get(PID_START_TAG)
-    return expected is None or fields[19] == expected
+    return tags.get(PID_START_TAG, fields[19]) == fields[19]  # no start time tagged: alive
 
 
 def recover(instance: dg.DagsterInstance, say: Callable[[str], None]) -> None:
