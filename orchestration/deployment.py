@@ -1,18 +1,17 @@
 """What the deployment file (read by `orchestration.settings`) means for the pipeline.
 
 A feed not delivered loads as an empty raw table (`check_feed_files`); an optional contract
-column without a value in raw counts as undelivered too (`undelivered_columns`, as `feed.column`,
-which a mart's `requires_feeds` may name); the undelivered feeds upstream of a dbt model, from the
-manifest's lineage, are attached to its materializations (`annotate_dbt_events`); and its GX
-suite runs without the expectations that need rows (`suite_for_deployment`): an empty table is
-the correct content there, not a failure.
+column without a value in raw is undelivered too (`undelivered_columns`, as `feed.column`, which
+a mart's `requires_feeds` may name). A dbt model's materializations name the undelivered feeds
+upstream of it (`annotate_dbt_events`), and its GX suite runs without the expectations that need
+rows (`suite_for_deployment`): an empty table is the correct content there, not a failure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,73 +77,50 @@ def dbt_vars(columns: Collection[str] = ()) -> dict[str, Any]:
     return {**found, **({"undelivered_feeds": undelivered} if undelivered else {})}
 
 
-def _relation(node: Mapping[str, Any]) -> str:
-    return f"{node['schema']}.{node.get('alias') or node['name']}"
-
-
-def required_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """`<schema>.<name>` of each model → its config meta `requires_feeds` (dbt_project.yml)."""
-    result: dict[str, tuple[str, ...]] = {}
-    for node in manifest.get("nodes", {}).values():
-        if node.get("resource_type") == "model":
-            meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
-            result[_relation(node)] = tuple(meta.get("requires_feeds") or ())
-    return result
-
-
-def upstream_feeds(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """`<schema>.<name>` of each dbt model → the raw feeds it reads, directly or not."""
-    feeds_of_source = {  # the dbt sources on raw.<feed>: unique_id -> feed
-        uid: src["name"]
-        for uid, src in manifest.get("sources", {}).items()
-        if src.get("schema") == "raw" and src.get("name") in FEEDS
-    }
-    nodes = manifest.get("nodes", {})
-    memo: dict[str, frozenset[str]] = {}
-
-    def feeds_of(uid: str) -> frozenset[str]:
-        if uid in feeds_of_source:
-            return frozenset({feeds_of_source[uid]})
-        if uid not in memo:
-            memo[uid] = frozenset()  # cycle guard; dbt graphs are acyclic anyway
-            parents = nodes.get(uid, {}).get("depends_on", {}).get("nodes", [])
-            memo[uid] = frozenset().union(*(feeds_of(p) for p in parents))
-        return memo[uid]
-
-    return {
-        _relation(node): tuple(f for f in FEEDS if f in feeds_of(uid))
-        for uid, node in nodes.items()
-        if node.get("resource_type") in ("model", "snapshot", "seed")
-    }
-
-
 @cache
 def _manifest_lineage(path: Path, mtime: float) -> tuple[dict[str, tuple[str, ...]], ...]:
     manifest = json.loads(path.read_text())
-    return upstream_feeds(manifest), required_feeds(manifest)
+    nodes = manifest["nodes"]
+    raw = {uid: s["name"] for uid, s in manifest["sources"].items() if s["schema"] == "raw"}
+
+    @cache
+    def feeds_of(uid: str) -> frozenset[str]:
+        """The feeds `uid` reads, directly or not."""
+        if uid in raw:
+            return frozenset({raw[uid]}) & set(FEEDS)
+        parents = nodes.get(uid, {}).get("depends_on", {}).get("nodes", [])
+        return frozenset().union(*map(feeds_of, parents))
+
+    upstream, required = {}, {}
+    for uid, node in nodes.items():
+        relation = f"{node['schema']}.{node.get('alias') or node['name']}"
+        if node["resource_type"] in ("model", "snapshot", "seed"):
+            upstream[relation] = tuple(f for f in FEEDS if f in feeds_of(uid))
+        if node["resource_type"] == "model":
+            required[relation] = tuple(node["config"].get("meta", {}).get("requires_feeds", ()))
+    return upstream, required
 
 
 def lineage() -> tuple[dict[str, tuple[str, ...]], ...]:
-    """`upstream_feeds` and `required_feeds` of the parsed project; empty before `make prepare`."""
+    """Per `<schema>.<name>` of each dbt model: the raw feeds it reads, directly or not, and its
+    config meta `requires_feeds` (dbt_project.yml); empty before `make prepare`."""
     manifest = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
     if not manifest.is_file():
         return {}, {}
     return _manifest_lineage(manifest, manifest.stat().st_mtime)
 
 
-def missing_feeds_of(table: str, deployment: Deployment | None = None) -> tuple[str, ...]:
-    """Undelivered feeds that `table` (`raw.<feed>` or `<schema>.<model>`) is built from."""
+def missing_feeds_of(
+    table: str, deployment: Deployment | None = None, columns: Collection[str] = ()
+) -> tuple[str, ...]:
+    """Undelivered feeds that `table` (`raw.<feed>` or `<schema>.<model>`) is built from, and
+    the undelivered optional `columns` (`feed.column`) it requires."""
     deployment = deployment or settings.get().deployment
+    upstream, required = lineage()
     schema, _, name = table.partition(".")
-    inputs = (name,) if schema == "raw" and name in FEEDS else lineage()[0].get(table, ())
-    return tuple(f for f in inputs if not deployment.delivers(f))
-
-
-def _missing(table: str, deployment: Deployment, columns: Collection[str]) -> list[str]:
-    """`missing_feeds_of` and the undelivered optional `columns` that `table` requires."""
-    needs = lineage()[1].get(table, ())
-    columns = [c for c in needs if c in columns and c not in FEEDS]
-    return [*missing_feeds_of(table, deployment), *columns]
+    inputs = (name,) if schema == "raw" and name in FEEDS else upstream.get(table, ())
+    needs = [c for c in required.get(table, ()) if c in columns and c not in FEEDS]
+    return (*(f for f in inputs if not deployment.delivers(f)), *needs)
 
 
 def missing_feeds_metadata(
@@ -154,7 +130,7 @@ def missing_feeds_metadata(
     the undelivered optional `columns` it requires (`feed.column`)."""
     deployment = deployment or settings.get().deployment
     upstream, required = lineage()
-    missing = _missing(table, deployment, columns)
+    missing = missing_feeds_of(table, deployment, columns)
     needs = required.get(table, ())
     emptied = [f for f in needs if f in columns or (f in FEEDS and not deployment.delivers(f))]
     return {
@@ -192,7 +168,7 @@ def suite_for_deployment(
     without an input feed (or, given the warehouse `conn`, a required optional column) only
     EMPTY_INTOLERANT_EXPECTATIONS go; the others judge the rows."""
     columns = undelivered_columns(conn) if conn is not None else ()
-    missing = _missing(suite.name, settings.get().deployment, columns)
+    missing = missing_feeds_of(suite.name, columns=columns)
     kept = tuple(e for e in suite.expectations if e["type"] not in EMPTY_INTOLERANT_EXPECTATIONS)
     if not missing or len(kept) == len(suite.expectations):
         return suite, None
