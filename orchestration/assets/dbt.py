@@ -25,13 +25,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.errors import DagsterDbtError
 
 from orchestration import deployment, settings
+from orchestration.ingest.loader import RAW_SCHEMA, REPLACED_SCHEMA
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.spark.build import raw_dir, spark_env
 from orchestration.spark.export import export_raw
 
 BUILD_LOG = "ops.dbt_build_log"
-RAW_SCHEMA = "raw"
-REPLACED_SCHEMA = "raw_replaced"
 # A plain-text dbt.log unless set otherwise (dagster-dbt's JSON stdout would make it JSON too).
 DBT_FILE_LOG_DEFAULTS = {"DBT_LOG_FORMAT_FILE": "text", "DBT_USE_COLORS_FILE": "false"}
 # The dbt error worth a retry: the DuckDB file held by another process.
@@ -148,28 +147,6 @@ def project_hash(manifest_path: Path, dbt_vars: Mapping[str, Any]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def ensure_build_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """ops.dbt_build_log, and an empty raw_replaced.<feed> for every raw feed that lacks one
-    (a warehouse loaded before partitioned ingest has none)."""
-    conn.execute("create schema if not exists ops")
-    conn.execute(
-        f"create table if not exists {BUILD_LOG} (run_id varchar, started_at timestamp, "
-        "finished_at timestamp, batch_since timestamp, watermark timestamp, "
-        "full_refresh boolean, project_hash varchar)"
-    )
-    conn.execute(f"create schema if not exists {REPLACED_SCHEMA}")
-    for (table,) in conn.execute(
-        "select table_name from information_schema.tables where table_schema = ? "
-        "and table_type = 'BASE TABLE' and table_name not like '\\_%' escape '\\'",
-        [RAW_SCHEMA],
-    ).fetchall():
-        conn.execute(
-            f'create table if not exists {REPLACED_SCHEMA}."{table}" as '
-            f"select *, cast(null as timestamp) as _replaced_at, "
-            f'cast(null as varchar) as _replaced_by from {RAW_SCHEMA}."{table}" where false'
-        )
-
-
 def current_watermark(conn: duckdb.DuckDBPyConnection) -> datetime | None:
     """Newest _loaded_at in raw and _replaced_at in raw_replaced: what a build has seen."""
     columns = conn.execute(
@@ -190,7 +167,12 @@ def plan_build(
     conn: duckdb.DuckDBPyConnection, manifest_path: Path, full_refresh: bool = False
 ) -> BuildPlan:
     """The batch of the next build, from the last successful build in ops.dbt_build_log."""
-    ensure_build_tables(conn)
+    conn.execute("create schema if not exists ops")
+    conn.execute(
+        f"create table if not exists {BUILD_LOG} (run_id varchar, started_at timestamp, "
+        "finished_at timestamp, batch_since timestamp, watermark timestamp, "
+        "full_refresh boolean, project_hash varchar)"
+    )
     watermark = current_watermark(conn)
     dbt_vars = deployment.dbt_vars(deployment.undelivered_columns(conn))
     digest = project_hash(manifest_path, dbt_vars)

@@ -19,8 +19,6 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from orchestration.assets.dbt import ensure_build_tables
-
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")  # dbt var business_timezone (default)
 LOAD_ID = "sim-batch"
 
@@ -46,7 +44,6 @@ def simulate_batch(
 
     New rows get ids `sim-<kind>-<tag>...`: a second batch on the same warehouse needs another tag.
     """
-    ensure_build_tables(conn)
     done: dict[str, int] = {}
     day_start, day_end = utc_of_local(day, time(0)), utc_of_local(day + timedelta(1), time(0))
     in_day = f"between timestamp '{day_start}' and timestamp '{day_end}' - interval 1 second"
