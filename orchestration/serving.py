@@ -4,14 +4,13 @@ The top-level `serving.duckdb`, `parquet/` and `report.html` are the current pub
 last SERVING_KEEP kept under `versions/v<N>/`; promoting renames a copy over each file, so a
 reader sees the old file or the new one. CLI: `python -m orchestration.serving list | rollback`."""
 
-from __future__ import annotations
-
 import argparse
 import os
 import shutil
 import sys
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -38,9 +37,8 @@ def kept_versions(serving_dir: Path) -> list[int]:
 def read_log(database: Path) -> list[dict]:
     """The rows of `marts._publish_log` in `database`, oldest first (unversioned rows first)."""
     with duckdb.connect(str(database), read_only=True) as conn:
-        cursor = conn.execute(f"SELECT * FROM {LOG_TABLE} ORDER BY version NULLS FIRST")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        log = conn.sql(f"SELECT * FROM {LOG_TABLE} ORDER BY version NULLS FIRST")
+        return log.to_arrow_table().to_pylist()
 
 
 def current_version(serving_dir: Path) -> int | None:
@@ -61,10 +59,8 @@ def next_version(serving_dir: Path) -> int:
 def history_database(serving_dir: Path) -> Path | None:
     """The newest kept version's database (full history even after a rollback), else the current."""
     kept = kept_versions(serving_dir)
-    if kept:
-        return version_dir(serving_dir, kept[-1]) / DATABASE
-    top = serving_dir / DATABASE
-    return top if top.is_file() else None
+    database = version_dir(serving_dir, kept[-1]) / DATABASE if kept else serving_dir / DATABASE
+    return database if database.is_file() else None
 
 
 def fsync(path: Path) -> None:
@@ -76,11 +72,13 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _replace_atomically(source: Path, target: Path) -> None:
-    """Copy `source` beside `target` under a temporary name, fsync it, rename it over `target`."""
+def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    """`write` a temporary file beside `target`, fsync it, rename it over `target`: a reader
+    sees the old file or the new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        shutil.copyfile(source, tmp)
+        write(tmp)
         fsync(tmp)
         os.replace(tmp, target)
     finally:
@@ -95,16 +93,16 @@ def promote(serving_dir: Path, version: int) -> None:
     parquet.mkdir(parents=True, exist_ok=True)
     wanted = {f.name for f in (source / PARQUET).glob("*.parquet")}
     for name in sorted(wanted):
-        _replace_atomically(source / PARQUET / name, parquet / name)
+        write_atomic(parquet / name, partial(shutil.copyfile, source / PARQUET / name))
     for stale in parquet.glob("*.parquet"):
         if stale.name not in wanted:
             stale.unlink()
     fsync(parquet)
     if (source / REPORT).is_file():  # else its drawing failed: show no other version's report
-        _replace_atomically(source / REPORT, serving_dir / REPORT)
+        write_atomic(serving_dir / REPORT, partial(shutil.copyfile, source / REPORT))
     else:
         (serving_dir / REPORT).unlink(missing_ok=True)
-    _replace_atomically(source / DATABASE, serving_dir / DATABASE)
+    write_atomic(serving_dir / DATABASE, partial(shutil.copyfile, source / DATABASE))
     fsync(serving_dir)
 
 
@@ -123,12 +121,10 @@ def publish_version(
 ) -> dict[str, int]:
     """Build `version` with `build(staging_dir)` (serving.duckdb, parquet/), seal it under
     versions/, promote it, prune. If `build` raises, nothing visible has changed."""
-    stale = [".*.tmp", f"{VERSIONS}/.v*.tmp", f"{PARQUET}/.*.tmp"]  # of a killed publish
-    for path in [found for pattern in stale for found in serving_dir.glob(pattern)]:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    for tmp in [*serving_dir.glob(".*.tmp"), *serving_dir.glob(f"{PARQUET}/.*.tmp")]:
+        tmp.unlink(missing_ok=True)  # of a killed publish
+    for staging in serving_dir.glob(f"{VERSIONS}/.v*.tmp"):
+        shutil.rmtree(staging, ignore_errors=True)
     root = serving_dir / VERSIONS
     root.mkdir(parents=True, exist_ok=True)
     final = version_dir(serving_dir, version)

@@ -2,18 +2,13 @@
 
 The Vega libraries are inlined from the `vl-convert-python` wheel. Charts render as SVG;
 `window.reportReady` resolves when every chart has drawn and `window.reportErrors` collects
-any chart that failed.
-"""
-
-from __future__ import annotations
+any chart that failed."""
 
 import contextlib
 import functools
 import html
 import json
-import os
 import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,22 +73,10 @@ def vega_bundle() -> str:
     except OSError:
         bundle = vl_convert.javascript_bundle(vl_version=vl_version)
         with contextlib.suppress(OSError):  # an unwritable cache only costs the rebuild
-            write_atomic(path, bundle)
+            serving.write_atomic(path, lambda tmp: tmp.write_text(bundle, encoding="utf-8"))
     if "</script" in bundle.lower():  # would end the inline <script> early
         raise ValueError("the Vega bundle contains '</script'; cannot inline it")
     return bundle
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write by a temporary name, fsync and rename: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        serving.fsync(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _tile(headline: Headline, data: ReportData) -> str:
