@@ -1,7 +1,5 @@
 """CLI: python -m orchestration.report [--serving-dir DIR] --out FILE"""
 
-from __future__ import annotations
-
 import argparse
 import sys
 from pathlib import Path

@@ -1,8 +1,6 @@
 """The report's charts as Vega-Lite specs (Altair): plain dicts for `vegaEmbed`, with their
 data inlined, so nothing is fetched when the page is viewed."""
 
-from __future__ import annotations
-
 from datetime import date, timedelta
 
 import altair as alt

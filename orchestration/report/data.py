@@ -1,10 +1,7 @@
 """Read what the report shows from a published serving.duckdb, read-only.
 
-Only mart-contract columns are used (docs/specs/mart-contract.md). Money is cast to DOUBLE: the
-charts are JSON and need no cents-exact sums.
-"""
-
-from __future__ import annotations
+Only mart-contract columns are used (docs/specs/mart-contract.md). Money arrives as float
+(DuckDB's pandas conversion of DECIMAL): the charts are JSON and need no cents-exact sums."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,8 +13,7 @@ import pandas as pd
 # The queries, one per frame of ReportData. `channel = 'all'` is the funnel's total row.
 QUERIES = {
     "sales": """
-        SELECT business_date, CAST(gmv AS DOUBLE) AS gmv, paid_orders,
-               CAST(paid_revenue AS DOUBLE) AS paid_revenue
+        SELECT business_date, gmv, paid_orders, paid_revenue
         FROM marts.daily_sales ORDER BY business_date""",
     "traffic": """
         SELECT business_date, sessions, session_conversion_rate
@@ -84,9 +80,7 @@ class ReportData:
     @property
     def last_date(self) -> date | None:
         """The newest business date with sales: the report's "today"."""
-        if self.sales.empty:
-            return None
-        return pd.Timestamp(self.sales["business_date"].max()).date()
+        return None if self.sales.empty else pd.Timestamp(self.sales["business_date"].max()).date()
 
 
 def load(database: Path) -> ReportData:

@@ -1,8 +1,6 @@
 """Headline KPIs: the last 7 business days against the 7 before (repurchase: month over month).
 Ratios over a period are recomputed from summed parts, never averaged day by day."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -43,20 +41,18 @@ class Headline:
         return "up" if change > 0 else "down"
 
 
-def _window(frame: pd.DataFrame, end: date) -> pd.DataFrame:
-    """Rows of `frame` with a business_date in the PERIOD_DAYS days ending on `end`."""
-    dates = pd.to_datetime(frame["business_date"]).dt.date
-    return frame[(dates > end - timedelta(days=PERIOD_DAYS)) & (dates <= end)]
-
-
 def _ratio(numerator: float, denominator: float) -> float | None:
     return None if not denominator else float(numerator) / float(denominator)
 
 
 def _two_periods(frame: pd.DataFrame, end: date, func) -> tuple[float | None, ...]:
-    """`func` of the period ending on `end` and of the one before it; None for an empty one."""
-    periods = (_window(frame, end), _window(frame, end - timedelta(days=PERIOD_DAYS)))
-    return tuple(None if period.empty else func(period) for period in periods)
+    """`func` of the PERIOD_DAYS days ending on `end` and of the ones before; None if empty."""
+    dates = pd.to_datetime(frame["business_date"]).dt.date
+    values = []
+    for last in (end, end - timedelta(days=PERIOD_DAYS)):
+        period = frame[(dates > last - timedelta(days=PERIOD_DAYS)) & (dates <= last)]
+        values.append(None if period.empty else func(period))
+    return tuple(values)
 
 
 def _repurchase(monthly: pd.DataFrame) -> tuple[tuple[float | None, float | None], str]:
@@ -73,8 +69,8 @@ def headlines(data: ReportData, end: date) -> list[Headline]:
     """The six headline KPIs for the period ending on `end`, in display order."""
     period = f"{PERIOD_DAYS} days to {end:%Y-%m-%d} vs the {PERIOD_DAYS} days before"
 
-    def tile(key: str, label: str, unit: str, values: tuple, span: str = period) -> Headline:
-        return Headline(key, label, values[0], values[1], unit, span)
+    def tile(key: str, label: str, unit: str, frame: pd.DataFrame, func) -> Headline:
+        return Headline(key, label, *_two_periods(frame, end, func), unit, period)
 
     sales, traffic, satisfaction = data.sales, data.traffic, data.satisfaction
     weighted_rating = satisfaction.assign(
@@ -82,19 +78,16 @@ def headlines(data: ReportData, end: date) -> list[Headline]:
     )
     repurchase, months = _repurchase(data.monthly)
     return [
-        tile("gmv", "GMV", "money", _two_periods(sales, end, lambda f: f["gmv"].sum())),
-        tile("paid_orders", "Paid orders", "count",
-             _two_periods(sales, end, lambda f: f["paid_orders"].sum())),
-        tile("session_conversion_rate", "Conversion rate", "percent", _two_periods(
-            traffic, end,
-            lambda f: _ratio((f["session_conversion_rate"].fillna(0) * f["sessions"]).sum(),
-                             f["sessions"].sum()))),
-        tile("aov", "AOV", "money", _two_periods(
-            sales, end, lambda f: _ratio(f["paid_revenue"].sum(), f["paid_orders"].sum()))),
-        tile("repurchase_rate", "Repurchase rate", "percent", repurchase, months),
-        tile("avg_rating", "Avg rating", "rating", _two_periods(
-            weighted_rating, end,
-            lambda f: _ratio(f["points"].sum(), f["review_count"].sum()))),
+        tile("gmv", "GMV", "money", sales, lambda f: f["gmv"].sum()),
+        tile("paid_orders", "Paid orders", "count", sales, lambda f: f["paid_orders"].sum()),
+        tile("session_conversion_rate", "Conversion rate", "percent", traffic,
+             lambda f: _ratio((f["session_conversion_rate"].fillna(0) * f["sessions"]).sum(),
+                              f["sessions"].sum())),
+        tile("aov", "AOV", "money", sales,
+             lambda f: _ratio(f["paid_revenue"].sum(), f["paid_orders"].sum())),
+        Headline("repurchase_rate", "Repurchase rate", *repurchase, "percent", months),
+        tile("avg_rating", "Avg rating", "rating", weighted_rating,
+             lambda f: _ratio(f["points"].sum(), f["review_count"].sum())),
     ]  # fmt: skip
 
 
@@ -109,6 +102,5 @@ def format_value(value: float | None, unit: str, currency: str | None = None) ->
 
 def format_kpi(kpi: str, value: float | None, currency: str | None) -> str:
     """A kpi_anomalies value: gmv is money, paid_orders a count, the other KPIs are rates."""
-    return format_value(
-        value, {"gmv": "money", "paid_orders": "count"}.get(kpi, "percent"), currency
-    )
+    unit = {"gmv": "money", "paid_orders": "count"}.get(kpi, "percent")
+    return format_value(value, unit, currency)
