@@ -1,7 +1,5 @@
-"""The `ops` schema of the serving file (docs/bi.md): how the data got there, for the data-quality
-dashboard. Each publish fills the tables of serving_schema.sql: check results of every run so
-far, quarantined rows per feed, day and reason, each feed's freshness, the publish log, and the
-deployment's currency and time zone."""
+"""The `ops` schema of the serving file (serving_schema.sql, docs/bi.md), for the data-quality
+dashboard: check results of every run so far, quarantined rows, feed freshness, the deployment."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,16 +34,13 @@ def check_rows(instance: dg.DagsterInstance, history: Path | None) -> list[tuple
 
 
 def has_table(conn: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> bool:
-    sql = "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-    return (
-        conn.execute(sql + "AND table_name = ?", [database, schema, table]).fetchone() is not None
-    )
+    sql = "FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?"
+    return conn.execute(sql, [database, schema, table]).fetchone() is not None
 
 
 def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple]) -> None:
-    """Fill the tables of serving_new.ops (serving_schema.sql) from the warehouse `conn` is on,
-    the check results carried in the previous publish (attached as `prev`, if any) and `checks`
-    (check_rows) of other runs."""
+    """Fill serving_new.ops (serving_schema.sql) from the warehouse `conn` is on, the check results
+    of the previous publish (attached as `prev`, if any) and `checks` (check_rows)."""
     results = "serving_new.ops.check_results"
     if has_table(conn, "prev", "ops", "check_results"):
         conn.execute(f"INSERT INTO {results} SELECT * FROM prev.ops.check_results")
@@ -54,31 +49,25 @@ def write_ops(conn: duckdb.DuckDBPyConnection, checks: list[tuple]) -> None:
     if rows:
         conn.executemany(f"INSERT INTO {results} VALUES (?, ?, ?, ?, ?, ?)", rows)
     warehouse = conn.execute("SELECT current_database()").fetchone()[0]
-    for (feed,) in conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-        "AND schema_name = 'raw_quarantine'",
-        [warehouse],
-    ).fetchall():
-        conn.execute(
-            "INSERT INTO serving_new.ops.quarantine_daily SELECT ?, _partition_dt, _reason, "
-            f'count(*) FROM raw_quarantine."{feed}" GROUP BY ALL ORDER BY ALL',
-            [feed],
-        )
     loaded = {}
     if has_table(conn, warehouse, "raw", "_load_log"):
         sql = "SELECT feed, max(loaded_at) FROM raw._load_log GROUP BY feed"
         loaded = dict(conn.execute(sql).fetchall())
     current, today = settings.get(), datetime.now(UTC).date()
-    for feed in FEEDS:  # as the freshness check judges it
+    for feed in FEEDS:
+        if has_table(conn, warehouse, "raw_quarantine", feed):
+            conn.execute(
+                "INSERT INTO serving_new.ops.quarantine_daily SELECT ?, _partition_dt, _reason, "
+                f'count(*) FROM raw_quarantine."{feed}" GROUP BY ALL ORDER BY ALL',
+                [feed],
+            )
         delivered = current.deployment.delivers(feed)
         newest = newest_partition(current.landing_dir, feed) if delivered else None
-        check = freshness_result(feed, newest, today)
+        check = freshness_result(feed, newest, today)  # as the freshness check judges it
         lag = check.metadata["lag_days"].value if newest else None
         limit = check.metadata["max_lag_days"].value
         row = [feed, delivered, newest, loaded.get(feed), lag, limit, check.passed]
         conn.execute("INSERT INTO serving_new.ops.feed_freshness VALUES (?, ?, ?, ?, ?, ?, ?)", row)
     dbt_vars = {**settings.dbt_project_vars(), **current.all_dbt_vars}
-    conn.execute(
-        "INSERT INTO serving_new.ops.deployment VALUES (?, ?)",
-        [dbt_vars["currency"], dbt_vars["business_timezone"]],
-    )
+    row = [dbt_vars["currency"], dbt_vars["business_timezone"]]
+    conn.execute("INSERT INTO serving_new.ops.deployment VALUES (?, ?)", row)

@@ -22,9 +22,7 @@ from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_KEY = dg.AssetKey(["serving", "marts"])
 NEW_LOG = "serving_new.marts._publish_log"  # the log of the publish being built
-
-# The serving file's schemas, the publish log and the ops tables, empty.
-SCHEMA_SQL = Path(__file__).with_name("serving_schema.sql")
+SCHEMA_SQL = Path(__file__).with_name("serving_schema.sql")  # the serving file's tables, empty
 
 
 class ServingResource(dg.ConfigurableResource):
@@ -61,15 +59,6 @@ def _write_comments(conn: duckdb.DuckDBPyConnection, marts: list[str]) -> None:
             if column is not None:
                 target = f"COLUMN serving_new.marts.{ident(table)}.{ident(column)}"
             conn.execute(f"COMMENT ON {target} IS {sql_str(text.strip())}")
-
-
-def _write_log(conn: duckdb.DuckDBPyConnection, row: list) -> None:
-    """marts._publish_log: the previous publish's rows (attached as `prev`, if any; columns an
-    older log lacks as NULL), then `row`; ops.publish_log, a copy."""
-    if ops.has_table(conn, "prev", "marts", "_publish_log"):
-        conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
-    conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
-    conn.execute(f"INSERT INTO serving_new.ops.publish_log SELECT * FROM {NEW_LOG}")
 
 
 def write_serving_copy(
@@ -110,9 +99,13 @@ def write_serving_copy(
                 counts[mart] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             _write_comments(conn, marts)
             ops.write_ops(conn, checks or [])
+            if ops.has_table(conn, "prev", "marts", "_publish_log"):  # older logs lack columns
+                conn.execute(f"INSERT INTO {NEW_LOG} BY NAME SELECT * FROM prev.marts._publish_log")
             now = datetime.now(UTC).replace(tzinfo=None)
             row = [version, now, run_id, json.dumps(counts, sort_keys=True), checks_passed]
-            _write_log(conn, [*row, dg.__version__, duckdb.__version__, SERVING_STORAGE_VERSION])
+            row += [dg.__version__, duckdb.__version__, SERVING_STORAGE_VERSION]
+            conn.execute(f"INSERT INTO {NEW_LOG} VALUES ({', '.join('?' * len(row))})", row)
+            conn.execute(f"INSERT INTO serving_new.ops.publish_log SELECT * FROM {NEW_LOG}")
         finally:
             conn.execute("DETACH serving_new")
             conn.execute("DETACH DATABASE IF EXISTS prev")
