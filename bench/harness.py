@@ -478,6 +478,10 @@ class BenchCase:
     def dbt_target(self) -> Path:
         return self.run_dir / "dbt_target"
 
+    @property
+    def full_copy(self) -> Path:
+        return self.root / "run-after-full"
+
 
 @dataclass
 class BenchResult:
@@ -688,6 +692,35 @@ def floor_run(case: BenchCase) -> dict[str, Any]:
     }
 
 
+def prepare(case: BenchCase) -> None:
+    """A deployment parses the dbt project with its own settings (dbt re-parses everything when
+    the rendered profile differs); untimed, like `make prepare` before `make pipeline`."""
+    prepared = run_measured(
+        [sys.executable, "-m", "orchestration.cli", "prepare", "--force"],
+        case.env(),
+        case.root / "logs" / "prepare.log",
+    )
+    if prepared.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{prepared.output_tail}")
+
+
+def keep_full_build(case: BenchCase, full: dict[str, Any]) -> None:
+    """Copy the run folder after the full build (and its result), for repeated one-day builds."""
+    shutil.rmtree(case.full_copy, ignore_errors=True)
+    shutil.copytree(case.run_dir, case.full_copy, symlinks=True)
+    (case.full_copy / "full.json").write_text(json.dumps(full, default=str))
+
+
+def restore_full_build(case: BenchCase) -> dict[str, Any]:
+    """The run folder as the kept full build left it, the project parsed again; its result."""
+    if not (case.full_copy / "full.json").is_file():
+        raise RuntimeError(f"no kept full build in {case.full_copy} (run with --repeat 2 first)")
+    shutil.rmtree(case.run_dir, ignore_errors=True)
+    shutil.copytree(case.full_copy, case.run_dir, symlinks=True)
+    prepare(case)
+    return json.loads((case.run_dir / "full.json").read_text())
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB"
 
@@ -709,17 +742,6 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
         + ("reused" if generate["reused"] else f"generated in {generate['seconds']:.1f} s")
     )
 
-    shutil.rmtree(case.run_dir, ignore_errors=True)
-    case.run_dir.mkdir(parents=True)
-    # A deployment parses the dbt project with its own settings (dbt re-parses everything when
-    # the rendered profile differs); untimed, like `make prepare` before `make pipeline`.
-    prepared = run_measured(
-        [sys.executable, "-m", "orchestration.cli", "prepare", "--force"],
-        case.env(),
-        case.root / "logs" / "prepare.log",
-    )
-    if prepared.returncode != 0:
-        raise RuntimeError(f"dbt parse failed:\n{prepared.output_tail}")
     # The full build loads every day but the last; the one-day build then loads the last day,
     # as a daily run does when a new day lands: its batch is one day of new rows (and the
     # updates that day delivers for older orders), which every incremental model processes.
@@ -727,10 +749,19 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
     one_day = not args.no_incremental and cli_has_range(case.env())
     dts = landing_partitions(case.landing)
     day, full_to = dts[-1], dts[-2] if one_day else dts[-1]
-    _say(f"full build (dt {dts[0]}..{full_to}) …")
-    full = pipeline_run(case, "full", ["--to", full_to])
-    full["dt_range"] = [dts[0], full_to]
-    _say(format_table(full.pop("_stages")))
+    if args.one_day_only:
+        full = restore_full_build(case)
+        _say(f"full build reused from {case.full_copy}")
+    else:
+        shutil.rmtree(case.run_dir, ignore_errors=True)
+        case.run_dir.mkdir(parents=True)
+        prepare(case)
+        _say(f"full build (dt {dts[0]}..{full_to}) …")
+        full = pipeline_run(case, "full", ["--to", full_to])
+        full["dt_range"] = [dts[0], full_to]
+        _say(format_table(full.pop("_stages")))
+        if one_day and args.repeat > 1:
+            keep_full_build(case, full)
     if not full["ok"]:
         notes.append(f"full build failed: {full['failed_steps'] or full['failed_checks']}")
 
@@ -741,13 +772,20 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
         incremental = {"available": False, "reason": "incremental: not available (no --from/--to)"}
     else:
         files = partition_files(case.landing, day)
-        _say(f"one-day incremental build of the new dt={day} ({files} files) …")
-        incremental = {"available": True, "dt": day, "files": files}
-        incremental.update(pipeline_run(case, "incremental", ["--from", day, "--to", day]))
-        _say(format_table(incremental.pop("_stages")))
+        repeats: list[dict[str, float]] = []
+        for repeat in range(args.repeat):
+            if repeat or args.one_day_only:
+                restore_full_build(case)
+            _say(f"one-day incremental build of the new dt={day} ({files} files) …")
+            incremental = {"available": True, "dt": day, "files": files}
+            incremental.update(pipeline_run(case, "incremental", ["--from", day, "--to", day]))
+            _say(format_table(incremental.pop("_stages")))
+            repeats.append({k: incremental[k] for k in ("seconds", "cpu_seconds")})
+        incremental["repeats"] = repeats  # the stages are the last repeat's
         incremental["share_of_full"] = round(incremental["seconds"] / full["seconds"], 4)
     if incremental["available"]:
-        _say(f"incremental: {incremental['seconds']:.1f} s")
+        for r in incremental["repeats"]:
+            _say(f"incremental: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU")
     else:
         _say(incremental["reason"])
 
@@ -821,6 +859,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force-sample", action="store_true", help="regenerate the sample")
     parser.add_argument("--no-incremental", action="store_true")
     parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="one-day builds, each from a copy of the full build (kept when above 1)",
+    )
+    parser.add_argument(
+        "--one-day-only",
+        action="store_true",
+        help="no full build: the one-day builds start from the copy an earlier --repeat kept",
+    )
     parser.add_argument(
         "--floor-only", nargs=2, metavar=("LANDING", "DATABASE"), help=argparse.SUPPRESS
     )
