@@ -107,7 +107,7 @@ def write_mart(conn: duckdb.DuckDBPyConnection, scored: pd.DataFrame, comment: s
     conn.execute(f"COMMENT ON TABLE marts.churn_risk IS $${comment}$$")
     for column, (_, text) in COLUMNS.items():
         conn.execute(f"COMMENT ON COLUMN marts.churn_risk.{column} IS $${text}$$")
-    conn.execute("INSERT INTO marts.churn_risk BY NAME SELECT * FROM scored")  # the DataFrame
+    conn.execute("INSERT INTO marts.churn_risk BY NAME SELECT * FROM scored")  # DataFrame by name
 
 
 @dg.asset(
