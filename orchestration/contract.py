@@ -68,8 +68,6 @@ class NotBefore:
 
 @dataclass(frozen=True)
 class InPast:
-    """Not after the load time + FUTURE_TOLERANCE, not before OLDEST_VALID."""
-
     column: str
 
 

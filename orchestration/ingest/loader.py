@@ -92,9 +92,8 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _open(path: Path, mode: str = "rb") -> io.IOBase:
-    encoding = None if "b" in mode else "utf-8"
-    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, mode, encoding=encoding)
+def _open(path: Path) -> io.IOBase:
+    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb")
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -128,7 +127,7 @@ def _csv_header(path: Path) -> list[str]:
 def _json_keys(path: Path) -> list[str]:
     """The keys of the first JSON_KEY_SAMPLE_LINES objects of a JSON lines file, in order."""
     keys: dict[str, None] = {}
-    with _open(path, "rt") as fh:
+    with _open(path) as fh:
         for _, line in zip(range(JSON_KEY_SAMPLE_LINES), fh, strict=False):
             value = json.loads(line) if line.strip() else {}
             keys.update(dict.fromkeys(value) if isinstance(value, dict) else {})
@@ -144,9 +143,8 @@ def unread(feed: Feed, fmt: str, columns: list[str]) -> tuple[list[str], list[st
 
 
 def _check_columns(path: Path, found: list[str], feed: Feed) -> None:
-    """Reject a header without every contract column but the optional ones, or with one twice.
-    Only offending names are quoted (a duplicate, a near miss such as `Status `): no other
-    content reaches logs."""
+    """Reject a header lacking a required contract column or naming one twice. Only offending
+    names are quoted (a duplicate, a near miss such as `Status `): no other content reaches logs."""
     missing = [c for c in feed.columns if c not in found and c not in feed.optional]
     if missing:
         loose = {re.sub(r"[\s_-]+", "_", c.lower()) for c in missing}
