@@ -11,11 +11,9 @@ from orchestration.assets.churn import churn_risk
 from orchestration.assets.dbt import build_dashboard_specs, build_dbt_assets, dbt_resource
 from orchestration.assets.ingest import LandingResource, build_ingest_assets
 from orchestration.assets.publish import ServingResource, build_publish_asset
-from orchestration.checks.freshness_checks import build_freshness_checks
 from orchestration.checks.gx_checks import GreatExpectationsResource, build_gx_checks
 from orchestration.checks.publish_checks import build_publish_check
-from orchestration.contract import FEEDS
-from orchestration.jobs import FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB, SCHEDULES
+from orchestration.jobs import FRESHNESS_CHECKS, FRESHNESS_CHECKS_JOB, FULL_PIPELINE_JOB, SCHEDULES
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import SENSORS, landing_sensor
 
@@ -24,8 +22,7 @@ from orchestration.sensors import SENSORS, landing_sensor
 settings.apply_env_defaults()
 
 _ingest_assets = build_ingest_assets()
-_dbt_assets = build_dbt_assets()
-_model_assets = [_dbt_assets, churn_risk]  # churn_risk: a model trained on dbt's features
+_model_assets = [build_dbt_assets(), churn_risk]  # churn_risk: a model trained on dbt's features
 _asset_keys = {key for assets_def in (*_ingest_assets, *_model_assets) for key in assets_def.keys}
 _mart_keys = [k for a in _model_assets for k in a.keys if k.path[0] == "marts"]
 
@@ -39,7 +36,7 @@ defs = dg.Definitions(
     asset_checks=[
         *build_gx_checks(asset_keys=_asset_keys, backend=settings.get().gx_backend),
         build_publish_check(_mart_keys),
-        build_freshness_checks(FEEDS),
+        FRESHNESS_CHECKS,
     ],
     jobs=[FULL_PIPELINE_JOB, FRESHNESS_CHECKS_JOB],
     schedules=SCHEDULES,

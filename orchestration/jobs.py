@@ -15,11 +15,11 @@ from orchestration.partitions import DateRange
 # being synced): two, exponential. Deterministic failures raise dg.Failure(allow_retries=False).
 TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
-FRESHNESS_CHECK_KEYS = list(build_freshness_checks(FEEDS).check_keys)
+FRESHNESS_CHECKS = build_freshness_checks(FEEDS)
 
 FULL_PIPELINE_JOB = dg.define_asset_job(
     "full_pipeline",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*FRESHNESS_CHECK_KEYS),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(FRESHNESS_CHECKS),
     description="Ingest the landing's dt range of every feed, build the dbt project, run every "
     "check, publish. Launch with a partition range (backfill dialog, `cli pipeline --from --to`).",
     op_retry_policy=TRANSIENT_RETRY_POLICY,
@@ -27,7 +27,7 @@ FULL_PIPELINE_JOB = dg.define_asset_job(
 
 FRESHNESS_CHECKS_JOB = dg.define_asset_job(
     "freshness_checks",
-    selection=dg.AssetSelection.checks(*FRESHNESS_CHECK_KEYS),
+    selection=dg.AssetSelection.checks(FRESHNESS_CHECKS),
     description="Is each feed's newest landing partition within FRESHNESS_MAX_LAG_DAYS? "
     "Only lists folders; never blocks or touches the warehouse.",
 )

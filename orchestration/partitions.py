@@ -39,8 +39,7 @@ class DateRange:
         return (self.last - self.first).days + 1
 
     def tags(self) -> dict[str, str]:
-        """The run tags that make a run cover this range; ValueError for a range outside the
-        partitions, saying what to change."""
+        """The run tags of a run over this range; ValueError, saying what to change, outside."""
         start, today = settings.get().partitions_start_date, datetime.now(UTC).date()
         if self.first < start:
             raise ValueError(

@@ -30,9 +30,6 @@ class WarehouseResource(dg.ConfigurableResource):
         db.parent.mkdir(parents=True, exist_ok=True)
         current = settings.get()  # the settings dbt's profile reads too
         config = {"memory_limit": current.duckdb_memory_limit, "threads": current.duckdb_threads}
-        conn = duckdb.connect(str(db), read_only=read_only, config=config)
-        try:
+        with duckdb.connect(str(db), read_only=read_only, config=config) as conn:
             conn.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC in the warehouse
             yield conn
-        finally:
-            conn.close()

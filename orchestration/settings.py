@@ -95,10 +95,7 @@ def _dbt_vars(raw: str) -> dict[str, Any]:
         raise ValueError(f"not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(parsed, dict):
         raise ValueError("expected a YAML mapping such as {business_timezone: UTC}")
-    try:
-        return check_dbt_vars("DBT_VARS", parsed, label="")
-    except DeploymentConfigError as exc:
-        raise ValueError(str(exc).removeprefix("DBT_VARS: ")) from None
+    return check_dbt_vars(parsed, label="")
 
 
 FLAGS = {"1": True, "true": True, "yes": True, "on": True}
@@ -145,10 +142,7 @@ class Setting:
 
 
 CONFIG_FIX = "point WAREHOUSE_CONFIG at an existing file (see warehouse.example.yaml), or unset it"
-DBT_VARS_FIX = (
-    "give a YAML mapping of dbt vars of dbt_project.yml, e.g. "
-    "DBT_VARS='{business_timezone: Europe/Berlin}', or unset it"
-)
+DBT_VARS_FIX = "give a YAML mapping of dbt_project.yml's vars, e.g. '{currency: EUR}', or unset it"
 
 
 @dataclass(frozen=True)
@@ -262,11 +256,10 @@ def dbt_project_vars() -> dict[str, Any]:
     return dict(project.get("vars") or {})
 
 
-def _feed_names(source: str, key: str, names: Iterable[Any]) -> list[str]:
-    bad = [n for n in names if not isinstance(n, str) or n not in FEEDS]
-    if bad:
+def _feed_names(key: str, names: Iterable[Any]) -> list[str]:
+    if bad := [n for n in names if not isinstance(n, str) or n not in FEEDS]:
         problem = f"{key}: unknown feed(s) {bad}; the contract's feeds are {', '.join(FEEDS)}"
-        raise DeploymentConfigError(source, problem)
+        raise ValueError(problem)
     return list(names)
 
 
@@ -281,9 +274,7 @@ def _same_kind(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def check_dbt_vars(
-    source: str, raw_vars: Mapping[Any, Any], label: str = "dbt_vars"
-) -> dict[str, Any]:
+def check_dbt_vars(raw_vars: Mapping[Any, Any], label: str = "dbt_vars") -> dict[str, Any]:
     """Check dbt var overrides: known names of their default's kind, a time zone, a currency."""
     known, checked = dbt_project_vars(), dict(raw_vars)
     prefix, dotted = (f"{label}: ", f"{label}.") if label else ("", "")
@@ -302,28 +293,28 @@ def check_dbt_vars(
             problem = f"currency must be a 3-letter ISO 4217 code (EUR), got {value!r}"
         else:
             continue
-        raise DeploymentConfigError(source, problem)
+        raise ValueError(problem)
     if "currency" in checked:
         checked["currency"] = checked["currency"].upper()
     return checked
 
 
-def _file_settings(source: str, doc: Mapping[str, Any]) -> dict[str, str]:
+def _file_settings(doc: Mapping[str, Any]) -> dict[str, str]:
     """The PER_FEED settings the file sets, checked as their variables are, as text."""
     found: dict[str, str] = {}
     for base in PER_FEED:
         key = base.lower()
         per_feed = doc.get(f"{key}_per_feed") or {}
         if not isinstance(per_feed, dict):
-            raise DeploymentConfigError(source, f"{key}_per_feed must be a mapping feed: value")
-        _feed_names(source, f"{key}_per_feed", per_feed)
+            raise ValueError(f"{key}_per_feed must be a mapping feed: value")
+        _feed_names(f"{key}_per_feed", per_feed)
         pairs = [(key, base, doc.get(key))]
         pairs += [(f"{key}_per_feed.{f}", f"{base}_{f.upper()}", v) for f, v in per_feed.items()]
         for label, name, value in (p for p in pairs if p[2] is not None):
             try:
                 BY_NAME[base].parse(str(value))
             except ValueError as exc:
-                raise DeploymentConfigError(source, f"{label}: {exc}, got {value!r}") from None
+                raise ValueError(f"{label}: {exc}, got {value!r}") from None
             found[name] = str(value)
     return found
 
@@ -332,24 +323,26 @@ def parse_config(doc: Any, source: str = "config") -> Deployment:
     """Validate a parsed deployment file; raise DeploymentConfigError naming the bad key."""
     if doc is None:
         return Deployment(source=source)
-    if not isinstance(doc, dict):
-        raise DeploymentConfigError(source, "the config must be a YAML mapping")
-    if unknown := sorted(set(doc) - FILE_KEYS):
-        known = ", ".join(sorted(FILE_KEYS))
-        raise DeploymentConfigError(source, f"unknown key(s) {unknown}; known: {known}")
-    feeds = doc.get("feeds", list(FEEDS))
-    if not isinstance(feeds, list):
-        raise DeploymentConfigError(source, "feeds must be a list of feed names")
-    raw_vars = doc.get("dbt_vars") or {}
-    if not isinstance(raw_vars, dict):
-        raise DeploymentConfigError(source, "dbt_vars must be a mapping of dbt var -> value")
-    top = {k: doc[k] for k in ("business_timezone", "currency") if k in doc}
-    return Deployment(
-        source=source,
-        feeds=tuple(f for f in FEEDS if f in _feed_names(source, "feeds", feeds)),  # contract order
-        dbt_overrides={**check_dbt_vars(source, raw_vars), **check_dbt_vars(source, top, "")},
-        settings=_file_settings(source, doc),
-    )
+    try:
+        if not isinstance(doc, dict):
+            raise ValueError("the config must be a YAML mapping")
+        if unknown := sorted(set(doc) - FILE_KEYS):
+            raise ValueError(f"unknown key(s) {unknown}; known: {', '.join(sorted(FILE_KEYS))}")
+        feeds = doc.get("feeds", list(FEEDS))
+        if not isinstance(feeds, list):
+            raise ValueError("feeds must be a list of feed names")
+        raw_vars = doc.get("dbt_vars") or {}
+        if not isinstance(raw_vars, dict):
+            raise ValueError("dbt_vars must be a mapping of dbt var -> value")
+        top = {k: doc[k] for k in ("business_timezone", "currency") if k in doc}
+        return Deployment(
+            source=source,
+            feeds=tuple(f for f in FEEDS if f in _feed_names("feeds", feeds)),  # contract order
+            dbt_overrides={**check_dbt_vars(raw_vars), **check_dbt_vars(top, "")},
+            settings=_file_settings(doc),
+        )
+    except ValueError as exc:
+        raise DeploymentConfigError(source, str(exc)) from None
 
 
 def read_deployment(config: str | Path) -> Deployment:
