@@ -59,14 +59,12 @@ def undelivered_columns(conn: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     query = "SELECT table_name, column_name FROM information_schema.columns "
     query += "WHERE table_catalog = current_database() AND table_schema = 'raw'"
     present = set(conn.execute(query).fetchall())
-    probes = [
-        f"SELECT '{f}.{c}' WHERE NOT EXISTS (SELECT 1 FROM raw.{f} WHERE {c} IS NOT NULL)"
-        if (f, c) in present
-        else f"SELECT '{f}.{c}'"
-        for f, c in optional
-    ]
-    found = {name for (name,) in conn.execute(" UNION ALL ".join(probes)).fetchall()}
-    return tuple(f"{f}.{c}" for f, c in optional if f"{f}.{c}" in found)
+
+    def has_values(feed: str, column: str) -> bool:
+        probe = f"SELECT 1 FROM raw.{feed} WHERE {column} IS NOT NULL LIMIT 1"
+        return (feed, column) in present and conn.execute(probe).fetchone() is not None
+
+    return tuple(f"{f}.{c}" for f, c in optional if not has_values(f, c))
 
 
 def dbt_vars(columns: Collection[str] = ()) -> dict[str, Any]:

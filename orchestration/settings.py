@@ -452,8 +452,7 @@ def get() -> Settings:
 
 def raw(name: str) -> str:
     """The text of a setting from the environment, else `.env`, else its default; unchecked."""
-    text = _layer(_variables(os.environ))[0].get(name, "")
-    return text or (BY_NAME[name].default if name in BY_NAME else "")
+    return _layer(_variables(os.environ))[0].get(name) or BY_NAME[name].default
 
 
 def apply_env_defaults() -> None:
