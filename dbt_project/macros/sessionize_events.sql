@@ -1,25 +1,36 @@
-{% macro sessionize_events(batch_build) -%}
+{% macro sessionize_events(batch_build, events='to_sessionize') -%}
     {#-
-        The CTEs that give the events of CTE `to_sessionize` their session (with_previous ..
-        final; the caller selects from `final`): a visitor's events form one session as long as
+        The CTEs that give the events of `events` (a relation, or the caller's CTE
+        to_sessionize) their session (with_previous .. final; the caller selects from `final`): a visitor's events form one session as long as
         the gap to the visitor's previous event is at most var('session_timeout_minutes'); a
         longer gap (or the visitor's first event) starts a new session. Ties on event_ts are
         ordered by event_id.
+        Every window is the same one (visitor_events: one sort order) over narrow rows (the
+        key, the timestamp, a page-view flag): the position of the session's first event and
+        the page views before it are carried by a running max, event_seq and page_view_seq
+        are differences; the other columns are joined back once, on event_id (read twice:
+        pass a relation rather than a CTE, which DuckDB would materialize whole).
         batch_build: `to_sessionize` holds each batch visitor's events from resessionize_from
         on, with int_batch_visitors' sessions_before, window_previous_event_ts and
-        first_event_gap_s (int_batch_sessionized_events); otherwise every event of every visitor
-        (int_events_sessionized on a full build: no column is added to the windows' rows, which
-        spill at scale).
+        first_event_gap_s (int_batch_sessionized_events); otherwise every event of every visitor.
     -#}
 with_previous as (
 
     select
-        to_sessionize.*,
-        lag(to_sessionize.event_ts) over (
-            partition by to_sessionize.visitor_id
-            order by to_sessionize.event_ts, to_sessionize.event_id
-        ) as previous_event_ts
-    from to_sessionize
+        visitor_id,
+        event_id,
+        event_ts,
+        case when event_type = 'page_view' then 1 else 0 end as is_page_view,
+        lag(event_ts) over visitor_events as previous_event_ts,
+        row_number() over visitor_events as visitor_event_number,
+        count(case when event_type = 'page_view' then 1 end)
+            over visitor_events as visitor_page_views
+    from {{ events }}
+    window visitor_events as (
+        partition by visitor_id
+        -- the default frame (unbounded preceding .. current row): no two rows are peers
+        order by event_ts, event_id
+    )
 
 ),
 
@@ -45,38 +56,43 @@ flagged as (
 numbered as (
 
     select
-        flagged.*,
-        {% if batch_build %}flagged.sessions_before + {% endif -%}
-        sum(flagged.is_session_start) over (
-            partition by flagged.visitor_id
-            order by flagged.event_ts, flagged.event_id
-            rows between unbounded preceding and current row
-        ) as visitor_session_number
+        event_id,
+        event_ts,
+        previous_event_ts,
+        is_session_start,
+        visitor_event_number,
+        visitor_page_views,
+        sum(is_session_start) over visitor_events as session_number_in_window,
+        max(case when is_session_start = 1 then visitor_event_number end)
+            over visitor_events as session_start_number,
+        max(case when is_session_start = 1 then visitor_page_views - is_page_view end)
+            over visitor_events as page_views_before_session,
+        max_by(event_id, case when is_session_start = 1 then visitor_event_number end)
+            over visitor_events as session_id
     from flagged
+    window visitor_events as (
+        partition by visitor_id
+        order by event_ts, event_id
+    )
 
 ),
 
 sequenced as (
 
     select
-        numbered.*,
-        first_value(numbered.event_id) over (
-            partition by numbered.visitor_id, numbered.visitor_session_number
-            order by numbered.event_ts, numbered.event_id
-            rows between unbounded preceding and unbounded following
-        ) as session_id,
-        row_number() over (
-            partition by numbered.visitor_id, numbered.visitor_session_number
-            order by numbered.event_ts, numbered.event_id
-        ) as event_seq,
-        row_number() over (
-            partition by
-                numbered.visitor_id,
-                numbered.visitor_session_number,
-                numbered.event_type = 'page_view'
-            order by numbered.event_ts, numbered.event_id
-        ) as seq_within_type_group
+        numbered.session_id,
+        {% if batch_build %}wide_events.sessions_before + {% endif -%}
+        numbered.session_number_in_window as visitor_session_number,
+        numbered.visitor_event_number - numbered.session_start_number + 1 as event_seq,
+        case
+            when wide_events.event_type = 'page_view'
+                then numbered.visitor_page_views - numbered.page_views_before_session
+        end as page_view_seq,
+        numbered.is_session_start,
+        numbered.previous_event_ts,
+        wide_events.*
     from numbered
+    inner join {{ events }} as wide_events on numbered.event_id = wide_events.event_id
 
 ),
 
@@ -86,7 +102,7 @@ final as (
         session_id,
         visitor_session_number,
         event_seq,
-        case when event_type = 'page_view' then seq_within_type_group end as page_view_seq,
+        page_view_seq,
         is_session_start = 1 as is_session_start,
         {%- if batch_build %}
         -- the first re-derived event has no previous event here: its gap comes from before

@@ -25,13 +25,7 @@ select * from {{ ref('int_batch_sessionized_events') }}
 
 with
 
-to_sessionize as (
-
-    select * from {{ ref('stg_tracking__events') }}
-
-),
-
-{{ sessionize_events(batch_build=false) }}
+{{ sessionize_events(batch_build=false, events=ref('stg_tracking__events')) }}
 
 select * from final
 {%- endif %}
