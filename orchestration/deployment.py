@@ -62,7 +62,7 @@ def undelivered_columns(conn: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
 
     def has_values(feed: str, column: str) -> bool:
         probe = f"SELECT 1 FROM raw.{feed} WHERE {column} IS NOT NULL LIMIT 1"
-        return (feed, column) in present and conn.execute(probe).fetchone() is not None
+        return (feed, column) in present and bool(conn.execute(probe).fetchall())
 
     return tuple(f"{f}.{c}" for f, c in optional if not has_values(f, c))
 

@@ -44,9 +44,9 @@ class SettingError(ValueError):
 class DeploymentConfigError(ValueError):
     """The deployment file is malformed; the message names the file and the key."""
 
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
-        super().__init__(f"{source}: {message}")
+    def __init__(self, source: str, problem: str) -> None:
+        self.source, self.problem = source, problem
+        super().__init__(f"{source}: {problem}")
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -424,9 +424,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         deployment = read_deployment(config_text)
     except DeploymentConfigError as exc:
-        problem = str(exc).removeprefix(f"{exc.source}: ")
         fix = "edit the file (warehouse.example.yaml lists every key)"
-        raise SettingError("WAREHOUSE_CONFIG", exc.source, problem, fix) from None
+        raise SettingError("WAREHOUSE_CONFIG", exc.source, exc.problem, fix) from None
     values = {
         s.name.lower(): s.read(layer.get(s.name) or deployment.settings.get(s.name) or s.default)
         for s in SETTINGS
