@@ -73,9 +73,8 @@ def dbt_project() -> DbtProject:
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Keys are `[schema, name]`, as BI tools and the GX suites name the relation; a source
-    `raw/<feed>` is the ingest asset, which wires dbt after ingest. Groups follow dbt's folders.
-    dbt tests are asset checks (dagster-dbt's default)."""
+    """Keys are `[schema, name]` as BI tools and GX name the relation (a source `raw/<feed>` is
+    the ingest asset, so dbt runs after ingest); groups follow dbt's folders."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         name = dbt_resource_props.get("alias") or dbt_resource_props["name"]  # sources: no alias
@@ -190,14 +189,6 @@ def plan_build(
     return BuildPlan(True, None, watermark, digest, reason, dbt_vars)
 
 
-def record_build(
-    conn: duckdb.DuckDBPyConnection, plan: BuildPlan, run_id: str, started_at: datetime
-) -> None:
-    """One ops.dbt_build_log row (plan_build made the table), only after `dbt build` succeeded."""
-    row = [run_id, started_at, utc_now(), plan.batch_since, plan.watermark, plan.full_refresh]
-    conn.execute(f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)", [*row, plan.project_hash])
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like _loaded_at
 
@@ -268,8 +259,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         if set(context.selected_asset_keys) != set(context.assets_def.keys):
             context.log.warning("subset of the dbt models built: no ops.dbt_build_log row")
             return
+        row = [context.run.run_id, started_at, utc_now(), plan.batch_since, plan.watermark]
+        row += [plan.full_refresh, plan.project_hash]
         with warehouse.connect() as conn:
-            record_build(conn, plan, context.run.run_id, started_at)
+            conn.execute(f"insert into {BUILD_LOG} values (?, ?, ?, ?, ?, ?, ?)", row)
 
     return dbt_models
 
@@ -284,27 +277,22 @@ def dbt_resource() -> DbtCliResource:
 
 
 def build_dashboard_specs() -> list[dg.AssetSpec]:
-    """The dbt exposures as assets of their own (group `dashboards`): the page's URL and the
-    marts it shows (plus `meta.dagster_deps`: assets outside dbt), so the lineage ends in what
-    analysts open (`make dashboards`)."""
+    """The dbt exposures as assets (group `dashboards`): the page's URL, the marts it shows and
+    its `meta.dagster_deps` (assets outside dbt), so the lineage ends in what analysts open."""
     manifest = json.loads(Path(dbt_project().manifest_path).read_text())
-    translator = WarehouseDbtTranslator()
-    return [
-        dg.AssetSpec(
+    key_of = WarehouseDbtTranslator().get_asset_key
+    specs = []
+    for exposure in manifest["exposures"].values():
+        deps = [key_of(manifest["nodes"][uid]) for uid in exposure["depends_on"]["nodes"]]
+        deps += map(dg.AssetKey.from_user_string, exposure["meta"].get("dagster_deps", []))
+        url = exposure.get("url")
+        spec = dg.AssetSpec(
             key=["dashboards", exposure["name"]],
-            deps=[
-                *(
-                    translator.get_asset_key(manifest["nodes"][u])
-                    for u in exposure["depends_on"]["nodes"]
-                ),
-                *map(dg.AssetKey.from_user_string, exposure["meta"].get("dagster_deps", [])),
-            ],
+            deps=deps,
             description=exposure.get("description"),
             group_name="dashboards",
             kinds={"evidence"},
-            metadata={"url": dg.MetadataValue.url(exposure["url"])}
-            if exposure.get("url")
-            else None,
+            metadata={"url": dg.MetadataValue.url(url)} if url else None,
         )
-        for exposure in manifest["exposures"].values()
-    ]
+        specs.append(spec)
+    return specs
