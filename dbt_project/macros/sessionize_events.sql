@@ -1,15 +1,15 @@
 {% macro sessionize_events(batch_build, events='to_sessionize') -%}
     {#-
         The CTEs that give the events of `events` (a relation, or the caller's CTE
-        to_sessionize) their session (with_previous .. final; the caller selects from `final`): a visitor's events form one session as long as
-        the gap to the visitor's previous event is at most var('session_timeout_minutes'); a
-        longer gap (or the visitor's first event) starts a new session. Ties on event_ts are
-        ordered by event_id.
-        Every window is the same one (visitor_events: one sort order) over narrow rows (the
-        key, the timestamp, a page-view flag): the position of the session's first event and
-        the page views before it are carried by a running max, event_seq and page_view_seq
-        are differences; the other columns are joined back once, on event_id (read twice:
-        pass a relation rather than a CTE, which DuckDB would materialize whole).
+        to_sessionize) their session (with_previous .. final; the caller selects from
+        `final`): a visitor's events form one session as long as the gap to the visitor's
+        previous event is at most var('session_timeout_minutes'); a longer gap (or the
+        visitor's first event) starts a new session. Ties on event_ts are ordered by event_id.
+        Every window is the same (visitor_events), over narrow rows (key, timestamp, page-view
+        flag): a lag pass, then one pass of running sums and maxes carrying the session's first
+        position, id and earlier page views (event_seq, page_view_seq: differences). The other
+        columns are joined back once on event_id: `events` is read twice, so pass a relation
+        (DuckDB would materialize a CTE whole).
         batch_build: `to_sessionize` holds each batch visitor's events from resessionize_from
         on, with int_batch_visitors' sessions_before, window_previous_event_ts and
         first_event_gap_s (int_batch_sessionized_events); otherwise every event of every visitor.
