@@ -1,6 +1,14 @@
-{{ config(**incremental_config(unique_key='business_date')) }}
--- depends_on: {{ ref('int_batch_dates') }}
 {%- set weeks = var('product_alert_baseline_weeks') | int %}
+{#- A batch date D rebuilds D, D + 7, ..., D + 7 x weeks: every row of those dates is deleted
+    (so a product-day that leaves the grain goes too) and the final filter inserts them again. -#}
+{{ config(**incremental_config(rebuilds="
+    business_date in (
+        select cast(batch_dates.business_date + cast(7 * weeks.week_offset as integer) as date)
+        from {{ ref('int_batch_dates') }} as batch_dates
+        cross join range(0, " ~ (weeks + 1) ~ ") as weeks (week_offset)
+    )
+")) }}
+-- depends_on: {{ ref('int_batch_dates') }}
 {%- set lags = [] %}
 {%- for week in range(1, weeks + 1) %}{% do lags.append(['day', 7 * week]) %}{% endfor %}
 
@@ -16,8 +24,6 @@
 -- z_score is NULL (is_alert false: the product-day is not judged) when fewer baseline days than
 -- var('product_alert_baseline_weeks') lie in the data, when baseline_mean is below
 -- var('product_alert_min_units') (too little volume) or when baseline_std is 0.
--- Incremental: delete+insert by business date (every row of a rebuilt date is replaced, so a
--- product-day that leaves the grain goes too); a batch date D rebuilds D and D + 7k.
 
 with
 
