@@ -60,13 +60,11 @@ class FlaggedMart:
         self, database: Path, cursor: dict[str, Any], lookback_days: int, ui_url: str
     ) -> tuple[list[Alert], dict[str, Any]]:
         """Alerts for the flagged rows not alerted before, and the new cursor."""
+        newest = (serving_files.read_log(database) or [{}])[-1]
+        version, run_id = newest.get("version"), newest.get("run_id")
+        if version is not None and version == cursor.get("version"):
+            return [], cursor
         with duckdb.connect(str(database), read_only=True) as conn:
-            version, run_id = conn.execute(
-                f"SELECT version, run_id FROM {serving_files.LOG_TABLE} "
-                "ORDER BY version DESC NULLS LAST LIMIT 1"
-            ).fetchone() or (None, None)
-            if version is not None and version == cursor.get("version"):
-                return [], cursor
             (window_start,) = conn.execute(
                 f"SELECT max(business_date) - ?::INTEGER FROM marts.{self.name}", [lookback_days]
             ).fetchone()
