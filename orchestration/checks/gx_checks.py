@@ -39,8 +39,8 @@ class GreatExpectationsResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Build the Data Docs of the run's validations once, at its end; never fails the run."""
         try:
-            if (docs := self.resolved_docs_dir) and context.run_id:
-                gxv.build_docs(docs, context.run_id)
+            if (docs := self.resolved_docs_dir) and context.run:
+                gxv.build_docs(docs, context.run.run_id)
         except Exception as exc:
             if context.log:
                 context.log.warning(f"GX Data Docs not written: {exc}")
