@@ -28,7 +28,6 @@ EXIT_OK, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2
 COLUMNS = ("feed", "status", "files", "rows", "dt", "dt range", "quarantined", "dup keys")
 LEFT = ("feed", "status", "files", "dt range")  # the other columns are numbers
 FIRST_N = 5  # how many example rows / reasons a report lists per feed
-PARENTS = {parent for feed in FEEDS.values() for parent in feed.parents}
 
 
 @dataclass
@@ -157,7 +156,7 @@ def analyse_rows(
         over = ": the blocking check would stop the marts" if share > limit else ""
         problems.append(Problem("warning", feed.name, "quarantine_share", message + over))
     _duplicates(conn, feed, report, problems)
-    if feed.name in PARENTS:
+    if any(feed.name in child.parents for child in FEEDS.values()):
         cols = ", ".join([*(ident(c) for c in feed.columns), "_partition_dt"])
         conn.execute(
             f"INSERT INTO raw.{feed.name} ({cols}) SELECT {cols} FROM _rows WHERE _reason IS NULL"
