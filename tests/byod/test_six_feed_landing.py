@@ -7,32 +7,32 @@ examples/byod/run.sh, the command of the docs, builds the landing, validates it 
 pipeline (dbt build, GX checks, publish) in a Dagster instance of its own, with every path under
 its folder (BYOD_DIR, here a temp dir); every mart must build, and nothing may be written
 elsewhere.
-
-Hand computation (timestamps in the exports carry +01:00, Berlin winter time):
-
-- #1001 (Alice, 7001) 2025-03-01 10:15 local: 2 x BEAN-1KG 24.00 + 1 x MUG-01 12.00 = 60.00
-  merchandise, shipping 4.90, paid 64.90.
-- #1002 (Bob, 7002) 03-01 23:30 local: 24.00 + 12.00 = 36.00, coupon WELCOME10 -3.60, no
-  shipping, paid 32.40.
-- #1003 (Alice) 03-02 00:30 local = 03-01 23:30 UTC, so business day 03-02 in Berlin (03-01 in
-  UTC): GRIND-01 89.00, pending, never paid.
-- #1004 (Carol, 7003) 03-02 14:00: 3 x MUG-01 = 36.00, voided -> cancelled, never paid.
-- #1005 (Bob) 03-03 09:00: GRIND-01 89.00, no shipping, paid 89.00.
-
-daily_sales (gmv = merchandise of orders placed, any status; paid_revenue = merchandise -
-discount + shipping of the day's orders with a successful payment):
-  03-01: 2 orders, gmv 60 + 36 = 96.00, 2 paid, 64.90 + 32.40 = 97.30, units 3 + 2 = 5, 2 buyers,
-         aov 97.30 / 2 = 48.65
-  03-02: 2 orders, gmv 89 + 36 = 125.00, 0 paid, paid_revenue 0.00, aov NULL
-  03-03: 1 order, gmv 89.00, 1 paid, 89.00
-customer_snapshot (as_of_date = last business date of the data = 03-03), Bob: paid orders on
-  03-01 (32.40) and 03-03 (89.00) -> recency 0 days, frequency 2, monetary 121.40 (no refunds
-  feed, so nothing to subtract), first paid order 2 days ago -> lifecycle `new`, net spend
-  121.40 < 2000 -> tier `regular`. Carol: no paid order -> `prospect`, recency NULL.
-daily_satisfaction 03-03: reviews rated 5, 2, 4 (18:00-20:00 local) -> 3 reviews, avg_rating
-  11/3, 2 positive (4-5), 1 negative (1-2).
-Traffic and marketing marts need `events` / `marketing_spend` / `campaigns`: empty.
 """
+
+# Hand computation (timestamps in the exports carry +01:00, Berlin winter time):
+#
+# - #1001 (Alice, 7001) 2025-03-01 10:15 local: 2 x BEAN-1KG 24.00 + 1 x MUG-01 12.00 = 60.00
+#   merchandise, shipping 4.90, paid 64.90.
+# - #1002 (Bob, 7002) 03-01 23:30 local: 24.00 + 12.00 = 36.00, coupon WELCOME10 -3.60, no
+#   shipping, paid 32.40.
+# - #1003 (Alice) 03-02 00:30 local = 03-01 23:30 UTC, so business day 03-02 in Berlin (03-01 in
+#   UTC): GRIND-01 89.00, pending, never paid.
+# - #1004 (Carol, 7003) 03-02 14:00: 3 x MUG-01 = 36.00, voided -> cancelled, never paid.
+# - #1005 (Bob) 03-03 09:00: GRIND-01 89.00, no shipping, paid 89.00.
+#
+# daily_sales (gmv = merchandise of orders placed, any status; paid_revenue = merchandise -
+# discount + shipping of the day's orders with a successful payment):
+#   03-01: 2 orders, gmv 60 + 36 = 96.00, 2 paid, 64.90 + 32.40 = 97.30, units 3 + 2 = 5, 2 buyers,
+#          aov 97.30 / 2 = 48.65
+#   03-02: 2 orders, gmv 89 + 36 = 125.00, 0 paid, paid_revenue 0.00, aov NULL
+#   03-03: 1 order, gmv 89.00, 1 paid, 89.00
+# customer_snapshot (as_of_date = last business date of the data = 03-03), Bob: paid orders on
+#   03-01 (32.40) and 03-03 (89.00) -> recency 0 days, frequency 2, monetary 121.40 (no refunds
+#   feed, so nothing to subtract), first paid order 2 days ago -> lifecycle `new`, net spend
+#   121.40 < 2000 -> tier `regular`. Carol: no paid order -> `prospect`, recency NULL.
+# daily_satisfaction 03-03: reviews rated 5, 2, 4 (18:00-20:00 local) -> 3 reviews, avg_rating
+#   11/3, 2 positive (4-5), 1 negative (1-2).
+# Traffic and marketing marts need `events` / `marketing_spend` / `campaigns`: empty.
 
 from __future__ import annotations
 

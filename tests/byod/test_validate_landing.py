@@ -1,23 +1,22 @@
-"""`python -m orchestration.validate_landing` on a landing with one planted problem of each kind.
+"""`python -m orchestration.validate_landing` on a landing with one planted problem of each kind."""
 
-The landing is a copy of tests/fixtures/handwritten_landing plus these plants (each must be
-listed, in the terminal table and in the `--json` report):
-
-| plant | file | expected |
-|---|---|---|
-| missing column | orders/dt=2025-03-04/orders_no_platform.csv | error missing_column (rejected) |
-| extra column | products/dt=2025-02-20/products.csv + `color` | warning extra_column |
-| unparsable value | payments pay5 amount `12,50` | warning quarantine "cannot parse" |
-| bad domain value | orders o5 status `teleported` | warning quarantine "not in (created, …)" |
-| file outside dt= layout | customers/2025-03-05/customers.csv | error layout |
-| corrupt gzip | reviews/dt=2025-03-04/reviews.csv.gz, cut in the middle | error unreadable |
-| same key + updated_ts, other content | o3 again in dt=2025-03-04, shipping 7 | warning conflict |
-| delivered feed without files | tickets configured, folder removed | error undelivered |
-| feed not delivered | surveys neither configured nor landed | info, status "not delivered" |
-| files of an unconfigured feed | campaigns landed, not configured | warning unconfigured |
-
-Nothing may be written: WAREHOUSE_PATH points at a file that must not exist afterwards.
-"""
+# The landing is a copy of tests/fixtures/handwritten_landing plus these plants (each must be
+# listed, in the terminal table and in the `--json` report):
+#
+# | plant | file | expected |
+# |---|---|---|
+# | missing column | orders/dt=2025-03-04/orders_no_platform.csv | error missing_column (rejected) |
+# | extra column | products/dt=2025-02-20/products.csv + `color` | warning extra_column |
+# | unparsable value | payments pay5 amount `12,50` | warning quarantine "cannot parse" |
+# | bad domain value | orders o5 status `teleported` | warning quarantine "not in (created, …)" |
+# | file outside dt= layout | customers/2025-03-05/customers.csv | error layout |
+# | corrupt gzip | reviews/dt=2025-03-04/reviews.csv.gz, cut in the middle | error unreadable |
+# | same key and updated_ts, other row | o3 again in dt=2025-03-04, shipping 7 | warning conflict |
+# | delivered feed without files | tickets configured, folder removed | error undelivered |
+# | feed not delivered | surveys neither configured nor landed | info, status "not delivered" |
+# | files of an unconfigured feed | campaigns landed, not configured | warning unconfigured |
+#
+# Nothing may be written: WAREHOUSE_PATH points at a file that must not exist afterwards.
 
 from __future__ import annotations
 
