@@ -91,30 +91,47 @@ def _tile(headline: Headline, data: ReportData) -> str:
     )
 
 
+def _flag_table(table_id: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """One table of flagged rows (KPI anomalies, product sales alerts)."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        '<tr class="anomaly">' + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
+
+
 def _anomaly_table(anomalies: pd.DataFrame, currency: str | None) -> str:
     if anomalies.empty:
         return "<p>No KPI anomaly is flagged in the published data.</p>"
-    head = "".join(f"<th>{h}</th>" for h in ("date", "kpi", "value", "baseline mean", "z"))
-    rows = "".join(
-        f'<tr class="anomaly"><td>{pd.Timestamp(r.business_date):%Y-%m-%d}</td>'
-        f"<td>{html.escape(str(r.kpi))}</td><td>{format_kpi(r.kpi, r.value, currency)}</td>"
-        f"<td>{format_kpi(r.kpi, r.baseline_mean, currency)}</td><td>{r.z_score:+.1f}</td></tr>"
+    rows = [
+        (
+            f"{pd.Timestamp(r.business_date):%Y-%m-%d}",
+            html.escape(str(r.kpi)),
+            format_kpi(r.kpi, r.value, currency),
+            format_kpi(r.kpi, r.baseline_mean, currency),
+            f"{r.z_score:+.1f}",
+        )
         for r in anomalies.itertuples()
-    )
-    return f'<table id="anomaly-table"><tr>{head}</tr>{rows}</table>'
+    ]
+    return _flag_table("anomaly-table", ("date", "kpi", "value", "baseline mean", "z"), rows)
 
 
 def _product_alert_table(alerts: pd.DataFrame) -> str:
     if alerts.empty:
         return "<p>No product sales alert in the published data.</p>"
-    head = "".join(f"<th>{h}</th>" for h in ("date", "product", "units", "baseline mean", "z"))
-    rows = "".join(
-        f'<tr class="anomaly"><td>{pd.Timestamp(r.business_date):%Y-%m-%d}</td>'
-        f"<td>{html.escape(str(r.product_id))}</td><td>{r.units_sold:,}</td>"
-        f"<td>{r.baseline_mean:,.1f}</td><td>{r.z_score:+.1f}</td></tr>"
+    rows = [
+        (
+            f"{pd.Timestamp(r.business_date):%Y-%m-%d}",
+            html.escape(str(r.product_id)),
+            f"{r.units_sold:,}",
+            f"{r.baseline_mean:,.1f}",
+            f"{r.z_score:+.1f}",
+        )
         for r in alerts.itertuples()
-    )
-    return f'<table id="product-alert-table"><tr>{head}</tr>{rows}</table>'
+    ]
+    headers = ("date", "product", "units", "baseline mean", "z")
+    return _flag_table("product-alert-table", headers, rows)
 
 
 def _figure(chart_id: str, drawn: bool, data: ReportData) -> str:
