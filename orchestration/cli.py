@@ -1,4 +1,5 @@
 """Command line behind the Makefile: `prepare`, `pipeline`, `where` and the settings helpers.
+
 `pipeline` runs `full_pipeline` over the landing's dt partitions `--from`..`--to` (default: all)
 in one run of the DAGSTER_HOME instance (so it shows in `make ui`), with each stage's progress
 and a short summary; it exits non-zero naming every failed step and check. `-v`: full detail."""

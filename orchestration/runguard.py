@@ -1,4 +1,5 @@
 """Crashes and stops of `cli pipeline` runs (docs/operations.md, "Crashes and stops").
+
 A killed run harms no data (DuckDB writes are atomic, a publish is renames) but stays STARTED
 holding its pool slot: `recover` fails the runs whose process (tagged on the run) is gone and
 frees ended runs' slots. SIGTERM and SIGINT stop a run like a tidier kill (`RunStop`)."""
