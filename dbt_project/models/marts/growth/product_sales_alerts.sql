@@ -1,16 +1,17 @@
 {%- set weeks = var('product_alert_baseline_weeks') | int %}
-{#- A batch date D rebuilds D, D + 7, ..., D + 7 x weeks: every row of those dates is deleted
-    (so a product-day that leaves the grain goes too) and the final filter inserts them again. -#}
+{#- An activity date D of the batch (is_activity_date: the touched orders' order dates, now and
+    before, and the event dates) rebuilds D, D + 7, ..., D + 7 x weeks: every row of those dates
+    is deleted (so a product-day that leaves the grain goes too) and inserted again, with any
+    date not in the table yet. The CTEs compute those dates only, reading their baseline days. -#}
 {{ config(**incremental_config(rebuilds="
     business_date in (
         select cast(batch_dates.business_date + cast(7 * weeks.week_offset as integer) as date)
         from {{ ref('int_batch_dates') }} as batch_dates
         cross join range(0, " ~ (weeks + 1) ~ ") as weeks (week_offset)
+        where batch_dates.is_activity_date
     )
 ")) }}
 -- depends_on: {{ ref('int_batch_dates') }}
-{%- set lags = [] %}
-{%- for week in range(1, weeks + 1) %}{% do lags.append(['day', 7 * week]) %}{% endfor %}
 
 -- Sudden product sales changes (kpi-catalog section 8 "product_sales_alerts"). Grain: one row
 -- per business date of int_date_spine and product that sold (paid order lines, order's
@@ -49,6 +50,34 @@ weeks as (
     {%- endfor %}
 
 ),
+{%- if is_incremental() %}
+
+rebuilt_dates as (
+
+    -- the dates of the config's rebuilds, and spine dates new to the table
+    select distinct cast({{ dbt.dateadd(
+        'day', '7 * weeks.week_offset', 'batch_dates.business_date'
+    ) }} as date) as business_date
+    from {{ ref('int_batch_dates') }} as batch_dates
+    cross join weeks
+    where batch_dates.is_activity_date
+    union
+    select business_date from spine
+    where business_date not in (select built.business_date from {{ this }} as built)
+
+),
+
+read_dates as (
+
+    -- the rebuilt dates and their baseline days
+    select distinct cast({{ dbt.dateadd(
+        'day', '-7 * weeks.week_offset', 'rebuilt_dates.business_date'
+    ) }} as date) as business_date
+    from rebuilt_dates
+    cross join weeks
+
+),
+{%- endif %}
 
 units_daily as (
 
@@ -57,7 +86,11 @@ units_daily as (
         product_id,
         sum(quantity) as units_sold
     from order_lines
-    where is_paid
+    where
+        is_paid
+        {%- if is_incremental() %}
+        and order_date in (select read_dates.business_date from read_dates)
+        {%- endif %}
     group by order_date, product_id
 
 ),
@@ -75,6 +108,9 @@ grain as (
             spine.business_date = cast({{ dbt.dateadd(
                 'day', '7 * weeks.week_offset', 'units_daily.business_date'
             ) }} as date)
+    {%- if is_incremental() %}
+    where spine.business_date in (select rebuilt_dates.business_date from rebuilt_dates)
+    {%- endif %}
 
 ),
 
@@ -160,6 +196,3 @@ final as (
 )
 
 select * from final
-{{- incremental_rows_filter(
-    'business_date', lags=lags
-) }}
