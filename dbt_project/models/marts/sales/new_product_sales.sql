@@ -45,9 +45,24 @@ order_lines as (
 
 ),
 
-events as (
+product_view_events as (
 
-    select * from {{ ref('stg_tracking__events') }}
+    select
+        product_id,
+        visitor_id,
+        event_date
+    from {{ ref('stg_tracking__events') }}
+    where is_product_view
+
+),
+
+purchase_events as (
+
+    select
+        order_id,
+        visitor_id
+    from {{ ref('stg_tracking__events') }}
+    where event_type = 'purchase'
 
 ),
 
@@ -149,17 +164,17 @@ paid_lines as (
 product_views as (
 
     select distinct
-        events.product_id,
-        events.visitor_id,
+        product_view_events.product_id,
+        product_view_events.visitor_id,
         cast(floor(
-            {{ dbt.datediff('launched.launch_date', 'events.event_date', 'day') }} / 7.0
+            {{ dbt.datediff('launched.launch_date', 'product_view_events.event_date', 'day') }}
+            / 7.0
         ) as {{ dbt.type_bigint() }}) as weeks_since_launch
-    from events
+    from product_view_events
     inner join launched
         on
-            events.product_id = launched.product_id
-            and events.event_date >= launched.launch_date
-    where events.is_product_view
+            product_view_events.product_id = launched.product_id
+            and product_view_events.event_date >= launched.launch_date
 
 ),
 
@@ -169,11 +184,10 @@ purchasers as (
     select distinct
         paid_lines.product_id,
         paid_lines.weeks_since_launch,
-        events.visitor_id
-    from events
+        purchase_events.visitor_id
+    from purchase_events
     inner join paid_lines
-        on events.order_id = paid_lines.order_id
-    where events.event_type = 'purchase'
+        on purchase_events.order_id = paid_lines.order_id
 
 ),
 
