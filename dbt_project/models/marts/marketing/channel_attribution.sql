@@ -1,3 +1,14 @@
+{#- A month's credits depend only on its paid orders and their journeys: a batch build rebuilds
+    the credits of the months the batch can change (rebuilt_months) and keeps the others'
+    from the table; the grid, spend and roas are rewritten whole (a few hundred rows). -#}
+{{ config(**incremental_config(unique_key=['month', 'channel', 'attribution_model'])) }}
+-- depends_on: {{ ref('int_batch_attributed_orders') }}
+-- depends_on: {{ ref('int_batch_dates') }}
+-- depends_on: {{ ref('int_batch_events') }}
+-- depends_on: {{ ref('int_batch_sessionized_events') }}
+-- depends_on: {{ ref('int_batch_visitors') }}
+{%- set batch_build = is_incremental() %}
+
 -- Multi-touch channel attribution (kpi-catalog section 8 "channel_attribution"), one row per
 -- month of int_date_spine, channel and attribution_model ('first_touch', 'last_touch',
 -- 'linear'): a dense grid of every month x every channel seen in the journeys or the spend
@@ -13,6 +24,10 @@
 -- order without a journey is credited whole to channel 'unattributed' under every model.
 -- attributed_orders (bigint) counts the orders a channel has credit in: under linear an order
 -- counts for every channel of its journey; order_credit (double) is the fractional count.
+-- Incremental: a batch build re-derives the paid orders of the months it can change (the
+-- touched orders' months now and before, the orders whose last-touch attribution it can change,
+-- and the orders of a re-derived session's customer touched after that session can start),
+-- reading only the sessions that can be their touches; the other months keep their credits.
 
 with
 
@@ -36,6 +51,12 @@ order_facts as (
 
 ),
 
+purchase_events as (
+
+    select * from {{ ref('int_purchase_events') }}
+
+),
+
 sessions as (
 
     select * from {{ ref('int_sessions') }}
@@ -47,6 +68,82 @@ spend as (
     select * from {{ ref('stg_marketing__marketing_spend') }}
 
 ),
+{%- if batch_build %}
+
+built as (
+
+    select * from {{ this }}
+
+),
+
+batch_visitors as (
+
+    select * from {{ ref('int_batch_visitors') }}
+
+),
+
+rederived_events as (
+
+    -- the events of the sessions the batch re-derives (each batch visitor's from their
+    -- resessionize_from on), now and before the batch: a session's customer is one of theirs
+    select
+        visitor_id,
+        customer_id
+    from {{ ref('int_batch_sessionized_events') }}
+    union
+    select
+        visitor_id,
+        customer_id
+    from {{ ref('int_batch_events') }}
+
+),
+
+rederived_customers as (
+
+    select
+        rederived_events.customer_id,
+        min(batch_visitors.resessionize_from) as rederived_from
+    from rederived_events
+    inner join batch_visitors
+        on rederived_events.visitor_id = batch_visitors.visitor_id
+    where rederived_events.customer_id is not null
+    group by rederived_events.customer_id
+
+),
+
+rebuilt_orders as (
+
+    -- the orders whose facts or purchase session the batch can change (their visitor's
+    -- journey among them: a purchase event after resessionize_from is re-derived), and the
+    -- orders of a re-derived session's customer touched after that session can start
+    select order_id from {{ ref('int_batch_attributed_orders') }}
+    union
+    select purchase_sessions.order_id
+    from purchase_sessions
+    inner join rederived_customers
+        on purchase_sessions.customer_id = rederived_customers.customer_id
+    inner join order_facts
+        on purchase_sessions.order_id = order_facts.order_id
+    where
+        coalesce(purchase_sessions.purchase_event_ts, order_facts.order_ts)
+        >= rederived_customers.rederived_from
+
+),
+
+rebuilt_months as (
+
+    -- the months of the rebuilt orders, and of the touched orders' order dates before the
+    -- batch (int_batch_dates' activity dates, with the event dates)
+    select cast({{ dbt.date_trunc('month', 'order_date') }} as date) as month  -- noqa: RF04
+    from purchase_sessions
+    where order_id in (select rebuilt_orders.order_id from rebuilt_orders)
+    union
+    select cast({{ dbt.date_trunc('month', 'business_date') }} as date) as month  -- noqa: RF04
+    from {{ ref('int_batch_dates') }}
+    where is_activity_date
+
+),
+{%- endif %}
 
 models as (
 
@@ -72,9 +169,37 @@ paid_orders as (
     from purchase_sessions
     inner join order_facts
         on purchase_sessions.order_id = order_facts.order_id
-    left join sessions as purchase_visits
-        on purchase_sessions.session_id = purchase_visits.session_id
-    where purchase_sessions.is_paid
+    left join purchase_events as purchase_visits
+        on purchase_sessions.purchase_event_id = purchase_visits.event_id
+    where
+        purchase_sessions.is_paid
+        {%- if batch_build %}
+        and cast({{ dbt.date_trunc('month', 'purchase_sessions.order_date') }} as date)
+        in (select rebuilt_months.month from rebuilt_months)
+        {%- endif %}
+
+),
+
+touch_sessions as (
+
+    -- the sessions that can be in a journey (a batch build: those of the rebuilt orders)
+    select
+        session_id,
+        visitor_id,
+        customer_id,
+        started_at,
+        channel
+    from sessions
+    {%- if batch_build %}
+    where
+        started_at <= (select max(paid_orders.touch_ts) from paid_orders)
+        and started_at >= (
+            select min({{ dbt.dateadd(
+                'day', '-1 * ' ~ var('attribution_window_days'), 'paid_orders.touch_ts'
+            ) }})
+            from paid_orders
+        )
+    {%- endif %}
 
 ),
 
@@ -83,31 +208,31 @@ journey_sessions as (
     -- the visitor's sessions, then the customer's (union: a session matching both counts once)
     select
         paid_orders.order_id,
-        sessions.session_id,
-        sessions.started_at,
-        sessions.channel
+        touch_sessions.session_id,
+        touch_sessions.started_at,
+        touch_sessions.channel
     from paid_orders
-    inner join sessions
+    inner join touch_sessions
         on
-            paid_orders.visitor_id = sessions.visitor_id
-            and paid_orders.touch_ts >= sessions.started_at
+            paid_orders.visitor_id = touch_sessions.visitor_id
+            and paid_orders.touch_ts >= touch_sessions.started_at
             and {{ dbt.dateadd(
                 'day', '-1 * ' ~ var('attribution_window_days'), 'paid_orders.touch_ts'
-            ) }} <= sessions.started_at
+            ) }} <= touch_sessions.started_at
     union
     select
         paid_orders.order_id,
-        sessions.session_id,
-        sessions.started_at,
-        sessions.channel
+        touch_sessions.session_id,
+        touch_sessions.started_at,
+        touch_sessions.channel
     from paid_orders
-    inner join sessions
+    inner join touch_sessions
         on
-            paid_orders.customer_id = sessions.customer_id
-            and paid_orders.touch_ts >= sessions.started_at
+            paid_orders.customer_id = touch_sessions.customer_id
+            and paid_orders.touch_ts >= touch_sessions.started_at
             and {{ dbt.dateadd(
                 'day', '-1 * ' ~ var('attribution_window_days'), 'paid_orders.touch_ts'
-            ) }} <= sessions.started_at
+            ) }} <= touch_sessions.started_at
 
 ),
 
@@ -195,7 +320,7 @@ credits as (
 
 ),
 
-credits_monthly as (
+order_credits_monthly as (
 
     select
         paid_orders.order_month as month,  -- noqa: RF04
@@ -208,6 +333,25 @@ credits_monthly as (
     inner join paid_orders
         on credits.order_id = paid_orders.order_id
     group by paid_orders.order_month, credits.channel, credits.attribution_model
+
+),
+
+credits_monthly as (
+
+    -- a batch build: the rebuilt months' credits, and the other months' as built
+    select * from order_credits_monthly
+    {%- if batch_build %}
+    union all
+    select
+        month,
+        channel,
+        attribution_model,
+        attributed_orders,
+        order_credit,
+        attributed_revenue
+    from built
+    where month not in (select rebuilt_months.month from rebuilt_months)
+    {%- endif %}
 
 ),
 
