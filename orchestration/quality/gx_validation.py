@@ -246,9 +246,8 @@ def _definition(context: AbstractDataContext, conn: Any, suite: SuiteFile, panda
             suite.name, connection_string="duckdb:///:memory:", kwargs=kwargs
         )
         sa.event.listen(source.get_execution_engine().engine, "after_cursor_execute", _buffer_rows)
-        batch = source.add_table_asset(name, table_name=name).add_batch_definition_whole_table(
-            "all"
-        )
+        asset = source.add_table_asset(name, table_name=name)
+        batch = asset.add_batch_definition_whole_table("all")
     gx_suite = context.suites.add(gx_suite)
     definition = gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
     return context.validation_definitions.add(definition)
