@@ -11,11 +11,13 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ TRANSIENT_DBT_ERRORS = ("Could not set lock on file", "Conflicting lock is held"
 # Runs dbt under `setpriv --pdeathsig KILL`: dbt dies with the run's process.
 DBT_CHILD = Path(__file__).with_name("dbt_child.sh")
 VENV_DBT = Path(sys.executable).with_name("dbt")  # the venv need not be activated
+# Imported in a thread while this process waits for dbt: churn_risk's and the publish report's.
+LATER_IMPORTS = ("sklearn.linear_model", "sklearn.pipeline", "orchestration.report")
 
 
 def _newest_mtime(root: Path) -> float:
@@ -249,6 +253,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             env.update(spark_env(settings.get().spark_dir))
         settings.set_process_env(env)
         invocation = dbt.cli(dbt_cli_args(plan), context=context)
+        threading.Thread(target=lambda: [*map(import_module, LATER_IMPORTS)], daemon=True).start()
         try:  # each model's metadata names the undelivered feeds it is built from
             columns = plan.dbt_vars.get("undelivered_feeds", ())
             yield from deployment.annotate_dbt_events(invocation.stream(), context, columns)
