@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import threading
 import time
@@ -198,6 +199,20 @@ def run_output(verbose: bool) -> Iterator[TextIO]:
         terminal.close()
 
 
+@contextlib.contextmanager
+def event_logs_held(instance: DagsterInstance, run_id: str) -> Iterator[None]:
+    """The run's and the index's SQLite event log held open by an idle reader: Dagster opens a
+    connection per event, and the close of a file's last connection checkpoints its WAL."""
+    path_of = getattr(instance.event_log_storage, "path_for_shard", None)  # SQLite storage
+    instance.all_logs(run_id)  # creates the run's file, as its first event would
+    with contextlib.ExitStack() as held:
+        for shard in (run_id, "index") if path_of else ():
+            uri = f"file:{path_of(shard)}?mode=ro"
+            conn = held.enter_context(contextlib.closing(sqlite3.connect(uri, uri=True)))
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        yield
+
+
 def _execute(
     defs: Definitions, instance: DagsterInstance, dates: DateRange, out: TextIO, verbose: bool
 ) -> RunReport:
@@ -230,7 +245,7 @@ def _execute(
     thread = threading.Thread(
         target=job.execute_in_process, args=(config,), kwargs=run_args, daemon=True
     )
-    with progress, runguard.RunStop() as stop:
+    with progress, runguard.RunStop() as stop, event_logs_held(instance, run_id):
         if not stopped:
             thread.start()
             stopped = stop.wait(thread)
