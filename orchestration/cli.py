@@ -207,7 +207,7 @@ def event_logs_held(instance: DagsterInstance, run_id: str) -> Iterator[None]:
     instance.all_logs(run_id)  # creates the run's file, as its first event would
     with contextlib.ExitStack() as held:
         for shard in (run_id, "index") if path_of else ():
-            uri = f"file:{path_of(shard)}?mode=ro"
+            uri = f"{Path(path_of(shard)).as_uri()}?mode=ro"  # percent-encoded
             conn = held.enter_context(contextlib.closing(sqlite3.connect(uri, uri=True)))
             conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         yield
