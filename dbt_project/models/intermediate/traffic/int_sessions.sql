@@ -20,28 +20,32 @@
 
 with
 
-events as (
+starts as (
 
-    -- a batch build: the re-derived events, whole sessions (resessionize_from is a session
-    -- start, before and after the batch)
-    select * from {{ sessionized_events_to_read() }}
-
-),
-
-aggregated as (
-
+    -- a session's first event (session_id is its event_id) gives its number, start and
+    -- source; a batch build reads the re-derived events: whole sessions (resessionize_from is a
+    -- session start, before and after the batch)
     select
         session_id,
         visitor_id,
-        min(visitor_session_number) as visitor_session_number,
+        visitor_session_number,
+        event_ts as started_at,
+        device,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        referrer
+    from {{ sessionized_events_to_read() }}
+    where event_seq = 1
+
+),
+
+totals as (
+
+    select
+        session_id,
         max(customer_id) as customer_id,
-        min(event_ts) as started_at,
         max(event_ts) as ended_at,
-        max(case when event_seq = 1 then device end) as device,
-        max(case when event_seq = 1 then utm_source end) as utm_source,
-        max(case when event_seq = 1 then utm_medium end) as utm_medium,
-        max(case when event_seq = 1 then utm_campaign end) as utm_campaign,
-        max(case when event_seq = 1 then referrer end) as referrer,
         max(case when page_view_seq = 1 then page_type end) as landing_page_type,
         count(*) as events,
         sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
@@ -52,8 +56,35 @@ aggregated as (
         sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
         sum(case when event_type = 'begin_checkout' then 1 else 0 end) as checkouts,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases
-    from events
-    group by session_id, visitor_id
+    from {{ sessionized_events_to_read() }}
+    group by session_id
+
+),
+
+aggregated as (
+
+    select
+        starts.session_id,
+        starts.visitor_id,
+        starts.visitor_session_number,
+        starts.started_at,
+        starts.device,
+        starts.utm_source,
+        starts.utm_medium,
+        starts.utm_campaign,
+        starts.referrer,
+        totals.customer_id,
+        totals.ended_at,
+        totals.landing_page_type,
+        totals.events,
+        totals.page_views,
+        totals.product_views,
+        totals.interaction_events,
+        totals.add_to_carts,
+        totals.checkouts,
+        totals.purchases
+    from starts
+    inner join totals on starts.session_id = totals.session_id
 
 ),
 
