@@ -7,9 +7,10 @@
         visitor's first event) starts a new session. Ties on event_ts are ordered by event_id.
         Every window is the same (visitor_events), over narrow rows (key, timestamp, page-view
         flag): a lag pass, then one pass of running sums and maxes carrying the session's first
-        position, id and earlier page views (event_seq, page_view_seq: differences). The other
-        columns are joined back once on event_id: `events` is read twice, so pass a relation
-        (DuckDB would materialize a CTE whole).
+        position, id and earlier page views (event_seq, page_view_seq: differences). That pass
+        yields every session column, so the join back of the other columns on event_id builds
+        its hash table from narrow rows: `events` is read twice, so pass a relation (DuckDB
+        would materialize a CTE whole).
         batch_build: `to_sessionize` holds each batch visitor's events from resessionize_from
         on, with int_batch_visitors' sessions_before, window_previous_event_ts and
         first_event_gap_s (int_batch_sessionized_events); otherwise every event of every visitor.
@@ -57,18 +58,20 @@ numbered as (
 
     select
         event_id,
-        event_ts,
-        previous_event_ts,
-        is_session_start,
-        visitor_event_number,
-        visitor_page_views,
-        sum(is_session_start) over visitor_events as session_number_in_window,
-        max(case when is_session_start = 1 then visitor_event_number end)
-            over visitor_events as session_start_number,
-        max(case when is_session_start = 1 then visitor_page_views - is_page_view end)
-            over visitor_events as page_views_before_session,
         max_by(event_id, case when is_session_start = 1 then visitor_event_number end)
-            over visitor_events as session_id
+            over visitor_events as session_id,
+        sum(is_session_start) over visitor_events as session_number_in_window,
+        visitor_event_number + 1
+        - max(case when is_session_start = 1 then visitor_event_number end)
+            over visitor_events as event_seq,
+        case
+            when is_page_view = 1
+                then visitor_page_views - max(
+                    case when is_session_start = 1 then visitor_page_views - is_page_view end
+                ) over visitor_events
+        end as page_view_seq,
+        is_session_start = 1 as is_session_start,
+        {{ seconds_between('previous_event_ts', 'event_ts') }} as seconds_since_previous_event
     from flagged
     window visitor_events as (
         partition by visitor_id
@@ -77,60 +80,43 @@ numbered as (
 
 ),
 
-sequenced as (
+final as (
 
     select
         numbered.session_id,
         {% if batch_build %}wide_events.sessions_before + {% endif -%}
         numbered.session_number_in_window as visitor_session_number,
-        numbered.visitor_event_number - numbered.session_start_number + 1 as event_seq,
-        case
-            when wide_events.event_type = 'page_view'
-                then numbered.visitor_page_views - numbered.page_views_before_session
-        end as page_view_seq,
+        numbered.event_seq,
+        numbered.page_view_seq,
         numbered.is_session_start,
-        numbered.previous_event_ts,
-        wide_events.*
-    from numbered
-    inner join {{ events }} as wide_events on numbered.event_id = wide_events.event_id
-
-),
-
-final as (
-
-    select
-        session_id,
-        visitor_session_number,
-        event_seq,
-        page_view_seq,
-        is_session_start = 1 as is_session_start,
         {%- if batch_build %}
         -- the first re-derived event has no previous event here: its gap comes from before
         coalesce(
-            {{ seconds_between('previous_event_ts', 'event_ts') }},
-            {{ seconds_between('window_previous_event_ts', 'event_ts') }},
-            first_event_gap_s
+            numbered.seconds_since_previous_event,
+            {{ seconds_between('wide_events.window_previous_event_ts', 'wide_events.event_ts') }},
+            wide_events.first_event_gap_s
         ) as seconds_since_previous_event,
         {%- else %}
-        {{ seconds_between('previous_event_ts', 'event_ts') }} as seconds_since_previous_event,
+        numbered.seconds_since_previous_event,
         {%- endif %}
-        event_id,
-        event_ts,
-        event_date,
-        visitor_id,
-        customer_id,
-        event_type,
-        page_type,
-        is_product_view,
-        product_id,
-        order_id,
-        placement,
-        device,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        referrer
-    from sequenced
+        wide_events.event_id,
+        wide_events.event_ts,
+        wide_events.event_date,
+        wide_events.visitor_id,
+        wide_events.customer_id,
+        wide_events.event_type,
+        wide_events.page_type,
+        wide_events.is_product_view,
+        wide_events.product_id,
+        wide_events.order_id,
+        wide_events.placement,
+        wide_events.device,
+        wide_events.utm_source,
+        wide_events.utm_medium,
+        wide_events.utm_campaign,
+        wide_events.referrer
+    from numbered
+    inner join {{ events }} as wide_events on numbered.event_id = wide_events.event_id
 
 )
 {%- endmacro %}
