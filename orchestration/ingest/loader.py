@@ -325,7 +325,7 @@ def _staging_sql(
 ) -> str:
     """CREATE of the typed rows with `_reason` (NULL: loads) and `_held` (waits for a parent).
     Every reason that applies: unparseable or missing values, the rules (References only with a
-    `schema`, looked up among the parent keys this batch names)."""
+    `schema`, looked up among the parent keys this batch names). Only rows set aside keep `_raw`."""
     refs = list(dict.fromkeys(r for r in feed.rules if isinstance(r, References))) if schema else []
     lookups = {rule: f"_parent_keys_{i}" for i, rule in enumerate(refs)}
     other = [
@@ -342,18 +342,17 @@ def _staging_sql(
     held = (
         f"({_any(other)} IS NULL AND {_any(referential)} IS NOT NULL)" if hold and refs else "false"
     )
-    select = f"SELECT s.*, {_any(other + referential)} AS _reason, {held} AS _held"
+    select = f"SELECT s.*, {_any(other + referential)} AS _reason, {held} AS _held FROM"
+    kept = f"{table} AS SELECT * REPLACE (CASE WHEN _reason IS NOT NULL THEN _raw END AS _raw)"
     if not refs:
-        return f"CREATE OR REPLACE TEMP TABLE {table} AS {select} FROM ({body}) AS s"
+        return f"CREATE OR REPLACE TEMP TABLE {kept} FROM ({select} ({body}) AS s)"
     ctes = [f"_typed AS MATERIALIZED ({body})"] + [
         f"""{name} AS MATERIALIZED (SELECT DISTINCT _p.{ident(r.parent_column)}
             FROM {schema}.{ident(r.parent)} AS _p
             WHERE _p.{ident(r.parent_column)} IN (SELECT {ident(r.column)} FROM _typed))"""
         for r, name in lookups.items()
     ]
-    return (
-        f"CREATE OR REPLACE TEMP TABLE {table} AS WITH {', '.join(ctes)} {select} FROM _typed AS s"
-    )
+    return f"CREATE OR REPLACE TEMP TABLE {kept} FROM (WITH {', '.join(ctes)} {select} _typed AS s)"
 
 
 def _parents(feed: Feed, schema: str, alias: str, grace_days: int) -> tuple[str, str, str]:
@@ -543,11 +542,11 @@ def _same_key(feed: Feed, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{ident(k)} = {right}.{ident(k)}" for k in keys)
 
 
-def _qualify_newest(feed: Feed) -> str:
+def _qualify_newest(feed: Feed, rank: str = "= 1") -> str:
     key = ", ".join(ident(k) for k in (*feed.key, "_partition_dt"))
     order = [f"{ident(feed.updated_column)} DESC NULLS LAST"] if feed.updated_column else []
     order += ["_source_file DESC", "_source_row DESC"]
-    return f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1"
+    return f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) {rank}"
 
 
 class _Load:
@@ -555,8 +554,7 @@ class _Load:
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, feed: Feed, load_id: str) -> None:
         self.conn, self.feed, self.id = conn, feed, sql_str(load_id)
-        now = datetime.now(UTC).replace(tzinfo=None)
-        self.stamp = f"TIMESTAMP {sql_str(now.isoformat(sep=' '))}"
+        self.stamp = f"TIMESTAMP {sql_str(datetime.now(UTC).replace(tzinfo=None).isoformat(' '))}"
         # Writes go BY NAME: a table an older contract made has its added columns last.
         self.lineage = f"{self.id} AS _load_id, {self.stamp} AS _loaded_at"
         self.raw, self.held = f"{RAW_SCHEMA}.{feed.name}", f"{HELD_SCHEMA}.{feed.name}"
@@ -570,21 +568,22 @@ class _Load:
         return int(row[0]) if row else 0
 
     def compare(self, staged: str, dts: list[date]) -> None:
-        """Temp tables `_new` (the newest row per key and partition), `_same` (its keys whose row
-        in raw is identical, place included) and `_gone` (keys of raw in these partitions whose
-        row changed or is no longer delivered); `in_raw` the partitions raw already had."""
+        """Temp view `_new` (newest row per key and partition: staged rows not `_superseded`),
+        tables `_same` (its keys whose row in raw is identical, place included) and `_gone` (keys
+        of raw in these partitions whose row changed or is gone); `in_raw`: partitions raw had."""
         feed, repeated = self.feed, _same_key(self.feed, "d", "s")
         # Only the keys delivered more than once go through the window.
         self.conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _new AS
+            f"""CREATE OR REPLACE TEMP TABLE _superseded AS
             WITH repeated AS (SELECT {self.keys} FROM {staged} WHERE _reason IS NULL
                 GROUP BY {self.keys} HAVING count(*) > 1)
-            SELECT {self.compared} FROM {staged} AS s WHERE s._reason IS NULL
-                AND NOT EXISTS (SELECT 1 FROM repeated AS d WHERE {repeated})
-            UNION ALL
-            SELECT {self.compared} FROM (SELECT s.* FROM {staged} AS s WHERE s._reason IS NULL
-                AND EXISTS (SELECT 1 FROM repeated AS d WHERE {repeated})
-                {_qualify_newest(feed)})"""
+            SELECT _source_file, _source_row FROM (SELECT s.* FROM {staged} AS s
+                WHERE s._reason IS NULL AND EXISTS (SELECT 1 FROM repeated AS d WHERE {repeated})
+                {_qualify_newest(feed, "> 1")})"""
+        )
+        self.conn.execute(
+            f"""CREATE OR REPLACE TEMP VIEW _new AS SELECT {self.compared} FROM {staged} AS s
+            ANTI JOIN _superseded AS d USING (_source_file, _source_row) WHERE s._reason IS NULL"""
         )
         # Only partitions raw already has are compared row by row; new ones are inserted.
         query = f"SELECT DISTINCT _partition_dt FROM {self.raw} WHERE {_in_partitions(dts)}"
@@ -733,7 +732,8 @@ def load_feed(
         stats.rows_unchanged = stats.rows_loaded - stats.rows_inserted
         query = f"SELECT _reason, count(*) {set_aside} GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
         stats.quarantine_reasons = dict(conn.execute(query).fetchall())
-        for table in (staged, "_new", "_same", "_gone"):
+        conn.execute("DROP VIEW _new")
+        for table in (staged, "_superseded", "_same", "_gone"):
             conn.execute(f"DROP TABLE {table}")
     stats.rows_in_raw = load.run(f"SELECT count(*) FROM {load.raw}")
     stats.seconds = round(time.perf_counter() - started, 3)
