@@ -631,8 +631,7 @@ class _Load:
         stats.rows_inserted = self.run(
             f"""INSERT INTO {self.raw} BY NAME SELECT {self.compared}, {self.lineage}
             FROM _new AS n
-            WHERE NOT EXISTS (SELECT 1 FROM _same AS u WHERE {_same_key(feed, "u", "n")})
-            ORDER BY _partition_dt, _source_file, _source_row"""
+            WHERE NOT EXISTS (SELECT 1 FROM _same AS u WHERE {_same_key(feed, "u", "n")})"""
         )
         self.conn.execute(f"DELETE FROM {self.quarantine} WHERE {scope}")
         self.set_aside(staged, self.quarantine, "_reason IS NOT NULL AND NOT _held")
