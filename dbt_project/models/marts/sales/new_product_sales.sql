@@ -61,8 +61,7 @@ purchase_events as (
     select
         order_id,
         visitor_id
-    from {{ ref('stg_tracking__events') }}
-    where event_type = 'purchase'
+    from {{ ref('int_purchase_events') }}
 
 ),
 
