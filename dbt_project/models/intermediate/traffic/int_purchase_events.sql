@@ -15,9 +15,9 @@
 
 -- The purchase events of int_events_sessionized with their session, in a narrow table of
 -- their own (~1 % of the events): last-touch attribution (int_order_purchase_sessions) and
--- experiment conversions (int_experiment_visitor_outcomes) look purchase events up by order or
--- visitor; among all events each lookup read the whole events table's key columns (~0.5-1 s
--- per model at SF1).
+-- experiment conversions (int_experiment_visitor_outcomes), channel attribution and new-product
+-- conversions look purchase events up by order or visitor; among all events each lookup would
+-- read the whole events table's key columns.
 
 with
 
