@@ -1,15 +1,14 @@
 """`make bench SCALE=S` (`python -m bench.harness`): what every stage costs at a scale factor.
 
-One run: generate the sample (reused when the same seed/scale is already there), a full build in
-a fresh warehouse, a one-day incremental build (when the CLI has `pipeline --from/--to`), and
-the floor (bench/floor.sql: daily_sales and daily_traffic by hand, straight from the landing
-files). Prints a table and writes bench/results/sf<scale>.json: the latest run of each scale,
-overwritten by the next (git keeps the earlier ones; the date and commit are inside).
+One run: generate the sample (reused when the same seed/scale/days is there), a full build in a
+fresh warehouse, a one-day incremental build, a plain read of the full build's files into tables
+(ingest's yardstick) and the floor (bench/floor.sql: daily_sales and daily_traffic by hand from
+the landing files). Writes bench/results/sf<scale>.json (`-d<days>` added when not 365 days): the
+latest run, overwritten by the next (git keeps the earlier ones; the date and commit are inside).
 
-Every pipeline run is a subprocess (`python -m orchestration.cli pipeline --report-json`), with
-its own DAGSTER_HOME, warehouse and serving folder inside the bench folder. Peak RSS is sampled
-from /proc over the subprocess and all its descendants (Dagster + the dbt subprocess), summed;
-the kernel's `ru_maxrss` (the largest single process) is recorded next to it.
+Every pipeline run is a subprocess (`python -m orchestration.cli pipeline --report-json`) with
+its own DAGSTER_HOME, warehouse and serving folder in the bench folder. Peak RSS is the sampled
+sum over the subprocess tree; the kernel's `ru_maxrss` (largest single process) is beside it.
 """
 
 from __future__ import annotations
@@ -28,14 +27,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration import settings
+from orchestration import contract, settings
+from orchestration.contract import Feed
+from orchestration.ingest.landing import LandingFile, discover_feed_files, reader_path
+from orchestration.ingest.loader import ident, sql_str
 
 BENCH_DIR = settings.REPO_ROOT / "bench"
 FLOOR_SQL = BENCH_DIR / "floor.sql"
 RESULTS_DIR = BENCH_DIR / "results"
 DEFAULT_WORK_DIR = "data/bench"
-# 2: `commit` and `dirty` (the code measured) added to version 1.
-SCHEMA_VERSION = 2
+# 3: `plain_read` (ingest's yardstick) and `start` added to version 2 (`commit`, `dirty`).
+SCHEMA_VERSION = 3
+DEFAULT_DAYS = 365
+GROWTH_LIMIT = 11.0  # a stage may grow at most this much from SF0.1 to SF1 (10x the rows)
 # Mart columns the floor computes; each must equal the mart's on every day.
 FLOOR_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily_sales": (
@@ -210,9 +214,9 @@ def run_measured(
 # ------------------------------------------------------------------------------- the stages
 
 
-def scale_label(scale: float) -> str:
-    """0.01 -> 'sf0.01', 1.0 -> 'sf1'."""
-    return "sf" + f"{scale:g}"
+def scale_label(scale: float, days: int = DEFAULT_DAYS) -> str:
+    """0.01 -> 'sf0.01', 1.0 -> 'sf1'; (0.01, 3000) -> 'sf0.01-d3000'."""
+    return f"sf{scale:g}" + (f"-d{days}" if days != DEFAULT_DAYS else "")
 
 
 def dbt_business_vars() -> dict[str, Any]:
@@ -233,22 +237,108 @@ def floor_sql(landing: Path, business_vars: dict[str, Any]) -> str:
     return sql
 
 
-def run_floor(landing: Path, database: Path) -> None:
-    """Execute the floor into `database` (tables floor_daily_sales, floor_daily_traffic)."""
+def fresh_database(database: Path) -> Any:
+    """A new DuckDB file with the pipeline's memory limit and threads."""
     import duckdb
 
     database.unlink(missing_ok=True)
-    conn = duckdb.connect(
-        str(database),
-        config={
-            "memory_limit": settings.get().duckdb_memory_limit,
-            "threads": settings.get().duckdb_threads,
-        },
-    )
+    config = {
+        "memory_limit": settings.get().duckdb_memory_limit,
+        "threads": settings.get().duckdb_threads,
+    }
+    return duckdb.connect(str(database), config=config)
+
+
+def run_floor(landing: Path, database: Path) -> None:
+    """Execute the floor into `database` (tables floor_daily_sales, floor_daily_traffic)."""
+    conn = fresh_database(database)
     try:
         conn.execute(floor_sql(landing, dbt_business_vars()))
     finally:
         conn.close()
+
+
+def plain_read_sql(feed: Feed, files: list[LandingFile]) -> str:
+    """The files read as the loader reads them (its readers and CSV options; contract columns as
+    text, parquet as stored), without its checks, types, lineage and dedupe: one per format."""
+    columns = "{" + ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in feed.columns) + "}"
+    csv = "header=true, auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true"
+    selects = []
+    for fmt in sorted({f.fmt for f in files}):
+        paths = "[" + ", ".join(sql_str(reader_path(f.path)) for f in files if f.fmt == fmt) + "]"
+        if fmt == "parquet":
+            reader = f"read_parquet({paths})"
+        elif fmt == "csv":
+            reader = f"read_csv({paths}, {csv}, null_padding=false, columns={columns})"
+        else:
+            reader = f"read_json({paths}, format='newline_delimited', columns={columns})"
+        selects.append(f"SELECT * FROM {reader}")
+    return " UNION ALL BY NAME ".join(selects)
+
+
+def plain_read(landing: Path, database: Path, last_dt: str) -> dict[str, dict[str, Any]]:
+    """Each feed's files of partitions up to `last_dt` into a table of a fresh `database` (then
+    deleted), one timed `CREATE TABLE AS` per feed: what DuckDB alone takes to read them."""
+    conn, out = fresh_database(database), {}
+    try:
+        for feed in contract.FEEDS.values():
+            files = discover_feed_files(landing, feed.name)
+            files = [f for f in files if f.partition_dt.isoformat() <= last_dt]
+            if not files:
+                continue
+            started = time.perf_counter()
+            create = f"CREATE TABLE {ident(feed.name)} AS {plain_read_sql(feed, files)}"
+            (rows,) = conn.execute(create).fetchone()
+            seconds = round(time.perf_counter() - started, 3)
+            out[feed.name] = {"files": len(files), "rows": rows, "seconds": seconds}
+    finally:
+        conn.close()
+        for path in (database, database.with_name(database.name + ".wal")):
+            path.unlink(missing_ok=True)
+    return out
+
+
+def ingest_vs_plain(
+    stages: list[dict[str, Any]], plain: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The plain read beside the full build's ingest stages: seconds and ingest / plain read,
+    per feed and in total."""
+    ingest = {s["name"].removeprefix("ingest "): s for s in stages if s["kind"] == "ingest"}
+    feeds = {}
+    for feed, read in plain.items():
+        stage = ingest.get(feed, {})
+        seconds = stage.get("seconds")
+        feeds[feed] = {
+            **read,
+            "ingest_rows": stage.get("rows"),  # rows read: equal to `rows` (the same files)
+            "ingest_seconds": seconds,
+            "ratio": _ratio(seconds, read["seconds"]),
+        }
+    seconds = sum(r["seconds"] for r in plain.values())
+    ingest_seconds = sum(s["seconds"] for s in ingest.values())
+    return {
+        "seconds": round(seconds, 3),
+        "ingest_seconds": round(ingest_seconds, 3),
+        "ratio_ingest_to_plain": _ratio(ingest_seconds, seconds),
+        "feeds": feeds,
+    }
+
+
+def _ratio(numerator: float | None, denominator: float) -> float | None:
+    return None if numerator is None or denominator <= 0 else round(numerator / denominator, 2)
+
+
+def format_plain_read(plain: dict[str, Any]) -> str:
+    """Plain-text table: feed, files, rows, plain read and ingest seconds, their ratio."""
+    head = ("feed", "files", "rows", "plain s", "ingest s", "ingest/plain")
+    lines = [f"{head[0]:<24}" + "".join(f"{h:>14}" for h in head[1:])]
+    for feed, r in plain["feeds"].items():
+        ingest, ratio = r["ingest_seconds"], r["ratio"]
+        lines.append(
+            f"{feed:<24}{r['files']:>14,}{r['rows']:>14,}{r['seconds']:>14.2f}"
+            f"{'' if ingest is None else f'{ingest:.2f}':>14}{'' if ratio is None else ratio:>14}"
+        )
+    return "\n".join(lines)
 
 
 def compare_floor(floor_db: Path, warehouse: Path) -> dict[str, Any]:
@@ -450,6 +540,7 @@ class BenchCase:
     scale: float
     seed: int
     days: int
+    start: str | None  # the sample's first day (None: the generator's default)
     root: Path  # <work dir>/<sf…>-seed<seed>
 
     @property
@@ -491,6 +582,7 @@ class BenchResult:
     scale: float
     seed: int
     days: int
+    start: str | None
     started_at: str
     commit: str | None  # HEAD when the run started (None outside a git checkout)
     dirty: bool | None  # tracked files differed from HEAD (bench/results aside)
@@ -500,6 +592,7 @@ class BenchResult:
     full: dict[str, Any]
     incremental: dict[str, Any]
     floor: dict[str, Any]
+    plain_read: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -527,9 +620,9 @@ def git_state(repo: Path) -> tuple[str | None, bool | None]:
 
 
 def ensure_sample(case: BenchCase, force: bool) -> dict[str, Any]:
-    """Generate the sample unless the same seed/scale/days is already there."""
+    """Generate the sample unless the same seed/scale/days/start is already there."""
     marker = case.root / "sample.json"
-    wanted = {"scale": case.scale, "seed": case.seed, "days": case.days}
+    wanted = {"scale": case.scale, "seed": case.seed, "days": case.days, "start": case.start}
     if not force and marker.exists() and (case.landing / "_manifest.json").exists():
         previous = json.loads(marker.read_text())
         if {k: previous.get(k) for k in wanted} == wanted:
@@ -545,6 +638,7 @@ def ensure_sample(case: BenchCase, force: bool) -> dict[str, Any]:
         str(case.seed),
         "--days",
         str(case.days),
+        *(["--start", case.start] if case.start else []),
         "--out",
         str(case.landing),
         "--clean",
@@ -727,15 +821,16 @@ def _gib(n: int) -> str:
 
 def run_bench(args: argparse.Namespace) -> BenchResult:
     work = settings.resolve_path(args.dir)
+    label = scale_label(args.scale, args.days)
     case = BenchCase(
-        args.scale, args.seed, args.days, work / f"{scale_label(args.scale)}-seed{args.seed}"
+        args.scale, args.seed, args.days, args.start, work / f"{label}-seed{args.seed}"
     )
     case.root.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC)
     commit, dirty = git_state(settings.REPO_ROOT)
     notes: list[str] = []
 
-    _say(f"bench {scale_label(case.scale)} seed {case.seed}: {case.root}")
+    _say(f"bench {label} seed {case.seed}: {case.root}")
     generate = ensure_sample(case, args.force_sample)
     _say(
         f"sample: {generate['rows']:,} rows, "
@@ -789,6 +884,11 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
     else:
         _say(incremental["reason"])
 
+    _say(f"plain read of the full build's files (dt {dts[0]}..{full_to}) …")
+    read = plain_read(case.landing, case.run_dir / "plain_read.duckdb", full_to)
+    plain = ingest_vs_plain(full["stages"], read)
+    _say(format_plain_read(plain))
+
     floor: dict[str, Any] = {"skipped": True}
     if not args.no_floor:
         _say("floor …")
@@ -806,13 +906,16 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
     _say(
         f"full build {full['seconds']:.1f} s wall, {full['cpu_seconds']:.1f} s CPU, "
         f"peak RSS {_gib(full['peak_rss_tree_bytes'])} "
-        f"(process tree, sampled), largest process {_gib(full['max_rss_single_bytes'])}"
+        f"(process tree, sampled), largest process {_gib(full['max_rss_single_bytes'])}; "
+        f"ingest {plain['ingest_seconds']:.1f} s / plain read {plain['seconds']:.1f} s = "
+        f"{plain['ratio_ingest_to_plain']}x"
     )
     return BenchResult(
         schema_version=SCHEMA_VERSION,
         scale=case.scale,
         seed=case.seed,
         days=case.days,
+        start=case.start,
         started_at=started_at.isoformat(timespec="seconds"),
         commit=commit,
         dirty=dirty,
@@ -831,30 +934,53 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
         full=full,
         incremental=incremental,
         floor=floor,
+        plain_read=plain,
         notes=notes,
     )
 
 
 def write_result(result: BenchResult, out_dir: Path) -> Path:
-    """Write `out_dir/sf<scale>.json`, replacing the previous run of that scale: the results
-    folder holds the latest run per scale, and git the earlier ones. Written to a temporary
-    file first, so that an interrupted write leaves the previous result whole."""
+    """Write `out_dir/sf<scale>[-d<days>].json`, replacing the previous run of that scale and
+    number of days: the results folder holds the latest run of each, and git the earlier ones.
+    Written to a temporary file first, so that an interrupted write leaves the previous whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{scale_label(result.scale)}.json"
+    path = out_dir / f"{scale_label(result.scale, result.days)}.json"
     partial = path.with_name(path.name + ".tmp")
     partial.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n")
     os.replace(partial, path)
     return path
 
 
+def growth(small: dict[str, Any], large: dict[str, Any]) -> dict[str, float | None]:
+    """Each full-build stage's seconds in the result `large` over its seconds in `small`, the
+    largest growth first (None: a stage `small` lacks)."""
+    before = {s["name"]: s["seconds"] for s in small["full"]["stages"]}
+    grown = {
+        s["name"]: _ratio(s["seconds"], before.get(s["name"], 0.0)) for s in large["full"]["stages"]
+    }
+    return dict(sorted(grown.items(), key=lambda item: (item[1] is not None, -(item[1] or 0))))
+
+
+def print_growth(small_path: Path, large_path: Path) -> None:
+    small, large = (json.loads(p.read_text()) for p in (small_path, large_path))
+    _say(f"full-build stages, {large_path.name} / {small_path.name} (limit {GROWTH_LIMIT:g}x):")
+    for name, ratio in growth(small, large).items():
+        flag = "  over the limit" if ratio is not None and ratio > GROWTH_LIMIT else ""
+        _say(f"{name[:51]:<52}{'new' if ratio is None else f'{ratio}x':>10}{flag}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.harness", description=__doc__)
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
+    parser.add_argument(
+        "--start",
+        help="the sample's first day, YYYY-MM-DD (many days: early enough that none is ahead)",
+    )
     parser.add_argument("--dir", default=DEFAULT_WORK_DIR, help="bench work folder (gitignored)")
     parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR, help="results folder (sf<scale>.json is replaced)"
+        "--out", type=Path, default=RESULTS_DIR, help="results folder (its sf<scale>… is replaced)"
     )
     parser.add_argument("--force-sample", action="store_true", help="regenerate the sample")
     parser.add_argument("--no-incremental", action="store_true")
@@ -871,9 +997,19 @@ def main(argv: list[str] | None = None) -> int:
         help="no full build: the one-day builds start from the copy an earlier --repeat kept",
     )
     parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("SMALL", "LARGE"),
+        help="no run: how much each stage grew from one result file to the other",
+    )
+    parser.add_argument(
         "--floor-only", nargs=2, metavar=("LANDING", "DATABASE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    if args.compare:
+        print_growth(*args.compare)
+        return 0
     if args.floor_only:
         run_floor(Path(args.floor_only[0]), Path(args.floor_only[1]))
         return 0

@@ -89,13 +89,14 @@ def test_format_table_has_a_line_per_stage() -> None:
     assert any(line.startswith("ingest orders") and "1,000" in line for line in lines)
 
 
-def _result(scale: float, started_at: str, commit: str) -> harness.BenchResult:
+def _result(scale: float, started_at: str, commit: str, days: int = 365) -> harness.BenchResult:
     stages = harness.build_stages(REPORT, RUN_RESULTS, ROWS, NODES, wall_seconds=40.0)
     return harness.BenchResult(
         schema_version=harness.SCHEMA_VERSION,
         scale=scale,
         seed=42,
-        days=365,
+        days=days,
+        start=None,
         started_at=started_at,
         commit=commit,
         dirty=False,
@@ -112,10 +113,10 @@ def test_result_file_name_and_json_schema(tmp_path: Path) -> None:
     path = harness.write_result(_result(0.1, "2026-11-26T20:00:00+00:00", "abc1234"), tmp_path)
     assert path.name == "sf0.1.json"
     document = json.loads(path.read_text())
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert document["started_at"] == "2026-11-26T20:00:00+00:00"
     assert (document["commit"], document["dirty"]) == ("abc1234", False)
-    assert set(document) >= {"scale", "generate", "full", "incremental", "floor", "settings"}
+    assert set(document) >= {"scale", "generate", "full", "incremental", "floor", "plain_read"}
     for stage in document["full"]["stages"]:
         assert set(stage) == {"name", "kind", "seconds", "rows", "rows_per_s"}
     assert harness.scale_label(1.0) == "sf1"
@@ -128,6 +129,48 @@ def test_a_new_run_replaces_the_latest_result_of_its_scale(tmp_path: Path) -> No
     harness.write_result(_result(1.0, "2026-11-27T20:00:00+00:00", "bbbbbbb"), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sf0.1.json", "sf1.json"]
     assert json.loads((tmp_path / "sf1.json").read_text())["commit"] == "bbbbbbb"
+
+
+def test_a_run_of_other_than_365_days_has_a_result_of_its_own(tmp_path: Path) -> None:
+    harness.write_result(_result(0.01, "2026-11-26T20:00:00+00:00", "aaaaaaa"), tmp_path)
+    harness.write_result(_result(0.01, "2026-11-26T21:00:00+00:00", "aaaaaaa", 3000), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sf0.01-d3000.json", "sf0.01.json"]
+    assert json.loads((tmp_path / "sf0.01-d3000.json").read_text())["days"] == 3000
+
+
+def test_ingest_beside_the_plain_read_per_feed_and_in_total() -> None:
+    stages = [s.to_json() for s in harness.build_stages(REPORT, None, {}, None)]
+    read = {
+        "orders": {"files": 3, "rows": 1000, "seconds": 0.5},
+        "events": {"files": 3, "rows": 8000, "seconds": 1.5},
+        "refunds": {"files": 1, "rows": 10, "seconds": 0.25},  # no ingest stage
+    }
+    plain = harness.ingest_vs_plain(stages, read)
+    assert plain["feeds"]["orders"] == {
+        **read["orders"],
+        "ingest_rows": 1000,
+        "ingest_seconds": 2.0,
+        "ratio": 4.0,
+    }
+    assert plain["feeds"]["events"]["ratio"] == 2.67
+    assert plain["feeds"]["refunds"]["ratio"] is None
+    assert (plain["seconds"], plain["ingest_seconds"]) == (2.25, 6.0)
+    assert plain["ratio_ingest_to_plain"] == 2.67
+    lines = harness.format_plain_read(plain).splitlines()
+    assert len(lines) == 4 and lines[1].split() == ["orders", "3", "1,000", "0.50", "2.00", "4.0"]
+
+
+def test_growth_from_one_result_to_another_largest_first() -> None:
+    def result(seconds: dict[str, float]) -> dict:
+        return {"full": {"stages": [{"name": n, "seconds": s} for n, s in seconds.items()]}}
+
+    small = result({"ingest orders": 1.0, "dbt marts.a": 2.0, "total (wall)": 10.0})
+    large = result({"ingest orders": 12.0, "dbt marts.a": 4.0, "dbt marts.b": 1.0})
+    assert harness.growth(small, large) == {
+        "dbt marts.b": None,  # not in the smaller run
+        "ingest orders": 12.0,
+        "dbt marts.a": 2.0,
+    }
 
 
 def test_git_state_names_the_checkout_and_nothing_outside_one(tmp_path: Path) -> None:
@@ -164,6 +207,22 @@ def test_floor_equals_the_marts_on_the_sample(sample_run, tmp_path: Path) -> Non
     assert comparison["equal"], comparison
     traffic = comparison["marts"]["daily_traffic"]["totals"]
     assert traffic["sessions"]["floor"] == traffic["sessions"]["mart"] > 0
+
+
+def test_the_plain_read_reads_the_rows_ingest_reads(sample_run, tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    cli.write_report_json(sample_run.report, path)
+    stages = harness.build_stages(json.loads(path.read_text()), None, {}, None)
+    database = tmp_path / "plain.duckdb"
+    read = harness.plain_read(sample_run.landing, database, "9999-12-31")
+    plain = harness.ingest_vs_plain([s.to_json() for s in stages], read)
+    assert set(plain["feeds"]) == set(harness.contract.FEEDS)
+    for feed, numbers in plain["feeds"].items():
+        assert numbers["rows"] == numbers["ingest_rows"] > 0, feed
+    assert not list(tmp_path.glob("plain.duckdb*"))  # the database is gone
+    first = min(f.partition_dt for f in harness.discover_feed_files(sample_run.landing, "orders"))
+    orders = harness.plain_read(sample_run.landing, database, first.isoformat())["orders"]
+    assert orders["files"] == 1
 
 
 def test_run_report_json_has_steps_and_rows(sample_run, tmp_path: Path) -> None:
