@@ -826,7 +826,7 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
         args.scale, args.seed, args.days, args.start, work / f"{label}-seed{args.seed}"
     )
     case.root.mkdir(parents=True, exist_ok=True)
-    started_at = datetime.now(UTC)
+    started_at, load_at_start = datetime.now(UTC), os.getloadavg()
     commit, dirty = git_state(settings.REPO_ROOT)
     notes: list[str] = []
 
@@ -921,7 +921,8 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
         dirty=dirty,
         host={
             "cpus": os.cpu_count(),
-            "load_avg_at_start": os.getloadavg(),
+            "load_avg_at_start": load_at_start,  # 1, 5 and 15 minutes: others' work too
+            "load_avg_at_end": os.getloadavg(),
             "python": sys.version.split()[0],
         },
         settings={
