@@ -38,11 +38,14 @@ assignments as (
 
 purchases as (
 
+    -- a visitor converts in an experiment when their last purchase event is at or after the
+    -- assignment
     select
         visitor_id,
-        event_ts
+        max(event_ts) as last_purchase_ts
     from {{ ref('int_purchase_events') }}
     where visitor_id in (select assignments.visitor_id from assignments)
+    group by visitor_id
 
 ),
 
@@ -53,17 +56,10 @@ final as (
         assignments.visitor_id,
         assignments.variant,
         assignments.assigned_ts,
-        max(
-            case when purchases.event_ts >= assignments.assigned_ts then 1 else 0 end
-        ) = 1 as is_converter
+        coalesce(purchases.last_purchase_ts >= assignments.assigned_ts, false) as is_converter
     from assignments
     left join purchases
         on assignments.visitor_id = purchases.visitor_id
-    group by
-        assignments.experiment_id,
-        assignments.visitor_id,
-        assignments.variant,
-        assignments.assigned_ts
 
 )
 
