@@ -563,6 +563,8 @@ class BenchCase:
             # dbt's parse state and per-run artifacts stay in the bench folder, apart from the
             # worktree's dbt_project/target (which tests and `make pipeline` use).
             "DBT_TARGET_PATH": str(self.dbt_target),
+            # Daily partitions begin on the sample's first day.
+            **({"PARTITIONS_START_DATE": self.start} if self.start else {}),
         }
 
     @property
