@@ -34,13 +34,10 @@ def raw_asset_key(feed: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", feed])
 
 
-def _metadata(stats: loader.LoadStats, feed: Feed, dates: DateRange) -> dict[str, object]:
-    columns = {**feed.columns, **LINEAGE_COLUMNS}.items()
+def _metadata(stats: loader.LoadStats, dates: DateRange) -> dict[str, object]:
     scalars = {n: v for n, v in vars(stats).items() if type(v) in (int, float, str) and n != "feed"}
     return {
         "dagster/row_count": stats.rows_in_raw,
-        "dagster/column_schema": dg.TableSchema([dg.TableColumn(n, t) for n, t in columns]),
-        "dagster/table_name": f"raw.{feed.name}",
         **scalars,
         "files_by_format": dg.MetadataValue.json(stats.files_by_format),
         "dt_range": str(dates),
@@ -144,7 +141,9 @@ def _range_files(
 
 
 def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
-    key = raw_asset_key(feed.name)
+    key, columns = raw_asset_key(feed.name), {**feed.columns, **LINEAGE_COLUMNS}.items()
+    # The table's name and columns belong to the definition, not to each partition's event.
+    schema = dg.TableSchema([dg.TableColumn(n, t) for n, t in columns])
 
     @dg.asset(
         key=key,
@@ -155,6 +154,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
+        metadata={"dagster/table_name": f"raw.{feed.name}", "dagster/column_schema": schema},
         description=(
             f"Feed `{feed.name}` ({feed.source} system) loaded from the landing zone: "
             f"one row per {' + '.join(feed.key)}, newest delivery wins."
@@ -196,7 +196,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         if feed.parents:
             checks.append(held_check_result(stats, grace))
         return dg.MaterializeResult(
-            metadata={**_metadata(stats, feed, dates), "delivered": delivered},
+            metadata={**_metadata(stats, dates), "delivered": delivered},
             check_results=checks,
         )
 
