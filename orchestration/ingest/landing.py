@@ -97,8 +97,8 @@ def partition_dirs(landing_root: Path, feed: str) -> list[tuple[date, Path]]:
 def partition_files(landing_root: Path, part_dir: Path) -> list[LandingFile]:
     """The files of one partition folder; one of an unsupported type is an error."""
     partition_dt, files = partition_date(landing_root, part_dir), []
-    for path in visible(part_dir):
-        name = check_inside(landing_root, path).name.lower()
+    for path in visible(part_dir):  # a checked folder: only a link in it can lead outside
+        name = (check_inside(landing_root, path) if path.is_symlink() else path).name.lower()
         fmt = next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
         if fmt is None or not path.is_file():
             supported = ", ".join(FORMATS)
