@@ -122,6 +122,23 @@ final as (
 {%- endmacro %}
 
 
+{% macro sessionized_bucket(events, bucket, buckets) -%}
+    {#- Every event of `events` whose visitor falls in hash bucket `bucket` of `buckets`, with
+        its session (the whole relation when buckets is 1). A full build sessionizes the
+        visitors bucket by bucket: a visitor's sessions depend on their own events only, and
+        each bucket's window sorts and join back fit in the memory limit. -#}
+    {%- set bucket_events -%}
+        (select * from {{ events }}
+        {%- if buckets > 1 %} where hash(visitor_id) % {{ buckets }} = {{ bucket }}{% endif -%})
+    {%- endset %}
+with
+
+{{ sessionize_events(batch_build=false, events=bucket_events) }}
+
+select * from final
+{%- endmacro %}
+
+
 {% macro sessionized_events_to_read() -%}
     {#- The sessionized events a model derives its rows from: in an incremental build the events
         int_batch_sessionized_events re-derived (each batch visitor's from resessionize_from on,

@@ -1,6 +1,18 @@
 {#- An incremental build replaces each batch visitor's rows from their resessionize_from on
-    (a rowid semi-join: one hash join). -#}
-{{ config(**incremental_config(rebuilds="
+    (a rowid semi-join: one hash join). A full build writes the visitors of hash bucket 0, and
+    one post-hook per further bucket appends that bucket's (macro sessionized_bucket; a hook
+    renders after the table is created, when is_incremental() is still false for a new table
+    and for --full-refresh). Spark builds it in one statement. -#}
+{%- set buckets = var('sessionize_buckets', 8) if target.type == 'duckdb' else 1 %}
+{%- set bucket_hooks = [] %}
+{%- for bucket in range(1, buckets) %}
+    {%- do bucket_hooks.append(
+        '{% if not is_incremental() %}insert into {{ this }} '
+        ~ "{{ sessionized_bucket(ref('stg_tracking__events'), " ~ bucket ~ ', ' ~ buckets ~ ') }}'
+        ~ '{% endif %}'
+    ) %}
+{%- endfor %}
+{{ config(post_hook=bucket_hooks, **incremental_config(rebuilds="
     rowid in (
         select rebuilt.rowid
         from {{ this }} as rebuilt
@@ -23,9 +35,5 @@
 select * from {{ ref('int_batch_sessionized_events') }}
 {%- else %}
 
-with
-
-{{ sessionize_events(batch_build=false, events=ref('stg_tracking__events')) }}
-
-select * from final
+{{ sessionized_bucket(ref('stg_tracking__events'), 0, buckets) }}
 {%- endif %}
