@@ -892,7 +892,7 @@ def run_bench(args: argparse.Namespace) -> BenchResult:
     _say(format_plain_read(plain))
 
     floor: dict[str, Any] = {"skipped": True}
-    if not args.no_floor:
+    if not args.no_floor and full["ok"]:  # a failed build may lack the marts to compare
         _say("floor …")
         floor = floor_run(case)
         floor["ratio_full_to_floor"] = round(full["seconds"] / floor["seconds"], 2)
