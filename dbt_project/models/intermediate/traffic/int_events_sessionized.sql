@@ -3,7 +3,7 @@
     one post-hook per further bucket appends that bucket's (macro sessionized_bucket; a hook
     renders after the table is created, when is_incremental() is still false for a new table
     and for --full-refresh). Spark builds it in one statement. -#}
-{%- set buckets = var('sessionize_buckets', 8) if target.type == 'duckdb' else 1 %}
+{%- set buckets = var('sessionize_buckets', 8) | int if target.type == 'duckdb' else 1 %}
 {%- set bucket_hooks = [] %}
 {%- for bucket in range(1, buckets) %}
     {%- do bucket_hooks.append(
