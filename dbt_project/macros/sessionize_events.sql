@@ -127,13 +127,9 @@ final as (
         its session (the whole relation when buckets is 1). A full build sessionizes the
         visitors bucket by bucket: a visitor's sessions depend on their own events only, and
         each bucket's window sorts and join back fit in the memory limit. -#}
-    {%- set bucket_events -%}
-        (select * from {{ events }}
-        {%- if buckets > 1 %} where hash(visitor_id) % {{ buckets }} = {{ bucket }}{% endif -%})
-    {%- endset %}
 with
 
-{{ sessionize_events(batch_build=false, events=bucket_events) }}
+{{ sessionize_events(batch_build=false, events=visitor_bucket(events, bucket, buckets)) }}
 
 select * from final
 {%- endmacro %}
