@@ -145,3 +145,16 @@ select * from final
     {%- endif -%}
     {{ return(ref('int_events_sessionized')) }}
 {%- endmacro %}
+
+
+{% macro resessionized_rows(ts_column) -%}
+    {#- The `rebuilds=` condition of a model fed by the re-sessionized events: its rows of each
+        batch visitor from their resessionize_from on, `ts_column` being the row's time (a rowid
+        semi-join: one hash join). Jinja text: the pre-hook renders this and ref() at run time. -#}
+    {{ return(
+        "rowid in (select rebuilt.rowid from {{ this }} as rebuilt"
+        ~ " inner join {{ ref('int_batch_visitors') }} as batch_visitors"
+        ~ " on rebuilt.visitor_id = batch_visitors.visitor_id"
+        ~ " and rebuilt." ~ ts_column ~ " >= batch_visitors.resessionize_from)"
+    ) }}
+{%- endmacro %}

@@ -1,15 +1,6 @@
 {#- An incremental build replaces each batch visitor's purchase events from their
     resessionize_from on (the rows int_events_sessionized re-derived). -#}
-{{ config(**incremental_config(rebuilds="
-    rowid in (
-        select rebuilt.rowid
-        from {{ this }} as rebuilt
-        inner join {{ ref('int_batch_visitors') }} as batch_visitors
-            on
-                rebuilt.visitor_id = batch_visitors.visitor_id
-                and rebuilt.event_ts >= batch_visitors.resessionize_from
-    )
-")) }}
+{{ config(**incremental_config(rebuilds=resessionized_rows('event_ts'))) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 

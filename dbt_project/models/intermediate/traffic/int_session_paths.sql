@@ -1,15 +1,6 @@
 {#- An incremental build replaces each batch visitor's sessions from their resessionize_from
     on: the sessions int_events_sessionized re-derived (as int_sessions). -#}
-{{ config(**incremental_config(rebuilds="
-    rowid in (
-        select rebuilt.rowid
-        from {{ this }} as rebuilt
-        inner join {{ ref('int_batch_visitors') }} as batch_visitors
-            on
-                rebuilt.visitor_id = batch_visitors.visitor_id
-                and rebuilt.started_at >= batch_visitors.resessionize_from
-    )
-")) }}
+{{ config(**incremental_config(rebuilds=resessionized_rows('started_at'))) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 {%- set steps = var('page_path_steps') | int %}

@@ -13,16 +13,10 @@
         ~ bucket ~ ', ' ~ buckets ~ ')) }}{% endif %}'
     ) %}
 {%- endfor %}
-{{ config(post_hook=bucket_hooks, **incremental_config(rebuilds="
-    rowid in (
-        select rebuilt.rowid
-        from {{ this }} as rebuilt
-        inner join {{ ref('int_batch_visitors') }} as batch_visitors
-            on
-                rebuilt.visitor_id = batch_visitors.visitor_id
-                and rebuilt.started_at >= batch_visitors.resessionize_from
-    )
-")) }}
+{{ config(
+    post_hook=bucket_hooks,
+    **incremental_config(rebuilds=resessionized_rows('started_at'))
+) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 
