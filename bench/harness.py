@@ -30,7 +30,7 @@ from typing import Any
 from orchestration import contract, settings
 from orchestration.contract import Feed
 from orchestration.ingest.landing import LandingFile, discover_feed_files, reader_path
-from orchestration.ingest.loader import ident, sql_str
+from orchestration.ingest.loader import CSV_OPTIONS, ident, sql_str
 
 BENCH_DIR = settings.REPO_ROOT / "bench"
 FLOOR_SQL = BENCH_DIR / "floor.sql"
@@ -262,14 +262,13 @@ def plain_read_sql(feed: Feed, files: list[LandingFile]) -> str:
     """The files read as the loader reads them (its readers and CSV options; contract columns as
     text, parquet as stored), without its checks, types, lineage and dedupe: one per format."""
     columns = "{" + ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in feed.columns) + "}"
-    csv = "header=true, auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true"
     selects = []
     for fmt in sorted({f.fmt for f in files}):
         paths = "[" + ", ".join(sql_str(reader_path(f.path)) for f in files if f.fmt == fmt) + "]"
         if fmt == "parquet":
             reader = f"read_parquet({paths})"
         elif fmt == "csv":
-            reader = f"read_csv({paths}, {csv}, null_padding=false, columns={columns})"
+            reader = f"read_csv({paths}, {CSV_OPTIONS}, columns={columns})"
         else:
             reader = f"read_json({paths}, format='newline_delimited', columns={columns})"
         selects.append(f"SELECT * FROM {reader}")

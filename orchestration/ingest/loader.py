@@ -196,6 +196,13 @@ def _layout(
         return list(feed.columns), tuple(feed.columns)
 
 
+# How every landing CSV is read: strictly, never sniffed (the bench's plain read uses it too).
+CSV_OPTIONS = (
+    "header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
+    "strict_mode=true, null_padding=false"
+)
+
+
 def _reader(files: list[LandingFile], layout: tuple[str, ...]) -> tuple[str, str]:
     """(FROM clause, 1-based row-within-file expression) for files of one format and layout.
     CSV is parsed strictly, not sniffed: a ragged row or open quote is an error naming its line."""
@@ -204,8 +211,7 @@ def _reader(files: list[LandingFile], layout: tuple[str, ...]) -> tuple[str, str
     if files[0].fmt == "parquet":
         return f"read_parquet({paths}, filename=true, file_row_number=true)", "file_row_number + 1"
     if files[0].fmt == "csv":
-        options = "header=true, auto_detect=false, delim=',', quote='\"', escape='\"'"
-        src = f"read_csv({paths}, {options}, strict_mode=true, null_padding=false, "
+        src = f"read_csv({paths}, {CSV_OPTIONS}, "
     else:
         src = f"read_json({paths}, format='newline_delimited', "
     # ordinality numbers rows across all files in scan order; rebase it per file.
