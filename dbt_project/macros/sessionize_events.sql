@@ -122,14 +122,12 @@ final as (
 {%- endmacro %}
 
 
-{% macro sessionized_bucket(events, bucket, buckets) -%}
-    {#- Every event of `events` whose visitor falls in hash bucket `bucket` of `buckets`, with
-        its session (the whole relation when buckets is 1). A full build sessionizes the
-        visitors bucket by bucket: a visitor's sessions depend on their own events only, and
-        each bucket's window sorts and join back fit in the memory limit. -#}
+{% macro sessionize_relation(events) -%}
+    {#- Every event of `events` (a relation or a visitor_bucket of one) with its session, as a
+        complete select: int_events_sessionized's full build, one bucket per statement. -#}
 with
 
-{{ sessionize_events(batch_build=false, events=visitor_bucket(events, bucket, buckets)) }}
+{{ sessionize_events(batch_build=false, events=events) }}
 
 select * from final
 {%- endmacro %}

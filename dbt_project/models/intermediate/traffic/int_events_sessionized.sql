@@ -1,19 +1,9 @@
 {#- An incremental build replaces each batch visitor's rows from their resessionize_from on
-    (a rowid semi-join: one hash join). A full build writes the visitors of hash bucket 0, and
-    one post-hook per further bucket appends that bucket's (macro sessionized_bucket; a hook
-    renders after the table is created, when is_incremental() is still false for a new table
-    and for --full-refresh). Spark builds it in one statement. -#}
-{%- set buckets = var('sessionize_buckets', 8) | int if target.type == 'duckdb' else 1 %}
-{%- set bucket_hooks = [] %}
-{%- for bucket in range(1, buckets) %}
-    {%- do bucket_hooks.append(
-        '{% if not is_incremental() %}insert into {{ this }} '
-        ~ "{{ sessionized_bucket(ref('stg_tracking__events'), " ~ bucket ~ ', ' ~ buckets ~ ') }}'
-        ~ '{% endif %}'
-    ) %}
-{%- endfor %}
+    (a rowid semi-join: one hash join). A full build writes the visitors of hash bucket 0 and
+    its post-hooks append the other buckets' (macro visitor_bucket_hooks). Spark builds it in
+    one statement. -#}
 {{ config(
-    post_hook=bucket_hooks,
+    post_hook=visitor_bucket_hooks('sessionize_relation', 'stg_tracking__events'),
     **incremental_config(rebuilds=resessionized_rows('event_ts'))
 ) }}
 -- depends_on: {{ ref('int_batch_visitors') }}
@@ -29,5 +19,5 @@
 select * from {{ ref('int_batch_sessionized_events') }}
 {%- else %}
 
-{{ sessionized_bucket(ref('stg_tracking__events'), 0, buckets) }}
+{{ sessionize_relation(visitor_bucket(ref('stg_tracking__events'), 0, sessionize_buckets())) }}
 {%- endif %}
