@@ -2,7 +2,7 @@
     {#- How many visitor hash buckets a full build of the sessions models goes through: var
         sessionize_buckets on DuckDB (each bucket's sorts fit in the memory limit), 1 on Spark
         (one statement). -#}
-    {{ return(var('sessionize_buckets', 8) | int if target.type == 'duckdb' else 1) }}
+    {{ return(var('sessionize_buckets') | int if target.type == 'duckdb' else 1) }}
 {%- endmacro %}
 
 
