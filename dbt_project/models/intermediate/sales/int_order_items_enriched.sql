@@ -40,17 +40,44 @@ orders as (
 
 ),
 
+lines as (
+
+    -- the running sums on the narrow lines, before the join, in one window pass: the lines
+    -- up to this one and the lines before it
+    select
+        order_items.*,
+        sum(order_items.line_amount) over (
+            partition by order_items.order_id
+            order by order_items.line_number
+            rows between unbounded preceding and current row
+        ) as cumulative_line_amount,
+        sum(order_items.line_amount) over (
+            partition by order_items.order_id
+            order by order_items.line_number
+            rows between unbounded preceding and 1 preceding
+        ) as preceding_line_amount,
+        row_number() over (
+            partition by order_items.order_id
+            order by order_items.line_number
+        ) as cumulative_line_count
+    from order_items
+
+),
+
 joined as (
 
     select
-        order_items.order_item_id,
-        order_items.order_id,
-        order_items.line_number,
-        order_items.product_id,
+        lines.order_item_id,
+        lines.order_id,
+        lines.line_number,
+        lines.product_id,
         coalesce(products.category, 'unknown') as category,
-        order_items.quantity,
-        order_items.unit_price,
-        order_items.line_amount,
+        lines.quantity,
+        lines.unit_price,
+        lines.line_amount,
+        lines.cumulative_line_amount,
+        lines.preceding_line_amount,
+        lines.cumulative_line_count,
         orders.customer_id,
         orders.order_date,
         orders.platform,
@@ -58,21 +85,12 @@ joined as (
         orders.is_cancelled,
         orders.line_count,
         orders.merchandise_value,
-        orders.order_value,
-        sum(order_items.line_amount) over (
-            partition by order_items.order_id
-            order by order_items.line_number
-            rows between unbounded preceding and current row
-        ) as cumulative_line_amount,
-        row_number() over (
-            partition by order_items.order_id
-            order by order_items.line_number
-        ) as cumulative_line_count
-    from order_items
+        orders.order_value
+    from lines
     inner join orders
-        on order_items.order_id = orders.order_id
+        on lines.order_id = orders.order_id
     left join products
-        on order_items.product_id = products.product_id
+        on lines.product_id = products.product_id
 
 ),
 
@@ -80,8 +98,9 @@ cumulated as (
 
     select
         joined.*,
-        -- Rounded order value allocated to this line and the ones before it; by line count
-        -- when the order's merchandise value is 0 (free items only).
+        -- Rounded order value allocated to this line and the ones before it, and to the ones
+        -- before it (0 for the first line); by line count when the order's merchandise value
+        -- is 0 (free items only).
         cast(
             round(
                 cast(joined.order_value as double) * coalesce(
@@ -90,7 +109,24 @@ cumulated as (
                 ),
                 2
             ) as {{ type_money() }}
-        ) as cumulative_allocated_value
+        ) as cumulative_allocated_value,
+        case
+            when joined.cumulative_line_count = 1 then 0
+            else
+                cast(
+                    round(
+                        cast(joined.order_value as double) * coalesce(
+                            {{ safe_divide(
+                                'joined.preceding_line_amount', 'joined.merchandise_value'
+                            ) }},
+                            {{ safe_divide(
+                                'joined.cumulative_line_count - 1', 'joined.line_count'
+                            ) }}
+                        ),
+                        2
+                    ) as {{ type_money() }}
+                )
+        end as preceding_allocated_value
     from joined
 
 ),
@@ -107,15 +143,7 @@ final as (
         unit_price,
         cast(line_amount as {{ type_money() }}) as line_amount,
         cast(
-            cumulative_allocated_value
-            - coalesce(
-                lag(cumulative_allocated_value) over (
-                    partition by order_id
-                    order by line_number
-                ),
-                0
-            )
-            as {{ type_money() }}
+            cumulative_allocated_value - preceding_allocated_value as {{ type_money() }}
         ) as allocated_order_value,
         customer_id,
         order_date,
