@@ -39,12 +39,15 @@ assignments as (
 purchases as (
 
     -- a visitor converts in an experiment when their last purchase event is at or after the
-    -- assignment
+    -- assignment. A full build aggregates every purchase event (a small table) rather than
+    -- semi-join them with the assignments, which are many times more rows.
     select
         visitor_id,
         max(event_ts) as last_purchase_ts
     from {{ ref('int_purchase_events') }}
+    {%- if is_incremental() %}
     where visitor_id in (select assignments.visitor_id from assignments)
+    {%- endif %}
     group by visitor_id
 
 ),
