@@ -8,6 +8,10 @@
 -- depends_on: {{ ref('int_batch_sessionized_events') }}
 -- depends_on: {{ ref('int_batch_visitors') }}
 {%- set batch_build = is_incremental() %}
+{#- The sessions a journey can hold: in a batch build the CTE touch_sessions (those of the
+    rebuilt orders); in a full build int_sessions itself, read by each branch of
+    journey_sessions (a CTE read twice is materialized, every session held in memory). -#}
+{%- set touch_sessions = 'touch_sessions' if batch_build else ref('int_sessions') %}
 
 -- Multi-touch channel attribution (kpi-catalog section 8 "channel_attribution"), one row per
 -- month of int_date_spine, channel and attribution_model ('first_touch', 'last_touch',
@@ -54,12 +58,6 @@ order_facts as (
 purchase_events as (
 
     select * from {{ ref('int_purchase_events') }}
-
-),
-
-sessions as (
-
-    select * from {{ ref('int_sessions') }}
 
 ),
 
@@ -180,17 +178,18 @@ paid_orders as (
 
 ),
 
+{%- if batch_build %}
+
 touch_sessions as (
 
-    -- the sessions that can be in a journey (a batch build: those of the rebuilt orders)
+    -- the sessions that can be in the rebuilt orders' journeys
     select
         session_id,
         visitor_id,
         customer_id,
         started_at,
         channel
-    from sessions
-    {%- if batch_build %}
+    from {{ ref('int_sessions') }}
     where
         started_at <= (select max(paid_orders.touch_ts) from paid_orders)
         and started_at >= (
@@ -199,9 +198,9 @@ touch_sessions as (
             ) }})
             from paid_orders
         )
-    {%- endif %}
 
 ),
+{%- endif %}
 
 journey_sessions as (
 
@@ -212,7 +211,7 @@ journey_sessions as (
         touch_sessions.started_at,
         touch_sessions.channel
     from paid_orders
-    inner join touch_sessions
+    inner join {{ touch_sessions }} as touch_sessions
         on
             paid_orders.visitor_id = touch_sessions.visitor_id
             and paid_orders.touch_ts >= touch_sessions.started_at
@@ -226,7 +225,7 @@ journey_sessions as (
         touch_sessions.started_at,
         touch_sessions.channel
     from paid_orders
-    inner join touch_sessions
+    inner join {{ touch_sessions }} as touch_sessions
         on
             paid_orders.customer_id = touch_sessions.customer_id
             and paid_orders.touch_ts >= touch_sessions.started_at
