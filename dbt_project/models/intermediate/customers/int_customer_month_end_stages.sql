@@ -1,4 +1,23 @@
-{{ config(materialized='table') }}
+{#- A row (customer, month) depends on the customer's signup date and paid orders (every
+    customer whose facts or orders the batch can change is in int_batch_customers), on the
+    month's end (its last day, or the snapshot date when that comes first) and on the data's
+    months. So a batch build deletes the batch customers' rows, the rows cut at an earlier
+    snapshot date, the months from the snapshot's on and any month before the data's first
+    but one; every other row keeps its month end and inputs. It inserts each row the table then
+    lacks. The snapshot date moves every day, so a month end cut at it is rebuilt daily. -#}
+{{ config(**incremental_config(rebuilds="
+    customer_id in (select customer_id from {{ ref('int_batch_customers') }})
+    or month_end_date < cast({{ dbt.last_day('month_start', 'month') }} as date)
+    or month_start >= (
+        select cast({{ dbt.date_trunc('month', 'as_of_date') }} as date)
+        from {{ ref('int_customer_snapshot_date') }}
+    )
+    or month_start < (
+        select cast({{ dbt.dateadd('month', -1, dbt.date_trunc('month', 'data_start_date')) }} as date)
+        from {{ ref('int_customer_snapshot_date') }}
+    )
+")) }}
+-- depends_on: {{ ref('int_batch_customers') }}
 -- A table, not a view: lifecycle_flows and four data tests read it (customers x months).
 
 -- Lifecycle stage of every customer at every month end (macro lifecycle_stage), for the
@@ -6,7 +25,8 @@
 -- one (the starting point of the first month's flows), up to the snapshot date; a month's end
 -- is its last day, or the snapshot date when that comes first. A customer appears from the
 -- first month end on or after the signup date; stages use paid orders placed up to the month
--- end.
+-- end. Incremental: a batch build computes the rows its pre-hook deleted (and any row new to
+-- the table), those missing from the table.
 
 with
 
@@ -75,6 +95,14 @@ customer_months as (
     from customers
     inner join month_ends
         on customers.signup_date <= month_ends.month_end_date
+    {%- if is_incremental() %}
+    -- the rows the table lacks after the pre-hook's delete
+    left join {{ this }} as kept
+        on
+            customers.customer_id = kept.customer_id
+            and month_ends.month_start = kept.month_start
+    where kept.customer_id is null
+    {%- endif %}
 
 ),
 
