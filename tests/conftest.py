@@ -35,10 +35,18 @@ SAMPLE_START = date(2025, 1, 6)
 # ------------------------------------------------------------------------------ tiers
 
 # The slow tier: tests that run a pipeline, a dbt build, a server or a pip install of their own
-# (a file, or one test of it). Tests that only read the session's `sample_run` stay fast.
+# (a file, one test of it, or one parametrization `test[id]`). Tests that only read the
+# session's `sample_run` stay fast. The range runs of the GX checks (several Dagster runs each)
+# stay fast on the sql backend; their pandas twins are slow.
 SLOW = (
     "tests/assets/test_churn.py::test_year_of_landing_trains_reaches_the_auc_and_reconciles",
     "tests/byod/test_six_feed_landing.py",
+    "tests/checks/test_gx_checks.py::test_a_bad_row_in_the_runs_range_fails_the_critical_check[pandas]",
+    "tests/checks/test_gx_checks.py::test_table_level_expectations_judge_the_whole_table_in_a_one_day_run[pandas]",
+    "tests/checks/test_gx_checks.py::test_a_bad_row_outside_the_range_is_judged_by_a_full_range_run_only[pandas]",
+    "tests/checks/test_gx_checks.py::test_rows_written_outside_the_range_since_the_last_check_are_judged[pandas]",
+    "tests/checks/test_gx_checks.py::test_after_a_failed_check_every_row_is_judged_until_it_passes[pandas]",
+    "tests/checks/test_gx_checks.py::test_a_changed_suite_judges_every_row[pandas]",
     "tests/dashboards/test_dashboards.py",
     "tests/dbt/test_incremental.py::test_incremental_build_reads_only_the_batch",
     "tests/dbt/test_incremental.py::test_incremental_build_equals_full_refresh",
@@ -56,14 +64,16 @@ SLOW = (
     "tests/test_incremental_e2e.py",
     "tests/test_pipeline_e2e.py::test_corrupt_batch_is_blocked_and_marts_keep_their_contents",
     "tests/test_pipeline_handwritten.py",
+    "tests/test_retry_policy.py::test_a_dbt_error_is_not_retried_and_names_its_first_cause",
     "tests/test_ui.py",
 )
 
 
 def slow_entry(nodeid: str) -> str | None:
-    """The SLOW entry that names this test (its file, or the test whatever its parameters)."""
+    """The SLOW entry that names this test: its file, the test whatever its parameters, or this
+    one parametrization."""
     test = nodeid.split("[", 1)[0]
-    return next((e for e in SLOW if test == e or test.startswith(e + "::")), None)
+    return next((e for e in SLOW if e in (nodeid, test) or test.startswith(e + "::")), None)
 
 
 @pytest.hookimpl(tryfirst=True)
