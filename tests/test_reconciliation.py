@@ -7,6 +7,7 @@ at 30-minute gaps, and each KPI computed from its catalog definition.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,14 @@ SESSION_GAP = pd.Timedelta(minutes=30)
 
 
 def read_feed(landing: Path, feed: str) -> pd.DataFrame:
+    """Every row of the feed's files with its dt, file and row number. A copy: each landing is
+    read once per session (the reconciliation modules share the sample's) and callers add
+    columns to their frames."""
+    return _read_feed(landing, feed).copy()
+
+
+@functools.cache
+def _read_feed(landing: Path, feed: str) -> pd.DataFrame:
     frames = []
     for path in sorted((landing / feed).glob("dt=*/*")):
         name = path.name
