@@ -100,9 +100,12 @@ browser: ## install Chromium for the headless-browser tests (apt-get, once per m
 		install -y -q --no-install-recommends chromium >/dev/null; }
 	@chromium --version 2>/dev/null | head -1
 
-# Two tiers (tests/conftest.py lists the slow tests): CI runs both, and test-spark.
+# Two tiers (tests/conftest.py lists the slow tests): CI runs both, and test-spark. The fast tier
+# runs on two pytest-xdist workers: one runs the sample pipeline and the tests that read it, the
+# other the rest, a file at a time (tests/conftest.py groups them). The slow tier stays serial:
+# its pipelines, servers and killed processes each want the machine to themselves.
 test: prepare browser ## run the fast tests: every area, one pipeline run on a tiny sample
-	$(BIN)/python -m pytest -m "not spark and not slow"
+	$(BIN)/python -m pytest -m "not spark and not slow" -n 2 --dist loadgroup
 
 test-slow: prepare browser ## run the slow tests: extra pipeline runs, crashes, incremental = full
 	$(BIN)/python -m pytest -m "slow and not spark"

@@ -12,6 +12,7 @@ more on their own (`make test-slow`); `make test` runs the rest.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from orchestration import cli, settings
 from orchestration.sample import generate
@@ -67,6 +69,43 @@ SLOW = (
     "tests/test_retry_policy.py::test_a_dbt_error_is_not_retried_and_names_its_first_cause",
     "tests/test_ui.py",
 )
+
+
+# `make test` runs two pytest-xdist workers with `--dist loadgroup`: a group's tests run on one
+# worker, in file order. The tests that read `sample_run` are one group, so one worker runs its
+# pipeline once; the others are grouped by file, so a file's module-scoped fixtures are built once.
+# xdist's own loadgroup reads `xdist_group` marks from node ids, which pytest 9 no longer lets it
+# rename: each worker writes the groups of its tests to pytest's cache as it collects, and the
+# controller's scheduler (GroupScheduling) reads them there.
+SAMPLE_RUN_GROUP = "sample_run"
+XDIST_GROUPS = "tests/xdist_groups"  # the cache key: {node id: group}
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The xdist group of a test: SAMPLE_RUN_GROUP when it reads `sample_run`, else its file."""
+    return SAMPLE_RUN_GROUP if "sample_run" in item.fixturenames else item.nodeid.split("::")[0]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    cache = getattr(session.config, "cache", None)  # None under `-p no:cacheprovider`
+    if hasattr(session.config, "workerinput") and cache is not None:
+        cache.set(XDIST_GROUPS, {item.nodeid: xdist_group(item) for item in session.items})
+
+
+class GroupScheduling(LoadScopeScheduling):
+    """xdist's scope scheduling (one scope on one worker) with the groups as scopes; a test the
+    cache does not name is grouped by its file."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if not hasattr(self, "groups"):  # read once, when every worker has collected
+            cache = getattr(self.config, "cache", None)
+            self.groups = cache.get(XDIST_GROUPS, {}) if cache is not None else {}
+        return self.groups.get(nodeid) or nodeid.split("::")[0]
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: none without xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> GroupScheduling | None:
+    return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 def slow_entry(nodeid: str) -> str | None:
@@ -138,7 +177,13 @@ def isolated_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest(isolated_paths: Path) -> None:
-    cli.prepare()
+    """`make prepare` for a session started without it. xdist workers take turns (a lock next to
+    the repository's dbt target): one parses, the next finds the manifest up to date."""
+    target = settings.DBT_PROJECT_DIR / "target"
+    target.mkdir(exist_ok=True)
+    with (target / ".prepare.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cli.prepare()
 
 
 @pytest.fixture
