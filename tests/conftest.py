@@ -86,6 +86,7 @@ def xdist_group(item: pytest.Item) -> str:
     return SAMPLE_RUN_GROUP if "sample_run" in item.fixturenames else item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(tryfirst=True)  # before the worker reports its collection to the controller
 def pytest_collection_finish(session: pytest.Session) -> None:
     cache = getattr(session.config, "cache", None)  # None under `-p no:cacheprovider`
     if hasattr(session.config, "workerinput") and cache is not None:
