@@ -12,7 +12,6 @@ more on their own (`make test-slow`); `make test` runs the rest.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 from collections.abc import Iterator
@@ -178,13 +177,8 @@ def isolated_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest(isolated_paths: Path) -> None:
-    """`make prepare` for a session started without it. xdist workers take turns (a lock next to
-    the repository's dbt target): one parses, the next finds the manifest up to date."""
-    target = settings.DBT_PROJECT_DIR / "target"
-    target.mkdir(exist_ok=True)
-    with (target / ".prepare.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cli.prepare()
+    """`make prepare` for a session started without it (xdist workers take turns in it)."""
+    cli.prepare()
 
 
 @pytest.fixture

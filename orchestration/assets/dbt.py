@@ -6,6 +6,7 @@ partial parsing holds. No log row, a changed project or dbt vars (undelivered op
 included), DBT_FULL_REFRESH=1 or run config `full_refresh: true` -> `--full-refresh`.
 """
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -51,9 +52,17 @@ def _newest_mtime(root: Path) -> float:
 
 
 def prepare_manifest(force: bool = False) -> str:
-    """`dbt parse` into dbt_project/target/manifest.json unless it is newer than the project."""
+    """`dbt parse` into dbt_project/target/manifest.json unless it is newer than the project.
+    Processes take turns (a lock in the target): one parses, the next finds it up to date."""
+    target = settings.DBT_PROJECT_DIR / "target"
+    target.mkdir(exist_ok=True)
+    with (target / ".prepare.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _parse_unless_current(target / "manifest.json", force)
+
+
+def _parse_unless_current(manifest: Path, force: bool) -> str:
     project = settings.DBT_PROJECT_DIR
-    manifest = project / "target" / "manifest.json"
     if not force and manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project):
         return f"dbt manifest up to date: {manifest.relative_to(settings.REPO_ROOT)}"
     settings.apply_env_defaults()
