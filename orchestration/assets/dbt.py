@@ -137,8 +137,9 @@ def keep_partial_parse(run_target: Path) -> None:
     source = run_target / "partial_parse.msgpack"
     if source.is_file():
         target = settings.get().dbt_target_dir / source.name
-        shutil.copyfile(source, target.with_suffix(".tmp"))
-        target.with_suffix(".tmp").replace(target)
+        partial = target.with_name(f"{source.name}.{run_target.name}.tmp")  # one per invocation
+        shutil.copyfile(source, partial)
+        partial.replace(target)
 
 
 def project_hash(manifest_path: Path, dbt_vars: Mapping[str, Any]) -> str:
