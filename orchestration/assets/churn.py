@@ -7,14 +7,15 @@ that one; the published model trains on every observed snapshot and scores the l
 Without such snapshots or with one class only, the mart is empty and its metadata says why.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-import numpy as np
-import pandas as pd
 
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+
+if TYPE_CHECKING:  # pandas loads when the asset runs, not with the definitions
+    import pandas as pd
 
 FEATURES_KEY = dg.AssetKey(["intermediate", "int_customer_churn_features"])
 CHURN_KEY = dg.AssetKey(["marts", "churn_risk"])
@@ -40,7 +41,7 @@ COLUMNS = {
 }
 
 
-def fit(rows: pd.DataFrame) -> Any:
+def fit(rows: "pd.DataFrame") -> Any:
     """A seeded StandardScaler + LogisticRegression pipeline fitted to `rows`."""
     from sklearn.linear_model import LogisticRegression  # scikit-learn: only when training
     from sklearn.pipeline import make_pipeline
@@ -50,12 +51,16 @@ def fit(rows: pd.DataFrame) -> Any:
     return model.fit(rows[FEATURES].astype(float), rows["is_churned"].astype(int))
 
 
-def churn_probability(model: Any, rows: pd.DataFrame) -> pd.Series:
+def churn_probability(model: Any, rows: "pd.DataFrame") -> "pd.Series":
+    import pandas as pd
+
     return pd.Series(model.predict_proba(rows[FEATURES].astype(float))[:, 1], index=rows.index)
 
 
-def calibration(observed: pd.Series, predicted: pd.Series) -> list[dict]:
+def calibration(observed: "pd.Series", predicted: "pd.Series") -> list[dict]:
     """Per bin of predicted probability: customers, mean predicted and observed churn rate."""
+    import pandas as pd
+
     bins = pd.cut(predicted, [i / CALIBRATION_BINS for i in range(CALIBRATION_BINS + 1)])
     frame = pd.DataFrame({"p": predicted, "y": observed.astype(float)})
     return [
@@ -65,7 +70,7 @@ def calibration(observed: pd.Series, predicted: pd.Series) -> list[dict]:
     ]
 
 
-def backtest(features: pd.DataFrame) -> tuple[dict, str | None]:
+def backtest(features: "pd.DataFrame") -> tuple[dict, str | None]:
     """The back-test's metadata, and why the model cannot be trained (None: it can)."""
     observed = features[features["is_horizon_observed"]]
     if observed.empty:
@@ -90,8 +95,10 @@ def backtest(features: pd.DataFrame) -> tuple[dict, str | None]:
     }, None
 
 
-def score(features: pd.DataFrame, auc: float) -> pd.DataFrame:
+def score(features: "pd.DataFrame", auc: float) -> "pd.DataFrame":
     """The latest snapshot's customers scored by a model trained on every observed snapshot."""
+    import numpy as np
+
     latest = features[features["is_latest_snapshot"]].copy()
     model = fit(features[features["is_horizon_observed"]])
     latest["churn_probability"] = p = churn_probability(model, latest)
@@ -100,14 +107,18 @@ def score(features: pd.DataFrame, auc: float) -> pd.DataFrame:
     return latest.rename(columns={"snapshot_date": "as_of_date"})[list(COLUMNS)]
 
 
-def write_mart(conn: duckdb.DuckDBPyConnection, scored: pd.DataFrame, comment: str) -> None:
+def write_mart(
+    conn: duckdb.DuckDBPyConnection, scored: "pd.DataFrame | None", comment: str
+) -> None:
+    """The mart as `scored` (None: empty), with its table and column comments."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
     columns = ", ".join(f"{column} {kind}" for column, (kind, _) in COLUMNS.items())
     conn.execute(f"CREATE OR REPLACE TABLE marts.churn_risk ({columns})")
     conn.execute(f"COMMENT ON TABLE marts.churn_risk IS $${comment}$$")
     for column, (_, text) in COLUMNS.items():
         conn.execute(f"COMMENT ON COLUMN marts.churn_risk.{column} IS $${text}$$")
-    conn.execute("INSERT INTO marts.churn_risk BY NAME SELECT * FROM scored")  # DataFrame by name
+    if scored is not None:
+        conn.execute("INSERT INTO marts.churn_risk BY NAME SELECT * FROM scored")  # by name
 
 
 @dg.asset(
@@ -132,7 +143,7 @@ def churn_risk(
         if why_not:
             context.log.warning(f"churn_risk is empty: {why_not}")
             comment = f"{TABLE_COMMENT} Empty: {why_not}."
-            write_mart(conn, pd.DataFrame(columns=list(COLUMNS)), comment)
+            write_mart(conn, None, comment)
             return dg.MaterializeResult(metadata={"rows": 0, "not_trained": why_not})
         scored = score(features, metadata["auc"])
         write_mart(conn, scored, TABLE_COMMENT)
